@@ -1,0 +1,58 @@
+// CPU GEMM and bias kernels: cblas (OpenBLAS) for the matrix products, OpenMP for the bias.
+#include <cblas.h>
+
+#include <vector>
+
+#include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/kernels.h"
+
+namespace weft::cpu {
+
+void gemm(Exec&, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
+          int64_t lda, int64_t stride_a, const void* B, int64_t ldb, int64_t stride_b, float beta, void* C,
+          int64_t ldc, int64_t stride_c, int64_t batch) {
+  const CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  dispatch_float(dt, "gemm", [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t i = 0; i < batch; ++i) {
+      const T* a = static_cast<const T*>(A) + i * stride_a;
+      const T* b = static_cast<const T*>(B) + i * stride_b;
+      T* c = static_cast<T*>(C) + i * stride_c;
+      if constexpr (std::is_same_v<T, float>)
+        cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      else
+        cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+  });
+}
+
+void bias_add(Exec& ex, DType dt, void* out, const void* bias, int64_t N, int64_t C) {
+  dispatch_float(dt, "bias_add", [&](auto tag) {
+    using T = decltype(tag);
+    T* o = static_cast<T*>(out);
+    const T* b = static_cast<const T*>(bias);
+#pragma omp parallel for num_threads(threads_for(ex, N * C))
+    for (int64_t i = 0; i < N; ++i)
+      for (int64_t c = 0; c < C; ++c) o[i * C + c] += b[c];
+  });
+}
+
+void bias_backward(Exec& ex, DType dt, void* dbias, const void* dout, int64_t N, int64_t C) {
+  dispatch_float(dt, "bias_backward", [&](auto tag) {
+    using T = decltype(tag);
+    T* db = static_cast<T*>(dbias);
+    const T* d = static_cast<const T*>(dout);
+    // Each thread owns a range of columns; rows are summed in order, so results do not depend on
+    // the thread count.
+#pragma omp parallel for num_threads(threads_for(ex, N * C))
+    for (int64_t c0 = 0; c0 < C; c0 += 64) {
+      int64_t c1 = c0 + 64 < C ? c0 + 64 : C;
+      T acc[64] = {};
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t c = c0; c < c1; ++c) acc[c - c0] += d[i * C + c];
+      for (int64_t c = c0; c < c1; ++c) db[c] += acc[c - c0];
+    }
+  });
+}
+
+}  // namespace weft::cpu

@@ -1,0 +1,35 @@
+// The CUDA backend of a CPU-only build (WEFT_CUDA=OFF): every cuda:: kernel and CUDA memory function
+// exists and throws "built without CUDA", so code can name them without #ifdefs.
+#include "runtime/check.h"
+#include "runtime/kernels.h"
+
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
+namespace weft {
+
+namespace {
+[[noreturn]] void no_cuda(const char* what) {
+  WEFT_FAIL("[cuda::", what, "] weft was built without CUDA (configure with -DWEFT_CUDA=ON)");
+}
+}  // namespace
+
+namespace cuda_mem {
+void* alloc(size_t) { no_cuda("alloc"); }
+void free(void*) { no_cuda("free"); }
+void zero(void*, size_t) { no_cuda("zero"); }
+void copy(void*, bool, const void*, bool, size_t) { no_cuda("copy"); }
+}  // namespace cuda_mem
+
+namespace cuda {
+int device_count() { return 0; }
+Exec exec_create(int) { no_cuda("exec_create"); }
+void exec_destroy(Exec&) {}
+void synchronize(Exec&) {}
+
+#define WEFT_KERNEL(ready, name, ...) \
+  void name(__VA_ARGS__) { no_cuda(#name); }
+#include "runtime/kernel_decls.inc"
+#undef WEFT_KERNEL
+}  // namespace cuda
+
+}  // namespace weft

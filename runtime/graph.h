@@ -1,0 +1,98 @@
+// Graph: the reverse-mode autograd tape of one training step.
+// Ops (runtime/ops/) compute their forward result immediately, put outputs in the step's Arena, and
+// record a backward closure here. backward(loss) runs the closures in reverse. Every backward kernel
+// ACCUMULATES (+=) into input gradients, so a parameter or activation used several times in a step
+// (shared layers, residual streams) needs nothing special. Nodes and closures live in the Graph's own
+// host arena; clear() releases the whole step at once (no per-op frees, no malloc after step one).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <new>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "runtime/arena.h"
+#include "runtime/exec.h"
+
+namespace weft {
+
+class ParamStore;
+
+struct Node {
+  Tensor value;
+  Tensor grad;                // allocated (zeroed) on first use; for parameters, the ParamStore's slot
+  bool requires_grad = false;
+};
+using Var = Node*;
+
+class Graph {
+ public:
+  Graph(Exec& ex, Arena& tensors);
+  ~Graph();
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  Exec& exec() { return ex_; }
+  Arena& arena() { return tensors_; }
+  Device device() const { return tensors_.device(); }
+
+  // Leaves.
+  Var constant(const Tensor& value);                      // never receives a gradient
+  Var leaf(const Tensor& value, const Tensor& grad);      // gradient accumulates into `grad`
+  Var param(ParamStore& store, int id);                   // leaf over a parameter and its grad slot
+  Var input(const Tensor& value, bool requires_grad);     // gradient allocated on demand
+
+  // For op front-ends.
+  Tensor alloc(DType dt, Shape shape) { return tensors_.tensor(dt, shape); }
+  Tensor zeros(DType dt, Shape shape) { return tensors_.zeros(dt, shape); }
+  bool needs_grad(std::initializer_list<Var> inputs) const;
+  Var output(const Tensor& value, bool requires_grad);    // an op result
+  Tensor grad(Var v);                                     // v's gradient, allocated zeroed if absent
+
+  // Record a backward closure; it runs during backward() only if the output got a gradient.
+  template <class F>
+  void record(Var out, F&& backward);
+
+  // Seed d(loss)/d(loss) = 1 for a one-element loss and run the tape in reverse.
+  void backward(Var loss);
+  // Run the tape with given output gradients (seeds[i] is d(objective)/d(outputs[i])), as the gradient
+  // checker does for ops with non-scalar outputs.
+  void backward(const std::vector<Var>& outputs, const std::vector<Tensor>& seeds);
+  // Drop the tape and free every tensor of the step (parameter memory is not touched).
+  void clear();
+
+  bool grad_enabled = true;
+  size_t tape_size() const { return tape_.size(); }
+  int64_t system_allocations() const { return meta_.system_allocations() + tape_allocs_; }
+
+ private:
+  struct Entry {
+    Var out;
+    void (*run)(void*);
+    void (*destroy)(void*);
+    void* closure;
+  };
+
+  void run_tape();
+
+  Exec& ex_;
+  Arena& tensors_;
+  Arena meta_;                // nodes and closures (host memory)
+  std::vector<Entry> tape_;
+  int64_t tape_allocs_ = 0;   // times the tape vector grew
+};
+
+template <class F>
+void Graph::record(Var out, F&& backward) {
+  using Fn = std::decay_t<F>;
+  if (!out->requires_grad) return;
+  void* mem = meta_.alloc(sizeof(Fn), alignof(Fn) < 16 ? 16 : alignof(Fn));
+  Fn* fn = new (mem) Fn(std::forward<F>(backward));
+  if (tape_.size() == tape_.capacity()) ++tape_allocs_;
+  tape_.push_back(Entry{out, [](void* p) { (*static_cast<Fn*>(p))(); },
+                        [](void* p) { static_cast<Fn*>(p)->~Fn(); }, fn});
+}
+
+}  // namespace weft

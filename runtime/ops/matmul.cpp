@@ -1,0 +1,152 @@
+// matmul and linear: front-ends over the gemm / bias kernels.
+// Backward of C = op(A) op(B): dA and dB are two more GEMMs that accumulate (beta = 1) into the
+// gradients; a 2-D B shared by a batch of A is handled as one tall GEMM, never a loop over batches.
+#include "runtime/kernels.h"
+#include "runtime/ops/ops.h"
+
+namespace weft::ops {
+
+namespace {
+
+struct MatmulDims {
+  int64_t batch, M, N, K;
+  bool b_shared;  // b is 2-D and reused by every batch of a
+};
+
+MatmulDims matmul_dims(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  WEFT_CHECK(a.shape.rank >= 2 && b.shape.rank >= 2, "[matmul] operands need rank >= 2, got ", a.shape.str(),
+             " and ", b.shape.str());
+  check_same_device_dtype("matmul", a, b);
+  MatmulDims d;
+  d.M = ta ? a.shape[-1] : a.shape[-2];
+  int64_t ka = ta ? a.shape[-2] : a.shape[-1];
+  int64_t kb = tb ? b.shape[-1] : b.shape[-2];
+  d.N = tb ? b.shape[-2] : b.shape[-1];
+  WEFT_CHECK(ka == kb, "[matmul] inner dims differ: ", a.shape.str(), (ta ? "^T" : ""), " @ ", b.shape.str(),
+             (tb ? "^T" : ""));
+  d.K = ka;
+  d.batch = a.numel() / (a.shape[-1] * a.shape[-2]);
+  d.b_shared = b.shape.rank == 2;
+  if (!d.b_shared) {
+    WEFT_CHECK(b.shape.rank == a.shape.rank && b.numel() / (b.shape[-1] * b.shape[-2]) == d.batch,
+               "[matmul] batch dims differ: ", a.shape.str(), " vs ", b.shape.str());
+    for (int i = 0; i < a.shape.rank - 2; ++i)
+      WEFT_CHECK(a.shape[i] == b.shape[i], "[matmul] batch dims differ: ", a.shape.str(), " vs ", b.shape.str());
+  }
+  return d;
+}
+
+// C (batch, M, N) (+)= op(A) op(B) with A, B as stored (their leading dimension is their last dim).
+void gemm_batched(Exec& ex, DType dt, bool ta, bool tb, const MatmulDims& d, const void* A, const void* B,
+                  void* C, float beta, bool b_shared) {
+  int64_t lda = ta ? d.M : d.K, ldb = tb ? d.K : d.N;
+  if (b_shared && !ta) {  // rows of every batch are independent: one (batch*M, K) @ (K, N) GEMM
+    WEFT_LAUNCH(ex, gemm, ex, dt, false, tb, d.batch * d.M, d.N, d.K, 1.0f, A, lda, 0, B, ldb, 0, beta, C, d.N, 0,
+                1);
+    return;
+  }
+  WEFT_LAUNCH(ex, gemm, ex, dt, ta, tb, d.M, d.N, d.K, 1.0f, A, lda, d.M * d.K, B, ldb, b_shared ? 0 : d.K * d.N,
+              beta, C, d.N, d.M * d.N, d.batch);
+}
+
+}  // namespace
+
+Var matmul(Graph& g, Var a, Var b, bool ta, bool tb) {
+  const Tensor& A = a->value;
+  const Tensor& B = b->value;
+  MatmulDims d = matmul_dims(A, B, ta, tb);
+  Shape out_shape = A.shape;
+  out_shape[-2] = d.M;
+  out_shape[-1] = d.N;
+  Var out = g.output(g.alloc(A.dtype, out_shape), g.needs_grad({a, b}));
+  Exec& ex = g.exec();
+  gemm_batched(ex, A.dtype, ta, tb, d, A.data, B.data, out->value.data, 0.0f, d.b_shared);
+
+  g.record(out, [&g, a, b, out, ta, tb, d] {
+    Exec& ex = g.exec();
+    DType dt = out->value.dtype;
+    const void* dC = out->grad.data;
+    const void* Ad = a->value.data;
+    const void* Bd = b->value.data;
+    if (a->requires_grad) {
+      // dA = dC op(B)^T, stored as A is: if ta, dA^T = op(B) dC^T  i.e. dA = op(B) dC^T transposed.
+      void* dA = g.grad(a).data;
+      if (!ta) {
+        MatmulDims e{d.batch, d.M, d.K, d.N, d.b_shared};  // (M, N) @ op(B)^T (N, K)
+        gemm_batched(ex, dt, false, !tb, e, dC, Bd, dA, 1.0f, d.b_shared);
+      } else {
+        MatmulDims e{d.batch, d.K, d.M, d.N, d.b_shared};  // dA (K, M) = op(B) (K, N) @ dC^T (N, M)
+        int64_t ldb = tb ? d.K : d.N;
+        WEFT_LAUNCH(ex, gemm, ex, dt, tb, true, e.M, e.N, e.K, 1.0f, Bd, ldb, d.b_shared ? 0 : d.K * d.N, dC, d.N,
+                    d.M * d.N, 1.0f, dA, d.M, d.M * d.K, d.batch);
+      }
+    }
+    if (b->requires_grad) {
+      void* dB = g.grad(b).data;
+      int64_t lda = ta ? d.M : d.K;
+      if (!tb) {  // dB (K, N) = op(A)^T (K, M) @ dC (M, N)
+        if (d.b_shared && !ta)
+          WEFT_LAUNCH(ex, gemm, ex, dt, true, false, d.K, d.N, d.batch * d.M, 1.0f, Ad, lda, 0, dC, d.N, 0, 1.0f,
+                      dB, d.N, 0, 1);
+        else if (d.b_shared)  // a transposed: one accumulating GEMM per batch into the shared dB
+          for (int64_t i = 0; i < d.batch; ++i)
+            WEFT_LAUNCH(ex, gemm, ex, dt, !ta, false, d.K, d.N, d.M, 1.0f,
+                        static_cast<const char*>(Ad) + i * d.M * d.K * dtype_size(dt), lda, 0,
+                        static_cast<const char*>(dC) + i * d.M * d.N * dtype_size(dt), d.N, 0, 1.0f, dB, d.N, 0, 1);
+        else
+          WEFT_LAUNCH(ex, gemm, ex, dt, !ta, false, d.K, d.N, d.M, 1.0f, Ad, lda, d.M * d.K, dC, d.N, d.M * d.N,
+                      1.0f, dB, d.N, d.K * d.N, d.batch);
+      } else {  // B stored (N, K): dB (N, K) = dC^T (N, M) @ op(A) (M, K)
+        if (d.b_shared && !ta)
+          WEFT_LAUNCH(ex, gemm, ex, dt, true, false, d.N, d.K, d.batch * d.M, 1.0f, dC, d.N, 0, Ad, lda, 0, 1.0f,
+                      dB, d.K, 0, 1);
+        else if (d.b_shared)
+          for (int64_t i = 0; i < d.batch; ++i)
+            WEFT_LAUNCH(ex, gemm, ex, dt, true, ta, d.N, d.K, d.M, 1.0f,
+                        static_cast<const char*>(dC) + i * d.M * d.N * dtype_size(dt), d.N, 0,
+                        static_cast<const char*>(Ad) + i * d.M * d.K * dtype_size(dt), lda, 0, 1.0f, dB, d.K, 0, 1);
+        else
+          WEFT_LAUNCH(ex, gemm, ex, dt, true, ta, d.N, d.K, d.M, 1.0f, dC, d.N, d.M * d.N, Ad, lda, d.M * d.K,
+                      1.0f, dB, d.K, d.N * d.K, d.batch);
+      }
+    }
+  });
+  return out;
+}
+
+Var linear(Graph& g, Var x, Var w, Var bias) {
+  const Tensor& X = x->value;
+  const Tensor& W = w->value;
+  WEFT_CHECK(W.shape.rank == 2, "[linear] weight must be (OC, C), got ", W.shape.str());
+  WEFT_CHECK(X.shape.last() == W.shape[1], "[linear] input ", X.shape.str(), " does not match weight ",
+             W.shape.str());
+  check_same_device_dtype("linear", X, W);
+  int64_t N = X.shape.rows(), C = W.shape[1], OC = W.shape[0];
+  if (bias) {
+    WEFT_CHECK(bias->value.shape == Shape{OC}, "[linear] bias must be (", OC, "), got ", bias->value.shape.str());
+    check_same_device_dtype("linear", X, bias->value);
+  }
+  Var out = g.output(g.alloc(X.dtype, X.shape.with_last(OC)), g.needs_grad({x, w, bias}));
+  Exec& ex = g.exec();
+  DType dt = X.dtype;
+  // out (N, OC) = x (N, C) @ w^T
+  WEFT_LAUNCH(ex, gemm, ex, dt, false, true, N, OC, C, 1.0f, X.data, C, 0, W.data, C, 0, 0.0f, out->value.data, OC,
+              0, 1);
+  if (bias) WEFT_LAUNCH(ex, bias_add, ex, dt, out->value.data, bias->value.data, N, OC);
+
+  g.record(out, [&g, x, w, bias, out, N, C, OC] {
+    Exec& ex = g.exec();
+    DType dt = out->value.dtype;
+    const void* dout = out->grad.data;
+    if (x->requires_grad)  // dx (N, C) += dout (N, OC) @ w (OC, C)
+      WEFT_LAUNCH(ex, gemm, ex, dt, false, false, N, C, OC, 1.0f, dout, OC, 0, w->value.data, C, 0, 1.0f,
+                  g.grad(x).data, C, 0, 1);
+    if (w->requires_grad)  // dw (OC, C) += dout^T (OC, N) @ x (N, C)
+      WEFT_LAUNCH(ex, gemm, ex, dt, true, false, OC, C, N, 1.0f, dout, OC, 0, x->value.data, C, 0, 1.0f,
+                  g.grad(w).data, C, 0, 1);
+    if (bias && bias->requires_grad) WEFT_LAUNCH(ex, bias_backward, ex, dt, g.grad(bias).data, dout, N, OC);
+  });
+  return out;
+}
+
+}  // namespace weft::ops

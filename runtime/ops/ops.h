@@ -1,0 +1,84 @@
+// Differentiable ops: the API models are written in.
+// Each op checks shapes once (errors name the op), computes its forward result now on the device of
+// its inputs, and records its backward on the Graph. Shape letters: N rows, C channels, B batch,
+// T time, NH heads, HS head size, V vocabulary, K top-k. A float Var's dtype is f32 or f64 on CPU
+// (f64 for gradient checks), f32 or bf16 on CUDA. Index tensors (ids, targets, idx) are i32 constants.
+#pragma once
+
+#include <vector>
+
+#include "runtime/graph.h"
+#include "runtime/math/pointwise.h"
+#include "runtime/math/position_bias.h"
+#include "runtime/rng.h"
+
+namespace weft::ops {
+
+// ---- matmul family (ops/matmul.cpp)
+// a (..., M, K) @ b (K, N) or (..., K, N) -> (..., M, N); ta / tb: use a / b transposed (their last two
+// dims swapped). A 2-D b is shared by every batch.
+Var matmul(Graph& g, Var a, Var b, bool ta = false, bool tb = false);
+// x (..., C) @ w (OC, C)^T + bias (OC) -> (..., OC); bias may be null.
+Var linear(Graph& g, Var x, Var w, Var bias = nullptr);
+
+// ---- pointwise (ops/pointwise.cpp)
+Var unary(Graph& g, UnaryOp op, Var x);
+inline Var relu(Graph& g, Var x) { return unary(g, UnaryOp::relu, x); }
+inline Var gelu_tanh(Graph& g, Var x) { return unary(g, UnaryOp::gelu_tanh, x); }
+inline Var gelu_erf(Graph& g, Var x) { return unary(g, UnaryOp::gelu_erf, x); }
+inline Var silu(Graph& g, Var x) { return unary(g, UnaryOp::silu, x); }
+inline Var sigmoid(Graph& g, Var x) { return unary(g, UnaryOp::sigmoid, x); }
+inline Var softplus(Graph& g, Var x) { return unary(g, UnaryOp::softplus, x); }
+// Elementwise with numpy broadcasting: (N, C) + (C), (N, C) * (N, 1), ...
+Var binary(Graph& g, BinaryOp op, Var a, Var b);
+inline Var add(Graph& g, Var a, Var b) { return binary(g, BinaryOp::add, a, b); }
+inline Var sub(Graph& g, Var a, Var b) { return binary(g, BinaryOp::sub, a, b); }
+inline Var mul(Graph& g, Var a, Var b) { return binary(g, BinaryOp::mul, a, b); }
+Var scale(Graph& g, Var x, float alpha);
+// x (..., 2F) -> silu(x[..., :F]) * x[..., F:]  (..., F)
+Var swiglu(Graph& g, Var x);
+// Inverted dropout with a Philox mask; identity when p == 0 or !training. Draws counters from rng.
+Var dropout(Graph& g, Var x, float p, Rng& rng, bool training = true);
+Var cast(Graph& g, Var x, DType dt);
+
+// ---- normalisation (ops/norm.cpp): over the last dim; weight/bias (C) may be null.
+Var layernorm(Graph& g, Var x, Var weight, Var bias, float eps = 1e-5f);
+Var rmsnorm(Graph& g, Var x, Var weight, float eps = 1e-6f);
+Var softmax(Graph& g, Var x);  // over the last dim
+
+// ---- attention (ops/attention.cpp): q, k, v (B, T, NH, HS) -> (B, T, NH, HS).
+// scale <= 0 means 1/sqrt(HS). The bias is evaluated inside the kernel (no T x T tensor).
+Var attention(Graph& g, Var q, Var k, Var v, const PositionBias& bias = {}, float scale = 0.0f,
+              bool causal = true);
+
+// ---- losses (ops/xent.cpp): mean cross-entropy of logits (N, V) against targets (N); rows whose target
+// is ignore_index do not count. normalizer > 0 divides the summed loss by it instead of by the number
+// of counted rows (data parallel passes the global token count). Returns a one-element Var.
+Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index = -100, float normalizer = 0.0f);
+
+// ---- indexing (ops/index.cpp)
+Var embedding(Graph& g, Var ids, Var table);            // ids (...) , table (V, C) -> (..., C)
+Var gather_rows(Graph& g, Var x, Var idx);              // x (N, C), idx (M) -> (M, C)
+Var scatter_add_rows(Graph& g, Var src, Var idx, int64_t n_rows);  // src (M, C) -> (n_rows, C)
+struct TopK {
+  Var values;   // (..., K), differentiable
+  Var indices;  // (..., K), i32 constant
+};
+TopK topk(Graph& g, Var x, int64_t k);
+
+// ---- layout (ops/layout.cpp)
+Var reshape(Graph& g, Var x, Shape shape);              // a view: shares memory and gradient
+Var concat(Graph& g, const std::vector<Var>& xs, int axis);
+std::vector<Var> split(Graph& g, Var x, const std::vector<int64_t>& sizes, int axis);
+Var transpose12(Graph& g, Var x);                       // (A, B, C, D) -> (A, C, B, D)
+
+// ---- reductions (ops/reduce.cpp)
+Var sum(Graph& g, Var x, int axis, bool keepdim = false);
+Var mean(Graph& g, Var x, int axis, bool keepdim = false);
+Var sum_all(Graph& g, Var x);                           // -> (1)
+
+// ---- linear algebra (ops/solve.cpp): X = A^-1 B for symmetric positive definite A (n, n), B (n, m).
+// Only A's lower triangle is read, so A's gradient is reported on the lower triangle.
+Var spd_solve(Graph& g, Var A, Var B);
+
+}  // namespace weft::ops

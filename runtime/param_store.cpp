@@ -1,0 +1,118 @@
+// ParamStore implementation: layout, initialisers (Philox, keyed by parameter name).
+#include "runtime/param_store.h"
+
+#include <cmath>
+#include <vector>
+
+#include "runtime/rng.h"
+
+namespace weft {
+
+namespace {
+constexpr int64_t kAlignElems = 16;
+
+uint32_t name_hash(const std::string& s) {  // FNV-1a
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) h = (h ^ c) * 16777619u;
+  return h;
+}
+}  // namespace
+
+int ParamStore::add(const std::string& name, Shape shape, Init init, bool weight_decay) {
+  WEFT_CHECK(!finalized_, "[ParamStore::add] '", name, "' declared after finalize()");
+  WEFT_CHECK(!by_name_.count(name), "[ParamStore::add] duplicate parameter name '", name, "'");
+  WEFT_CHECK(shape.numel() > 0, "[ParamStore::add] '", name, "' has empty shape ", shape.str());
+  ParamInfo p{name, shape, total_, init, weight_decay};
+  total_ += (shape.numel() + kAlignElems - 1) / kAlignElems * kAlignElems;
+  by_name_[name] = static_cast<int>(params_.size());
+  params_.push_back(p);
+  return static_cast<int>(params_.size()) - 1;
+}
+
+void ParamStore::finalize() {
+  WEFT_CHECK(!finalized_, "[ParamStore::finalize] called twice");
+  WEFT_CHECK(dtype_is_float(dtype_), "[ParamStore] parameters must be floating point");
+  size_t bytes = static_cast<size_t>(total_) * dtype_size(dtype_);
+  values_ = Buffer(dev_, bytes);
+  grads_ = Buffer(dev_, bytes);
+  device_zero(dev_, values_.data(), bytes);
+  device_zero(dev_, grads_.data(), bytes);
+  finalized_ = true;
+}
+
+void ParamStore::initialize(uint64_t seed) {
+  WEFT_CHECK(finalized_, "[ParamStore::initialize] call finalize() first");
+  for (int id = 0; id < size(); ++id) {
+    const ParamInfo& p = params_[id];
+    int64_t n = p.shape.numel();
+    std::vector<double> host(n);
+    Rng rng(seed, name_hash(p.name));
+    for (int64_t i = 0; i < n; ++i) {
+      switch (p.init.kind) {
+        case Init::zeros: host[i] = 0.0; break;
+        case Init::ones: host[i] = 1.0; break;
+        case Init::constant: host[i] = p.init.a; break;
+        case Init::normal: host[i] = p.init.a * rng.normal(); break;
+        case Init::uniform: host[i] = p.init.a * (2.0 * rng.uniform() - 1.0); break;
+      }
+    }
+    Tensor v = value(id);
+    if (dtype_ == DType::f64) {
+      device_copy(dev_, v.data, Device::cpu, host.data(), n * sizeof(double));
+    } else if (dtype_ == DType::f32) {
+      std::vector<float> f(host.begin(), host.end());
+      device_copy(dev_, v.data, Device::cpu, f.data(), n * sizeof(float));
+    } else {
+      std::vector<bf16> b(n);
+      for (int64_t i = 0; i < n; ++i) b[i] = bf16::from_float(static_cast<float>(host[i]));
+      device_copy(dev_, v.data, Device::cpu, b.data(), n * sizeof(bf16));
+    }
+  }
+}
+
+void ParamStore::zero_grads() {
+  WEFT_CHECK(finalized_, "[ParamStore::zero_grads] call finalize() first");
+  device_zero(dev_, grads_.data(), grads_.bytes());
+}
+
+int ParamStore::find(const std::string& name) const {
+  auto it = by_name_.find(name);
+  return it == by_name_.end() ? -1 : it->second;
+}
+
+Tensor ParamStore::slot(const Buffer& buf, int id) const {
+  WEFT_CHECK(finalized_, "[ParamStore] call finalize() before using parameters");
+  WEFT_CHECK(id >= 0 && id < size(), "[ParamStore] no parameter with id ", id);
+  Tensor t;
+  t.dtype = dtype_;
+  t.device = dev_;
+  t.shape = params_[id].shape;
+  t.data = static_cast<char*>(buf.data()) + params_[id].offset * dtype_size(dtype_);
+  return t;
+}
+
+Tensor ParamStore::value(int id) const { return slot(values_, id); }
+Tensor ParamStore::grad(int id) const { return slot(grads_, id); }
+
+Tensor ParamStore::values() const {
+  Tensor t;
+  t.dtype = dtype_;
+  t.device = dev_;
+  t.shape = Shape{total_};
+  t.data = values_.data();
+  return t;
+}
+
+Tensor ParamStore::grads() const {
+  Tensor t = values();
+  t.data = grads_.data();
+  return t;
+}
+
+int64_t ParamStore::numel() const {
+  int64_t n = 0;
+  for (auto& p : params_) n += p.shape.numel();
+  return n;
+}
+
+}  // namespace weft

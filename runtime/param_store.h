@@ -1,0 +1,71 @@
+// ParamStore: every parameter of a model and its gradient, each in one contiguous buffer.
+// Parameters are declared by name (add), then finalize() lays them out (64-byte aligned slots) and
+// allocates the value and gradient buffers once. Names address parameters in checkpoints; the flat
+// buffers are what data-parallel buckets and the optimizer walk. A layer used many times in a step
+// (universal transformers) is one parameter whose gradient slot accumulates every use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/memory.h"
+
+namespace weft {
+
+struct Init {
+  enum Kind { zeros, ones, constant, normal, uniform } kind = zeros;
+  double a = 0.0;  // normal: std; uniform: half-width; constant: the value
+  static Init Zeros() { return {zeros, 0.0}; }
+  static Init Ones() { return {ones, 1.0}; }
+  static Init Constant(double v) { return {constant, v}; }
+  static Init Normal(double std) { return {normal, std}; }
+  static Init Uniform(double half_width) { return {uniform, half_width}; }
+};
+
+struct ParamInfo {
+  std::string name;
+  Shape shape;
+  int64_t offset = 0;     // in elements, into the flat value/grad buffers
+  Init init;
+  bool weight_decay = true;  // AdamW applies decoupled decay only where true (not norms, biases)
+};
+
+class ParamStore {
+ public:
+  explicit ParamStore(DType dt = DType::f32, Device dev = Device::cpu) : dtype_(dt), dev_(dev) {}
+
+  // Declare a parameter; names are unique. Only before finalize().
+  int add(const std::string& name, Shape shape, Init init, bool weight_decay = true);
+  void finalize();                        // allocate values and gradients (zeroed)
+  void initialize(uint64_t seed);         // run every initialiser; a parameter's values depend only
+                                          // on (seed, its name, its shape), not on declaration order
+  void zero_grads();
+
+  int size() const { return static_cast<int>(params_.size()); }
+  int find(const std::string& name) const;  // -1 when absent
+  const ParamInfo& info(int id) const { return params_[id]; }
+  Tensor value(int id) const;
+  Tensor grad(int id) const;
+  Tensor values() const;   // flat (total,), including alignment padding (always zero)
+  Tensor grads() const;
+  int64_t numel() const;   // real parameter count (no padding)
+  int64_t total() const { return total_; }
+  DType dtype() const { return dtype_; }
+  Device device() const { return dev_; }
+  bool finalized() const { return finalized_; }
+
+ private:
+  Tensor slot(const Buffer& buf, int id) const;
+
+  DType dtype_;
+  Device dev_;
+  std::vector<ParamInfo> params_;
+  std::unordered_map<std::string, int> by_name_;
+  int64_t total_ = 0;
+  bool finalized_ = false;
+  Buffer values_, grads_;
+};
+
+}  // namespace weft
