@@ -11,15 +11,16 @@
 namespace weft {
 
 struct PositionBias {
-  enum Kind : uint8_t { none, alibi, table } kind = none;
+  enum class Kind : uint8_t { none, alibi, table };
+  Kind kind = Kind::none;
   const float* slopes = nullptr;  // (NH)
   const float* table = nullptr;   // (table_len), indexed by i - j
   int64_t table_len = 0;
 
   WEFT_HD float operator()(int64_t h, int64_t i, int64_t j) const {
     switch (kind) {
-      case alibi: return -slopes[h] * float(i - j);
-      case table: {
+      case Kind::alibi: return -slopes[h] * float(i - j);
+      case Kind::table: {
         int64_t d = i - j;
         if (d < 0) d = -d;
         return slopes[h] * table[d < table_len ? d : table_len - 1];

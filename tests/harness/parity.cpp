@@ -1,6 +1,8 @@
 // CPU-vs-CUDA parity harness implementation.
 #include "tests/harness/parity.h"
 
+#include "runtime/kernels.h"
+
 #include <cmath>
 #include <sstream>
 
