@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs weft's build dependencies from Debian's packages when they are missing (needs root or sudo).
+# CUDA 13, cuDNN 9 and NCCL 2.28 are expected preinstalled (nvcc on PATH); without nvcc the CUDA
+# backend is simply not built.
+set -euo pipefail
+
+packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev
+          openmpi-bin libboost-program-options-dev libsentencepiece-dev libgtest-dev googletest)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "[install-deps] installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "[install-deps] all build dependencies present"
