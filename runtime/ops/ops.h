@@ -51,6 +51,10 @@ Var softmax(Graph& g, Var x);  // over the last dim
 Var attention(Graph& g, Var q, Var k, Var v, const PositionBias& bias = {}, float scale = 0.0f,
               bool causal = true);
 
+// Rotary embedding (ops/rope.cpp) of x (B, T, NH, HS) on the first n_rot channels of each head (even,
+// <= HS), positions t + pos_offset.
+Var rope(Graph& g, Var x, int64_t n_rot, float base = 10000.0f, int64_t pos_offset = 0);
+
 // ---- losses (ops/xent.cpp): mean cross-entropy of logits (N, V) against targets (N); rows whose target
 // is ignore_index do not count. normalizer > 0 divides the summed loss by it instead of by the number
 // of counted rows (data parallel passes the global token count). Returns a one-element Var.
