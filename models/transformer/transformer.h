@@ -1,0 +1,47 @@
+// GPT-style decoder-only transformer (pre-LN) with six position schemes: learned, sinusoidal, rope,
+// alibi, sandwich, none. ALiBi and Sandwich enter as additive biases computed inside the attention op
+// from (i - j), so a model trained at length T evaluates at any length.
+#pragma once
+
+#include <vector>
+
+#include "models/model.h"
+#include "models/transformer/config.h"
+#include "runtime/memory.h"
+
+namespace weft::models {
+
+class Transformer : public Model {
+ public:
+  explicit Transformer(TransformerConfig cfg);
+  std::string name() const override { return "transformer"; }
+  void declare(ParamStore& store) override;
+  Var loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) override;
+  Var logits(Graph& g, ParamStore& store, const Tensor& ids) override;
+  double flops_per_token(int64_t T) const override;
+  int64_t vocab_size() const override { return cfg_.vocab_size; }
+  const TransformerConfig& config() const { return cfg_; }
+
+ private:
+  struct Layer {  // parameter ids; -1 when the configuration has no such parameter
+    int ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc2_w, fc2_b;
+  };
+  Var forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rng, bool training);  // (B, T, V)
+  Var norm(Graph& g, ParamStore& store, Var x, int w, int b) const;
+  Var attention_block(Graph& g, ParamStore& store, const Layer& l, Var x, int64_t B, int64_t T);
+  Var mlp_block(Graph& g, ParamStore& store, const Layer& l, Var x);
+  Var param_or_null(Graph& g, ParamStore& store, int id) const { return id < 0 ? nullptr : g.param(store, id); }
+  void prepare_positions(Device dev, DType dt, int64_t T);  // device constants, grown on demand
+
+  TransformerConfig cfg_;
+  int tok_emb_ = -1, pos_emb_ = -1, lnf_w_ = -1, lnf_b_ = -1, lm_head_ = -1;
+  std::vector<Layer> layers_;
+  // Device-resident constants for the position scheme (sized for the longest T seen so far).
+  int64_t positions_len_ = 0;
+  OwnedTensor pos_ids_;      // (len) i32: 0, 1, 2, ... for learned positions
+  OwnedTensor sinusoid_;     // (len, C)
+  OwnedTensor head_slopes_;  // (NH) f32: ALiBi slopes or Sandwich 1/r_h
+  OwnedTensor bias_table_;   // (len) f32: Sandwich T[d]
+};
+
+}  // namespace weft::models
