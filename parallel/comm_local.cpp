@@ -1,0 +1,43 @@
+// The one-rank communicator: collectives are copies (or nothing), so single-process runs need no MPI.
+#include <cstdlib>
+#include <cstring>
+
+#include "parallel/comm.h"
+#include "runtime/check.h"
+
+namespace weft::par {
+
+namespace {
+
+class LocalCommunicator final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  std::string kind() const override { return "local"; }
+  void all_reduce(void*, int64_t, DType, ReduceOp) override {}
+  void reduce_scatter(const void* send, void* recv, int64_t n, DType dt, ReduceOp) override {
+    if (send != recv) std::memmove(recv, send, n * dtype_size(dt));
+  }
+  void all_gather(const void* send, void* recv, int64_t n, DType dt) override {
+    if (send != recv) std::memmove(recv, send, n * dtype_size(dt));
+  }
+  void all_to_all_v(const void* send, const int64_t* sc, const int64_t* sd, void* recv, const int64_t* rc,
+                    const int64_t* rd, DType dt) override {
+    WEFT_CHECK(sc[0] == rc[0], "[all_to_all_v] one rank sends ", sc[0], " elements to itself but expects ", rc[0]);
+    size_t es = dtype_size(dt);
+    std::memmove(static_cast<char*>(recv) + rd[0] * es, static_cast<const char*>(send) + sd[0] * es, sc[0] * es);
+  }
+  void broadcast(void*, int64_t, DType, int root) override {
+    WEFT_CHECK(root == 0, "[broadcast] root ", root, " out of range for 1 rank");
+  }
+  void barrier() override {}
+  std::unique_ptr<Communicator> split(int, int) override { return std::make_unique<LocalCommunicator>(); }
+  std::unique_ptr<Communicator> split_node() override { return std::make_unique<LocalCommunicator>(); }
+  [[noreturn]] void abort(int code) override { std::_Exit(code); }
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_local_communicator() { return std::make_unique<LocalCommunicator>(); }
+
+}  // namespace weft::par

@@ -1,0 +1,89 @@
+// Launcher detection and cross-checks.
+#include "parallel/launcher.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "runtime/check.h"
+
+extern char** environ;
+
+namespace weft::par {
+
+Environment current_environment() {
+  Environment env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+namespace {
+
+bool lookup_int(const Environment& env, const char* name, long& out) {
+  auto it = env.find(name);
+  if (it == env.end()) return false;
+  char* end = nullptr;
+  out = std::strtol(it->second.c_str(), &end, 10);
+  WEFT_CHECK(end && *end == '\0' && !it->second.empty(), "[launch] environment variable ", name, "='", it->second,
+             "' is not an integer");
+  return true;
+}
+
+void expect(const Environment& env, const char* name, long actual, const char* what, const std::string& hint) {
+  long v;
+  if (lookup_int(env, name, v) && v != actual)
+    WEFT_FAIL("[launch] ", name, "=", v, " but MPI reports ", what, " ", actual, hint);
+}
+
+}  // namespace
+
+std::string LaunchInfo::describe() const {
+  return launcher + ": rank " + std::to_string(rank) + " of " + std::to_string(size) + ", local rank " +
+         std::to_string(local_rank) + " of " + std::to_string(local_size) + " on " + host;
+}
+
+LaunchInfo detect_launch(Communicator& world, const Environment& env) {
+  LaunchInfo info;
+  info.rank = world.rank();
+  info.size = world.size();
+  auto node = world.split_node();
+  info.local_rank = node->rank();
+  info.local_size = node->size();
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  info.host = host;
+
+  const std::string srun_hint =
+      " (srun started independent copies: launch with `srun --mpi=pmix`, or use mpirun; see docs/cluster.md)";
+  if (env.count("OMPI_COMM_WORLD_SIZE")) {
+    // Started by mpirun/mpiexec: Open MPI's own variables are authoritative. SLURM_* describe the
+    // enclosing allocation (an mpirun inside sbatch), not these ranks, so they are not compared.
+    info.launcher = "mpirun";
+    expect(env, "OMPI_COMM_WORLD_SIZE", info.size, "world size", "");
+    expect(env, "OMPI_COMM_WORLD_RANK", info.rank, "rank", "");
+    expect(env, "OMPI_COMM_WORLD_LOCAL_RANK", info.local_rank, "local rank", "");
+  } else if (env.count("SLURM_PROCID") || env.count("SLURM_NTASKS") || env.count("SLURM_STEP_NUM_TASKS")) {
+    info.launcher = "srun";
+    expect(env, env.count("SLURM_STEP_NUM_TASKS") ? "SLURM_STEP_NUM_TASKS" : "SLURM_NTASKS", info.size, "world size",
+           srun_hint);
+    expect(env, "SLURM_PROCID", info.rank, "rank", srun_hint);
+    expect(env, "SLURM_LOCALID", info.local_rank, "local rank", srun_hint);
+  } else if (env.count("PMI_SIZE") || env.count("PMIX_RANK")) {
+    info.launcher = "pmi";
+  } else {
+    info.launcher = info.size == 1 ? "single" : "mpi";
+  }
+  expect(env, "PMI_SIZE", info.size, "world size", "");
+  expect(env, "PMI_RANK", info.rank, "rank", "");
+  expect(env, "PMIX_RANK", info.rank, "rank", "");
+  expect(env, "WORLD_SIZE", info.size, "world size", " (WORLD_SIZE is set by torchrun-style launchers)");
+  expect(env, "RANK", info.rank, "rank", "");
+  if (info.launcher == "single" && env.count("WORLD_SIZE")) info.launcher = "env";
+  return info;
+}
+
+}  // namespace weft::par
