@@ -1,0 +1,49 @@
+// A thin RAII layer over the HDF5 C API for checkpoints: one file, datasets addressed by slash paths
+// ("params/blocks.0.attn.qkv.weight"; groups are created on demand), scalar attributes on the root.
+// File locking is turned off (it breaks on NFS and Lustre); every error names the file and the object.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "runtime/tensor.h"
+
+namespace weft::ckpt {
+
+class H5File {
+ public:
+  static H5File create(const std::string& path);     // truncates
+  static H5File open_read(const std::string& path);  // throws naming the file if it is not HDF5
+  H5File(H5File&& o) noexcept;
+  H5File& operator=(H5File&& o) noexcept;
+  H5File(const H5File&) = delete;
+  ~H5File();
+  void close();  // flushes; errors are thrown (destructor closes silently)
+
+  // Datasets: raw host data of `dt` with a logical shape; attribute "dtype" records weft's dtype name
+  // (bf16 is stored as uint16).
+  void write(const std::string& name, DType dt, const Shape& shape, const void* host_data);
+  bool has(const std::string& name) const;
+  DType dtype_of(const std::string& name) const;
+  Shape shape_of(const std::string& name) const;
+  void read(const std::string& name, DType dt, const Shape& expected, void* host_data) const;
+  std::vector<std::string> dataset_names() const;  // every dataset, full paths, sorted
+
+  void set_attr(const std::string& key, int64_t v);
+  void set_attr(const std::string& key, double v);
+  void set_attr(const std::string& key, const std::string& v);
+  int64_t attr_int(const std::string& key) const;
+  double attr_double(const std::string& key) const;
+  std::string attr_string(const std::string& key) const;
+  bool has_attr(const std::string& key) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  H5File(int64_t id, std::string path) : id_(id), path_(std::move(path)) {}
+  int64_t id_ = -1;
+  std::string path_;
+};
+
+}  // namespace weft::ckpt
