@@ -1,0 +1,21 @@
+// Small vector loops for the CPU kernels (dot, axpy), compiled for AVX-512, AVX2 and a baseline, with
+// the best one chosen at load time (GCC target_clones), so one binary is fast on new CPUs and still
+// runs on old ones.
+#pragma once
+
+#include <cstdint>
+
+namespace weft::cpu {
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define WEFT_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WEFT_MULTIVERSION
+#endif
+
+float dot(const float* a, const float* b, int64_t n);
+double dot(const double* a, const double* b, int64_t n);
+void axpy(float* y, float alpha, const float* x, int64_t n);  // y += alpha * x
+void axpy(double* y, double alpha, const double* x, int64_t n);
+
+}  // namespace weft::cpu
