@@ -26,9 +26,9 @@ WEFT_HD void philox_round(uint32_t c[4], uint32_t k0, uint32_t k1) {
   c[3] = lo0;
 }
 
-// Four 32-bit random words for counter (ctr, stream).
-WEFT_HD void philox4x32(uint32_t out[4], PhiloxKey key, uint64_t ctr, uint32_t stream) {
-  uint32_t c[4] = {uint32_t(ctr), uint32_t(ctr >> 32), stream, 0u};
+// Philox4x32-10 of a full 128-bit counter (Random123's known-answer tests address this form).
+WEFT_HD void philox4x32_block(uint32_t out[4], const uint32_t counter[4], PhiloxKey key) {
+  uint32_t c[4] = {counter[0], counter[1], counter[2], counter[3]};
   uint32_t k0 = key.k0, k1 = key.k1;
   for (int r = 0; r < 10; ++r) {
     philox_round(c, k0, k1);
@@ -39,6 +39,12 @@ WEFT_HD void philox4x32(uint32_t out[4], PhiloxKey key, uint64_t ctr, uint32_t s
   out[1] = c[1];
   out[2] = c[2];
   out[3] = c[3];
+}
+
+// Four 32-bit random words for counter (ctr, stream): words (ctr low, ctr high, stream, 0).
+WEFT_HD void philox4x32(uint32_t out[4], PhiloxKey key, uint64_t ctr, uint32_t stream) {
+  const uint32_t c[4] = {uint32_t(ctr), uint32_t(ctr >> 32), stream, 0u};
+  philox4x32_block(out, c, key);
 }
 
 // Uniform in (0, 1]: never 0, so log(u) is finite.
