@@ -83,7 +83,8 @@ void train_sentencepiece(const std::string& input, const std::string& prefix, in
   args << "--input=" << input << " --model_prefix=" << prefix << " --vocab_size=" << vocab_size
        << " --model_type=bpe --character_coverage=1.0 --byte_fallback=true --unk_id=0 --bos_id=-1 --eos_id=1"
        << " --pad_id=-1 --input_sentence_size=2000000 --shuffle_input_sentence=true --minloglevel=2"
-       << " --num_threads=2 --max_sentence_length=16384";
+       << " --num_threads=2 --max_sentence_length=16384"
+       << " --normalization_rule_name=identity --remove_extra_whitespaces=false";
   auto st = sentencepiece::SentencePieceTrainer::Train(args.str());
   WEFT_CHECK(st.ok(), "[tokenizer] SentencePiece training on '", input, "' failed: ", st.ToString());
 }
