@@ -1,0 +1,208 @@
+// Checkpoint save (atomic directory protocol) and load.
+#include "launch/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "runtime/checkpoint/h5.h"
+
+#ifndef WEFT_VERSION
+#define WEFT_VERSION "unknown"
+#endif
+
+namespace weft::launch {
+
+namespace fs = std::filesystem;
+
+std::string weft_version() { return WEFT_VERSION; }
+
+namespace {
+
+void fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  WEFT_CHECK(fd >= 0, "[checkpoint] cannot open '", path, "' to fsync: ", std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  WEFT_CHECK(rc == 0, "[checkpoint] fsync of '", path, "' failed: ", std::strerror(err));
+}
+
+std::string step_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step_%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+std::vector<char> host_copy(const Tensor& t) {
+  std::vector<char> h(t.nbytes());
+  device_copy(Device::cpu, h.data(), t.device, t.data, t.nbytes());
+  return h;
+}
+
+Tensor slot(const Tensor& flat, const ParamInfo& info) {
+  Tensor t = flat;
+  t.shape = info.shape;
+  t.data = static_cast<char*>(flat.data) + info.offset * dtype_size(flat.dtype);
+  return t;
+}
+
+void write_file(const std::string& path, const ParamStore& store, const optim::AdamW& opt, const TrainState& s,
+                const CheckpointMeta& meta) {
+  ckpt::H5File f = ckpt::H5File::create(path);
+  for (int id = 0; id < store.size(); ++id) {
+    const ParamInfo& info = store.info(id);
+    auto v = host_copy(store.value(id));
+    f.write("params/" + info.name, store.dtype(), info.shape, v.data());
+    auto m = host_copy(slot(opt.m(), info));
+    f.write("optim/m/" + info.name, opt.m().dtype, info.shape, m.data());
+    auto vv = host_copy(slot(opt.v(), info));
+    f.write("optim/v/" + info.name, opt.v().dtype, info.shape, vv.data());
+  }
+  f.set_attr("format_version", int64_t(1));
+  f.set_attr("model", meta.model);
+  f.set_attr("config", meta.config_ini);
+  f.set_attr("weft_version", meta.version);
+  f.set_attr("world_size", int64_t(meta.world_size));
+  f.set_attr("step", s.step);
+  f.set_attr("optimizer_steps", opt.steps());
+  f.set_attr("consumed_samples", s.consumed_samples);
+  f.set_attr("tokens_seen", s.tokens_seen);
+  f.set_attr("rng_seed", static_cast<int64_t>(s.rng.seed));
+  f.set_attr("rng_offset", static_cast<int64_t>(s.rng.offset));
+  f.set_attr("best_val_loss", s.best_val_loss);
+  f.set_attr("elapsed_s", s.elapsed_s);
+  f.close();
+}
+
+void write_text_atomically(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string tmp = dir + "/" + name + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.close();
+    WEFT_CHECK(out.good(), "[checkpoint] writing '", tmp, "' failed (disk full?)");
+  }
+  fsync_path(tmp);
+  fs::rename(tmp, dir + "/" + name);
+  fsync_path(dir);
+}
+
+}  // namespace
+
+std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const optim::AdamW& opt,
+                            const TrainState& state, const CheckpointMeta& meta, int64_t keep,
+                            par::Communicator& comm) {
+  const std::string dir = run_dir + "/checkpoints";
+  const std::string final_dir = dir + "/" + step_name(state.step);
+  std::string error;
+  if (comm.rank() == 0) {
+    try {
+      fs::create_directories(dir);
+      const std::string tmp = final_dir + ".tmp";
+      fs::remove_all(tmp);
+      fs::create_directories(tmp);
+      write_file(tmp + "/rank_00000.h5", store, opt, state, meta);
+      fsync_path(tmp + "/rank_00000.h5");
+      fsync_path(tmp);
+      fs::remove_all(final_dir);
+      fs::rename(tmp, final_dir);
+      fsync_path(dir);
+      write_text_atomically(dir, "latest", step_name(state.step) + "\n");
+      // Retention: keep the newest `keep` complete checkpoints.
+      std::vector<std::string> steps;
+      for (const auto& e : fs::directory_iterator(dir)) {
+        std::string n = e.path().filename().string();
+        if (e.is_directory() && n.rfind("step_", 0) == 0 && n.find(".tmp") == std::string::npos) steps.push_back(n);
+      }
+      std::sort(steps.begin(), steps.end());
+      for (size_t i = 0; i + keep < steps.size(); ++i) fs::remove_all(dir + "/" + steps[i]);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  // Every rank learns whether the save worked (a failed save must not look like a success anywhere).
+  int64_t failed = error.empty() ? 0 : 1;
+  comm.all_reduce(&failed, 1, DType::i64, par::ReduceOp::max);
+  WEFT_CHECK(failed == 0, error.empty() ? "[checkpoint] save failed on rank 0" : error,
+             " (the previous checkpoint is intact)");
+  return final_dir;
+}
+
+std::string resolve_checkpoint(const std::string& run_dir, const std::string& resume) {
+  if (resume.empty()) return "";
+  if (resume != "latest" && resume != "auto") {
+    WEFT_CHECK(fs::exists(resume), "--resume: checkpoint '", resume, "' does not exist");
+    return resume;
+  }
+  const std::string latest = run_dir + "/checkpoints/latest";
+  if (!fs::exists(latest)) {
+    WEFT_CHECK(resume == "auto", "--resume latest: '", latest, "' does not exist (no checkpoint saved yet)");
+    return "";
+  }
+  std::ifstream in(latest);
+  std::string name;
+  in >> name;
+  const std::string path = run_dir + "/checkpoints/" + name;
+  WEFT_CHECK(!name.empty() && fs::exists(path), "[checkpoint] '", latest, "' points at '", name,
+             "', which does not exist");
+  return path;
+}
+
+namespace {
+std::string data_file(const std::string& path) {
+  if (fs::is_directory(path)) return path + "/rank_00000.h5";
+  return path;
+}
+}  // namespace
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) {
+  ckpt::H5File f = ckpt::H5File::open_read(data_file(path));
+  CheckpointMeta m;
+  m.model = f.attr_string("model");
+  m.config_ini = f.attr_string("config");
+  m.version = f.attr_string("weft_version");
+  m.world_size = static_cast<int>(f.attr_int("world_size"));
+  return m;
+}
+
+void load_checkpoint(const std::string& path, ParamStore& store, optim::AdamW* opt, TrainState* state) {
+  ckpt::H5File f = ckpt::H5File::open_read(data_file(path));
+  for (int id = 0; id < store.size(); ++id) {
+    const ParamInfo& info = store.info(id);
+    std::vector<char> buf(info.shape.numel() * dtype_size(store.dtype()));
+    f.read("params/" + info.name, store.dtype(), info.shape, buf.data());
+    device_copy(store.device(), store.value(id).data, Device::cpu, buf.data(), buf.size());
+    if (opt) {
+      for (const auto& [group, flat] : {std::pair{"optim/m/", &opt->m()}, std::pair{"optim/v/", &opt->v()}}) {
+        Tensor dst = slot(*flat, info);
+        std::vector<char> b(dst.nbytes());
+        f.read(group + info.name, dst.dtype, info.shape, b.data());
+        device_copy(dst.device, dst.data, Device::cpu, b.data(), b.size());
+      }
+    }
+  }
+  // A parameter in the file that the model does not have means another architecture or configuration.
+  for (const std::string& name : f.dataset_names())
+    if (name.rfind("params/", 0) == 0)
+      WEFT_CHECK(store.find(name.substr(7)) >= 0, "[checkpoint] ", f.path(), " has parameter '", name.substr(7),
+                 "' that this model does not have (a checkpoint of another architecture or configuration?)");
+  if (opt) opt->set_steps(f.attr_int("optimizer_steps"));
+  if (state) {
+    state->step = f.attr_int("step");
+    state->consumed_samples = f.attr_int("consumed_samples");
+    state->tokens_seen = f.attr_int("tokens_seen");
+    state->rng.seed = static_cast<uint64_t>(f.attr_int("rng_seed"));
+    state->rng.offset = static_cast<uint64_t>(f.attr_int("rng_offset"));
+    state->best_val_loss = f.attr_double("best_val_loss");
+    state->elapsed_s = f.attr_double("elapsed_s");
+  }
+}
+
+}  // namespace weft::launch

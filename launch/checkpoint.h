@@ -1,0 +1,50 @@
+// Training checkpoints in HDF5 (layout in docs/checkpoint-format.md): parameters, AdamW moments and
+// step, the data cursor (global samples consumed), the RNG state, bookkeeping and the full
+// configuration. Saves are atomic: written into step_XXXXXXXX.tmp/, fsynced, renamed, then `latest`
+// is replaced; an interrupted save leaves the previous checkpoint intact.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "parallel/comm.h"
+#include "runtime/optim/adamw.h"
+#include "runtime/param_store.h"
+#include "runtime/rng.h"
+
+namespace weft::launch {
+
+struct TrainState {
+  int64_t step = 0;              // optimizer steps completed
+  int64_t consumed_samples = 0;  // global training samples consumed (the loader cursor)
+  int64_t tokens_seen = 0;
+  RngState rng;                  // rank 0's stream; rank r uses stream r with the same offset
+  double best_val_loss = 1e300;
+  double elapsed_s = 0.0;
+};
+
+struct CheckpointMeta {
+  std::string model;       // architecture name
+  std::string config_ini;  // the effective configuration
+  std::string version;     // weft version (git describe)
+  int world_size = 1;
+};
+
+// Collective: every rank calls it; rank 0 writes (all state is replicated). Returns the final path.
+std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const optim::AdamW& opt,
+                            const TrainState& state, const CheckpointMeta& meta, int64_t keep,
+                            par::Communicator& comm);
+
+// Resolves --resume: "" (no resume), "latest", "auto" (latest if it exists, else ""), or a path.
+// Throws naming the file when "latest" is requested but missing or points at a missing folder.
+std::string resolve_checkpoint(const std::string& run_dir, const std::string& resume);
+
+// Reads the metadata (model name, configuration) of a checkpoint folder.
+CheckpointMeta read_checkpoint_meta(const std::string& path);
+// Loads parameters (always), and optimizer and training state when opt / state are given.
+// Errors name the tensor and both shapes on a mismatch.
+void load_checkpoint(const std::string& path, ParamStore& store, optim::AdamW* opt, TrainState* state);
+
+std::string weft_version();
+
+}  // namespace weft::launch

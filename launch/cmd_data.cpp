@@ -1,0 +1,74 @@
+// weft prepare and weft tokenizer: building token shards and SentencePiece models.
+#include <cstdio>
+#include <filesystem>
+
+#include "data/prepare.h"
+#include "data/stories.h"
+#include "data/tokenizer.h"
+#include "launch/commands.h"
+#include "launch/options.h"
+
+namespace weft::launch {
+
+int cmd_prepare(const std::vector<std::string>& args) {
+  OptionSet set("prepare");
+  set.group("prepare").add_options()
+      ("builtin", po::value<std::string>()->default_value(""), "generate a built-in corpus: stories")
+      ("input", po::value<std::string>()->default_value(""), "a .txt or .jsonl (\"text\" field) file")
+      ("out", po::value<std::string>()->required(), "output data folder")
+      ("tokenizer", po::value<std::string>()->default_value("byte"), "byte | sentencepiece")
+      ("sp-model", po::value<std::string>()->default_value(""), "existing SentencePiece model (else one is trained)")
+      ("vocab-size", po::value<int>()->default_value(4096), "SentencePiece vocabulary when training one")
+      ("val-fraction", po::value<double>()->default_value(0.05), "share of documents for validation")
+      ("tokens", po::value<int64_t>()->default_value(5'000'000), "built-in corpus: training tokens to generate")
+      ("seed", po::value<uint64_t>()->default_value(1), "built-in corpus: generator seed");
+  po::variables_map vm = set.parse(args);
+  if (vm.count("help")) {
+    std::printf("%s", set.help().c_str());
+    return 0;
+  }
+  const std::string builtin = get<std::string>(vm, "builtin"), input = get<std::string>(vm, "input");
+  const std::string out = get<std::string>(vm, "out");
+  if (builtin.empty() == input.empty()) throw UsageError("give exactly one of --builtin stories or --input FILE");
+  if (!builtin.empty()) {
+    if (builtin != "stories") throw UsageError("--builtin: unknown corpus '" + builtin + "' (available: stories)");
+    if (get<std::string>(vm, "tokenizer") != "byte")
+      throw UsageError("--builtin stories writes byte-level shards; use --input with pairs.jsonl for other tokenizers");
+    data::PrepareStats st = data::prepare_builtin_stories(out, get<uint64_t>(vm, "seed"), get<int64_t>(vm, "tokens"));
+    std::printf("wrote %s: %lld stories, %lld train + %lld val tokens, pairs.jsonl (summary, story) in %.2f s\n",
+                out.c_str(), (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens, st.seconds);
+    return 0;
+  }
+  data::TextPrepareOptions o;
+  o.input = input;
+  o.out_dir = out;
+  o.tokenizer = get<std::string>(vm, "tokenizer");
+  o.sp_model = get<std::string>(vm, "sp-model");
+  o.sp_vocab_size = get<int>(vm, "vocab-size");
+  o.val_fraction = get<double>(vm, "val-fraction");
+  data::TextPrepareStats st = data::prepare_text(o);
+  std::printf("wrote %s: %lld documents, %lld train + %lld val tokens (%s tokenizer)\n", out.c_str(),
+              (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens, o.tokenizer.c_str());
+  return 0;
+}
+
+int cmd_tokenizer(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "train") throw UsageError("usage: weft tokenizer train --input FILE --out PREFIX [--vocab-size N]");
+  OptionSet set("tokenizer train");
+  set.group("tokenizer").add_options()
+      ("input", po::value<std::string>()->required(), "text file to learn from")
+      ("out", po::value<std::string>()->required(), "model prefix: writes PREFIX.model and PREFIX.vocab")
+      ("vocab-size", po::value<int>()->default_value(4096), "vocabulary size");
+  po::variables_map vm = set.parse(std::vector<std::string>(args.begin() + 1, args.end()));
+  if (vm.count("help")) {
+    std::printf("%s", set.help().c_str());
+    return 0;
+  }
+  const std::string prefix = get<std::string>(vm, "out");
+  data::train_sentencepiece(get<std::string>(vm, "input"), prefix, get<int>(vm, "vocab-size"));
+  auto tok = data::load_sentencepiece(prefix + ".model");
+  std::printf("wrote %s.model (vocabulary %lld)\n", prefix.c_str(), (long long)tok->vocab_size());
+  return 0;
+}
+
+}  // namespace weft::launch

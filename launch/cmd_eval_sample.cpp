@@ -1,0 +1,157 @@
+// weft eval and weft sample: load a checkpoint (its stored configuration builds the model) and either
+// score a data folder or generate text.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+
+#include "data/loader.h"
+#include "data/tokenizer.h"
+#include "launch/checkpoint.h"
+#include "launch/commands.h"
+#include "launch/metrics.h"
+#include "launch/model_options.h"
+
+namespace weft::launch {
+
+namespace {
+
+struct Loaded {
+  std::unique_ptr<models::Model> model;
+  ParamStore store;
+  int64_t seq_len = 0;
+  std::string data_dir;  // the training data folder recorded in the configuration
+};
+
+Loaded load_for_inference(const std::string& checkpoint_flag) {
+  std::string path = checkpoint_flag;
+  if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest");  // a run folder
+  WEFT_CHECK(std::filesystem::exists(path), "--checkpoint: '", checkpoint_flag, "' does not exist");
+  CheckpointMeta meta = read_checkpoint_meta(path);
+  Loaded l;
+  l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
+  l.model->declare(l.store);
+  l.store.finalize();
+  load_checkpoint(path, l.store, nullptr, nullptr);
+  size_t p = meta.config_ini.find("\ndata = ");
+  if (p != std::string::npos) l.data_dir = meta.config_ini.substr(p + 8, meta.config_ini.find('\n', p + 1) - p - 8);
+  return l;
+}
+
+}  // namespace
+
+int cmd_eval(const std::vector<std::string>& args) {
+  OptionSet set("eval");
+  set.group("eval").add_options()
+      ("checkpoint", po::value<std::string>()->required(), "checkpoint folder, or a run folder (its latest)")
+      ("data", po::value<std::string>()->default_value(""), "data folder (default: the one trained on)")
+      ("split", po::value<std::string>()->default_value("val"), "val | train")
+      ("seq-len", po::value<int64_t>()->default_value(0), "evaluation length (0: the training length)")
+      ("batch-size", po::value<int64_t>()->default_value(8), "windows per forward pass")
+      ("batches", po::value<int64_t>()->default_value(0), "batches to score (0: the whole split)")
+      ("threads", po::value<int>()->default_value(0), "CPU threads");
+  po::variables_map vm = set.parse(args);
+  if (vm.count("help")) {
+    std::printf("%s", set.help().c_str());
+    return 0;
+  }
+  Loaded l = load_for_inference(get<std::string>(vm, "checkpoint"));
+  std::string dir = get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data");
+  int64_t T = get<int64_t>(vm, "seq-len") > 0 ? get<int64_t>(vm, "seq-len") : l.seq_len;
+  const int64_t B = get<int64_t>(vm, "batch-size");
+  auto shard = std::make_shared<data::Shard>(dir + "/" + get<std::string>(vm, "split") + ".bin", l.model->vocab_size());
+  data::WindowLoader loader(shard, T, 0);
+  int64_t windows = loader.windows();
+  if (get<int64_t>(vm, "batches") > 0) windows = std::min(windows, get<int64_t>(vm, "batches") * B);
+  Exec ex = cpu_exec(get<int>(vm, "threads"));
+  Arena arena;
+  Graph g(ex, arena);
+  g.grad_enabled = false;
+  Rng unused(0);
+  double sum = 0;
+  for (int64_t first = 0; first < windows; first += B) {
+    int64_t n = std::min(B, windows - first);
+    OwnedTensor in(DType::i32, {n, T}), tg(DType::i32, {n, T});
+    for (int64_t b = 0; b < n; ++b) loader.sequential(first + b, in.ptr<int32_t>() + b * T, tg.ptr<int32_t>() + b * T);
+    sum += l.model->loss(g, l.store, models::Batch{in, tg, 1.0f}, unused, false)->value.ptr<float>()[0];
+    g.clear();
+  }
+  double loss = sum / static_cast<double>(windows * T);
+  std::printf("%s\n", JsonLine()
+                          .num("loss", loss)
+                          .num("perplexity", std::exp(loss))
+                          .integer("tokens", windows * T)
+                          .integer("seq_len", T)
+                          .str("data", dir)
+                          .text()
+                          .c_str());
+  return 0;
+}
+
+int cmd_sample(const std::vector<std::string>& args) {
+  OptionSet set("sample");
+  set.group("sample").add_options()
+      ("checkpoint", po::value<std::string>()->required(), "checkpoint folder, or a run folder (its latest)")
+      ("data", po::value<std::string>()->default_value(""), "data folder whose tokenizer to use (default: trained on)")
+      ("prompt", po::value<std::string>()->default_value(""), "text to continue")
+      ("max-new-tokens", po::value<int64_t>()->default_value(200), "tokens to generate")
+      ("temperature", po::value<double>()->default_value(0.8), "softmax temperature (0: greedy)")
+      ("top-k", po::value<int64_t>()->default_value(40), "sample among the k most likely (0: all)")
+      ("seed", po::value<uint64_t>()->default_value(1), "sampling seed")
+      ("threads", po::value<int>()->default_value(0), "CPU threads");
+  po::variables_map vm = set.parse(args);
+  if (vm.count("help")) {
+    std::printf("%s", set.help().c_str());
+    return 0;
+  }
+  const double temperature = get<double>(vm, "temperature");
+  const int64_t top_k = get<int64_t>(vm, "top-k"), max_new = get<int64_t>(vm, "max-new-tokens");
+  if (temperature < 0) throw UsageError("--temperature must be >= 0");
+  if (top_k < 0) throw UsageError("--top-k must be >= 0");
+  Loaded l = load_for_inference(get<std::string>(vm, "checkpoint"));
+  auto tok = data::load_tokenizer(get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data"));
+  std::vector<int32_t> ids = tok->encode(get<std::string>(vm, "prompt"));
+  if (ids.empty()) ids.push_back(tok->eot());  // no prompt: start a new document
+  const size_t prompt_len = ids.size();
+  Exec ex = cpu_exec(get<int>(vm, "threads"));
+  Arena arena;
+  Graph g(ex, arena);
+  g.grad_enabled = false;
+  Rng rng(get<uint64_t>(vm, "seed"));
+  const int64_t V = l.model->vocab_size();
+  std::vector<double> p(V);
+  for (int64_t step = 0; step < max_new; ++step) {
+    int64_t T = std::min<int64_t>(static_cast<int64_t>(ids.size()), l.seq_len);
+    OwnedTensor in(DType::i32, {1, T});
+    std::copy(ids.end() - T, ids.end(), in.ptr<int32_t>());
+    Var logits = l.model->logits(g, l.store, in);  // (1, T, V)
+    const float* last = logits->value.ptr<float>() + (T - 1) * V;
+    int32_t next;
+    if (temperature == 0) {
+      next = static_cast<int32_t>(std::max_element(last, last + V) - last);
+    } else {
+      std::vector<int32_t> order(V);
+      std::iota(order.begin(), order.end(), 0);
+      int64_t k = top_k > 0 ? std::min(top_k, V) : V;
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) { return last[a] > last[b]; });
+      double mx = last[order[0]], total = 0;
+      for (int64_t i = 0; i < k; ++i) total += (p[i] = std::exp((last[order[i]] - mx) / temperature));
+      double u = rng.uniform() * total, acc = 0;
+      next = order[k - 1];
+      for (int64_t i = 0; i < k; ++i)
+        if ((acc += p[i]) >= u) {
+          next = order[i];
+          break;
+        }
+    }
+    g.clear();
+    if (next == tok->eot()) break;
+    ids.push_back(next);
+  }
+  std::vector<int32_t> prompt_ids(ids.begin(), ids.begin() + prompt_len), generated(ids.begin() + prompt_len, ids.end());
+  std::printf("%s%s\n", tok->decode(prompt_ids).c_str(), tok->decode(generated).c_str());
+  return 0;
+}
+
+}  // namespace weft::launch

@@ -1,0 +1,90 @@
+// weft train: builds the model from [model] flags (or from the checkpoint when resuming), prints and
+// saves the effective configuration, and runs the Trainer.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "data/tokenizer.h"
+#include "launch/commands.h"
+#include "launch/model_options.h"
+#include "launch/session.h"
+#include "launch/train_options.h"
+#include "launch/trainer.h"
+
+namespace weft::launch {
+
+namespace {
+
+// [model] key -> value of a stored configuration (INI text).
+std::map<std::string, std::string> model_section(const std::string& ini) {
+  std::map<std::string, std::string> kv;
+  std::istringstream in(ini);
+  std::string line, section;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line[0] == '[') {
+      section = line.substr(1, line.find(']') - 1);
+      continue;
+    }
+    size_t eq = line.find(" = ");
+    if (section == "model" && eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return kv;
+}
+
+// When resuming, model flags not given on the command line come from the checkpoint; given ones must
+// agree with it.
+void merge_model_config(po::variables_map& vm, const std::string& stored_ini, const std::string& path) {
+  for (const auto& [key, stored] : model_section(stored_ini)) {
+    if (!vm.count(key)) continue;
+    std::string current = value_to_string(vm[key]);
+    if (current == stored) continue;
+    if (!vm[key].defaulted())
+      throw UsageError("--" + key + " " + current + " contradicts the checkpoint " + path + " (" + key + " = " +
+                       stored + ")");
+    OptionSet parse_one("train");
+    add_model_options(parse_one);
+    po::variables_map one = parse_one.parse({"--" + key + "=" + stored});
+    vm.at(key).value() = one[key].value();
+  }
+}
+
+}  // namespace
+
+int cmd_train(const std::vector<std::string>& args) {
+  OptionSet set("train");
+  add_model_options(set);
+  add_train_options(set);
+  po::variables_map vm = set.parse(args);
+  if (vm.count("help")) {
+    std::printf("%s", set.help().c_str());
+    return 0;
+  }
+  Session session = start_session();
+  return run_ranked(session, [&]() -> int {
+    par::Communicator& comm = *session.comm;
+    TrainOptions opt = train_options(vm);
+    std::string resume = resolve_checkpoint(opt.out, opt.resume);
+    if (!resume.empty()) merge_model_config(vm, read_checkpoint_meta(resume).config_ini, resume);
+    auto tok = data::load_tokenizer(opt.data);
+    if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(tok->vocab_size());
+    auto model = make_model(vm);
+    const std::string ini = set.effective_ini(vm);
+    if (comm.rank() == 0) {
+      std::printf("weft %s | %s\n", weft_version().c_str(), session.launch.describe().c_str());
+      std::printf("effective configuration:\n%s", ini.c_str());
+      std::filesystem::create_directories(opt.out);
+      std::ofstream(opt.out + "/config.ini") << ini;
+    }
+    CheckpointMeta meta{get<std::string>(vm, "model"), ini, weft_version(), comm.size()};
+    Trainer trainer(opt, std::move(model), get<int64_t>(vm, "seq-len"), meta, comm);
+    if (!resume.empty()) trainer.resume_from(resume);
+    double val = trainer.run();
+    if (comm.rank() == 0 && std::isfinite(val)) std::printf("final val_loss %.4f\n", val);
+    return 0;
+  });
+}
+
+}  // namespace weft::launch

@@ -1,0 +1,59 @@
+// weft: the command line. `weft <command> [flags]`; `weft help` lists the commands.
+// Exit codes: 0 success, 1 runtime failure (I/O, numerical), 2 usage or input error (bad flag, bad
+// config, corrupt data or checkpoint) -- always with one line naming the flag, file or field.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "launch/commands.h"
+#include "launch/options.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const std::vector<std::string>& args);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"prepare", weft::launch::cmd_prepare, "build token shards: --builtin stories, or --input FILE"},
+    {"tokenizer", weft::launch::cmd_tokenizer, "train a SentencePiece tokenizer: tokenizer train --input FILE"},
+    {"train", weft::launch::cmd_train, "train a model: --data DIR --out RUN_DIR [model and training flags]"},
+    {"eval", weft::launch::cmd_eval, "loss and perplexity of a checkpoint on a data folder"},
+    {"sample", weft::launch::cmd_sample, "generate text from a checkpoint"},
+    {"plot", weft::launch::cmd_plot, "draw a run's loss curves to RUN_DIR/loss.svg"},
+};
+
+int print_help() {
+  std::printf("usage: weft <command> [flags]   (weft <command> --help for its flags)\n\ncommands:\n");
+  for (const auto& c : kCommands) std::printf("  %-10s %s\n", c.name, c.summary);
+  std::printf("  %-10s %s\n", "help", "this text");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))
+    return print_help();
+  std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& c : kCommands) {
+    if (std::strcmp(argv[1], c.name)) continue;
+    try {
+      return c.run(args);
+    } catch (const weft::launch::UsageError& e) {
+      std::fprintf(stderr, "weft %s: %s\n", c.name, e.what());
+      return 2;
+    } catch (const weft::Error& e) {
+      std::fprintf(stderr, "weft %s: %s\n", c.name, e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "weft %s: fatal: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "weft: unknown command '%s' (weft help lists them)\n", argv[1]);
+  return 2;
+}

@@ -1,0 +1,55 @@
+// Training telemetry: a JSONL metrics file (one object per logged step or evaluation) and the
+// progress line printed to the terminal (step/total, loss, lr, tokens/s, ETA).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace weft::launch {
+
+// One JSON object built field by field: numbers and strings, written as one line.
+class JsonLine {
+ public:
+  JsonLine& num(const std::string& key, double v);
+  JsonLine& integer(const std::string& key, int64_t v);
+  JsonLine& str(const std::string& key, const std::string& v);
+  std::string text() const { return "{" + body_ + "}"; }
+
+ private:
+  void key(const std::string& k);
+  std::string body_;
+};
+
+std::string json_escape(const std::string& s);
+
+class MetricsWriter {
+ public:
+  MetricsWriter() = default;
+  // Opens path for appending (a resumed run continues the same file). Throws naming the file.
+  explicit MetricsWriter(const std::string& path);
+  ~MetricsWriter();
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+  void write(const JsonLine& line);  // writes and flushes
+
+ private:
+  std::FILE* f_ = nullptr;
+  std::string path_;
+};
+
+// "step 120/2000 | loss 2.3412 | lr 5.00e-04 | 41.2k tok/s | ETA 1m32s"
+std::string progress_line(int64_t step, int64_t total, double loss, double lr, double tokens_per_s, double eta_s);
+std::string format_duration(double seconds);
+
+// Reads the "step"/"loss" and "step"/"val_loss" series of a metrics.jsonl file.
+struct LossCurves {
+  std::vector<std::pair<double, double>> train, val;
+};
+LossCurves read_loss_curves(const std::string& metrics_path);
+// Writes an SVG line plot of the curves (log-free axes, labelled ticks). Throws naming the file.
+void write_loss_svg(const LossCurves& curves, const std::string& title, const std::string& svg_path);
+
+}  // namespace weft::launch

@@ -1,0 +1,45 @@
+// Session setup and the rank-aware error handling.
+#include "launch/session.h"
+
+#include <cstdio>
+
+#include "launch/options.h"
+
+namespace weft::launch {
+
+Session start_session() {
+  Session s;
+  par::Environment env = par::current_environment();
+  bool launched = env.count("OMPI_COMM_WORLD_SIZE") || env.count("PMI_SIZE") || env.count("PMIX_RANK") ||
+                  env.count("SLURM_PROCID") || env.count("SLURM_NTASKS");
+  s.comm = launched && par::mpi_available() ? par::make_mpi_communicator() : par::make_local_communicator();
+  try {
+    s.launch = par::detect_launch(*s.comm, env);
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  return s;
+}
+
+int run_ranked(Session& s, const std::function<int()>& body) {
+  int code = 0;
+  try {
+    code = body();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "rank %d: %s\n", s.comm->rank(), e.what());
+    code = 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "rank %d: %s\n", s.comm->rank(), e.what());
+    code = 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "rank %d: fatal: %s\n", s.comm->rank(), e.what());
+    code = 1;
+  }
+  if (code != 0 && s.comm->size() > 1) {
+    std::fflush(stderr);
+    s.comm->abort(code);  // the other ranks may be inside a collective: take them down
+  }
+  return code;
+}
+
+}  // namespace weft::launch

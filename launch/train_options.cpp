@@ -1,0 +1,80 @@
+// [train], [data], [checkpoint] flags.
+#include "launch/train_options.h"
+
+namespace weft::launch {
+
+void add_train_options(OptionSet& set) {
+  set.group("data").add_options()
+      ("data", po::value<std::string>()->required(), "data folder written by `weft prepare` (train.bin, val.bin)");
+  set.group("train").add_options()
+      ("out", po::value<std::string>()->required(), "run folder: metrics.jsonl, config.ini, checkpoints/")
+      ("steps", po::value<int64_t>()->default_value(1000), "optimizer steps")
+      ("batch-size", po::value<int64_t>()->default_value(8), "sequences per micro-batch per rank")
+      ("grad-accum", po::value<int64_t>()->default_value(1), "micro-batches per step")
+      ("lr", po::value<double>()->default_value(1e-3), "peak learning rate")
+      ("min-lr", po::value<double>()->default_value(1e-4), "final learning rate")
+      ("warmup", po::value<int64_t>()->default_value(100), "linear warmup steps")
+      ("schedule", po::value<std::string>()->default_value("cosine"), "cosine | linear | constant")
+      ("weight-decay", po::value<double>()->default_value(0.1), "AdamW decoupled weight decay")
+      ("beta1", po::value<double>()->default_value(0.9), "AdamW beta1")
+      ("beta2", po::value<double>()->default_value(0.95), "AdamW beta2")
+      ("clip", po::value<double>()->default_value(1.0), "global gradient-norm clip (0: off)")
+      ("seed", po::value<uint64_t>()->default_value(1337), "seed of initialisation, data order and dropout")
+      ("eval-every", po::value<int64_t>()->default_value(100), "steps between validation runs (0: only at the end)")
+      ("eval-batches", po::value<int64_t>()->default_value(20), "validation batches per evaluation")
+      ("log-every", po::value<int64_t>()->default_value(10), "steps between progress lines")
+      ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)");
+  set.group("checkpoint").add_options()
+      ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
+      ("save-on-exit", po::value<bool>()->default_value(true)->implicit_value(true), "checkpoint when the run ends")
+      ("keep-checkpoints", po::value<int64_t>()->default_value(3), "checkpoints to keep (older ones are deleted)")
+      ("resume", po::value<std::string>()->default_value(""), "PATH | latest | auto (latest if it exists)");
+}
+
+TrainOptions train_options(const po::variables_map& vm) {
+  TrainOptions o;
+  o.data = get<std::string>(vm, "data");
+  o.out = get<std::string>(vm, "out");
+  o.steps = get<int64_t>(vm, "steps");
+  o.batch_size = get<int64_t>(vm, "batch-size");
+  o.grad_accum = get<int64_t>(vm, "grad-accum");
+  o.lr = get<double>(vm, "lr");
+  o.min_lr = get<double>(vm, "min-lr");
+  o.warmup = get<int64_t>(vm, "warmup");
+  o.schedule = get<std::string>(vm, "schedule");
+  o.weight_decay = get<double>(vm, "weight-decay");
+  o.beta1 = get<double>(vm, "beta1");
+  o.beta2 = get<double>(vm, "beta2");
+  o.clip = get<double>(vm, "clip");
+  o.seed = get<uint64_t>(vm, "seed");
+  o.eval_every = get<int64_t>(vm, "eval-every");
+  o.eval_batches = get<int64_t>(vm, "eval-batches");
+  o.log_every = get<int64_t>(vm, "log-every");
+  o.threads = get<int>(vm, "threads");
+  o.save_every = get<int64_t>(vm, "save-every");
+  o.save_on_exit = get<bool>(vm, "save-on-exit");
+  o.keep_checkpoints = get<int64_t>(vm, "keep-checkpoints");
+  o.resume = get<std::string>(vm, "resume");
+  auto positive = [](int64_t v, const char* flag) {
+    if (v <= 0) throw UsageError(std::string("--") + flag + " must be positive, got " + std::to_string(v));
+  };
+  auto non_negative = [](int64_t v, const char* flag) {
+    if (v < 0) throw UsageError(std::string("--") + flag + " must be >= 0, got " + std::to_string(v));
+  };
+  positive(o.steps, "steps");
+  positive(o.batch_size, "batch-size");
+  positive(o.grad_accum, "grad-accum");
+  positive(o.log_every, "log-every");
+  positive(o.keep_checkpoints, "keep-checkpoints");
+  non_negative(o.eval_every, "eval-every");
+  non_negative(o.eval_batches, "eval-batches");
+  non_negative(o.save_every, "save-every");
+  non_negative(o.warmup, "warmup");
+  non_negative(o.threads, "threads");
+  if (!(o.beta1 >= 0 && o.beta1 < 1)) throw UsageError("--beta1 must be in [0, 1)");
+  if (!(o.beta2 >= 0 && o.beta2 < 1)) throw UsageError("--beta2 must be in [0, 1)");
+  if (o.clip < 0) throw UsageError("--clip must be >= 0");
+  return o;
+}
+
+}  // namespace weft::launch

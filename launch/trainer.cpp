@@ -1,0 +1,181 @@
+// Trainer implementation.
+#include "launch/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "data/shard.h"
+#include "runtime/optim/grad_clip.h"
+
+namespace weft::launch {
+
+namespace {
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t seq_len, CheckpointMeta meta,
+                 par::Communicator& comm)
+    : opt_(std::move(opt)),
+      model_(std::move(model)),
+      T_(seq_len),
+      meta_(std::move(meta)),
+      comm_(comm),
+      ex_(cpu_exec(opt_.threads)),
+      store_(DType::f32, Device::cpu),
+      schedule_(opt_.schedule, opt_.lr, opt_.min_lr, opt_.warmup, opt_.steps),
+      arena_(Device::cpu),
+      rng_(opt_.seed, static_cast<uint32_t>(comm.rank())),
+      inputs_(DType::i32, {opt_.batch_size, seq_len}),
+      targets_(DType::i32, {opt_.batch_size, seq_len}) {
+  model_->declare(store_);
+  store_.finalize();
+  store_.initialize(opt_.seed);
+  adamw_ = std::make_unique<optim::AdamW>(
+      store_, optim::AdamWConfig{static_cast<float>(opt_.lr), static_cast<float>(opt_.beta1),
+                                 static_cast<float>(opt_.beta2), 1e-8f, static_cast<float>(opt_.weight_decay)});
+  const int64_t V = model_->vocab_size();
+  auto train_shard = std::make_shared<data::Shard>(opt_.data + "/train.bin", V);
+  train_ = std::make_unique<data::WindowLoader>(train_shard, T_, opt_.seed);
+  if (std::filesystem::exists(opt_.data + "/val.bin")) {
+    auto val_shard = std::make_shared<data::Shard>(opt_.data + "/val.bin", V);
+    val_ = std::make_unique<data::WindowLoader>(val_shard, T_, opt_.seed);
+  }
+  state_.rng = rng_.state();
+  if (comm_.rank() == 0) {
+    std::filesystem::create_directories(opt_.out);
+    metrics_ = std::make_unique<MetricsWriter>(opt_.out + "/metrics.jsonl");
+  }
+}
+
+void Trainer::resume_from(const std::string& path) {
+  load_checkpoint(path, store_, adamw_.get(), &state_);
+  train_->set_cursor(state_.consumed_samples);
+  rng_.set_state(RngState{state_.rng.seed, static_cast<uint32_t>(comm_.rank()), state_.rng.offset});
+  if (comm_.rank() == 0)
+    std::printf("resumed from %s at step %lld (%lld samples consumed)\n", path.c_str(), (long long)state_.step,
+                (long long)state_.consumed_samples);
+}
+
+double Trainer::train_step() {
+  const int64_t B = opt_.batch_size, world = comm_.size();
+  // Every micro-batch's loss is divided by the token count of the whole global step, so the summed
+  // gradients are exactly the gradient of the global mean loss however the step is split.
+  const float normalizer = static_cast<float>(B * T_ * opt_.grad_accum * world);
+  double loss_sum = 0.0;
+  Graph g(ex_, arena_);
+  for (int64_t micro = 0; micro < opt_.grad_accum; ++micro) {
+    train_->next_batch(B, comm_.rank(), static_cast<int>(world), inputs_.ptr<int32_t>(), targets_.ptr<int32_t>());
+    models::Batch batch{inputs_, targets_, normalizer};
+    Var loss = model_->loss(g, store_, batch, rng_, true);
+    loss_sum += loss->value.ptr<float>()[0];
+    g.backward(loss);
+    g.clear();
+  }
+  if (world > 1) {
+    Tensor grads = store_.grads();
+    comm_.all_reduce(grads.data, grads.numel(), grads.dtype, par::ReduceOp::sum);
+    comm_.all_reduce(&loss_sum, 1, DType::f64, par::ReduceOp::sum);
+  }
+  last_grad_norm_ = optim::global_grad_norm(ex_, store_);
+  const float lr = static_cast<float>(schedule_.at(state_.step));
+  adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip));
+  store_.zero_grads();
+  ++state_.step;
+  state_.consumed_samples = train_->cursor();
+  state_.tokens_seen += B * T_ * opt_.grad_accum * world;
+  state_.rng = RngState{rng_.state().seed, 0, rng_.state().offset};
+  return loss_sum;
+}
+
+double Trainer::evaluate(int64_t batches) {
+  if (!val_ || batches == 0) return std::nan("");
+  const int64_t B = opt_.batch_size;
+  const int64_t total = std::min(batches * B, val_->windows());
+  double sum = 0.0;
+  int64_t count = 0;
+  Graph g(ex_, arena_);
+  g.grad_enabled = false;
+  Rng unused(0);
+  // Windows are dealt round-robin to ranks in batches of B; the sums are reduced across ranks.
+  for (int64_t first = comm_.rank() * B; first < total; first += B * comm_.size()) {
+    int64_t n = std::min(B, total - first);
+    OwnedTensor in(DType::i32, {n, T_}), tg(DType::i32, {n, T_});
+    for (int64_t b = 0; b < n; ++b) val_->sequential(first + b, in.ptr<int32_t>() + b * T_, tg.ptr<int32_t>() + b * T_);
+    models::Batch batch{in, tg, 1.0f};  // normalizer 1: the summed token loss
+    Var loss = model_->loss(g, store_, batch, unused, false);
+    sum += loss->value.ptr<float>()[0];
+    count += n * T_;
+    g.clear();
+  }
+  double buf[2] = {sum, static_cast<double>(count)};
+  if (comm_.size() > 1) comm_.all_reduce(buf, 2, DType::f64, par::ReduceOp::sum);
+  return buf[0] / buf[1];
+}
+
+void Trainer::log_step(double loss, double lr, double grad_norm, double step_seconds) {
+  if (comm_.rank() != 0) return;
+  const double tokens_per_step = static_cast<double>(opt_.batch_size * T_ * opt_.grad_accum * comm_.size());
+  const double tps = tokens_per_step / step_seconds;
+  const double eta = step_seconds * static_cast<double>(opt_.steps - state_.step);
+  std::printf("%s\n", progress_line(state_.step, opt_.steps, loss, lr, tps, eta).c_str());
+  std::fflush(stdout);
+  metrics_->write(JsonLine()
+                     .integer("step", state_.step)
+                     .num("loss", loss)
+                     .num("lr", lr)
+                     .num("grad_norm", grad_norm)
+                     .integer("tokens", state_.tokens_seen)
+                     .num("tokens_per_s", tps)
+                     .num("elapsed_s", state_.elapsed_s));
+}
+
+void Trainer::save() {
+  std::string path = save_checkpoint(opt_.out, store_, *adamw_, state_, meta_, opt_.keep_checkpoints, comm_);
+  if (comm_.rank() == 0) std::printf("saved checkpoint %s\n", path.c_str());
+}
+
+double Trainer::run() {
+  if (comm_.rank() == 0)
+    std::printf("model %s: %lld parameters, %.3g training FLOPs/token; global batch %lld x %lld tokens\n",
+                meta_.model.c_str(), (long long)store_.numel(), model_->flops_per_token(T_),
+                (long long)(opt_.batch_size * opt_.grad_accum * comm_.size()), (long long)T_);
+  double window_start = now_s(), last_loss = 0.0;
+  int64_t window_steps = 0;
+  double val_loss = std::nan("");
+  while (state_.step < opt_.steps) {
+    double t0 = now_s();
+    double lr = schedule_.at(state_.step);
+    last_loss = train_step();
+    double dt = now_s() - t0;
+    state_.elapsed_s += dt;
+    ++window_steps;
+    WEFT_CHECK(std::isfinite(last_loss), "[train] loss is ", last_loss, " at step ", state_.step,
+               " (diverged: lower --lr or raise --warmup)");
+    if (state_.step % opt_.log_every == 0 || state_.step == opt_.steps) {
+      log_step(last_loss, lr, last_grad_norm_, (now_s() - window_start) / window_steps);
+      window_start = now_s();
+      window_steps = 0;
+    }
+    bool last = state_.step == opt_.steps;
+    if ((opt_.eval_every > 0 && state_.step % opt_.eval_every == 0) || last) {
+      val_loss = evaluate(opt_.eval_batches);
+      if (std::isfinite(val_loss)) {
+        state_.best_val_loss = std::min(state_.best_val_loss, val_loss);
+        if (comm_.rank() == 0) {
+          std::printf("step %lld | val_loss %.4f | ppl %.2f\n", (long long)state_.step, val_loss, std::exp(val_loss));
+          metrics_->write(JsonLine().integer("step", state_.step).num("val_loss", val_loss));
+        }
+      }
+      window_start = now_s();
+      window_steps = 0;
+    }
+    if ((opt_.save_every > 0 && state_.step % opt_.save_every == 0) || (last && opt_.save_on_exit)) save();
+  }
+  return val_loss;
+}
+
+}  // namespace weft::launch

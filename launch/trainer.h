@@ -1,0 +1,53 @@
+// Trainer: the training loop shared by every model. One step = grad-accum micro-batches (each rank
+// reads its slice of the global batch), a gradient all-reduce across ranks, global-norm clipping and
+// an AdamW update; then logging, evaluation and checkpoints on their cadences.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "data/loader.h"
+#include "launch/checkpoint.h"
+#include "launch/metrics.h"
+#include "launch/train_options.h"
+#include "models/model.h"
+#include "parallel/comm.h"
+#include "runtime/optim/adamw.h"
+#include "runtime/optim/lr_schedule.h"
+
+namespace weft::launch {
+
+class Trainer {
+ public:
+  Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t seq_len, CheckpointMeta meta,
+          par::Communicator& comm);
+  // Loads a checkpoint (parameters, optimizer, cursor, RNG, bookkeeping) to continue from it.
+  void resume_from(const std::string& path);
+  // Runs until --steps; returns the final validation loss (NaN when there is no validation split).
+  double run();
+  double evaluate(int64_t batches);  // mean validation loss over the first `batches` windows-batches
+
+ private:
+  double train_step();  // returns the step's global mean loss
+  void log_step(double loss, double lr, double grad_norm, double step_seconds);
+  void save();
+
+  TrainOptions opt_;
+  std::unique_ptr<models::Model> model_;
+  int64_t T_;
+  CheckpointMeta meta_;
+  par::Communicator& comm_;
+  Exec ex_;
+  ParamStore store_;
+  std::unique_ptr<optim::AdamW> adamw_;
+  optim::LrSchedule schedule_;
+  std::unique_ptr<data::WindowLoader> train_, val_;
+  Arena arena_;
+  Rng rng_;
+  TrainState state_;
+  std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
+  OwnedTensor inputs_, targets_;  // (B, T) this rank's micro-batch
+  double last_grad_norm_ = 0.0;
+};
+
+}  // namespace weft::launch
