@@ -4,7 +4,7 @@
 # backend is simply not built.
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build pkg-config libopenblas-dev libhdf5-dev hdf5-tools libopenmpi-dev
+packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libhdf5-dev hdf5-tools libopenmpi-dev
           openmpi-bin libboost-program-options-dev libsentencepiece-dev libgtest-dev googletest)
 missing=()
 for p in "${packages[@]}"; do
