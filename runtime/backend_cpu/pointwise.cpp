@@ -1,8 +1,10 @@
 // CPU pointwise kernels: unary activations, broadcasting binary ops, axpby, cast, SwiGLU, dropout.
 // Formulas come from runtime/math/pointwise.h and philox.h, shared with the CUDA backend.
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/backend_cpu/vec.h"
 #include "runtime/kernels.h"
 
 namespace weft::cpu {
@@ -12,6 +14,13 @@ void unary_forward(Exec& ex, DType dt, UnaryOp op, void* y, const void* x, int64
     using T = decltype(tag);
     T* yp = static_cast<T*>(y);
     const T* xp = static_cast<const T*>(x);
+    if constexpr (std::is_same_v<T, float>) {
+      if (op == UnaryOp::gelu_tanh) {  // the hot activation: vectorised exp
+#pragma omp parallel for num_threads(threads_for(ex, n))
+        for (int64_t c = 0; c < n; c += 4096) gelu_tanh_f32(yp + c, xp + c, std::min<int64_t>(4096, n - c));
+        return;
+      }
+    }
 #pragma omp parallel for num_threads(threads_for(ex, n))
     for (int64_t i = 0; i < n; ++i) yp[i] = unary_value<T>(op, xp[i]);
   });
@@ -23,6 +32,14 @@ void unary_backward(Exec& ex, DType dt, UnaryOp op, void* dx, const void* dy, co
     using T = decltype(tag);
     T* dxp = static_cast<T*>(dx);
     const T *dyp = static_cast<const T*>(dy), *xp = static_cast<const T*>(x), *yp = static_cast<const T*>(y);
+    if constexpr (std::is_same_v<T, float>) {
+      if (op == UnaryOp::gelu_tanh) {
+#pragma omp parallel for num_threads(threads_for(ex, n))
+        for (int64_t c = 0; c < n; c += 4096)
+          gelu_tanh_backward_f32(dxp + c, dyp + c, xp + c, std::min<int64_t>(4096, n - c));
+        return;
+      }
+    }
 #pragma omp parallel for num_threads(threads_for(ex, n))
     for (int64_t i = 0; i < n; ++i) dxp[i] += dyp[i] * unary_derivative<T>(op, xp[i], yp[i]);
   });

@@ -1,6 +1,8 @@
 // Multiversioned vector loops (see vec.h).
 #include "runtime/backend_cpu/vec.h"
 
+#include <cstring>
+
 namespace weft::cpu {
 
 WEFT_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
@@ -30,6 +32,43 @@ WEFT_MULTIVERSION void axpy(float* y, float alpha, const float* x, int64_t n) {
 
 WEFT_MULTIVERSION void axpy(double* y, double alpha, const double* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+namespace {
+
+// exp(x) for float: x = n ln2 + r (Cody-Waite), e^r by a degree-6 polynomial, 2^n by exponent bits.
+inline float exp_f32(float x) {
+  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666418e-2f + r * (8.33336823e-3f +
+                                                                                  r * 1.38873036e-3f)))));
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, 4);
+  return p * scale;
+}
+
+inline float tanh_f32(float u) { return 1.0f - 2.0f / (1.0f + exp_f32(2.0f * u)); }
+
+constexpr float kSqrt2OverPi = 0.7978845608028654f, kCoef = 0.044715f;
+
+}  // namespace
+
+WEFT_MULTIVERSION void gelu_tanh_f32(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i];
+    y[i] = 0.5f * v * (1.0f + tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v)));
+  }
+}
+
+WEFT_MULTIVERSION void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float v = x[i];
+    float th = tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v));
+    float du = kSqrt2OverPi * (1.0f + 3.0f * kCoef * v * v);
+    dx[i] += dy[i] * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du);
+  }
 }
 
 }  // namespace weft::cpu

@@ -160,3 +160,31 @@ TEST(BinaryErrors, NonBroadcastableShapesNameTheOp) {
 
 }  // namespace
 }  // namespace weft::test
+
+namespace weft::test {
+namespace {
+
+// The f32 GELU uses a vectorised exp: compare it with the double-precision formula over a wide range.
+TEST(GeluTanhF32, FastPathMatchesDoubleFormula) {
+  Exec ex = cpu_exec();
+  Arena arena;
+  Graph g(ex, arena);
+  const int64_t n = 20001;
+  OwnedTensor x(DType::f32, {n});
+  for (int64_t i = 0; i < n; ++i) x.ptr<float>()[i] = -12.0f + 24.0f * static_cast<float>(i) / (n - 1);
+  Var xv = g.input(x, true);
+  Var y = ops::gelu_tanh(g, xv);
+  OwnedTensor seed(DType::f32, {n});
+  std::fill(seed.ptr<float>(), seed.ptr<float>() + n, 1.0f);
+  g.backward({y}, {seed.tensor()});
+  for (int64_t i = 0; i < n; ++i) {
+    double v = x.ptr<float>()[i];
+    double ref = unary_value<double>(UnaryOp::gelu_tanh, v);
+    double dref = unary_derivative<double>(UnaryOp::gelu_tanh, v, ref);
+    ASSERT_NEAR(y->value.ptr<float>()[i], ref, 2e-6 * (1 + std::fabs(ref))) << v;
+    ASSERT_NEAR(xv->grad.ptr<float>()[i], dref, 2e-6 * (1 + std::fabs(dref))) << v;
+  }
+}
+
+}  // namespace
+}  // namespace weft::test
