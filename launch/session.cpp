@@ -7,6 +7,13 @@
 
 namespace weft::launch {
 
+Session::~Session() {
+  if (!comm) return;
+  comm->barrier();
+  comm.reset();
+  par::mpi_finalize_if_initialized();
+}
+
 Session start_session() {
   Session s;
   par::Environment env = par::current_environment();

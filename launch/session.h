@@ -13,6 +13,9 @@ namespace weft::launch {
 struct Session {
   std::unique_ptr<par::Communicator> comm;
   par::LaunchInfo launch;
+  Session() = default;
+  Session(Session&&) = default;
+  ~Session();  // releases the communicator and finalizes MPI (a clean exit for mpirun / srun)
 };
 
 // MPI if the environment shows a launcher (mpirun, srun, PMI), else the local communicator; then the
