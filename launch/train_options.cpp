@@ -1,6 +1,8 @@
 // [train], [data], [checkpoint] flags.
 #include "launch/train_options.h"
 
+#include <algorithm>
+
 namespace weft::launch {
 
 void add_train_options(OptionSet& set) {
@@ -41,6 +43,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.lr = get<double>(vm, "lr");
   o.min_lr = get<double>(vm, "min-lr");
   o.warmup = get<int64_t>(vm, "warmup");
+  if (vm["warmup"].defaulted()) o.warmup = std::min<int64_t>(o.warmup, o.steps / 10);  // short runs
   o.schedule = get<std::string>(vm, "schedule");
   o.weight_decay = get<double>(vm, "weight-decay");
   o.beta1 = get<double>(vm, "beta1");

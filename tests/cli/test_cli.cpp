@@ -1,0 +1,141 @@
+// The weft command line end to end: bad flags, bad configuration files, bad data and contradicting
+// checkpoints give one clear line naming the flag, key or file and exit code 2; a tiny run trains,
+// checkpoints, resumes, evaluates, samples and plots.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result run(const std::string& args) {
+  std::string cmd = std::string(WEFT_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = (fs::temp_directory_path() / ("weft_cli_" + std::to_string(::getpid()))).string();
+    fs::create_directories(dir_);
+    Result r = run("prepare --builtin stories --out " + dir_ + "/data --tokens 60000");
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  // A tiny training command line; `overrides` ("--flag value ...") replace the defaults they name and
+  // flags listed in `omit` are left out (so a --config file can set them).
+  static std::string tiny(const std::string& overrides = "", const std::string& omit = "") {
+    const char* defaults[][2] = {{"--data", nullptr}, {"--d-model", "16"}, {"--n-layers", "1"}, {"--n-heads", "2"},
+                                 {"--seq-len", "16"}, {"--batch-size", "2"}, {"--threads", "1"}, {"--warmup", "0"},
+                                 {"--eval-batches", "2"}, {"--log-every", "1"}};
+    std::string args = " ";
+    for (auto& d : defaults) {
+      std::string flag = d[0];
+      if ((" " + overrides + " " + omit + " ").find(" " + flag + " ") != std::string::npos) continue;
+      args += flag + " " + (d[1] ? std::string(d[1]) : dir_ + "/data") + " ";
+    }
+    return args + overrides + " ";
+  }
+  static void expect_usage_error(const std::string& args, const std::string& fragment) {
+    Result r = run(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find(fragment), std::string::npos) << args << "\n" << r.out;
+  }
+  static std::string dir_;
+};
+std::string Cli::dir_;
+
+TEST_F(Cli, UnknownFlagMissingFlagInvalidValue) {
+  expect_usage_error("train --bogus 3" + tiny("--out x"), "unrecognised option '--bogus'");
+  expect_usage_error("train --out x", "the option '--data' is required");
+  expect_usage_error("train" + tiny("--out x --d-model abc"), "the argument ('abc') for option '--d-model' is invalid");
+  expect_usage_error("frobnicate", "unknown command 'frobnicate'");
+}
+
+TEST_F(Cli, InvalidValuesNameTheFlag) {
+  expect_usage_error("train" + tiny("--out " + dir_ + "/r0 --n-heads 5"), "--n-heads 5 does not divide --d-model 16");
+  expect_usage_error("train" + tiny("--out " + dir_ + "/r0 --batch-size -1"), "--batch-size must be positive");
+  expect_usage_error("train" + tiny("--out " + dir_ + "/r0 --position xpos"), "--position: unknown scheme 'xpos'");
+  expect_usage_error("train" + tiny("--out " + dir_ + "/r0 --warmup 50 --steps 10"), "--warmup must be in [0, --steps = 10]");
+}
+
+TEST_F(Cli, ConfigFileKeysAndOverride) {
+  std::string ini = dir_ + "/bad.ini";
+  std::ofstream(ini) << "[model]\nd-model = 32\nfoo = 1\n";
+  expect_usage_error("train" + tiny("--out x --config " + ini), "bad.ini:3: unknown key 'model.foo'");
+  std::ofstream(ini) << "[train]\nd-model = 32\n";
+  expect_usage_error("train" + tiny("--out x --config " + ini), "unknown key 'train.d-model'");
+  std::string good = dir_ + "/good.ini";
+  std::ofstream(good) << "[model]\nn-layers = 2\nd-model = 24\n[train]\nsteps = 1\n";
+  Result r = run("train" + tiny("--out " + dir_ + "/cfg --config " + good + " --d-model 32", "--n-layers"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream saved(dir_ + "/cfg/config.ini");
+  std::string all((std::istreambuf_iterator<char>(saved)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("d-model = 32"), std::string::npos) << all;   // command line wins
+  EXPECT_NE(all.find("n-layers = 2"), std::string::npos) << all;   // file applies
+  EXPECT_NE(all.find("steps = 1\n"), std::string::npos) << all;
+}
+
+TEST_F(Cli, CorruptAndMissingData) {
+  std::string bad = dir_ + "/bad_data";
+  fs::create_directories(bad);
+  fs::copy_file(dir_ + "/data/tokenizer.txt", bad + "/tokenizer.txt", fs::copy_options::overwrite_existing);
+  fs::copy_file(dir_ + "/data/train.bin", bad + "/train.bin", fs::copy_options::overwrite_existing);
+  {
+    std::fstream f(bad + "/train.bin", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1000);
+    f.put('\x7f');
+  }
+  expect_usage_error("train --data " + bad + " --out " + dir_ + "/r1 --steps 1", "checksum mismatch");
+  expect_usage_error("train --data " + bad + " --out " + dir_ + "/r1 --steps 1", bad + "/train.bin");
+  expect_usage_error("train --data " + dir_ + "/nowhere --out " + dir_ + "/r1", "tokenizer.txt is missing");
+}
+
+TEST_F(Cli, TrainResumeEvalSamplePlot) {
+  std::string out = dir_ + "/run";
+  Result r = run("train" + tiny("--out " + out + " --steps 4 --save-every 2 --eval-every 2"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("step 4/4 | loss"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ETA"), std::string::npos);
+  EXPECT_TRUE(fs::exists(out + "/checkpoints/step_00000004/rank_00000.h5"));
+  std::ifstream m(out + "/metrics.jsonl");
+  std::string first;
+  std::getline(m, first);
+  for (const char* key : {"\"step\"", "\"loss\"", "\"lr\"", "\"grad_norm\"", "\"tokens\"", "\"tokens_per_s\"", "\"elapsed_s\""})
+    EXPECT_NE(first.find(key), std::string::npos) << first;
+  // Resume continues from step 4; a contradicting model flag is refused.
+  r = run("train" + tiny("--out " + out + " --steps 6 --resume latest"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("step 6/6"), std::string::npos) << r.out;
+  expect_usage_error("train" + tiny("--out " + out + " --steps 8 --resume latest --d-model 32"),
+                     "--d-model 32 contradicts the checkpoint");
+  expect_usage_error("train" + tiny("--out " + dir_ + "/empty --resume latest"), "does not exist");
+  r = run("eval --checkpoint " + out + " --batches 2 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"perplexity\""), std::string::npos) << r.out;
+  r = run("sample --checkpoint " + out + " --prompt Once --max-new-tokens 10 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("Once", 0), 0u) << r.out;
+  r = run("plot " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(fs::exists(out + "/loss.svg"));
+}
+
+}  // namespace
