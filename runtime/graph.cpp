@@ -1,6 +1,8 @@
 // Graph implementation: node creation, lazy gradients, the reverse pass.
 #include "runtime/graph.h"
 
+#include "runtime/kernels.h"
+
 #include "runtime/param_store.h"
 
 namespace weft {
@@ -39,8 +41,14 @@ Var Graph::output(const Tensor& value, bool requires_grad) {
   return v;
 }
 
+Tensor Graph::zeros(DType dt, Shape shape) {
+  Tensor t = tensors_.tensor(dt, shape);
+  WEFT_LAUNCH(ex_, fill_zero, ex_, t.data, static_cast<int64_t>(t.nbytes()));
+  return t;
+}
+
 Tensor Graph::grad(Var v) {
-  if (!v->grad.defined()) v->grad = tensors_.zeros(v->value.dtype, v->value.shape);
+  if (!v->grad.defined()) v->grad = zeros(v->value.dtype, v->value.shape);
   return v->grad;
 }
 

@@ -46,7 +46,7 @@ class Graph {
 
   // For op front-ends.
   Tensor alloc(DType dt, Shape shape) { return tensors_.tensor(dt, shape); }
-  Tensor zeros(DType dt, Shape shape) { return tensors_.zeros(dt, shape); }
+  Tensor zeros(DType dt, Shape shape);  // zero-filled, ordered with the kernels of exec()
   bool needs_grad(std::initializer_list<Var> inputs) const;
   Var output(const Tensor& value, bool requires_grad);    // an op result
   Tensor grad(Var v);                                     // v's gradient, allocated zeroed if absent

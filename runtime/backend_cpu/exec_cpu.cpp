@@ -1,7 +1,10 @@
 // The CPU execution context.
 #include <omp.h>
 
+#include <cstring>
+
 #include "runtime/exec.h"
+#include "runtime/kernels.h"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -14,5 +17,9 @@ Exec cpu_exec(int threads) {
   openblas_set_num_threads(ex.threads);  // BLAS uses as many threads as our own kernels
   return ex;
 }
+
+namespace cpu {
+void fill_zero(Exec&, void* p, int64_t bytes) { std::memset(p, 0, static_cast<size_t>(bytes)); }
+}  // namespace cpu
 
 }  // namespace weft

@@ -1,10 +1,7 @@
-// CUDA memory and execution contexts: allocation, copies that see work queued on non-default streams,
-// stream + cuBLASLt handle + workspace per Exec.
-#include <cuda_runtime.h>
-
+// CUDA memory and execution contexts: allocation, zeroing and copies that are ordered with the work
+// queued on non-default streams, and the Exec of a GPU (stream, cuBLASLt handle, 32 MiB workspace).
+// memory.h promises synchronous copies, so each one waits for the whole device before and after.
 #include "runtime/backend_cuda/cuda_common.cuh"
-#include "runtime/backend_cuda/cublaslt_context.h"
-#include "runtime/memory.h"
 
 namespace weft {
 
@@ -13,23 +10,31 @@ namespace cuda_mem {
 void* alloc(size_t bytes) {
   void* p = nullptr;
   cudaError_t st = cudaMalloc(&p, bytes);
-  WEFT_CHECK(st == cudaSuccess, "[cuda] out of device memory allocating ", bytes, " bytes: ", cudaGetErrorString(st));
+  if (st != cudaSuccess) {
+    cudaGetLastError();  // out-of-memory is not sticky; clear it so later calls do not report it
+    WEFT_FAIL("[cuda] cudaMalloc of ", bytes, " bytes failed: ", cudaGetErrorString(st));
+  }
   return p;
 }
 
+// Called from destructors: never throws (cudaFree waits for the device itself).
 void free(void* p) { cudaFree(p); }
 
+// cudaMemset and cudaMemcpy run on the legacy default stream, which does not order itself with our
+// non-blocking streams, and return before device-side work is done (memset, device-to-device and
+// pageable host-to-device copies). Synchronizing before and after makes both sides see each other.
 void zero(void* p, size_t bytes) {
   CUDA_CHECK(cudaDeviceSynchronize());
   CUDA_CHECK(cudaMemset(p, 0, bytes));
+  CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 void copy(void* dst, bool dst_cuda, const void* src, bool src_cuda, size_t bytes) {
-  // Kernels run on non-blocking streams: wait for them before a synchronous copy.
   CUDA_CHECK(cudaDeviceSynchronize());
   cudaMemcpyKind kind = dst_cuda ? (src_cuda ? cudaMemcpyDeviceToDevice : cudaMemcpyHostToDevice)
                                  : (src_cuda ? cudaMemcpyDeviceToHost : cudaMemcpyHostToHost);
   CUDA_CHECK(cudaMemcpy(dst, src, bytes, kind));
+  CUDA_CHECK(cudaDeviceSynchronize());
 }
 
 }  // namespace cuda_mem
@@ -38,8 +43,8 @@ namespace cuda {
 
 int device_count() {
   int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {  // no driver, no device, driver too old
+    cudaGetLastError();
     return 0;
   }
   return n;
@@ -47,26 +52,32 @@ int device_count() {
 
 Exec exec_create(int ordinal) {
   int n = device_count();
-  WEFT_CHECK(ordinal >= 0 && ordinal < n, "[cuda] device ", ordinal, " requested but ", n, " visible");
+  WEFT_CHECK(ordinal >= 0 && ordinal < n, "[cuda::exec_create] device ", ordinal, " requested but ", n,
+             " CUDA device(s) visible");
   CUDA_CHECK(cudaSetDevice(ordinal));
   Exec ex;
   ex.device = Device::cuda;
   ex.cuda_device = ordinal;
-  cudaStream_t s;
+  cudaStream_t s = nullptr;
   CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   ex.stream = s;
-  ex.blaslt = new CublasLtContext();
+  cublasLtHandle_t h = nullptr;
+  CUBLAS_CHECK(cublasLtCreate(&h));
+  ex.blaslt = h;
   ex.workspace_bytes = size_t(32) << 20;
-  CUDA_CHECK(cudaMalloc(&ex.workspace, ex.workspace_bytes));
+  ex.workspace = cuda_mem::alloc(ex.workspace_bytes);
   return ex;
 }
 
 void exec_destroy(Exec& ex) {
   if (ex.device != Device::cuda) return;
-  cudaStreamSynchronize(stream_of(ex));
-  delete static_cast<CublasLtContext*>(ex.blaslt);
-  cudaFree(ex.workspace);
-  cudaStreamDestroy(stream_of(ex));
+  if (ex.stream) cudaStreamSynchronize(stream_of(ex));
+  if (ex.blaslt) {
+    release_gemm_plans(blaslt_of(ex));
+    cublasLtDestroy(blaslt_of(ex));
+  }
+  if (ex.workspace) cudaFree(ex.workspace);
+  if (ex.stream) cudaStreamDestroy(stream_of(ex));
   ex = Exec{};
 }
 
@@ -74,6 +85,12 @@ void synchronize(Exec& ex) {
   if (ex.device == Device::cuda) CUDA_CHECK(cudaStreamSynchronize(stream_of(ex)));
 }
 
+}  // namespace cuda
+
+namespace cuda {
+void fill_zero(Exec& ex, void* p, int64_t bytes) {
+  if (bytes > 0) CUDA_CHECK(cudaMemsetAsync(p, 0, static_cast<size_t>(bytes), stream_of(ex)));
+}
 }  // namespace cuda
 
 }  // namespace weft

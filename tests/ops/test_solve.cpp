@@ -1,6 +1,6 @@
 // spd_solve (Cholesky): fp64 gradient checks on A = M M^T + n I (every element perturbed: the upper
-// triangle, which the solver does not read, must get zero gradient), a residual check, and the
-// not-positive-definite error.
+// triangle, which the solver does not read, must get zero gradient), with B's gradient already
+// accumulated by another use and with A used twice; a residual check; the not-positive-definite error.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,6 +28,23 @@ TEST(SpdSolveGrad, LowerTriangleAndRightHandSide) {
     in.push_back({spd(n, 1), true});
     in.push_back({random_f64({n, m}, 2), true});
     auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::spd_solve(g, v[0], v[1])}; });
+    EXPECT_LT(r.max_rel_error, 1e-6) << n << "x" << m << "\n" << r.report;
+  }
+}
+
+// B also feeds a later op (scaled small so its constant term does not swamp the finite differences),
+// whose backward runs first: dA must use only the fresh A^-1 dX, not the
+// accumulated dB. A is solved against twice (X2 = A^-1 A^-1 B), so dA accumulates too.
+TEST(SpdSolveGrad, AccumulatedGradientsAndChainedSolves) {
+  for (auto [n, m] : {std::pair{1, 1}, {3, 3}, {7, 1}, {33, 7}}) {
+    std::vector<GradInput> in;
+    in.push_back({spd(n, 5), true});
+    in.push_back({random_f64({n, m}, 6), true});
+    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) {
+      Var x = ops::spd_solve(g, v[0], v[1]);
+      Var x2 = ops::spd_solve(g, v[0], x);
+      return std::vector<Var>{x2, ops::scale(g, v[1], 1e-3f)};
+    });
     EXPECT_LT(r.max_rel_error, 1e-6) << n << "x" << m << "\n" << r.report;
   }
 }

@@ -1,5 +1,7 @@
 // CPU-vs-CUDA parity for the kernels the CUDA backend has: GEMM (matmul, linear) and pointwise ops.
 // Every case reports SKIPPED without a GPU.
+#include <string>
+
 #include "tests/harness/parity.h"
 
 namespace weft::test {
@@ -24,6 +26,46 @@ TEST(Parity, LinearBf16) {
                 return std::vector<Var>{ops::linear(g, v[0], v[1], v[2])};
               }),
               DType::bf16, (Tolerance{6e-2, 3e-2}));
+}
+
+struct MatmulCase {
+  Shape a, b;
+  bool ta, tb;
+};
+
+// Every transpose combination, batched, and shared-B forms. Odd sizes put batch matrices at addresses
+// that are only 4-byte (f32) or 2-byte (bf16) aligned, which cuBLASLt must be told about; a shared B
+// with A transposed is a strided batch with a zero stride.
+const MatmulCase kMatmulCases[] = {
+    {{3, 7}, {7, 5}, false, false},       {{7, 3}, {7, 5}, true, false},   {{3, 7}, {5, 7}, false, true},
+    {{7, 3}, {5, 7}, true, true},         {{2, 3, 7}, {2, 7, 5}, false, false}, {{2, 7, 3}, {2, 5, 7}, true, true},
+    {{2, 3, 3, 7}, {7, 5}, false, false}, {{3, 7, 3}, {7, 5}, true, false},  {{3, 7, 3}, {5, 7}, true, true},
+    {{1, 1}, {1, 33}, false, false},      {{65, 130}, {130, 72}, false, false},
+};
+
+TEST(Parity, MatmulTransposedBatchedSharedF32AndBf16) {
+  for (DType dt : {DType::f32, DType::bf16}) {
+    for (const MatmulCase& c : kMatmulCases) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + c.a.str() + (c.ta ? "^T" : "") + " @ " + c.b.str() +
+                   (c.tb ? "^T" : ""));
+      auto in = f32_inputs({c.a, c.b});
+      // bf16: products of 2^-9-rounded inputs summed over K <= 130 terms of size <= 1.
+      Tolerance tol = dt == DType::bf16 ? Tolerance{1e-1, 3e-2} : default_tolerance(dt);
+      WEFT_PARITY(in, ([c](Graph& g, const std::vector<Var>& v) {
+                    return std::vector<Var>{ops::matmul(g, v[0], v[1], c.ta, c.tb)};
+                  }),
+                  dt, tol);
+    }
+  }
+}
+
+TEST(Parity, LinearLongBatchF32) {
+  // 300 rows: the bias gradient is a long column reduction, split in chunks on the GPU.
+  auto in = f32_inputs({{300, 40}, {24, 40}, {24}});
+  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
+                return std::vector<Var>{ops::linear(g, v[0], v[1], v[2])};
+              }),
+              DType::f32, default_tolerance(DType::f32));
 }
 
 TEST(Parity, UnaryOpsF32) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "runtime/kernels.h"
 #include "runtime/optim/adamw.h"
 #include "runtime/optim/grad_clip.h"
 #include "runtime/optim/lr_schedule.h"
@@ -23,7 +24,9 @@ TEST(AdamW, MatchesReferenceForThreeSteps) {
   optim::AdamWConfig cfg{1e-2f, 0.9f, 0.99f, 1e-8f, 0.1f};
   optim::AdamW opt(store, cfg);
   Exec ex = cpu_exec(1);
-  // Reference state, one entry per element: (param, m, v, decays?)
+  // Reference state, one entry per element: (param, m, v, decays?). The kernel receives lr, betas, eps,
+  // weight decay and the bias corrections as float, so the reference uses the same float-rounded
+  // values; everything else is plain double arithmetic, hence agreement to 1e-12.
   std::vector<double> p{0.5, -1.0, 2.0, 0.1, -0.2}, m(5, 0.0), v(5, 0.0);
   std::vector<bool> decay{true, true, true, false, false};
   const double b1 = 0.9f, b2 = 0.99f, lr = 1e-2f, eps = 1e-8f, wd = 0.1f;
@@ -32,17 +35,21 @@ TEST(AdamW, MatchesReferenceForThreeSteps) {
     std::copy(g.begin(), g.begin() + 3, store.grad(w).ptr<double>());
     std::copy(g.begin() + 3, g.end(), store.grad(b).ptr<double>());
     opt.step(ex, store, static_cast<float>(lr));
+    const double bc1 = static_cast<float>(1 - std::pow(b1, t)), bc2 = static_cast<float>(1 - std::pow(b2, t));
     for (int i = 0; i < 5; ++i) {
       if (decay[i]) p[i] -= lr * wd * p[i];
       m[i] = b1 * m[i] + (1 - b1) * g[i];
       v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-      double mh = m[i] / (1 - std::pow(b1, t)), vh = v[i] / (1 - std::pow(b2, t));
+      double mh = m[i] / bc1, vh = v[i] / bc2;
       p[i] -= lr * mh / (std::sqrt(vh) + eps);
     }
+    for (int i = 0; i < 3; ++i) EXPECT_NEAR(opt.m().ptr<double>()[store.info(w).offset + i], m[i], 1e-12);
+    for (int i = 0; i < 2; ++i) EXPECT_NEAR(opt.v().ptr<double>()[store.info(b).offset + i], v[3 + i], 1e-12);
   }
-  // Hyper-parameters and bias corrections reach the kernel as float (~6e-8 relative), hence 1e-8.
-  for (int i = 0; i < 3; ++i) EXPECT_NEAR(store.value(w).ptr<double>()[i], p[i], 1e-8);
-  for (int i = 0; i < 2; ++i) EXPECT_NEAR(store.value(b).ptr<double>()[i], p[3 + i], 1e-8);
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(store.value(w).ptr<double>()[i], p[i], 1e-12);
+  for (int i = 0; i < 2; ++i) EXPECT_NEAR(store.value(b).ptr<double>()[i], p[3 + i], 1e-12);
+  // The update moved every parameter by a visible amount (the comparison above is not vacuous).
+  EXPECT_GT(std::abs(p[0] - 0.5), 1e-3);
   EXPECT_EQ(opt.steps(), 3);
 }
 
@@ -75,6 +82,66 @@ TEST(GradClip, NormAndScale) {
   EXPECT_EQ(optim::clip_scale(norm, 0.0), 1.0f);  // clipping off
 }
 
+// Clipping is applied as AdamW's grad_scale: stepping on g with grad_scale s equals stepping on s * g,
+// and s * g has the max norm.
+TEST(GradClip, ScaleAppliedByAdamWEqualsClippedGradients) {
+  auto make = [] {
+    ParamStore store(DType::f64);
+    store.add("a", {7}, Init::Normal(0.5), true);
+    store.add("b", {33}, Init::Normal(0.5), false);
+    store.finalize();
+    store.initialize(3);
+    return store;
+  };
+  ParamStore s1 = make(), s2 = make();
+  const int64_t n = s1.total();
+  OwnedTensor g = random_f64({n}, 9, -2.0, 2.0);
+  std::vector<bool> in_param(n, false);  // alignment padding keeps a zero gradient
+  for (int id = 0; id < s1.size(); ++id)
+    for (int64_t i = 0; i < s1.info(id).shape.numel(); ++i) in_param[s1.info(id).offset + i] = true;
+  for (int64_t i = 0; i < n; ++i)
+    if (!in_param[i]) g.ptr<double>()[i] = 0.0;
+  Exec ex = cpu_exec(1);
+  std::copy(g.ptr<double>(), g.ptr<double>() + n, s1.grads().ptr<double>());
+  const double norm = optim::global_grad_norm(ex, s1);
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += g.ptr<double>()[i] * g.ptr<double>()[i];
+  EXPECT_NEAR(norm, std::sqrt(ss), 1e-12 * norm);
+  const double max_norm = 0.25;
+  const float scale = optim::clip_scale(norm, max_norm);
+  ASSERT_LT(scale, 1.0f);
+  double clipped_ss = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    s2.grads().ptr<double>()[i] = g.ptr<double>()[i] * static_cast<double>(scale);
+    clipped_ss += s2.grads().ptr<double>()[i] * s2.grads().ptr<double>()[i];
+  }
+  EXPECT_NEAR(std::sqrt(clipped_ss), max_norm, 1e-6);
+  optim::AdamW o1(s1, {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f}), o2(s2, {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f});
+  o1.step(ex, s1, 1e-2f, scale);
+  o2.step(ex, s2, 1e-2f, 1.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_NEAR(s1.values().ptr<double>()[i], s2.values().ptr<double>()[i], 1e-14);
+    EXPECT_NEAR(o1.v().ptr<double>()[i], o2.v().ptr<double>()[i], 1e-16);
+  }
+}
+
+// The sum of squares is accumulated in double in fixed chunks: the same bits for any thread count.
+TEST(GradClip, SumSquaresDeterministicAcrossThreadCounts) {
+  const int64_t n = (1 << 18) + 333;
+  OwnedTensor x = random_f32({n}, 4);
+  double ref = 0;
+  for (int64_t i = 0; i < n; ++i) ref += static_cast<double>(x.ptr<float>()[i]) * x.ptr<float>()[i];
+  double first = 0;
+  for (int threads : {1, 2, 3, 8}) {
+    Exec ex = cpu_exec(threads);
+    double out = -1;
+    cpu::sum_squares(ex, DType::f32, &out, x.ptr<float>(), n);
+    EXPECT_NEAR(out, ref, 1e-12 * ref);
+    if (threads == 1) first = out;
+    EXPECT_EQ(out, first) << threads << " threads";
+  }
+}
+
 TEST(LrSchedule, WarmupCosineLinearConstant) {
   optim::LrSchedule cos("cosine", 1.0, 0.1, 10, 110);
   EXPECT_DOUBLE_EQ(cos.at(0), 0.1);
@@ -87,6 +154,14 @@ TEST(LrSchedule, WarmupCosineLinearConstant) {
   EXPECT_DOUBLE_EQ(lin.at(0), 1.0);
   EXPECT_DOUBLE_EQ(lin.at(50), 0.5);
   EXPECT_DOUBLE_EQ(lin.at(100), 0.0);
+  EXPECT_DOUBLE_EQ(lin.at(1000), 0.0);  // beyond the end: the floor
+  optim::LrSchedule lin_warm("linear", 2.0, 0.5, 5, 25);
+  EXPECT_DOUBLE_EQ(lin_warm.at(0), 0.4);
+  EXPECT_DOUBLE_EQ(lin_warm.at(4), 2.0);    // end of warmup
+  EXPECT_DOUBLE_EQ(lin_warm.at(15), 1.25);  // midpoint of the decay
+  EXPECT_DOUBLE_EQ(lin_warm.at(25), 0.5);
+  EXPECT_DOUBLE_EQ(lin_warm.at(26), 0.5);
+  EXPECT_GT(cos.at(30), cos.at(31));  // monotone decay
   optim::LrSchedule con("constant", 0.3, 0.0, 4, 10);
   EXPECT_DOUBLE_EQ(con.at(1), 0.15);
   EXPECT_DOUBLE_EQ(con.at(7), 0.3);
@@ -106,6 +181,8 @@ TEST(LrSchedule, InvalidSettingsNameTheFlag) {
   expect_flag([] { optim::LrSchedule("cosine", 1.0, 2.0, 0, 10); }, "--min-lr");
   expect_flag([] { optim::LrSchedule("step", 1.0, 0.0, 0, 10); }, "--schedule");
   expect_flag([] { optim::LrSchedule("cosine", -1.0, 0.0, 0, 10); }, "--lr");
+  expect_flag([] { optim::LrSchedule("linear", 1.0, 0.0, 0, 0); }, "--steps");
+  expect_flag([] { optim::LrSchedule("linear", 1.0, 0.0, -1, 10); }, "--warmup");
 }
 
 }  // namespace

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Training throughput of weft next to PyTorch eager on the same architecture and threads, in one sitting.
+# Configs (issue 3): small  V=4096  d=256 L=4  H=4  T=256 B=8
+#                    gpt2   V=50304 d=768 L=12 H=12 T=256 B=4   (124M parameters)
+# Prints tokens/s, weft's share of the machine's measured sgemm peak (FLOPs = 6N + 6LTd per token), and
+# peak RSS. PyTorch: Debian's /usr/bin/python3 (python3-torch 1.13) and, when present, the newest PyPI torch
+# in $TORCH_VENV (default /tmp/torchenv). Usage: tests/bench/bench_train.sh [small|gpt2|all] [threads]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+which_cfg=${1:-all}
+threads=${2:-$(nproc)}
+build=${BUILD:-build/cpu}
+weft=$build/weft
+venv=${TORCH_VENV:-/tmp/torchenv}
+[ -x "$weft" ] || { echo "build weft first: cmake --build $build"; exit 2; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+$weft prepare --builtin stories --out "$work/data" --tokens 1000000 >/dev/null
+
+peak=$("$build/tests/bench/bench_linear" "$threads" 1024 1024 1024 1 | sed -n 's/.*sgemm peak.*: \([0-9.]*\) GFLOP.*/\1/p')
+echo "machine: $(nproc) cores, $threads threads, measured sgemm peak $peak GFLOP/s"
+
+run_cfg() {  # name V d L H T B steps
+  local name=$1 V=$2 d=$3 L=$4 H=$5 T=$6 B=$7 steps=$8
+  echo "== $name: V=$V d=$d L=$L H=$H T=$T B=$B, $steps timed steps =="
+  local out="$work/run_$name"
+  /usr/bin/time -f "%M" -o "$work/rss" $weft train --data "$work/data" --out "$out" --vocab-size "$V" --d-model "$d" \
+    --n-layers "$L" --n-heads "$H" --seq-len "$T" --batch-size "$B" --steps $((steps + 1)) --warmup 0 --log-every 1 \
+    --eval-every 0 --eval-batches 0 --save-on-exit=false --threads "$threads" > "$work/log"
+  local flops=$(sed -n 's/.* \([0-9.e+]*\) training FLOPs\/token.*/\1/p' "$work/log")
+  local tps=$(tail -n "$steps" "$out/metrics.jsonl" | sed -n 's/.*"tokens_per_s": \([0-9.e+]*\).*/\1/p' |
+              awk '{s += $1} END {printf "%.0f", s / NR}')
+  local rss=$(( $(cat "$work/rss") / 1024 ))
+  awk -v t="$tps" -v f="$flops" -v p="$peak" -v r="$rss" \
+    'BEGIN {printf "weft        %8.0f tok/s  %5.1f%% of sgemm peak  peak RSS %d MB\n", t, 100 * t * f / (p * 1e9), r}'
+  for py in /usr/bin/python3 "$venv/bin/python"; do
+    [ -x "$py" ] || continue
+    "$py" -c "import torch" 2>/dev/null || continue
+    local j=$(OMP_NUM_THREADS=$threads "$py" tools/reference/torch_train_bench.py --vocab "$V" --d-model "$d" \
+              --n-layers "$L" --n-heads "$H" --seq-len "$T" --batch-size "$B" --steps "$steps" --threads "$threads")
+    echo "$j" | awk -v f="$flops" -v p="$peak" '{
+      match($0, /"torch": "[^"]*"/); v = substr($0, RSTART + 10, RLENGTH - 11);
+      match($0, /"tokens_per_s": [0-9.e+]*/); t = substr($0, RSTART + 16, RLENGTH - 16);
+      match($0, /"peak_rss_mb": [0-9.e+]*/); r = substr($0, RSTART + 15, RLENGTH - 15);
+      printf "torch %-6s%8.0f tok/s  %5.1f%% of sgemm peak  peak RSS %d MB\n", v, t, 100 * t * f / (p * 1e9), r }'
+  done
+}
+
+[[ $which_cfg == small || $which_cfg == all ]] && run_cfg small 4096 256 4 4 256 8 6
+[[ $which_cfg == gpt2 || $which_cfg == all ]] && run_cfg gpt2 50304 768 12 12 256 4 3
+exit 0

@@ -1,0 +1,139 @@
+// CPU-vs-CUDA parity of the pointwise ops: broadcasting add/sub/mul (forward and the reduced gradient
+// of a broadcast operand), scale (axpby), cast, swiglu, dropout (the same Philox mask on both backends)
+// and unary activations in bf16, in f32 and bf16 with tolerances for the dtype. SKIPPED without a GPU.
+#include <string>
+
+#include "tests/harness/parity.h"
+
+namespace weft::test {
+namespace {
+
+const char* binary_label(BinaryOp op) { return op == BinaryOp::add ? "add" : op == BinaryOp::sub ? "sub" : "mul"; }
+
+std::vector<ParityInput> f32_inputs(std::initializer_list<Shape> shapes, uint64_t seed = 1) {
+  std::vector<ParityInput> in;
+  for (const Shape& s : shapes) in.push_back({random_f32(s, seed++), true});
+  return in;
+}
+
+struct ShapePair {
+  Shape a, b;
+};
+
+// Equal shapes (vector path with a tail), a bias row, a per-row scale, both operands broadcast, a
+// leading-dim broadcast with a middle size-1 dim, a one-element operand, and a reduction long enough
+// to be split in chunks.
+const ShapePair kBroadcastCases[] = {
+    {{7, 33}, {7, 33}},       {{7, 33}, {33}},    {{7, 33}, {7, 1}},  {{3, 1, 5}, {1, 4, 5}},
+    {{2, 3, 4, 5}, {3, 1, 5}}, {{1}, {7, 33}},    {{512, 64}, {64}},  {{33, 2, 7}, {33, 1, 1}},
+};
+
+void check_binary(DType dt, Tolerance tol) {
+  for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul}) {
+    uint64_t seed = 10;
+    for (const ShapePair& c : kBroadcastCases) {
+      SCOPED_TRACE(std::string(binary_label(op)) + " " + c.a.str() + " with " + c.b.str() + " in " +
+                   std::string(dtype_name(dt)));
+      auto in = f32_inputs({c.a, c.b}, seed += 2);
+      WEFT_PARITY(in, ([op](Graph& g, const std::vector<Var>& v) {
+                    return std::vector<Var>{ops::binary(g, op, v[0], v[1])};
+                  }),
+                  dt, tol);
+    }
+  }
+}
+
+TEST(ParityBinary, AddSubMulBroadcastF32) { check_binary(DType::f32, default_tolerance(DType::f32)); }
+
+// The (512, 64) + (64) case sums 512 bf16-sized terms in float: the CPU sums exact f32 inputs, so allow
+// for the input rounding of bf16 (2^-9 relative per term, random signs).
+TEST(ParityBinary, AddSubMulBroadcastBf16) { check_binary(DType::bf16, Tolerance{1e-1, 2e-2}); }
+
+TEST(ParityBinary, OneSideNeedsNoGradient) {
+  std::vector<ParityInput> in;
+  in.push_back({random_f32({9, 17}, 3), true});
+  in.push_back({random_f32({17}, 4), false});
+  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::mul(g, v[0], v[1])}; }),
+              DType::f32, default_tolerance(DType::f32));
+}
+
+TEST(ParityScale, AxpbyF32AndBf16) {
+  for (DType dt : {DType::f32, DType::bf16}) {
+    SCOPED_TRACE(dtype_name(dt));
+    auto in = f32_inputs({{5, 37}});
+    WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
+                  // Used twice: the second backward accumulates (beta = 1) onto the first.
+                  return std::vector<Var>{ops::scale(g, v[0], 0.37f), ops::scale(g, v[0], -2.5f)};
+                }),
+                dt, default_tolerance(dt));
+  }
+}
+
+TEST(ParityCast, F32ToBf16AndBackIsExact) {
+  auto in = f32_inputs({{7, 33}});
+  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
+                return std::vector<Var>{ops::cast(g, ops::cast(g, v[0], DType::bf16), DType::f32)};
+              }),
+              DType::f32, (Tolerance{0.0, 0.0}));
+}
+
+TEST(ParityCast, F32ToF64) {
+  auto in = f32_inputs({{3, 11}});
+  WEFT_PARITY(in,
+              ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::cast(g, v[0], DType::f64)}; }),
+              DType::f32, default_tolerance(DType::f32));
+}
+
+TEST(ParityCast, Bf16ToF32) {
+  auto in = f32_inputs({{4, 9}});
+  WEFT_PARITY(in,
+              ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::cast(g, v[0], DType::f32)}; }),
+              DType::bf16, default_tolerance(DType::bf16));
+}
+
+TEST(ParitySwiglu, F32AndBf16) {
+  // (7, 66): F = 33 takes the scalar path; (4, 3, 32): F = 16 the vector path in both dtypes.
+  for (DType dt : {DType::f32, DType::bf16}) {
+    for (Shape s : {Shape{7, 66}, Shape{4, 3, 32}}) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + s.str());
+      std::vector<ParityInput> in;
+      in.push_back({random_f32(s, 21, -3.0, 3.0), true});
+      WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::swiglu(g, v[0])}; }),
+                  dt, default_tolerance(dt));
+    }
+  }
+}
+
+TEST(ParityDropout, SameMaskF32AndBf16) {
+  // 231 elements (a tail of 3 after packs of 4) and 3072; a non-zero Philox offset.
+  for (DType dt : {DType::f32, DType::bf16}) {
+    for (Shape s : {Shape{7, 33}, Shape{64, 48}}) {
+      for (float p : {0.1f, 0.5f}) {
+        SCOPED_TRACE(std::string(dtype_name(dt)) + " " + s.str() + " p=" + std::to_string(p));
+        auto in = f32_inputs({s}, 31);
+        WEFT_PARITY(in, ([p](Graph& g, const std::vector<Var>& v) {
+                      Rng rng(1234, 5);  // built per run: both backends draw the same counters
+                      rng.take(37);
+                      return std::vector<Var>{ops::dropout(g, v[0], p, rng)};
+                    }),
+                    dt, default_tolerance(dt));
+      }
+    }
+  }
+}
+
+TEST(ParityUnary, AllOpsBf16) {
+  for (int op = 0; op < static_cast<int>(UnaryOp::count); ++op) {
+    UnaryOp u = static_cast<UnaryOp>(op);
+    bool positive = u == UnaryOp::log || u == UnaryOp::rsqrt;
+    std::vector<ParityInput> in;
+    in.push_back({random_f32({9, 40}, 3, positive ? 0.5 : -2.0, 2.0), true});
+    SCOPED_TRACE(unary_name(u));
+    // exp and square reach 7.4 and 4: their bf16 outputs carry 2^-9 relative error on top of the input's.
+    WEFT_PARITY(in, ([u](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::unary(g, u, v[0])}; }),
+                DType::bf16, (Tolerance{3e-2, 3e-2}));
+  }
+}
+
+}  // namespace
+}  // namespace weft::test

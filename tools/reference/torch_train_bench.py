@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""PyTorch eager baseline for tests/bench/bench_train.sh: trains the same GPT-style architecture as
+`weft train` (pre-LN, LayerNorm, tanh-GELU, d_ff = 4d, biases, learned positions, tied embeddings,
+AdamW, global-norm clipping) on random tokens, on the CPU with a given number of threads, and prints
+one JSON line: torch version, tokens/s (steps after the warm-up), ms per step, peak RSS."""
+import argparse
+import json
+import math
+import resource
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d, h):
+        super().__init__()
+        self.h = h
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        self.fc, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=-1)
+        q, k, v = (t.view(B, T, self.h, C // self.h).transpose(1, 2) for t in (q, k, v))
+        if hasattr(F, "scaled_dot_product_attention"):
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # torch 1.13: the manual eager form
+            s = q @ k.transpose(-1, -2) / math.sqrt(C // self.h)
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+            a = torch.softmax(s, dim=-1) @ v
+        x = x + self.proj(a.transpose(1, 2).reshape(B, T, C))
+        return x + self.fc2(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
+
+
+class GPT(nn.Module):
+    def __init__(self, V, d, L, h, T):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(V, d), nn.Embedding(T, d)
+        self.blocks = nn.ModuleList(Block(d, h) for _ in range(L))
+        self.ln_f = nn.LayerNorm(d)
+
+    def forward(self, idx, targets):
+        T = idx.shape[1]
+        x = self.tok(idx) + self.pos(torch.arange(T))
+        for b in self.blocks:
+            x = b(x)
+        logits = self.ln_f(x) @ self.tok.weight.T
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    for name, default in (("vocab", 4096), ("d-model", 256), ("n-layers", 4), ("n-heads", 4), ("seq-len", 256),
+                          ("batch-size", 8), ("steps", 6), ("threads", 2)):
+        p.add_argument("--" + name, type=int, default=default)
+    a = p.parse_args()
+    torch.manual_seed(0)
+    torch.set_num_threads(a.threads)
+    model = GPT(a.vocab, a.d_model, a.n_layers, a.n_heads, a.seq_len)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+    times = []
+    for step in range(a.steps + 1):
+        x = torch.randint(0, a.vocab, (a.batch_size, a.seq_len))
+        y = torch.randint(0, a.vocab, (a.batch_size, a.seq_len))
+        t0 = time.perf_counter()
+        loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        if step > 0:  # the first step warms up allocators and kernels
+            times.append(time.perf_counter() - t0)
+    step_s = sum(times) / len(times)
+    print(json.dumps({"torch": torch.__version__, "tokens_per_s": a.batch_size * a.seq_len / step_s,
+                      "step_ms": step_s * 1e3, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "loss": loss.item()}))
+
+
+if __name__ == "__main__":
+    main()
