@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/backend_cpu/vec.h"
 #include "runtime/kernels.h"
 
 namespace weft::cpu {
@@ -76,7 +77,12 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
           for (int64_t r = 0; r < nq; ++r) {
             F* row = S + r * nk;
             F m = *std::max_element(row, row + nk), sum = 0;
-            for (int64_t j = 0; j < nk; ++j) sum += (row[j] = std::exp(row[j] - m));
+            if constexpr (std::is_same_v<F, float>) {
+              exp_scale_f32(row, row, m, 1.0f, nk, false);
+              for (int64_t j = 0; j < nk; ++j) sum += row[j];
+            } else {
+              for (int64_t j = 0; j < nk; ++j) sum += (row[j] = std::exp(row[j] - m));
+            }
             F inv = F(1) / sum;
             for (int64_t j = 0; j < nk; ++j) row[j] *= inv;
             l[(b * NH + h) * T + i0 + r] = m + std::log(sum);
@@ -107,7 +113,10 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
           block_scores(P, qp + base, kp + base, i0, nq, nk, stride, HS, sc, bias, h, causal);
           for (int64_t r = 0; r < nq; ++r) {
             const F li = l[(b * NH + h) * T + i0 + r];
-            for (int64_t j = 0; j < nk; ++j) P[r * nk + j] = std::exp(P[r * nk + j] - li);
+            if constexpr (std::is_same_v<F, float>)
+              exp_scale_f32(P + r * nk, P + r * nk, li, 1.0f, nk, false);
+            else
+              for (int64_t j = 0; j < nk; ++j) P[r * nk + j] = std::exp(P[r * nk + j] - li);
           }
           const F* dO = dop + base + i0 * stride;
           if (dvp) gemm_rm(true, false, nk, HS, nq, F(1), P, nk, dO, stride, F(1), dvp + base, stride);

@@ -37,8 +37,8 @@ WEFT_MULTIVERSION void axpy(double* y, double alpha, const double* x, int64_t n)
 namespace {
 
 // exp(x) for float: x = n ln2 + r (Cody-Waite), e^r by a degree-6 polynomial, 2^n by exponent bits.
-inline float exp_f32(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+inline float exp_f32(float x_in) {
+  float x = x_in < -87.0f ? -87.0f : (x_in > 88.0f ? 88.0f : x_in);
   float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
   float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666672e-1f + r * (4.16666418e-2f + r * (8.33336823e-3f +
@@ -46,7 +46,7 @@ inline float exp_f32(float x) {
   int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, 4);
-  return p * scale;
+  return x_in < -87.0f ? 0.0f : p * scale;  // exp(-inf) = 0 (masked attention scores)
 }
 
 inline float tanh_f32(float u) { return 1.0f - 2.0f / (1.0f + exp_f32(2.0f * u)); }
@@ -69,6 +69,23 @@ WEFT_MULTIVERSION void gelu_tanh_backward_f32(float* dx, const float* dy, const 
     float du = kSqrt2OverPi * (1.0f + 3.0f * kCoef * v * v);
     dx[i] += dy[i] * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du);
   }
+}
+
+WEFT_MULTIVERSION float sum_exp_f32(const float* x, float m, int64_t n) {
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += exp_f32(x[i + k] - m);
+  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; ++i) r += exp_f32(x[i] - m);
+  return r;
+}
+
+WEFT_MULTIVERSION void exp_scale_f32(float* y, const float* x, float m, float scale, int64_t n, bool accumulate) {
+  if (accumulate)
+    for (int64_t i = 0; i < n; ++i) y[i] += exp_f32(x[i] - m) * scale;
+  else
+    for (int64_t i = 0; i < n; ++i) y[i] = exp_f32(x[i] - m) * scale;
 }
 
 }  // namespace weft::cpu

@@ -18,6 +18,10 @@ double dot(const double* a, const double* b, int64_t n);
 void axpy(float* y, float alpha, const float* x, int64_t n);  // y += alpha * x
 void axpy(double* y, double alpha, const double* x, int64_t n);
 
+// sum_i exp(x[i] - m) and y[i] = exp(x[i] - m) * scale (+= when accumulate), float, vectorised exp.
+float sum_exp_f32(const float* x, float m, int64_t n);
+void exp_scale_f32(float* y, const float* x, float m, float scale, int64_t n, bool accumulate);
+
 // GELU (tanh approximation) in float with a branch-free exp that vectorises (max error ~2e-7 relative to
 // the double-precision formula); the f64 path keeps std::tanh. dx += dy * gelu'(x).
 void gelu_tanh_f32(float* y, const float* x, int64_t n);

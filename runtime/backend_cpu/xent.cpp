@@ -1,8 +1,11 @@
-// CPU fused cross-entropy: per-row log-sum-exp and target log-probability in one pass; the backward
-// writes softmax - onehot directly, without a probability tensor.
+// CPU fused cross-entropy: one pass per row computes the log-sum-exp (saved for the backward) and the
+// target's loss; the backward writes softmax - onehot directly from the saved lse, without a
+// probability tensor. f32 rows use the vectorised exp of vec.h.
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/backend_cpu/vec.h"
 #include "runtime/kernels.h"
 
 namespace weft::cpu {
@@ -10,11 +13,14 @@ namespace weft::cpu {
 namespace {
 template <class T>
 T row_logsumexp(const T* row, int64_t V) {
-  T m = row[0];
-  for (int64_t v = 1; v < V; ++v) m = row[v] > m ? row[v] : m;
-  T s = 0;
-  for (int64_t v = 0; v < V; ++v) s += std::exp(row[v] - m);
-  return m + std::log(s);
+  T m = *std::max_element(row, row + V);
+  if constexpr (std::is_same_v<T, float>) {
+    return m + std::log(sum_exp_f32(row, m, V));
+  } else {
+    T s = 0;
+    for (int64_t v = 0; v < V; ++v) s += std::exp(row[v] - m);
+    return m + std::log(s);
+  }
 }
 
 void check_target(int32_t t, int64_t row, int64_t V, int32_t ignore_index) {
@@ -23,39 +29,39 @@ void check_target(int32_t t, int64_t row, int64_t V, int32_t ignore_index) {
 }
 }  // namespace
 
-void xent_forward(Exec& ex, DType dt, void* losses, const void* logits, const int32_t* targets, int64_t N, int64_t V,
-                  int32_t ignore_index) {
+void xent_forward(Exec& ex, DType dt, void* losses, void* lse, const void* logits, const int32_t* targets, int64_t N,
+                  int64_t V, int32_t ignore_index) {
   for (int64_t r = 0; r < N; ++r) check_target(targets[r], r, V, ignore_index);
   dispatch_float(dt, "xent_forward", [&](auto tag) {
     using T = decltype(tag);
-    T* out = static_cast<T*>(losses);
+    T *out = static_cast<T*>(losses), *l = static_cast<T*>(lse);
     const T* lg = static_cast<const T*>(logits);
 #pragma omp parallel for num_threads(threads_for(ex, N * V))
     for (int64_t r = 0; r < N; ++r) {
-      if (targets[r] == ignore_index) {
-        out[r] = 0;
-        continue;
-      }
       const T* row = lg + r * V;
-      out[r] = row_logsumexp(row, V) - row[targets[r]];
+      l[r] = row_logsumexp(row, V);
+      out[r] = targets[r] == ignore_index ? T(0) : l[r] - row[targets[r]];
     }
   });
 }
 
-void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const void* logits, const int32_t* targets,
-                   int64_t N, int64_t V, int32_t ignore_index, float inv_norm) {
+void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const void* logits, const void* lse,
+                   const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float inv_norm) {
   dispatch_float(dt, "xent_backward", [&](auto tag) {
     using T = decltype(tag);
     T* d = static_cast<T*>(dlogits);
-    const T* lg = static_cast<const T*>(logits);
+    const T *lg = static_cast<const T*>(logits), *l = static_cast<const T*>(lse);
     const T scale = static_cast<const T*>(dloss)[0] * static_cast<T>(inv_norm);
 #pragma omp parallel for num_threads(threads_for(ex, N * V))
     for (int64_t r = 0; r < N; ++r) {
       if (targets[r] == ignore_index) continue;
       const T* row = lg + r * V;
       T* drow = d + r * V;
-      T lse = row_logsumexp(row, V);
-      for (int64_t v = 0; v < V; ++v) drow[v] += scale * std::exp(row[v] - lse);
+      if constexpr (std::is_same_v<T, float>) {
+        exp_scale_f32(drow, row, l[r], scale, V, true);
+      } else {
+        for (int64_t v = 0; v < V; ++v) drow[v] += scale * std::exp(row[v] - l[r]);
+      }
       drow[targets[r]] -= scale;
     }
   });

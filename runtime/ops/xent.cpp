@@ -27,14 +27,15 @@ Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index, float
   }
   const float inv_norm = norm > 0.0f ? 1.0f / norm : 0.0f;  // all rows ignored: loss 0, no gradient
   Tensor losses = g.alloc(L.dtype, {N});
+  Tensor lse = g.alloc(L.dtype == DType::f64 ? DType::f64 : DType::f32, {N});
   Exec& ex = g.exec();
-  WEFT_LAUNCH(ex, xent_forward, ex, L.dtype, losses.data, L.data, Y.ptr<int32_t>(), N, V, ignore_index);
+  WEFT_LAUNCH(ex, xent_forward, ex, L.dtype, losses.data, lse.data, L.data, Y.ptr<int32_t>(), N, V, ignore_index);
   Var out = g.output(g.alloc(L.dtype, {1}), g.needs_grad({logits}));
   WEFT_LAUNCH(ex, reduce_sum, ex, L.dtype, out->value.data, losses.data, 1, N, 1, inv_norm, false);
-  g.record(out, [&g, logits, targets, out, N, V, ignore_index, inv_norm] {
+  g.record(out, [&g, logits, targets, out, lse, N, V, ignore_index, inv_norm] {
     Exec& ex = g.exec();
     WEFT_LAUNCH(ex, xent_backward, ex, logits->value.dtype, g.grad(logits).data, out->grad.data, logits->value.data,
-                targets->value.ptr<int32_t>(), N, V, ignore_index, inv_norm);
+                lse.data, targets->value.ptr<int32_t>(), N, V, ignore_index, inv_norm);
   });
   return out;
 }
