@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "runtime/checkpoint/h5.h"
+#include "runtime/checkpoint/manifest.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "unknown"
@@ -110,6 +111,8 @@ std::string save_checkpoint(const std::string& run_dir, const ParamStore& store,
       fs::create_directories(tmp);
       write_file(tmp + "/rank_00000.h5", store, opt, state, meta);
       fsync_path(tmp + "/rank_00000.h5");
+      ckpt::write_manifest(tmp, state.step, {ckpt::digest_file(tmp, "rank_00000.h5")});  // written last
+      fsync_path(tmp + "/manifest.txt");
       fsync_path(tmp);
       fs::remove_all(final_dir);
       fs::rename(tmp, final_dir);
@@ -156,14 +159,16 @@ std::string resolve_checkpoint(const std::string& run_dir, const std::string& re
 }
 
 namespace {
-std::string data_file(const std::string& path) {
-  if (fs::is_directory(path)) return path + "/rank_00000.h5";
-  return path;
+// Verifies the folder against its manifest before HDF5 reads anything.
+std::string verified_file(const std::string& path) {
+  WEFT_CHECK(fs::is_directory(path), "[checkpoint] '", path, "' is not a checkpoint folder");
+  ckpt::verify_checkpoint(path);
+  return path + "/rank_00000.h5";
 }
 }  // namespace
 
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
-  ckpt::H5File f = ckpt::H5File::open_read(data_file(path));
+  ckpt::H5File f = ckpt::H5File::open_read(verified_file(path));
   CheckpointMeta m;
   m.model = f.attr_string("model");
   m.config_ini = f.attr_string("config");
@@ -173,7 +178,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
 }
 
 void load_checkpoint(const std::string& path, ParamStore& store, optim::AdamW* opt, TrainState* state) {
-  ckpt::H5File f = ckpt::H5File::open_read(data_file(path));
+  ckpt::H5File f = ckpt::H5File::open_read(verified_file(path));
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
     std::vector<char> buf(info.shape.numel() * dtype_size(store.dtype()));

@@ -1,6 +1,7 @@
 // weft: the command line. `weft <command> [flags]`; `weft help` lists the commands.
 // Exit codes: 0 success, 1 runtime failure (I/O, numerical), 2 usage or input error (bad flag, bad
 // config, corrupt data or checkpoint) -- always with one line naming the flag, file or field.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -36,6 +37,8 @@ int print_help() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f, quota) must surface as a write error naming the file, not kill us.
+  std::signal(SIGXFSZ, SIG_IGN);
   if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h"))
     return print_help();
   std::vector<std::string> args(argv + 2, argv + argc);

@@ -47,7 +47,7 @@ JsonLine& JsonLine::num(const std::string& k, double v) {
     body_ += "null";  // JSON has no NaN/Inf
   } else {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.9g", v);
+    std::snprintf(buf, sizeof buf, "%.17g", v);  // round-trips a double exactly
     body_ += buf;
   }
   return *this;
@@ -94,9 +94,11 @@ std::string format_duration(double s) {
 }
 
 std::string progress_line(int64_t step, int64_t total, double loss, double lr, double tps, double eta) {
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "step %lld/%lld | loss %.4f | lr %.2e | %.1fk tok/s | ETA %s", (long long)step,
-                (long long)total, loss, lr, tps / 1e3, format_duration(eta).c_str());
+  char buf[160], rate[32];
+  if (tps >= 1e4) std::snprintf(rate, sizeof rate, "%.1fk", tps / 1e3);
+  else std::snprintf(rate, sizeof rate, "%.0f", tps);
+  std::snprintf(buf, sizeof buf, "step %lld/%lld | loss %.4f | lr %.2e | %s tok/s | ETA %s", (long long)step,
+                (long long)total, loss, lr, rate, format_duration(eta).c_str());
   return buf;
 }
 

@@ -17,6 +17,8 @@ void add_train_options(OptionSet& set) {
       ("min-lr", po::value<double>()->default_value(1e-4), "final learning rate")
       ("warmup", po::value<int64_t>()->default_value(100), "linear warmup steps")
       ("schedule", po::value<std::string>()->default_value("cosine"), "cosine | linear | constant")
+      ("decay-steps", po::value<int64_t>()->default_value(0),
+       "steps over which the LR decays (0: --steps); keep it fixed to stop early and resume bit-exactly")
       ("weight-decay", po::value<double>()->default_value(0.1), "AdamW decoupled weight decay")
       ("beta1", po::value<double>()->default_value(0.9), "AdamW beta1")
       ("beta2", po::value<double>()->default_value(0.95), "AdamW beta2")
@@ -43,7 +45,9 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.lr = get<double>(vm, "lr");
   o.min_lr = get<double>(vm, "min-lr");
   o.warmup = get<int64_t>(vm, "warmup");
-  if (vm["warmup"].defaulted()) o.warmup = std::min<int64_t>(o.warmup, o.steps / 10);  // short runs
+  o.decay_steps = get<int64_t>(vm, "decay-steps");
+  if (o.decay_steps == 0) o.decay_steps = o.steps;
+  if (vm["warmup"].defaulted()) o.warmup = std::min<int64_t>(o.warmup, o.decay_steps / 10);  // short runs
   o.schedule = get<std::string>(vm, "schedule");
   o.weight_decay = get<double>(vm, "weight-decay");
   o.beta1 = get<double>(vm, "beta1");
@@ -73,6 +77,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   non_negative(o.eval_batches, "eval-batches");
   non_negative(o.save_every, "save-every");
   non_negative(o.warmup, "warmup");
+  non_negative(o.decay_steps, "decay-steps");
   non_negative(o.threads, "threads");
   if (!(o.beta1 >= 0 && o.beta1 < 1)) throw UsageError("--beta1 must be in [0, 1)");
   if (!(o.beta2 >= 0 && o.beta2 < 1)) throw UsageError("--beta2 must be in [0, 1)");

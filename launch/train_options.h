@@ -13,6 +13,7 @@ struct TrainOptions {
   int64_t steps = 1000, batch_size = 8, grad_accum = 1;
   double lr = 1e-3, min_lr = 1e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, clip = 1.0;
   int64_t warmup = 100;
+  int64_t decay_steps = 0;  // length of the LR schedule (0: --steps)
   std::string schedule = "cosine";
   uint64_t seed = 1337;
   int64_t eval_every = 100, eval_batches = 20, log_every = 10;

@@ -26,7 +26,7 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
       comm_(comm),
       ex_(cpu_exec(opt_.threads)),
       store_(DType::f32, Device::cpu),
-      schedule_(opt_.schedule, opt_.lr, opt_.min_lr, opt_.warmup, opt_.steps),
+      schedule_(opt_.schedule, opt_.lr, opt_.min_lr, opt_.warmup, opt_.decay_steps),
       arena_(Device::cpu),
       rng_(opt_.seed, static_cast<uint32_t>(comm.rank())),
       inputs_(DType::i32, {opt_.batch_size, seq_len}),

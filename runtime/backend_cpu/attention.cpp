@@ -14,6 +14,7 @@
 #include "runtime/backend_cpu/cpu_common.h"
 #include "runtime/backend_cpu/vec.h"
 #include "runtime/kernels.h"
+#include "runtime/math/rowwise.h"
 
 namespace weft::cpu {
 
@@ -127,10 +128,13 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
             const F* Or = op + base + (i0 + r) * stride;
             F D = 0;
             for (int64_t d = 0; d < HS; ++d) D += dOr[d] * Or[d];
-            for (int64_t j = 0; j < nk; ++j) dP[r * nk + j] = P[r * nk + j] * (dP[r * nk + j] - D) * sc;  // dS
+            F* dSr = dP + r * nk;  // dP becomes dS in place
+            for (int64_t j = 0; j < nk; ++j) dSr[j] = attention_ds(P[r * nk + j], dSr[j], D, sc);
           }
-          if (dqp) gemm_rm(false, false, nq, HS, nk, F(1), dP, nk, kp + base, stride, F(1), dqp + base + i0 * stride, stride);
-          if (dkp) gemm_rm(true, false, nk, HS, nq, F(1), dP, nk, qp + base + i0 * stride, stride, F(1), dkp + base, stride);
+          if (dqp)  // dq (nq, HS) += dS K
+            gemm_rm(false, false, nq, HS, nk, F(1), dP, nk, kp + base, stride, F(1), dqp + base + i0 * stride, stride);
+          if (dkp)  // dk (nk, HS) += dS^T Q
+            gemm_rm(true, false, nk, HS, nq, F(1), dP, nk, qp + base + i0 * stride, stride, F(1), dkp + base, stride);
         }
       }
   });

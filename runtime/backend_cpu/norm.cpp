@@ -1,12 +1,11 @@
-// CPU normalisation kernels over the last dim: LayerNorm, RMSNorm, softmax.
-// Rows are independent and run in parallel; weight/bias gradients are summed over rows in a fixed
-// order per column block, so results do not depend on the thread count.
+// CPU normalisation kernels over the last dim: LayerNorm and RMSNorm (per-element formulas in
+// runtime/math/rowwise.h). Rows are independent and run in parallel; weight/bias gradients are summed
+// over rows in a fixed order per column block, so results do not depend on the thread count.
 #include <algorithm>
-#include <cmath>
-#include <vector>
 
 #include "runtime/backend_cpu/cpu_common.h"
 #include "runtime/kernels.h"
+#include "runtime/math/rowwise.h"
 
 namespace weft::cpu {
 
@@ -42,7 +41,7 @@ void layernorm_forward(Exec& ex, DType dt, void* out, void* mean, void* rstd, co
       T v = 0;
       for (int64_t c = 0; c < C; ++c) v += (xr[c] - m) * (xr[c] - m);
       v /= static_cast<T>(C);
-      T s = T(1) / std::sqrt(v + static_cast<T>(eps));
+      T s = norm_rstd(v, static_cast<T>(eps));
       mu[r] = m;
       rs[r] = s;
       T* orow = o + r * C;
@@ -66,7 +65,7 @@ void layernorm_backward(Exec& ex, DType dt, void* dx, void* dweight, void* dbias
       for (int64_t r = 0; r < N; ++r) {
         const T *dr = d + r * C, *xr = xp + r * C;
         T m = mu[r], s = rs[r];
-        // dxhat = dout * w; dx = s * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+        // g = dout * w; the row means of g and g * xhat feed layernorm_dx
         T sum_g = 0, sum_gx = 0;
         for (int64_t c = 0; c < C; ++c) {
           T g = dr[c] * (w ? w[c] : T(1));
@@ -78,14 +77,15 @@ void layernorm_backward(Exec& ex, DType dt, void* dx, void* dweight, void* dbias
         T* dxr = dxp + r * C;
         for (int64_t c = 0; c < C; ++c) {
           T g = dr[c] * (w ? w[c] : T(1));
-          dxr[c] += s * (g - sum_g - (xr[c] - m) * s * sum_gx);
+          dxr[c] += layernorm_dx(g, (xr[c] - m) * s, s, sum_g, sum_gx);
         }
       }
     }
     if (dweight)
       accumulate_columns<T>(ex, static_cast<T*>(dweight), N, C,
                             [&](int64_t r, int64_t c) { return d[r * C + c] * (xp[r * C + c] - mu[r]) * rs[r]; });
-    if (dbias) accumulate_columns<T>(ex, static_cast<T*>(dbias), N, C, [&](int64_t r, int64_t c) { return d[r * C + c]; });
+    if (dbias)
+      accumulate_columns<T>(ex, static_cast<T*>(dbias), N, C, [&](int64_t r, int64_t c) { return d[r * C + c]; });
   });
 }
 
@@ -100,7 +100,7 @@ void rmsnorm_forward(Exec& ex, DType dt, void* out, void* rstd, const void* x, c
       const T* xr = xp + r * C;
       T ms = 0;
       for (int64_t c = 0; c < C; ++c) ms += xr[c] * xr[c];
-      T s = T(1) / std::sqrt(ms / static_cast<T>(C) + static_cast<T>(eps));
+      T s = norm_rstd(ms / static_cast<T>(C), static_cast<T>(eps));
       rs[r] = s;
       for (int64_t c = 0; c < C; ++c) o[r * C + c] = xr[c] * s * (w ? w[c] : T(1));
     }
@@ -120,48 +120,13 @@ void rmsnorm_backward(Exec& ex, DType dt, void* dx, void* dweight, const void* d
         const T *dr = d + r * C, *xr = xp + r * C;
         T s = rs[r], dot = 0;
         for (int64_t c = 0; c < C; ++c) dot += dr[c] * (w ? w[c] : T(1)) * xr[c];
-        // y = x s w: dx = s * (g - x s^2 mean(g x)), g = dout * w
-        T k = s * s * dot / static_cast<T>(C);
-        for (int64_t c = 0; c < C; ++c) dxp[r * C + c] += s * (dr[c] * (w ? w[c] : T(1)) - xr[c] * k);
+        const T mean_gx = dot / static_cast<T>(C);  // g = dout * w
+        for (int64_t c = 0; c < C; ++c) dxp[r * C + c] += rmsnorm_dx(dr[c] * (w ? w[c] : T(1)), xr[c], s, mean_gx);
       }
     }
     if (dweight)
       accumulate_columns<T>(ex, static_cast<T*>(dweight), N, C,
                             [&](int64_t r, int64_t c) { return d[r * C + c] * xp[r * C + c] * rs[r]; });
-  });
-}
-
-void softmax_forward(Exec& ex, DType dt, void* y, const void* x, int64_t N, int64_t C) {
-  dispatch_float(dt, "softmax_forward", [&](auto tag) {
-    using T = decltype(tag);
-    T* yp = static_cast<T*>(y);
-    const T* xp = static_cast<const T*>(x);
-#pragma omp parallel for num_threads(threads_for(ex, N * C))
-    for (int64_t r = 0; r < N; ++r) {
-      const T* xr = xp + r * C;
-      T* yr = yp + r * C;
-      T m = xr[0];
-      for (int64_t c = 1; c < C; ++c) m = std::max(m, xr[c]);
-      T sum = 0;
-      for (int64_t c = 0; c < C; ++c) sum += (yr[c] = std::exp(xr[c] - m));
-      T inv = T(1) / sum;
-      for (int64_t c = 0; c < C; ++c) yr[c] *= inv;
-    }
-  });
-}
-
-void softmax_backward(Exec& ex, DType dt, void* dx, const void* dy, const void* y, int64_t N, int64_t C) {
-  dispatch_float(dt, "softmax_backward", [&](auto tag) {
-    using T = decltype(tag);
-    T* dxp = static_cast<T*>(dx);
-    const T *dyp = static_cast<const T*>(dy), *yp = static_cast<const T*>(y);
-#pragma omp parallel for num_threads(threads_for(ex, N * C))
-    for (int64_t r = 0; r < N; ++r) {
-      const T *dr = dyp + r * C, *yr = yp + r * C;
-      T dot = 0;
-      for (int64_t c = 0; c < C; ++c) dot += dr[c] * yr[c];
-      for (int64_t c = 0; c < C; ++c) dxp[r * C + c] += yr[c] * (dr[c] - dot);
-    }
   });
 }
 

@@ -209,6 +209,15 @@ std::vector<std::string> H5File::dataset_names() const {
   return names;
 }
 
+int64_t H5File::data_offset(const std::string& name) const {
+  hid_t ds = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
+  WEFT_CHECK(ds >= 0, "[checkpoint] ", path_, ": dataset '", name, "' cannot be opened");
+  haddr_t off = H5Dget_offset(ds);
+  H5Dclose(ds);
+  WEFT_CHECK(off != HADDR_UNDEF, "[checkpoint] ", path_, ": dataset '", name, "' has no contiguous storage");
+  return static_cast<int64_t>(off);
+}
+
 void H5File::set_attr(const std::string& key, int64_t v) {
   hid_t space = H5Screate(H5S_SCALAR);
   if (H5Aexists(id_, key.c_str()) > 0) H5Adelete(id_, key.c_str());

@@ -29,6 +29,8 @@ class H5File {
   Shape shape_of(const std::string& name) const;
   void read(const std::string& name, DType dt, const Shape& expected, void* host_data) const;
   std::vector<std::string> dataset_names() const;  // every dataset, full paths, sorted
+  // Byte offset of a contiguous dataset's data in the file (for checksums over raw file ranges).
+  int64_t data_offset(const std::string& name) const;
 
   void set_attr(const std::string& key, int64_t v);
   void set_attr(const std::string& key, double v);

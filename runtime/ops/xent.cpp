@@ -1,11 +1,39 @@
 // Fused cross-entropy loss: sum of per-row losses divided by a normaliser (the number of counted rows,
-// or a caller-given global token count for data parallelism).
+// or a caller-given global token count for data parallelism). The rows are counted on the host; with
+// every row ignored and no normaliser the loss is 0 with a zero gradient.
 #include <vector>
 
 #include "runtime/kernels.h"
+#include "runtime/memory.h"
 #include "runtime/ops/ops.h"
 
 namespace weft::ops {
+
+namespace {
+
+// Number of rows whose target is not ignore_index; checks every target while it is on the host. CUDA
+// targets go through a staging buffer that only grows, so steps after the first allocate nothing.
+int64_t count_targets(const Tensor& Y, int64_t V, int32_t ignore_index) {
+  const int64_t N = Y.numel();
+  const int32_t* host = Y.ptr<int32_t>();
+  if (Y.device != Device::cpu) {
+    thread_local std::vector<int32_t> staging;
+    if (static_cast<int64_t>(staging.size()) < N) staging.resize(N);
+    device_copy(Device::cpu, staging.data(), Y.device, Y.data, N * sizeof(int32_t));
+    host = staging.data();
+  }
+  int64_t counted = 0;
+  for (int64_t r = 0; r < N; ++r) {
+    const int32_t t = host[r];
+    if (t == ignore_index) continue;
+    WEFT_CHECK(t >= 0 && t < V, "[cross_entropy] target ", t, " at row ", r, " is outside the vocabulary [0, ", V,
+               ")");
+    ++counted;
+  }
+  return counted;
+}
+
+}  // namespace
 
 Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index, float normalizer) {
   const Tensor& L = logits->value;
@@ -18,13 +46,7 @@ Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index, float
              device_name(L.device));
   const int64_t N = L.shape[0], V = L.shape[1];
   float norm = normalizer;
-  if (norm <= 0.0f) {  // count the rows that are not ignored
-    std::vector<int32_t> host(N);
-    device_copy(Device::cpu, host.data(), Y.device, Y.data, N * sizeof(int32_t));
-    int64_t counted = 0;
-    for (int32_t t : host) counted += t != ignore_index;
-    norm = static_cast<float>(counted);
-  }
+  if (norm <= 0.0f) norm = static_cast<float>(count_targets(Y, V, ignore_index));
   const float inv_norm = norm > 0.0f ? 1.0f / norm : 0.0f;  // all rows ignored: loss 0, no gradient
   Tensor losses = g.alloc(L.dtype, {N});
   Tensor lse = g.alloc(L.dtype == DType::f64 ? DType::f64 : DType::f32, {N});

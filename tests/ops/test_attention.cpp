@@ -1,9 +1,11 @@
 // Attention: fp64 gradient checks (causal and not, no bias, ALiBi slopes, a Sandwich-like table, odd T,
-// NH, HS) and an f32 check against softmax(scale Q K^T + materialised bias and mask) V built from
-// transpose12 + matmul + add + softmax, for values and gradients.
+// NH, HS, more than one query block), an f32 check against softmax(scale Q K^T + materialised bias and
+// mask) V built from transpose12 + matmul + add + softmax (values and gradients), thread-count
+// independence, and shape and bias errors that name the op.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 
 #include "tests/harness/gradcheck.h"
 
@@ -19,7 +21,8 @@ BiasSetup make_bias(PositionBias::Kind kind, int64_t NH, int64_t T) {
   BiasSetup s;
   s.bias.kind = kind;
   for (int64_t h = 0; h < NH; ++h) s.slopes.push_back(std::pow(2.0f, -static_cast<float>(h + 1)));
-  for (int64_t d = 0; d < T; ++d) s.table.push_back(-std::log1p(static_cast<float>(d)) * 2.0f);
+  // Sandwich-like: a smooth decreasing function of the distance, longer than the sequence needs.
+  for (int64_t d = 0; d < T + 3; ++d) s.table.push_back(-std::log1p(static_cast<float>(d)) * 2.0f);
   return s;
 }
 
@@ -35,6 +38,12 @@ struct Case {
   bool causal;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  const char* kinds[] = {"none", "alibi", "table"};
+  *os << "B" << c.B << " T" << c.T << " NH" << c.NH << " HS" << c.HS << " " << kinds[int(c.kind)]
+      << (c.causal ? " causal" : " full");
+}
+
 class AttentionGrad : public ::testing::TestWithParam<Case> {};
 
 TEST_P(AttentionGrad, Fp64FiniteDifference) {
@@ -49,67 +58,115 @@ TEST_P(AttentionGrad, Fp64FiniteDifference) {
   EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
 }
 
+using K = PositionBias::Kind;
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionGrad,
-    ::testing::Values(Case{1, 1, 1, 1, PositionBias::Kind::none, true}, Case{2, 3, 3, 4, PositionBias::Kind::none, true},
-                      Case{1, 7, 1, 8, PositionBias::Kind::none, false},
-                      Case{2, 7, 3, 4, PositionBias::Kind::alibi, true},
-                      Case{1, 33, 1, 4, PositionBias::Kind::alibi, true},
-                      Case{1, 7, 3, 8, PositionBias::Kind::table, true},
-                      Case{2, 3, 1, 1, PositionBias::Kind::table, false}));
+    ::testing::Values(Case{1, 1, 1, 1, K::none, true}, Case{2, 3, 3, 4, K::none, true}, Case{1, 7, 1, 8, K::none, false},
+                      Case{2, 33, 1, 1, K::none, true}, Case{2, 7, 3, 4, K::alibi, true},
+                      Case{1, 3, 3, 1, K::alibi, false}, Case{1, 33, 1, 4, K::alibi, true},
+                      Case{1, 1, 3, 4, K::table, true}, Case{1, 7, 3, 8, K::table, true},
+                      Case{2, 3, 1, 1, K::table, false}, Case{1, 33, 3, 8, K::table, false},
+                      // more than one 64-row query block: the blocked causal path and the full key range
+                      Case{1, 70, 1, 2, K::alibi, true}, Case{1, 70, 1, 2, K::table, false}));
 
-TEST(AttentionFused, MatchesComposedMatmulSoftmax) {
-  const int64_t B = 2, T = 9, NH = 3, HS = 8;
-  for (PositionBias::Kind kind : {PositionBias::Kind::none, PositionBias::Kind::alibi, PositionBias::Kind::table}) {
-    BiasSetup bias = make_bias(kind, NH, T);
-    bind(bias);
-    // The bias and the causal mask as a (B, NH, T, T) constant, for the composite only.
-    OwnedTensor mask(DType::f32, {B, NH, T, T});
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < NH; ++h)
-        for (int64_t i = 0; i < T; ++i)
-          for (int64_t j = 0; j < T; ++j)
-            mask.ptr<float>()[((b * NH + h) * T + i) * T + j] = j > i ? -1e30f : bias.bias(h, i, j);
-    Exec ex = cpu_exec();
-    Arena arena;
-    Graph g(ex, arena);
-    std::vector<OwnedTensor> qkv;
-    for (int i = 0; i < 3; ++i) qkv.push_back(random_f32({B, T, NH, HS}, 20 + i, -1.5, 1.5));
-    std::vector<Var> a, c;
-    for (auto& t : qkv) {
-      a.push_back(g.input(t, true));
-      c.push_back(g.input(t, true));
-    }
-    Var fused = ops::attention(g, a[0], a[1], a[2], bias.bias);
-    Var q = ops::transpose12(g, c[0]), k = ops::transpose12(g, c[1]), v = ops::transpose12(g, c[2]);  // (B, NH, T, HS)
-    Var scores = ops::add(g, ops::scale(g, ops::matmul(g, q, k, false, true), 1.0f / std::sqrt(float(HS))),
-                          g.constant(mask));
-    Var composite = ops::transpose12(g, ops::matmul(g, ops::softmax(g, scores), v));  // (B, T, NH, HS)
-    OwnedTensor seed = random_f32({B, T, NH, HS}, 30);
-    g.backward({fused, composite}, {seed.tensor(), seed.tensor()});
-    auto fv = to_host_doubles(fused->value), cv = to_host_doubles(composite->value);
-    for (size_t i = 0; i < fv.size(); ++i) ASSERT_NEAR(fv[i], cv[i], 1e-5 * (1 + std::fabs(cv[i])));
-    for (int k2 = 0; k2 < 3; ++k2) {
-      auto ga = to_host_doubles(a[k2]->grad), gc = to_host_doubles(c[k2]->grad);
-      for (size_t i = 0; i < ga.size(); ++i) ASSERT_NEAR(ga[i], gc[i], 1e-5 * (1 + std::fabs(gc[i]))) << "input " << k2;
-    }
-  }
-}
-
-TEST(AttentionErrors, TableTooShortAndShapeMismatch) {
+// Values and gradients of the fused op and of the composite on the same f32 inputs.
+void expect_fused_matches_composite(int64_t B, int64_t T, int64_t NH, int64_t HS, PositionBias::Kind kind,
+                                    bool causal) {
+  SCOPED_TRACE(::testing::Message() << "T " << T << " kind " << int(kind) << " causal " << causal);
+  BiasSetup bias = make_bias(kind, NH, T);
+  bind(bias);
+  // The bias and the causal mask as a (B, NH, T, T) constant, for the composite only.
+  OwnedTensor mask(DType::f32, {B, NH, T, T});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < NH; ++h)
+      for (int64_t i = 0; i < T; ++i)
+        for (int64_t j = 0; j < T; ++j)
+          mask.ptr<float>()[((b * NH + h) * T + i) * T + j] = causal && j > i ? -1e30f : bias.bias(h, i, j);
   Exec ex = cpu_exec();
   Arena arena;
   Graph g(ex, arena);
-  OwnedTensor q = random_f32({1, 5, 2, 4}, 1), k = random_f32({1, 4, 2, 4}, 2);
-  EXPECT_THROW(ops::attention(g, g.constant(q), g.constant(k), g.constant(k)), Error);
-  BiasSetup bias = make_bias(PositionBias::Kind::table, 2, 3);
-  bind(bias);
-  try {
-    ops::attention(g, g.constant(q), g.constant(q), g.constant(q), bias.bias);
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("covers 3 distances but the sequence has 5"), std::string::npos) << e.what();
+  std::vector<OwnedTensor> qkv;
+  for (int i = 0; i < 3; ++i) qkv.push_back(random_f32({B, T, NH, HS}, 20 + i, -1.5, 1.5));
+  std::vector<Var> a, c;
+  for (auto& t : qkv) {
+    a.push_back(g.input(t, true));
+    c.push_back(g.input(t, true));
   }
+  Var fused = ops::attention(g, a[0], a[1], a[2], bias.bias, 0.0f, causal);
+  Var q = ops::transpose12(g, c[0]), k = ops::transpose12(g, c[1]), v = ops::transpose12(g, c[2]);  // (B, NH, T, HS)
+  Var scores = ops::add(g, ops::scale(g, ops::matmul(g, q, k, false, true), 1.0f / std::sqrt(float(HS))),
+                        g.constant(mask));                                                    // (B, NH, T, T)
+  Var composite = ops::transpose12(g, ops::matmul(g, ops::softmax(g, scores), v));  // (B, T, NH, HS)
+  OwnedTensor seed = random_f32({B, T, NH, HS}, 30);
+  g.backward({fused, composite}, {seed.tensor(), seed.tensor()});
+  auto fv = to_host_doubles(fused->value), cv = to_host_doubles(composite->value);
+  for (size_t i = 0; i < fv.size(); ++i) ASSERT_NEAR(fv[i], cv[i], 1e-5 * (1 + std::fabs(cv[i]))) << "output " << i;
+  for (int n = 0; n < 3; ++n) {
+    auto ga = to_host_doubles(a[n]->grad), gc = to_host_doubles(c[n]->grad);
+    for (size_t i = 0; i < ga.size(); ++i) ASSERT_NEAR(ga[i], gc[i], 1e-5 * (1 + std::fabs(gc[i]))) << "input " << n;
+  }
+}
+
+TEST(AttentionFused, MatchesComposedMatmulSoftmax) {
+  for (PositionBias::Kind kind : {K::none, K::alibi, K::table})
+    for (bool causal : {true, false}) {
+      expect_fused_matches_composite(2, 9, 3, 8, kind, causal);
+      expect_fused_matches_composite(1, 70, 2, 4, kind, causal);  // two query blocks
+    }
+}
+
+// Forward and backward with 1 and 2 threads give bitwise equal results.
+TEST(Attention, ResultsDoNotDependOnThreadCount) {
+  const int64_t B = 2, T = 100, NH = 2, HS = 16;
+  BiasSetup bias = make_bias(K::alibi, NH, T);
+  bind(bias);
+  std::vector<OwnedTensor> qkv;
+  for (int i = 0; i < 3; ++i) qkv.push_back(random_f32({B, T, NH, HS}, 40 + i));
+  OwnedTensor seed = random_f32({B, T, NH, HS}, 44);
+  std::vector<std::vector<double>> runs[2];
+  for (int threads : {1, 2}) {
+    Exec ex = cpu_exec(threads);
+    Arena arena;
+    Graph g(ex, arena);
+    std::vector<Var> in;
+    for (auto& t : qkv) in.push_back(g.input(t, true));
+    Var out = ops::attention(g, in[0], in[1], in[2], bias.bias);
+    g.backward({out}, {seed.tensor()});
+    auto& r = runs[threads - 1];
+    r.push_back(to_host_doubles(out->value));
+    for (Var x : in) r.push_back(to_host_doubles(x->grad));
+  }
+  cpu_exec();  // restore the default BLAS thread count
+  for (size_t k = 0; k < runs[0].size(); ++k) EXPECT_EQ(runs[0][k], runs[1][k]) << "tensor " << k;
+}
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(AttentionErrors, ShapeMismatchAndBiasErrorsNameTheOp) {
+  Exec ex = cpu_exec();
+  Arena arena;
+  Graph g(ex, arena);
+  OwnedTensor q = random_f32({1, 5, 2, 4}, 1), k = random_f32({1, 4, 2, 4}, 2), flat = random_f32({5, 8}, 3);
+  std::string e = error_of([&] { ops::attention(g, g.constant(q), g.constant(k), g.constant(q)); });
+  EXPECT_NE(e.find("[attention] shape mismatch: (1, 5, 2, 4) vs (1, 4, 2, 4)"), std::string::npos) << e;
+  e = error_of([&] { ops::attention(g, g.constant(flat), g.constant(flat), g.constant(flat)); });
+  EXPECT_NE(e.find("[attention] q must be float (B, T, NH, HS)"), std::string::npos) << e;
+  BiasSetup bias = make_bias(K::table, 2, 1);  // 4 distances
+  bind(bias);
+  e = error_of([&] { ops::attention(g, g.constant(q), g.constant(q), g.constant(q), bias.bias); });
+  EXPECT_NE(e.find("[attention] the bias table covers 4 distances but the sequence has 5"), std::string::npos) << e;
+  PositionBias no_slopes;
+  no_slopes.kind = K::alibi;
+  e = error_of([&] { ops::attention(g, g.constant(q), g.constant(q), g.constant(q), no_slopes); });
+  EXPECT_NE(e.find("[attention] the positional bias has no per-head slopes"), std::string::npos) << e;
 }
 
 }  // namespace

@@ -1,0 +1,125 @@
+// Manifest writing and verification.
+#include "runtime/checkpoint/manifest.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "runtime/check.h"
+#include "runtime/checkpoint/h5.h"
+#include "runtime/checksum.h"
+
+namespace weft::ckpt {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<char> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  WEFT_CHECK(in, "[checkpoint] cannot read '", path, "'");
+  return std::vector<char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+}  // namespace
+
+FileDigest digest_file(const std::string& dir, const std::string& file) {
+  const std::string path = dir + "/" + file;
+  FileDigest d;
+  d.file = file;
+  {
+    H5File f = H5File::open_read(path);
+    for (const std::string& name : f.dataset_names()) {
+      DatasetDigest ds;
+      ds.name = name;
+      ds.offset = f.data_offset(name);
+      ds.bytes = f.shape_of(name).numel() * static_cast<int64_t>(dtype_size(f.dtype_of(name)));
+      d.datasets.push_back(ds);
+    }
+  }
+  std::vector<char> raw = read_all(path);
+  d.bytes = static_cast<int64_t>(raw.size());
+  d.checksum = checksum64(raw.data(), raw.size());
+  for (auto& ds : d.datasets) {
+    WEFT_CHECK(ds.offset >= 0 && ds.offset + ds.bytes <= d.bytes, "[checkpoint] ", path, ": dataset '", ds.name,
+               "' lies outside the file");
+    ds.checksum = checksum64(raw.data() + ds.offset, static_cast<size_t>(ds.bytes));
+  }
+  return d;
+}
+
+void write_manifest(const std::string& dir, int64_t step, const std::vector<FileDigest>& files) {
+  std::ostringstream os;
+  os << "weft-checkpoint-manifest 1\nstep " << step << "\n";
+  for (const auto& f : files) {
+    os << "file " << f.file << " " << f.bytes << " " << hex(f.checksum) << "\n";
+    for (const auto& d : f.datasets)
+      os << "dataset " << f.file << " " << d.name << " " << d.offset << " " << d.bytes << " " << hex(d.checksum) << "\n";
+  }
+  os << "end\n";
+  const std::string path = dir + "/manifest.txt";
+  std::ofstream out(path, std::ios::trunc);
+  out << os.str();
+  out.close();
+  WEFT_CHECK(out.good(), "[checkpoint] writing '", path, "' failed (disk full?)");
+}
+
+void verify_checkpoint(const std::string& dir) {
+  const std::string path = dir + "/manifest.txt";
+  std::ifstream in(path);
+  WEFT_CHECK(in, "[checkpoint] '", dir, "' has no manifest.txt (an incomplete save, or not a weft checkpoint)");
+  std::string line, kind;
+  std::getline(in, line);
+  WEFT_CHECK(line == "weft-checkpoint-manifest 1", "[checkpoint] ", path, ": unknown manifest format '", line, "'");
+  std::map<std::string, FileDigest> files;
+  bool ended = false;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    ls >> kind;
+    if (kind == "end") {
+      ended = true;
+      break;
+    }
+    if (kind == "step") continue;
+    if (kind == "file") {
+      FileDigest f;
+      std::string sum;
+      ls >> f.file >> f.bytes >> sum;
+      f.checksum = std::stoull(sum, nullptr, 16);
+      files[f.file] = f;
+    } else if (kind == "dataset") {
+      std::string file, sum;
+      DatasetDigest d;
+      ls >> file >> d.name >> d.offset >> d.bytes >> sum;
+      d.checksum = std::stoull(sum, nullptr, 16);
+      WEFT_CHECK(files.count(file), "[checkpoint] ", path, ": dataset of unlisted file '", file, "'");
+      files[file].datasets.push_back(d);
+    } else {
+      WEFT_FAIL("[checkpoint] ", path, ": malformed line '", line, "'");
+    }
+  }
+  WEFT_CHECK(ended, "[checkpoint] ", path, " is truncated (no 'end' line)");
+  for (const auto& [name, f] : files) {
+    const std::string fp = dir + "/" + name;
+    WEFT_CHECK(fs::exists(fp), "[checkpoint] the manifest lists '", fp, "', which does not exist");
+    std::vector<char> raw = read_all(fp);
+    WEFT_CHECK(static_cast<int64_t>(raw.size()) == f.bytes, "[checkpoint] '", fp, "' is truncated or padded: ",
+               raw.size(), " bytes, the manifest says ", f.bytes);
+    if (checksum64(raw.data(), raw.size()) == f.checksum) continue;
+    for (const auto& d : f.datasets)
+      WEFT_CHECK(checksum64(raw.data() + d.offset, static_cast<size_t>(d.bytes)) == d.checksum, "[checkpoint] '", fp,
+                 "': checksum mismatch in dataset '", d.name, "' (the file is corrupt)");
+    WEFT_FAIL("[checkpoint] '", fp, "': checksum mismatch in the HDF5 metadata (the file is corrupt)");
+  }
+}
+
+}  // namespace weft::ckpt

@@ -1,0 +1,74 @@
+// softmax over the last dim: fp64 gradient checks on odd shapes, an f32 check against exp(x) / sum(exp(x))
+// composed from basic ops (values and gradients), large logits that must not overflow, and errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tests/harness/gradcheck.h"
+
+namespace weft::test {
+namespace {
+
+TEST(SoftmaxGrad, OddShapes) {
+  for (Shape s : {Shape{1, 1}, Shape{3, 7}, Shape{7, 33}, Shape{2, 3, 1}, Shape{3, 1, 7}}) {
+    std::vector<GradInput> in;
+    in.push_back({random_f64(s, 6, -3, 3), true});
+    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::softmax(g, v[0])}; });
+    EXPECT_LT(r.max_rel_error, 1e-6) << s.str() << "\n" << r.report;
+  }
+}
+
+TEST(SoftmaxFused, MatchesExpOverSum) {
+  Exec ex = cpu_exec();
+  Arena arena;
+  Graph g(ex, arena);
+  OwnedTensor x = random_f32({7, 33}, 6, -3, 3);
+  Var a = g.input(x, true), b = g.input(x, true);
+  Var fused = ops::softmax(g, a);
+  // exp(x) * exp(-log(sum(exp(x)))): the division built from basic ops.
+  Var e = ops::unary(g, UnaryOp::exp, b);
+  Var inv = ops::unary(g, UnaryOp::exp, ops::scale(g, ops::unary(g, UnaryOp::log, ops::sum(g, e, -1, true)), -1.0f));
+  Var composite = ops::mul(g, e, inv);
+  OwnedTensor seed = random_f32({7, 33}, 7);
+  g.backward({fused, composite}, {seed.tensor(), seed.tensor()});
+  auto fv = to_host_doubles(fused->value), cv = to_host_doubles(composite->value);
+  for (size_t i = 0; i < fv.size(); ++i) EXPECT_NEAR(fv[i], cv[i], 1e-5 * (1 + std::fabs(cv[i]))) << i;
+  auto ga = to_host_doubles(a->grad), gb = to_host_doubles(b->grad);
+  for (size_t i = 0; i < ga.size(); ++i) EXPECT_NEAR(ga[i], gb[i], 1e-5 * (1 + std::fabs(gb[i]))) << i;
+}
+
+TEST(Softmax, LargeLogitsStayFiniteAndSumToOne) {
+  Exec ex = cpu_exec();
+  Arena arena;
+  Graph g(ex, arena);
+  for (DType dt : {DType::f32, DType::f64}) {
+    OwnedTensor x = from_values(dt, {2, 3}, {1000, 999, -1000, -1e4, -1e4 - 1, -1e4});
+    auto y = to_host_doubles(ops::softmax(g, g.constant(x))->value);
+    for (int r = 0; r < 2; ++r) {
+      double s = 0;
+      for (int c = 0; c < 3; ++c) {
+        EXPECT_TRUE(std::isfinite(y[r * 3 + c])) << dtype_name(dt);
+        s += y[r * 3 + c];
+      }
+      EXPECT_NEAR(s, 1.0, 1e-6) << dtype_name(dt);
+    }
+    EXPECT_NEAR(y[0], 1.0 / (1.0 + std::exp(-1.0)), 1e-6) << dtype_name(dt);
+    EXPECT_NEAR(y[3], y[5], 1e-7) << dtype_name(dt);
+  }
+}
+
+TEST(SoftmaxErrors, NonFloatInputNamesTheOp) {
+  Exec ex = cpu_exec();
+  Arena arena;
+  Graph g(ex, arena);
+  OwnedTensor ids(DType::i32, {3, 4});
+  try {
+    ops::softmax(g, g.constant(ids));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[softmax] needs a non-empty float tensor"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace weft::test
