@@ -25,6 +25,7 @@ const Command kCommands[] = {
     {"eval", weft::launch::cmd_eval, "loss and perplexity of a checkpoint on a data folder"},
     {"sample", weft::launch::cmd_sample, "generate text from a checkpoint"},
     {"plot", weft::launch::cmd_plot, "draw a run's loss curves to RUN_DIR/loss.svg"},
+    {"inspect", weft::launch::cmd_inspect, "a checkpoint's step, configuration and tensors (name, shape, dtype, norm)"},
 };
 
 int print_help() {

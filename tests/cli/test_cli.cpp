@@ -133,6 +133,11 @@ TEST_F(Cli, TrainResumeEvalSamplePlot) {
   r = run("sample --checkpoint " + out + " --prompt Once --max-new-tokens 10 --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(r.out.rfind("Once", 0), 0u) << r.out;
+  r = run("inspect " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("step 6 | tokens seen"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("params/tok_emb.weight"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("optim/v/ln_f.bias"), std::string::npos) << r.out;
   r = run("plot " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(out + "/loss.svg"));
