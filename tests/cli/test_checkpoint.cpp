@@ -240,3 +240,17 @@ TEST_F(Checkpoint, H5pyReadsEveryParameterByName) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(Checkpoint, ExportToPyTorchReferenceMatchesWeftEval) {
+  if (sh("/usr/bin/python3 -c 'import h5py, torch'").code != 0) GTEST_SKIP() << "needs python3-h5py and python3-torch";
+  std::string run = dir_ + "/export";
+  ASSERT_EQ(sh(train(run, "--steps 3 --position alibi")).code, 0);
+  Result r = sh("/usr/bin/python3 " + std::string(WEFT_SOURCE_DIR) + "/tools/export/check_export.py --checkpoint " + run +
+                " --weft " + weft());
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rel diff"), std::string::npos) << r.out;
+}
+
+}  // namespace

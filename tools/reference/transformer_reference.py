@@ -122,7 +122,8 @@ def forward(cfg, p, ids, targets):
     for l in range(L):
         b = f"blocks.{l}"
         h = norm(cfg, x, p[f"{b}.ln1.weight"], p.get(f"{b}.ln1.bias"))
-        qkv = h @ p[f"{b}.attn.qkv.weight"].T + p[f"{b}.attn.qkv.bias"]
+        bias_of = lambda name: p.get(name, 0.0)
+        qkv = h @ p[f"{b}.attn.qkv.weight"].T + bias_of(f"{b}.attn.qkv.bias")
         q, k, v = qkv.split(C, dim=-1)
         q, k, v = (t.reshape(B, T, H, HS).transpose(1, 2) for t in (q, k, v))   # (B, H, T, HS)
         if cfg["position"] == "rope":
@@ -133,9 +134,9 @@ def forward(cfg, p, ids, targets):
         s = s.masked_fill(~mask, float("-inf"))
         a = torch.softmax(s, dim=-1) @ v
         a = a.transpose(1, 2).reshape(B, T, C)
-        x = x + a @ p[f"{b}.attn.proj.weight"].T + p[f"{b}.attn.proj.bias"]
+        x = x + a @ p[f"{b}.attn.proj.weight"].T + bias_of(f"{b}.attn.proj.bias")
         h = norm(cfg, x, p[f"{b}.ln2.weight"], p.get(f"{b}.ln2.bias"))
-        f = h @ p[f"{b}.mlp.fc.weight"].T + p[f"{b}.mlp.fc.bias"]
+        f = h @ p[f"{b}.mlp.fc.weight"].T + bias_of(f"{b}.mlp.fc.bias")
         if cfg["activation"] == "swiglu":
             f1, f2 = f.split(cfg["d_ff"], dim=-1)
             f = F.silu(f1) * f2
@@ -143,7 +144,7 @@ def forward(cfg, p, ids, targets):
             f = F.relu(f)
         else:
             f = F.gelu(f, approximate="tanh")
-        x = x + f @ p[f"{b}.mlp.proj.weight"].T + p[f"{b}.mlp.proj.bias"]
+        x = x + f @ p[f"{b}.mlp.proj.weight"].T + bias_of(f"{b}.mlp.proj.bias")
     x = norm(cfg, x, p["ln_f.weight"], p.get("ln_f.bias"))
     head = p["tok_emb.weight"] if cfg["tie"] else p["lm_head.weight"]
     logits = x @ head.T
