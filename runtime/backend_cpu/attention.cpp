@@ -41,6 +41,59 @@ F* scratch(int slot, int64_t n) {
   return bufs[slot].data();
 }
 
+// Row loops in 8 independent lanes, so they vectorise without reassociating one chain (the order is
+// fixed, so results do not depend on the thread count); compiled per ISA like vec.h.
+template <class F>
+inline F row_max_impl(const F* x, int64_t n) {
+  F m[8];
+  for (int k = 0; k < 8; ++k) m[k] = x[0];
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+  F r = std::max(std::max(std::max(m[0], m[1]), std::max(m[2], m[3])),
+                 std::max(std::max(m[4], m[5]), std::max(m[6], m[7])));
+  for (; j < n; ++j) r = std::max(r, x[j]);
+  return r;
+}
+template <class F>
+inline F row_sum_impl(const F* x, int64_t n) {
+  F s[8] = {};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) s[k] += x[j + k];
+  F r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; j < n; ++j) r += x[j];
+  return r;
+}
+// dS = attention_ds(P, dP, D, scale), in place over dP.
+template <class F>
+inline void ds_row_impl(F* dp, const F* p, F D, F scale, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) dp[j] = attention_ds(p[j], dp[j], D, scale);
+}
+template <class F>
+inline void scale_row_impl(F* x, F alpha, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) x[j] *= alpha;
+}
+
+WEFT_MULTIVERSION float row_max(const float* x, int64_t n) { return row_max_impl(x, n); }
+WEFT_MULTIVERSION double row_max(const double* x, int64_t n) { return row_max_impl(x, n); }
+WEFT_MULTIVERSION float row_sum(const float* x, int64_t n) { return row_sum_impl(x, n); }
+WEFT_MULTIVERSION double row_sum(const double* x, int64_t n) { return row_sum_impl(x, n); }
+WEFT_MULTIVERSION void ds_row(float* dp, const float* p, float D, float scale, int64_t n) {
+  ds_row_impl(dp, p, D, scale, n);
+}
+WEFT_MULTIVERSION void ds_row(double* dp, const double* p, double D, double scale, int64_t n) {
+  ds_row_impl(dp, p, D, scale, n);
+}
+WEFT_MULTIVERSION void scale_row(float* x, float alpha, int64_t n) { scale_row_impl(x, alpha, n); }
+WEFT_MULTIVERSION void scale_row(double* x, double alpha, int64_t n) { scale_row_impl(x, alpha, n); }
+
+// row[j] = exp(row[j] - m) in place.
+inline void exp_row(float* row, float m, int64_t n) { exp_scale_f32(row, row, m, 1.0f, n, false); }
+inline void exp_row(double* row, double m, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) row[j] = std::exp(row[j] - m);
+}
+
 // Scores of query rows [i0, i0 + nq) against keys [0, nk): S (nq, nk) = scale q k^T + bias, masked.
 template <class F>
 void block_scores(F* S, const F* q, const F* k, int64_t i0, int64_t nq, int64_t nk, int64_t stride, int64_t HS,
@@ -75,20 +128,18 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
           const int64_t nk = causal ? i0 + nq : T;
           F* S = scratch<F>(0, nq * nk);
           block_scores(S, qp + base, kp + base, i0, nq, nk, stride, HS, static_cast<F>(scale), bias, h, causal);
-          for (int64_t r = 0; r < nq; ++r) {
+          F inv_sum[kBlock];
+          for (int64_t r = 0; r < nq; ++r) {  // S becomes the unnormalised exp(S - max) row by row
             F* row = S + r * nk;
-            F m = *std::max_element(row, row + nk), sum = 0;
-            if constexpr (std::is_same_v<F, float>) {
-              exp_scale_f32(row, row, m, 1.0f, nk, false);
-              for (int64_t j = 0; j < nk; ++j) sum += row[j];
-            } else {
-              for (int64_t j = 0; j < nk; ++j) sum += (row[j] = std::exp(row[j] - m));
-            }
-            F inv = F(1) / sum;
-            for (int64_t j = 0; j < nk; ++j) row[j] *= inv;
+            const F m = row_max(row, nk);
+            exp_row(row, m, nk);
+            const F sum = row_sum(row, nk);
+            inv_sum[r] = F(1) / sum;
             l[(b * NH + h) * T + i0 + r] = m + std::log(sum);
           }
-          gemm_rm(false, false, nq, HS, nk, F(1), S, nk, vp + base, stride, F(0), o + base + i0 * stride, stride);
+          F* ob = o + base + i0 * stride;  // O = (exp rows) V, then each row divided by its sum
+          gemm_rm(false, false, nq, HS, nk, F(1), S, nk, vp + base, stride, F(0), ob, stride);
+          for (int64_t r = 0; r < nq; ++r) scale_row(ob + r * stride, inv_sum[r], HS);
         }
   });
 }
@@ -112,24 +163,14 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
           F* P = scratch<F>(0, nq * nk);
           F* dP = scratch<F>(1, nq * nk);
           block_scores(P, qp + base, kp + base, i0, nq, nk, stride, HS, sc, bias, h, causal);
-          for (int64_t r = 0; r < nq; ++r) {
-            const F li = l[(b * NH + h) * T + i0 + r];
-            if constexpr (std::is_same_v<F, float>)
-              exp_scale_f32(P + r * nk, P + r * nk, li, 1.0f, nk, false);
-            else
-              for (int64_t j = 0; j < nk; ++j) P[r * nk + j] = std::exp(P[r * nk + j] - li);
-          }
+          for (int64_t r = 0; r < nq; ++r) exp_row(P + r * nk, l[(b * NH + h) * T + i0 + r], nk);  // exp(S - lse)
           const F* dO = dop + base + i0 * stride;
           if (dvp) gemm_rm(true, false, nk, HS, nq, F(1), P, nk, dO, stride, F(1), dvp + base, stride);
           if (!dqp && !dkp) continue;
           gemm_rm(false, true, nq, nk, HS, F(1), dO, stride, vp + base, stride, F(0), dP, nk);  // dP = dO V^T
-          for (int64_t r = 0; r < nq; ++r) {
-            const F* dOr = dO + r * stride;
-            const F* Or = op + base + (i0 + r) * stride;
-            F D = 0;
-            for (int64_t d = 0; d < HS; ++d) D += dOr[d] * Or[d];
-            F* dSr = dP + r * nk;  // dP becomes dS in place
-            for (int64_t j = 0; j < nk; ++j) dSr[j] = attention_ds(P[r * nk + j], dSr[j], D, sc);
+          for (int64_t r = 0; r < nq; ++r) {  // dP becomes dS in place; D_i = dout_i . out_i
+            const F D = dot(dO + r * stride, op + base + (i0 + r) * stride, HS);
+            ds_row(dP + r * nk, P + r * nk, D, sc, nk);
           }
           if (dqp)  // dq (nq, HS) += dS K
             gemm_rm(false, false, nq, HS, nk, F(1), dP, nk, kp + base, stride, F(1), dqp + base + i0 * stride, stride);

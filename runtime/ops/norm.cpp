@@ -1,5 +1,5 @@
 // Normalisation ops over the last dim: layernorm, rmsnorm, softmax. Statistics (mean, rstd) are saved
-// in the tensor's dtype (f32 for f32 and bf16 inputs) for the backward.
+// for the backward in f32 (f64 for f64 inputs); softmax saves nothing but its output.
 #include "runtime/kernels.h"
 #include "runtime/ops/ops.h"
 

@@ -61,9 +61,10 @@ TEST_P(AttentionGrad, Fp64FiniteDifference) {
 using K = PositionBias::Kind;
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionGrad,
-    ::testing::Values(Case{1, 1, 1, 1, K::none, true}, Case{2, 3, 3, 4, K::none, true}, Case{1, 7, 1, 8, K::none, false},
-                      Case{2, 33, 1, 1, K::none, true}, Case{2, 7, 3, 4, K::alibi, true},
-                      Case{1, 3, 3, 1, K::alibi, false}, Case{1, 33, 1, 4, K::alibi, true},
+    ::testing::Values(Case{1, 1, 1, 1, K::none, true}, Case{2, 3, 3, 4, K::none, true},
+                      Case{1, 7, 1, 8, K::none, false}, Case{2, 33, 1, 1, K::none, true},
+                      Case{2, 7, 3, 4, K::alibi, true}, Case{1, 3, 3, 1, K::alibi, false},
+                      Case{1, 33, 1, 4, K::alibi, true},
                       Case{1, 1, 3, 4, K::table, true}, Case{1, 7, 3, 8, K::table, true},
                       Case{2, 3, 1, 1, K::table, false}, Case{1, 33, 3, 8, K::table, false},
                       // more than one 64-row query block: the blocked causal path and the full key range

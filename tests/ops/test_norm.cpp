@@ -81,7 +81,8 @@ TEST(LayernormFused, MatchesComposite) {
   in.push_back(random_f32({33}, 2, 0.5, 1.5));
   in.push_back(random_f32({33}, 3));
   expect_fused_matches_composite(
-      in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::layernorm(g, v[0], v[1], v[2], 1e-5f)}; },
+      in,
+      [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::layernorm(g, v[0], v[1], v[2], 1e-5f)}; },
       [](Graph& g, const std::vector<Var>& v) {
         return std::vector<Var>{ops::add(g, ops::mul(g, layernorm_composite(g, v[0], 1e-5f), v[1]), v[2])};
       },
@@ -92,7 +93,8 @@ TEST(LayernormFused, WithoutAffineMatchesComposite) {
   std::vector<OwnedTensor> in;
   in.push_back(random_f32({7, 3}, 4, -2, 2));
   expect_fused_matches_composite(
-      in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::layernorm(g, v[0], nullptr, nullptr)}; },
+      in,
+      [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::layernorm(g, v[0], nullptr, nullptr)}; },
       [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{layernorm_composite(g, v[0], 1e-5f)}; }, 1e-5);
 }
 
@@ -145,7 +147,8 @@ TEST(NormErrors, ShapeMismatchesNameTheOp) {
   EXPECT_NE(error_of([&] { ops::layernorm(g, g.constant(x), nullptr, g.constant(w)); })
                 .find("[layernorm] bias must be (4), got (5)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { ops::rmsnorm(g, g.constant(x), g.constant(w)); }).find("[rmsnorm] weight must be (4), got (5)"),
+  EXPECT_NE(error_of([&] { ops::rmsnorm(g, g.constant(x), g.constant(w)); })
+                .find("[rmsnorm] weight must be (4), got (5)"),
             std::string::npos);
   EXPECT_NE(error_of([&] { ops::rmsnorm(g, g.constant(x), g.constant(w64)); }).find("[rmsnorm]"), std::string::npos);
   EXPECT_NE(error_of([&] { ops::layernorm(g, g.constant(ids), nullptr, nullptr); }).find("[layernorm] needs a float"),
