@@ -143,4 +143,23 @@ TEST_F(Cli, TrainResumeEvalSamplePlot) {
   EXPECT_TRUE(fs::exists(out + "/loss.svg"));
 }
 
+TEST_F(Cli, EveryPositionSchemeTrains) {
+  for (const char* pos : {"learned", "sinusoidal", "rope", "alibi", "sandwich", "none"}) {
+    std::string out = dir_ + "/pos_" + pos;
+    Result r = run("train" + tiny(std::string("--out ") + out + " --position " + pos +
+                                  " --d-model 32 --seq-len 32 --batch-size 4 --steps 30 --lr 3e-3 --eval-every 30"));
+    ASSERT_EQ(r.code, 0) << pos << "\n" << r.out;
+    std::ifstream m(out + "/metrics.jsonl");
+    std::string line;
+    double first = -1, val = -1;
+    while (std::getline(m, line)) {
+      size_t p = line.find("\"loss\": "), v = line.find("\"val_loss\": ");
+      if (p != std::string::npos && first < 0) first = std::stod(line.substr(p + 8));
+      if (v != std::string::npos) val = std::stod(line.substr(v + 12));
+    }
+    EXPECT_GT(first, 4.5) << pos;  // ~ln(257) at the start
+    EXPECT_LT(val, first - 1.5) << pos << ": the validation loss must fall well below the initial loss";
+  }
+}
+
 }  // namespace
