@@ -1,6 +1,6 @@
 // checksum64: a fast 64-bit checksum of a byte range, used by token shards and checkpoints to detect
 // truncation and flipped bytes (not a cryptographic hash). Processes 8-byte little-endian words:
-// h = rotl((h ^ w) * K, 29); the tail and the length are folded in at the end.
+// h = rotl((h ^ w) * K, 29) in two lanes; the last partial word and the length are folded in at the end.
 #pragma once
 
 #include <cstddef>
@@ -23,7 +23,14 @@ inline uint64_t checksum64(const void* data, size_t n, uint64_t seed = 0x243F6A8
     h2 = (h2 ^ b) * K;
     h2 = (h2 << 29) | (h2 >> 35);
   }
-  uint64_t tail = 0;
+  if (i + 8 <= n) {  // one more full word
+    uint64_t a;
+    std::memcpy(&a, p + i, 8);
+    h = (h ^ a) * K;
+    h = (h << 29) | (h >> 35);
+    i += 8;
+  }
+  uint64_t tail = 0;  // the last 0..7 bytes
   std::memcpy(&tail, p + i, n - i);
   h ^= (h2 * K) ^ (tail * 0xC2B2AE3D27D4EB4Full) ^ static_cast<uint64_t>(n);
   h ^= h >> 33;
