@@ -1,5 +1,6 @@
 // weft train: builds the model from [model] flags (or from the checkpoint when resuming), prints and
 // saves the effective configuration, and runs the Trainer.
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include "launch/commands.h"
 #include "launch/model_options.h"
 #include "launch/session.h"
+#include "launch/signals.h"
 #include "launch/train_options.h"
 #include "launch/trainer.h"
 
@@ -81,7 +83,9 @@ int cmd_train(const std::vector<std::string>& args) {
     CheckpointMeta meta{get<std::string>(vm, "model"), ini, weft_version(), comm.size()};
     Trainer trainer(opt, std::move(model), get<int64_t>(vm, "seq-len"), meta, comm);
     if (!resume.empty()) trainer.resume_from(resume);
+    install_stop_handlers();
     double val = trainer.run();
+    if (trainer.stopped()) return kExitStopped;
     if (comm.rank() == 0 && std::isfinite(val)) std::printf("final val_loss %.4f\n", val);
     return 0;
   });

@@ -30,8 +30,10 @@ Session start_session() {
 
 int run_ranked(Session& s, const std::function<int()>& body) {
   int code = 0;
+  bool failed = true;
   try {
     code = body();
+    failed = false;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "rank %d: %s\n", s.comm->rank(), e.what());
     code = 2;
@@ -42,7 +44,7 @@ int run_ranked(Session& s, const std::function<int()>& body) {
     std::fprintf(stderr, "rank %d: fatal: %s\n", s.comm->rank(), e.what());
     code = 1;
   }
-  if (code != 0 && s.comm->size() > 1) {
+  if (failed && s.comm->size() > 1) {
     std::fflush(stderr);
     s.comm->abort(code);  // the other ranks may be inside a collective: take them down
   }

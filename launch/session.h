@@ -23,7 +23,7 @@ struct Session {
 Session start_session();
 
 // Runs body; on an exception prints "rank R: message" and, with more than one rank, calls MPI_Abort so
-// no rank hangs. Returns body's exit code, 2 for usage/input errors, 1 for other failures.
+// no rank hangs. Returns body's exit code, or 2 for usage/input errors and 1 for other failures.
 int run_ranked(Session& s, const std::function<int()>& body);
 
 }  // namespace weft::launch

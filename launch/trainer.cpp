@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "data/shard.h"
+#include "launch/signals.h"
 #include "runtime/optim/grad_clip.h"
 
 namespace weft::launch {
@@ -174,6 +175,15 @@ double Trainer::run() {
       window_steps = 0;
     }
     if ((opt_.save_every > 0 && state_.step % opt_.save_every == 0) || (last && opt_.save_on_exit)) save();
+    // All ranks agree on stopping at the same step: a signal seen by any rank stops all of them.
+    int64_t stop = stop_requested() ? 1 : 0;
+    if (comm_.size() > 1) comm_.all_reduce(&stop, 1, DType::i64, par::ReduceOp::max);
+    if (stop && !last) {
+      if (comm_.rank() == 0) std::printf("stop signal received: saving at step %lld\n", (long long)state_.step);
+      save();
+      stopped_ = true;
+      return std::nan("");
+    }
   }
   return val_loss;
 }

@@ -23,8 +23,10 @@ class Trainer {
           par::Communicator& comm);
   // Loads a checkpoint (parameters, optimizer, cursor, RNG, bookkeeping) to continue from it.
   void resume_from(const std::string& path);
-  // Runs until --steps; returns the final validation loss (NaN when there is no validation split).
+  // Runs until --steps or until a stop signal (then saves); returns the final validation loss (NaN when
+  // there is no validation split or the run was stopped). stopped() tells which.
   double run();
+  bool stopped() const { return stopped_; }
   double evaluate(int64_t batches);  // mean validation loss over the first `batches` windows-batches
 
  private:
@@ -48,6 +50,7 @@ class Trainer {
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
   OwnedTensor inputs_, targets_;  // (B, T) this rank's micro-batch
   double last_grad_norm_ = 0.0;
+  bool stopped_ = false;
 };
 
 }  // namespace weft::launch
