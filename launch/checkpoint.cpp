@@ -54,17 +54,17 @@ Tensor slot(const Tensor& flat, const ParamInfo& info) {
   return t;
 }
 
-void write_file(const std::string& path, const ParamStore& store, const optim::AdamW& opt, const TrainState& s,
+void write_file(const std::string& path, const ParamStore& store, const OptimState& opt, const TrainState& s,
                 const CheckpointMeta& meta) {
   ckpt::H5File f = ckpt::H5File::create(path);
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
     auto v = host_copy(store.value(id));
     f.write("params/" + info.name, store.dtype(), info.shape, v.data());
-    auto m = host_copy(slot(opt.m(), info));
-    f.write("optim/m/" + info.name, opt.m().dtype, info.shape, m.data());
-    auto vv = host_copy(slot(opt.v(), info));
-    f.write("optim/v/" + info.name, opt.v().dtype, info.shape, vv.data());
+    auto m = host_copy(slot(opt.m, info));
+    f.write("optim/m/" + info.name, opt.m.dtype, info.shape, m.data());
+    auto vv = host_copy(slot(opt.v, info));
+    f.write("optim/v/" + info.name, opt.v.dtype, info.shape, vv.data());
   }
   f.set_attr("format_version", int64_t(1));
   f.set_attr("model", meta.model);
@@ -72,7 +72,7 @@ void write_file(const std::string& path, const ParamStore& store, const optim::A
   f.set_attr("weft_version", meta.version);
   f.set_attr("world_size", int64_t(meta.world_size));
   f.set_attr("step", s.step);
-  f.set_attr("optimizer_steps", opt.steps());
+  f.set_attr("optimizer_steps", opt.steps);
   f.set_attr("consumed_samples", s.consumed_samples);
   f.set_attr("tokens_seen", s.tokens_seen);
   f.set_attr("rng_seed", static_cast<int64_t>(s.rng.seed));
@@ -97,7 +97,7 @@ void write_text_atomically(const std::string& dir, const std::string& name, cons
 
 }  // namespace
 
-std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const optim::AdamW& opt,
+std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
                             par::Communicator& comm) {
   const std::string dir = run_dir + "/checkpoints";
@@ -177,7 +177,7 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   return m;
 }
 
-void load_checkpoint(const std::string& path, ParamStore& store, optim::AdamW* opt, TrainState* state) {
+void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt, TrainState* state) {
   ckpt::H5File f = ckpt::H5File::open_read(verified_file(path));
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
@@ -185,7 +185,7 @@ void load_checkpoint(const std::string& path, ParamStore& store, optim::AdamW* o
     f.read("params/" + info.name, store.dtype(), info.shape, buf.data());
     device_copy(store.device(), store.value(id).data, Device::cpu, buf.data(), buf.size());
     if (opt) {
-      for (const auto& [group, flat] : {std::pair{"optim/m/", &opt->m()}, std::pair{"optim/v/", &opt->v()}}) {
+      for (const auto& [group, flat] : {std::pair{"optim/m/", &opt->m}, std::pair{"optim/v/", &opt->v}}) {
         Tensor dst = slot(*flat, info);
         std::vector<char> b(dst.nbytes());
         f.read(group + info.name, dst.dtype, info.shape, b.data());
@@ -198,7 +198,7 @@ void load_checkpoint(const std::string& path, ParamStore& store, optim::AdamW* o
     if (name.rfind("params/", 0) == 0)
       WEFT_CHECK(store.find(name.substr(7)) >= 0, "[checkpoint] ", f.path(), " has parameter '", name.substr(7),
                  "' that this model does not have (a checkpoint of another architecture or configuration?)");
-  if (opt) opt->set_steps(f.attr_int("optimizer_steps"));
+  if (opt) opt->steps = f.attr_int("optimizer_steps");
   if (state) {
     state->step = f.attr_int("step");
     state->consumed_samples = f.attr_int("consumed_samples");

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "parallel/comm.h"
-#include "runtime/optim/adamw.h"
 #include "runtime/param_store.h"
 #include "runtime/rng.h"
 
@@ -23,6 +22,13 @@ struct TrainState {
   double elapsed_s = 0.0;
 };
 
+// AdamW state as full flat tensors (the store's layout, store.total() elements): a ZeRO-1 run gathers its
+// shards into these before saving and slices them after loading, so files do not depend on the layout.
+struct OptimState {
+  Tensor m, v;
+  int64_t steps = 0;
+};
+
 struct CheckpointMeta {
   std::string model;       // architecture name
   std::string config_ini;  // the effective configuration
@@ -31,7 +37,7 @@ struct CheckpointMeta {
 };
 
 // Collective: every rank calls it; rank 0 writes (all state is replicated). Returns the final path.
-std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const optim::AdamW& opt,
+std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
                             par::Communicator& comm);
 
@@ -41,9 +47,9 @@ std::string resolve_checkpoint(const std::string& run_dir, const std::string& re
 
 // Reads the metadata (model name, configuration) of a checkpoint folder.
 CheckpointMeta read_checkpoint_meta(const std::string& path);
-// Loads parameters (always), and optimizer and training state when opt / state are given.
-// Errors name the tensor and both shapes on a mismatch.
-void load_checkpoint(const std::string& path, ParamStore& store, optim::AdamW* opt, TrainState* state);
+// Loads parameters (always), and optimizer state (into opt->m / opt->v, full-size, and opt->steps) and
+// training state when given. Errors name the tensor and both shapes on a mismatch.
+void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt, TrainState* state);
 
 std::string weft_version();
 

@@ -27,7 +27,8 @@ void add_train_options(OptionSet& set) {
       ("eval-every", po::value<int64_t>()->default_value(100), "steps between validation runs (0: only at the end)")
       ("eval-batches", po::value<int64_t>()->default_value(20), "validation batches per evaluation")
       ("log-every", po::value<int64_t>()->default_value(10), "steps between progress lines")
-      ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)");
+      ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)")
+      ("zero", po::value<int>()->default_value(0), "1: shard the optimizer state across ranks (ZeRO-1)");
   set.group("checkpoint").add_options()
       ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
       ("save-on-exit", po::value<bool>()->default_value(true)->implicit_value(true), "checkpoint when the run ends")
@@ -58,6 +59,8 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.eval_batches = get<int64_t>(vm, "eval-batches");
   o.log_every = get<int64_t>(vm, "log-every");
   o.threads = get<int>(vm, "threads");
+  o.zero = get<int>(vm, "zero");
+  if (o.zero != 0 && o.zero != 1) throw UsageError("--zero must be 0 or 1, got " + std::to_string(o.zero));
   o.save_every = get<int64_t>(vm, "save-every");
   o.save_on_exit = get<bool>(vm, "save-on-exit");
   o.keep_checkpoints = get<int64_t>(vm, "keep-checkpoints");

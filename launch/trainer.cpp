@@ -2,12 +2,14 @@
 #include "launch/trainer.h"
 
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "data/shard.h"
 #include "launch/signals.h"
+#include "runtime/kernels.h"
 #include "runtime/optim/grad_clip.h"
 
 namespace weft::launch {
@@ -33,11 +35,18 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
       inputs_(DType::i32, {opt_.batch_size, seq_len}),
       targets_(DType::i32, {opt_.batch_size, seq_len}) {
   model_->declare(store_);
-  store_.finalize();
+  const int64_t world = comm_.size();
+  store_.finalize(opt_.zero ? world : 1);  // ZeRO-1: equal shards of the flat layout, one per rank
   store_.initialize(opt_.seed);
-  adamw_ = std::make_unique<optim::AdamW>(
-      store_, optim::AdamWConfig{static_cast<float>(opt_.lr), static_cast<float>(opt_.beta1),
-                                 static_cast<float>(opt_.beta2), 1e-8f, static_cast<float>(opt_.weight_decay)});
+  const optim::AdamWConfig acfg{static_cast<float>(opt_.lr), static_cast<float>(opt_.beta1),
+                                static_cast<float>(opt_.beta2), 1e-8f, static_cast<float>(opt_.weight_decay)};
+  if (opt_.zero) {
+    const int64_t shard = store_.total() / world;
+    adamw_ = std::make_unique<optim::AdamW>(store_, acfg, comm_.rank() * shard, (comm_.rank() + 1) * shard);
+    shard_grads_ = OwnedTensor(store_.dtype(), {shard});
+  } else {
+    adamw_ = std::make_unique<optim::AdamW>(store_, acfg);
+  }
   const int64_t V = model_->vocab_size();
   auto train_shard = std::make_shared<data::Shard>(opt_.data + "/train.bin", V);
   train_ = std::make_unique<data::WindowLoader>(train_shard, T_, opt_.seed);
@@ -53,7 +62,13 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
 }
 
 void Trainer::resume_from(const std::string& path) {
-  load_checkpoint(path, store_, adamw_.get(), &state_);
+  OwnedTensor m(adamw_->m().dtype, {store_.total()}), v(adamw_->v().dtype, {store_.total()});
+  OptimState os{m, v, 0};
+  load_checkpoint(path, store_, &os, &state_);
+  const size_t es = dtype_size(m.tensor().dtype);  // keep this rank's slice of the moments
+  std::memcpy(adamw_->m().data, static_cast<char*>(m.tensor().data) + adamw_->begin() * es, adamw_->m().nbytes());
+  std::memcpy(adamw_->v().data, static_cast<char*>(v.tensor().data) + adamw_->begin() * es, adamw_->v().nbytes());
+  adamw_->set_steps(os.steps);
   train_->set_cursor(state_.consumed_samples);
   rng_.set_state(RngState{state_.rng.seed, static_cast<uint32_t>(comm_.rank()), state_.rng.offset});
   if (comm_.rank() == 0)
@@ -76,20 +91,40 @@ double Trainer::train_step() {
     g.backward(loss);
     g.clear();
   }
-  if (world > 1) {
-    Tensor grads = store_.grads();
-    comm_.all_reduce(grads.data, grads.numel(), grads.dtype, par::ReduceOp::sum);
-    comm_.all_reduce(&loss_sum, 1, DType::f64, par::ReduceOp::sum);
-  }
-  last_grad_norm_ = optim::global_grad_norm(ex_, store_);
-  const float lr = static_cast<float>(schedule_.at(state_.step));
-  adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip));
-  store_.zero_grads();
+  if (world > 1) comm_.all_reduce(&loss_sum, 1, DType::f64, par::ReduceOp::sum);
+  reduce_and_update();
   ++state_.step;
   state_.consumed_samples = train_->cursor();
   state_.tokens_seen += B * T_ * opt_.grad_accum * world;
   state_.rng = RngState{rng_.state().seed, 0, rng_.state().offset};
   return loss_sum;
+}
+
+void Trainer::reduce_and_update() {
+  const float lr = static_cast<float>(schedule_.at(state_.step));
+  Tensor grads = store_.grads(), values = store_.values();
+  if (!opt_.zero) {  // replicated: every rank sums all gradients and applies the same update
+    if (comm_.size() > 1) comm_.all_reduce(grads.data, grads.numel(), grads.dtype, par::ReduceOp::sum);
+    last_grad_norm_ = optim::global_grad_norm(ex_, store_);
+    adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip));
+  } else {  // ZeRO-1: reduce-scatter gradients, update the own shard, all-gather the parameters
+    const Tensor& shard = shard_grads_.tensor();
+    comm_.reduce_scatter(grads.data, shard.data, shard.numel(), grads.dtype, par::ReduceOp::sum);
+    double ss = 0.0;
+    WEFT_LAUNCH(ex_, sum_squares, ex_, shard.dtype, &ss, shard.data, shard.numel());
+    comm_.all_reduce(&ss, 1, DType::f64, par::ReduceOp::sum);
+    last_grad_norm_ = std::sqrt(ss);
+    adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip), shard.data);
+    char* own = static_cast<char*>(values.data) + adamw_->begin() * static_cast<int64_t>(dtype_size(values.dtype));
+    comm_.all_gather(own, values.data, shard.numel(), values.dtype);  // in place
+  }
+  store_.zero_grads();
+}
+
+OwnedTensor Trainer::gather_moment(const Tensor& shard) {
+  OwnedTensor full(shard.dtype, {store_.total()});
+  comm_.all_gather(shard.data, full.tensor().data, shard.numel(), shard.dtype);
+  return full;
 }
 
 double Trainer::evaluate(int64_t batches) {
@@ -135,7 +170,15 @@ void Trainer::log_step(double loss, double lr, double grad_norm, double step_sec
 }
 
 void Trainer::save() {
-  std::string path = save_checkpoint(opt_.out, store_, *adamw_, state_, meta_, opt_.keep_checkpoints, comm_);
+  OptimState os{adamw_->m(), adamw_->v(), adamw_->steps()};
+  OwnedTensor m_full, v_full;
+  if (opt_.zero) {  // collective: every rank contributes its shard of the moments
+    m_full = gather_moment(adamw_->m());
+    v_full = gather_moment(adamw_->v());
+    os.m = m_full;
+    os.v = v_full;
+  }
+  std::string path = save_checkpoint(opt_.out, store_, os, state_, meta_, opt_.keep_checkpoints, comm_);
   if (comm_.rank() == 0) std::printf("saved checkpoint %s\n", path.c_str());
 }
 

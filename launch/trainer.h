@@ -33,6 +33,8 @@ class Trainer {
   double train_step();  // returns the step's global mean loss
   void log_step(double loss, double lr, double grad_norm, double step_seconds);
   void save();
+  void reduce_and_update();  // gradient reduction across ranks, clipping, AdamW (ZeRO-1 or replicated)
+  OwnedTensor gather_moment(const Tensor& shard);  // a ZeRO-1 moment shard -> the full flat tensor
 
   TrainOptions opt_;
   std::unique_ptr<models::Model> model_;
@@ -49,6 +51,7 @@ class Trainer {
   TrainState state_;
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
   OwnedTensor inputs_, targets_;  // (B, T) this rank's micro-batch
+  OwnedTensor shard_grads_;       // ZeRO-1: this rank's reduced gradient shard (total / world)
   double last_grad_norm_ = 0.0;
   bool stopped_ = false;
 };

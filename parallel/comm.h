@@ -25,7 +25,8 @@ class Communicator {
   virtual void all_reduce(void* data, int64_t count, DType dt, ReduceOp op) = 0;
   // send (size * recv_count) reduced over ranks; rank r keeps block r in recv (recv_count).
   virtual void reduce_scatter(const void* send, void* recv, int64_t recv_count, DType dt, ReduceOp op) = 0;
-  // send (send_count) of every rank concatenated in rank order into recv (size * send_count).
+  // send (send_count) of every rank concatenated in rank order into recv (size * send_count); send may
+  // be this rank's own block of recv (in place).
   virtual void all_gather(const void* send, void* recv, int64_t send_count, DType dt) = 0;
   // Variable all-to-all: send_counts[r] elements at send_displs[r] go to rank r; recv likewise. [rank]
   virtual void all_to_all_v(const void* send, const int64_t* send_counts, const int64_t* send_displs, void* recv,

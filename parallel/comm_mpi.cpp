@@ -71,7 +71,9 @@ class MpiCommunicator final : public Communicator {
     MPI_CHECK(MPI_Reduce_scatter_block(send, recv, to_int(n, "reduce_scatter"), mpi_type(dt), mpi_op(op, dt), comm_));
   }
   void all_gather(const void* send, void* recv, int64_t n, DType dt) override {
-    MPI_CHECK(MPI_Allgather(send, to_int(n, "all_gather"), mpi_type(dt), recv, to_int(n, "all_gather"), mpi_type(dt),
+    // send may already sit at this rank's block of recv (ZeRO-1 parameters): gather in place.
+    const void* in = send == static_cast<const char*>(recv) + rank_ * n * dtype_size(dt) ? MPI_IN_PLACE : send;
+    MPI_CHECK(MPI_Allgather(in, to_int(n, "all_gather"), mpi_type(dt), recv, to_int(n, "all_gather"), mpi_type(dt),
                             comm_));
   }
   void all_to_all_v(const void* send, const int64_t* sc, const int64_t* sd, void* recv, const int64_t* rc,

@@ -29,8 +29,10 @@ int ParamStore::add(const std::string& name, Shape shape, Init init, bool weight
   return static_cast<int>(params_.size()) - 1;
 }
 
-void ParamStore::finalize() {
+void ParamStore::finalize(int64_t total_multiple) {
   WEFT_CHECK(!finalized_, "[ParamStore::finalize] called twice");
+  WEFT_CHECK(total_multiple >= 1, "[ParamStore::finalize] bad multiple ", total_multiple);
+  total_ = (total_ + total_multiple - 1) / total_multiple * total_multiple;
   WEFT_CHECK(dtype_is_float(dtype_), "[ParamStore] parameters must be floating point");
   size_t bytes = static_cast<size_t>(total_) * dtype_size(dtype_);
   values_ = Buffer(dev_, bytes);

@@ -38,7 +38,9 @@ class ParamStore {
 
   // Declare a parameter; names are unique. Only before finalize().
   int add(const std::string& name, Shape shape, Init init, bool weight_decay = true);
-  void finalize();                        // allocate values and gradients (zeroed)
+  // Allocate values and gradients (zeroed). The flat size is padded to a multiple of total_multiple
+  // (ZeRO-1 splits it into equal shards, one per rank); padding stays zero.
+  void finalize(int64_t total_multiple = 1);
   void initialize(uint64_t seed);         // run every initialiser; a parameter's values depend only
                                           // on (seed, its name, its shape), not on declaration order
   void zero_grads();

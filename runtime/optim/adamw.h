@@ -1,6 +1,7 @@
 // AdamW over a ParamStore: decoupled weight decay (only on parameters whose ParamInfo::weight_decay is
 // set: matrices and embeddings, not norms or biases), bias-corrected moments held in two flat buffers
-// laid out like the store (so ZeRO-1 can shard them by range and checkpoints address them by name).
+// laid out like the store. With a range [begin, end) of the flat layout (ZeRO-1), the moments cover only
+// that shard and step() updates only it; checkpoints address the moments by parameter name.
 #pragma once
 
 #include <cstdint>
@@ -18,21 +19,24 @@ struct AdamWConfig {
 
 class AdamW {
  public:
-  AdamW(const ParamStore& store, AdamWConfig cfg);
-  // One update of every parameter with learning rate lr; gradients are multiplied by grad_scale first
-  // (global-norm clipping passes its factor here).
-  void step(Exec& ex, ParamStore& store, float lr, float grad_scale = 1.0f);
-  // Update only the flat element range [begin, end) of the store (ZeRO-1 shards); step() counts once.
-  void step_range(Exec& ex, ParamStore& store, float lr, float grad_scale, int64_t begin, int64_t end);
+  // State for the flat elements [begin, end) of the store (end < 0: to the end, i.e. unsharded).
+  AdamW(const ParamStore& store, AdamWConfig cfg, int64_t begin = 0, int64_t end = -1);
+  // One update of the range with learning rate lr; gradients are multiplied by grad_scale first (global-
+  // norm clipping passes its factor here). grads: the range's gradients (end - begin elements, the
+  // store's dtype); null means the store's own gradient buffer.
+  void step(Exec& ex, ParamStore& store, float lr, float grad_scale = 1.0f, const void* grads = nullptr);
 
   int64_t steps() const { return t_; }
   void set_steps(int64_t t) { t_ = t; }
-  const Tensor& m() const { return m_.tensor(); }  // (total) like store.values()
+  int64_t begin() const { return begin_; }
+  int64_t end() const { return end_; }
+  const Tensor& m() const { return m_.tensor(); }  // (end - begin)
   const Tensor& v() const { return v_.tensor(); }
   const AdamWConfig& config() const { return cfg_; }
 
  private:
   AdamWConfig cfg_;
+  int64_t begin_, end_;
   OwnedTensor m_, v_;
   int64_t t_ = 0;
 };

@@ -115,6 +115,36 @@ TEST_F(Mpi, SameGlobalBatchSameLossesAndWeights) {
   EXPECT_LE(d4, 1e-5);
 }
 
+TEST_F(Mpi, ZeroOneMatchesTheReplicatedRun) {
+  const std::string flags = "--steps 20 --warmup 2 --seed 3 --decay-steps 20 --save-every 10";
+  const std::string r1 = dir_ + "/z1", r2 = dir_ + "/z2", r4 = dir_ + "/z4";
+  Result a = sh(train(r1, 4, flags + " --grad-accum 4"));
+  ASSERT_EQ(a.code, 0) << a.out;
+  Result b = sh(mpirun(2) + train(r2, 4, flags + " --grad-accum 2 --zero 1"));
+  ASSERT_EQ(b.code, 0) << b.out;
+  Result c = sh(mpirun(4) + train(r4, 4, flags + " --grad-accum 1 --zero 1"));
+  ASSERT_EQ(c.code, 0) << c.out;
+  auto l1 = losses(r1), l2 = losses(r2), l4 = losses(r4);
+  for (int step = 1; step <= 20; ++step) {
+    EXPECT_NEAR(l2[step], l1[step], 1e-5 * std::fabs(l1[step])) << "ZeRO-1 on 2 ranks, step " << step;
+    EXPECT_NEAR(l4[step], l1[step], 1e-5 * std::fabs(l1[step])) << "ZeRO-1 on 4 ranks, step " << step;
+  }
+  auto w1 = weights(r1), w4 = weights(r4);
+  double d = 0;
+  for (size_t i = 0; i < w1.size(); ++i) d = std::max(d, std::fabs(w4[i] - w1[i]));
+  EXPECT_LE(d, 1e-5);
+  // A ZeRO-1 checkpoint (gathered moments) resumes on 1 rank without ZeRO and continues the curve.
+  const std::string cont = dir_ + "/z_cont";
+  fs::create_directories(cont + "/checkpoints");
+  fs::copy(r4 + "/checkpoints/step_00000010", cont + "/checkpoints/step_00000010");
+  std::ofstream(cont + "/checkpoints/latest") << "step_00000010\n";
+  Result r = sh(train(cont, 4, flags + " --grad-accum 4 --resume latest"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto lc = losses(cont);
+  for (int step = 11; step <= 20; ++step)
+    EXPECT_NEAR(lc[step], l1[step], 1e-5 * std::fabs(l1[step])) << "resumed without ZeRO, step " << step;
+}
+
 TEST_F(Mpi, TwoRankCheckpointContinuesOnOneAndThreeRanks) {
   const std::string flags = "--decay-steps 10 --warmup 2 --seed 5";
   const std::string base = dir_ + "/base";
