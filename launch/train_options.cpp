@@ -28,7 +28,8 @@ void add_train_options(OptionSet& set) {
       ("eval-batches", po::value<int64_t>()->default_value(20), "validation batches per evaluation")
       ("log-every", po::value<int64_t>()->default_value(10), "steps between progress lines")
       ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)")
-      ("zero", po::value<int>()->default_value(0), "1: shard the optimizer state across ranks (ZeRO-1)");
+      ("zero", po::value<int>()->default_value(0), "1: shard the optimizer state across ranks (ZeRO-1)")
+      ("bucket-mb", po::value<double>()->default_value(25.0), "gradient all-reduce bucket size in MiB");
   set.group("checkpoint").add_options()
       ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
       ("save-on-exit", po::value<bool>()->default_value(true)->implicit_value(true), "checkpoint when the run ends")
@@ -60,6 +61,8 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.log_every = get<int64_t>(vm, "log-every");
   o.threads = get<int>(vm, "threads");
   o.zero = get<int>(vm, "zero");
+  o.bucket_mb = get<double>(vm, "bucket-mb");
+  if (!(o.bucket_mb > 0)) throw UsageError("--bucket-mb must be positive");
   if (o.zero != 0 && o.zero != 1) throw UsageError("--zero must be 0 or 1, got " + std::to_string(o.zero));
   o.save_every = get<int64_t>(vm, "save-every");
   o.save_on_exit = get<bool>(vm, "save-on-exit");

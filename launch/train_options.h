@@ -18,7 +18,8 @@ struct TrainOptions {
   uint64_t seed = 1337;
   int64_t eval_every = 100, eval_batches = 20, log_every = 10;
   int threads = 0;
-  int zero = 0;  // 1: shard AdamW state across ranks (ZeRO stage 1)
+  int zero = 0;
+  double bucket_mb = 25.0;  // gradient all-reduce bucket size  // 1: shard AdamW state across ranks (ZeRO stage 1)
   int64_t save_every = 0, keep_checkpoints = 3;
   bool save_on_exit = true;
   std::string resume;  // "", PATH, "latest" or "auto"

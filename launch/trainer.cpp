@@ -46,6 +46,8 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
     shard_grads_ = OwnedTensor(store_.dtype(), {shard});
   } else {
     adamw_ = std::make_unique<optim::AdamW>(store_, acfg);
+    if (world > 1)
+      grad_sync_ = std::make_unique<par::GradSync>(store_, comm_, static_cast<int64_t>(opt_.bucket_mb * (1 << 20)));
   }
   const int64_t V = model_->vocab_size();
   auto train_shard = std::make_shared<data::Shard>(opt_.data + "/train.bin", V);
@@ -88,6 +90,7 @@ double Trainer::train_step() {
     models::Batch batch{inputs_, targets_, normalizer};
     Var loss = model_->loss(g, store_, batch, rng_, true);
     loss_sum += loss->value.ptr<float>()[0];
+    if (grad_sync_ && micro + 1 == opt_.grad_accum) grad_sync_->attach(g);  // buckets reduce during backward
     g.backward(loss);
     g.clear();
   }
@@ -104,7 +107,7 @@ void Trainer::reduce_and_update() {
   const float lr = static_cast<float>(schedule_.at(state_.step));
   Tensor grads = store_.grads(), values = store_.values();
   if (!opt_.zero) {  // replicated: every rank sums all gradients and applies the same update
-    if (comm_.size() > 1) comm_.all_reduce(grads.data, grads.numel(), grads.dtype, par::ReduceOp::sum);
+    if (grad_sync_) grad_sync_->finish();
     last_grad_norm_ = optim::global_grad_norm(ex_, store_);
     adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip));
   } else {  // ZeRO-1: reduce-scatter gradients, update the own shard, all-gather the parameters

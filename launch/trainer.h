@@ -12,6 +12,7 @@
 #include "launch/train_options.h"
 #include "models/model.h"
 #include "parallel/comm.h"
+#include "parallel/data_parallel.h"
 #include "runtime/optim/adamw.h"
 #include "runtime/optim/lr_schedule.h"
 
@@ -52,6 +53,7 @@ class Trainer {
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
   OwnedTensor inputs_, targets_;  // (B, T) this rank's micro-batch
   OwnedTensor shard_grads_;       // ZeRO-1: this rank's reduced gradient shard (total / world)
+  std::unique_ptr<par::GradSync> grad_sync_;  // replicated data parallel: bucketed, overlapped all-reduce
   double last_grad_norm_ = 0.0;
   bool stopped_ = false;
 };

@@ -23,6 +23,9 @@ class Communicator {
 
   // In place: data (count) becomes the reduction over ranks.
   virtual void all_reduce(void* data, int64_t count, DType dt, ReduceOp op) = 0;
+  // Non-blocking in-place all-reduce: returns a handle for wait(); data must stay untouched until then.
+  virtual int start_all_reduce(void* data, int64_t count, DType dt, ReduceOp op) = 0;
+  virtual void wait(int handle) = 0;
   // send (size * recv_count) reduced over ranks; rank r keeps block r in recv (recv_count).
   virtual void reduce_scatter(const void* send, void* recv, int64_t recv_count, DType dt, ReduceOp op) = 0;
   // send (send_count) of every rank concatenated in rank order into recv (size * send_count); send may

@@ -15,6 +15,8 @@ class LocalCommunicator final : public Communicator {
   int size() const override { return 1; }
   std::string kind() const override { return "local"; }
   void all_reduce(void*, int64_t, DType, ReduceOp) override {}
+  int start_all_reduce(void*, int64_t, DType, ReduceOp) override { return 0; }
+  void wait(int) override {}
   void reduce_scatter(const void* send, void* recv, int64_t n, DType dt, ReduceOp) override {
     if (send != recv) std::memmove(recv, send, n * dtype_size(dt));
   }

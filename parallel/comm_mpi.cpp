@@ -67,6 +67,20 @@ class MpiCommunicator final : public Communicator {
                               mpi_type(dt), mpi_op(op, dt), comm_));
     }
   }
+  int start_all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override {
+    MPI_Request req;
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, to_int(n, "start_all_reduce"), mpi_type(dt), mpi_op(op, dt), comm_,
+                             &req));
+    requests_.push_back(req);
+    return static_cast<int>(requests_.size()) - 1;
+  }
+  void wait(int handle) override {
+    WEFT_CHECK(handle >= 0 && handle < static_cast<int>(requests_.size()), "[mpi] unknown request ", handle);
+    MPI_CHECK(MPI_Wait(&requests_[handle], MPI_STATUS_IGNORE));
+    bool all_done = true;
+    for (auto& r : requests_) all_done = all_done && r == MPI_REQUEST_NULL;
+    if (all_done) requests_.clear();
+  }
   void reduce_scatter(const void* send, void* recv, int64_t n, DType dt, ReduceOp op) override {
     MPI_CHECK(MPI_Reduce_scatter_block(send, recv, to_int(n, "reduce_scatter"), mpi_type(dt), mpi_op(op, dt), comm_));
   }
@@ -110,6 +124,7 @@ class MpiCommunicator final : public Communicator {
  private:
   MPI_Comm comm_;
   bool owned_;
+  std::vector<MPI_Request> requests_;
   int rank_ = 0, size_ = 1;
 };
 

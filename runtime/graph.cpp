@@ -9,6 +9,7 @@ namespace weft {
 
 Graph::Graph(Exec& ex, Arena& tensors) : ex_(ex), tensors_(tensors), meta_(Device::cpu, size_t(1) << 16) {
   tape_.reserve(256);
+  param_positions_.reserve(256);
 }
 
 Graph::~Graph() { clear(); }
@@ -24,7 +25,10 @@ Var Graph::leaf(const Tensor& value, const Tensor& grad) {
   return v;
 }
 
-Var Graph::param(ParamStore& store, int id) { return leaf(store.value(id), store.grad(id)); }
+Var Graph::param(ParamStore& store, int id) {
+  if (grad_enabled) param_positions_.emplace_back(id, tape_.size());
+  return leaf(store.value(id), store.grad(id));
+}
 
 bool Graph::needs_grad(std::initializer_list<Var> inputs) const {
   if (!grad_enabled) return false;
@@ -82,12 +86,16 @@ void Graph::run_tape() {
   for (size_t i = tape_.size(); i-- > 0;) {
     const Entry& e = tape_[i];
     if (e.out->grad.defined()) e.run(e.closure);
+    if (hook_) hook_(hook_ctx_, i);
   }
+  if (hook_) hook_(hook_ctx_, 0);
 }
 
 void Graph::clear() {
   for (auto& e : tape_) e.destroy(e.closure);
   tape_.clear();
+  param_positions_.clear();
+  hook_ = nullptr;
   meta_.reset();
   tensors_.reset();
 }

@@ -65,6 +65,16 @@ class Graph {
 
   bool grad_enabled = true;
   size_t tape_size() const { return tape_.size(); }
+
+  // Gradient-ready tracking (data-parallel buckets reduce while the backward still runs): param() notes
+  // the tape position at which each parameter entered the step; no earlier tape entry can use it, so its
+  // gradient is final once the backward has run every entry at or above that position. The hook is
+  // called after each tape position i during backward (descending), and once with i = 0 at the end.
+  const std::vector<std::pair<int, size_t>>& param_positions() const { return param_positions_; }
+  void set_backward_hook(void (*hook)(void*, size_t), void* ctx) {
+    hook_ = hook;
+    hook_ctx_ = ctx;
+  }
   int64_t system_allocations() const { return meta_.system_allocations() + tape_allocs_; }
 
  private:
@@ -82,6 +92,9 @@ class Graph {
   Arena meta_;                // nodes and closures (host memory)
   std::vector<Entry> tape_;
   int64_t tape_allocs_ = 0;   // times the tape vector grew
+  std::vector<std::pair<int, size_t>> param_positions_;  // (parameter id, tape size when it entered)
+  void (*hook_)(void*, size_t) = nullptr;
+  void* hook_ctx_ = nullptr;
 };
 
 template <class F>

@@ -1,0 +1,58 @@
+// GradSync implementation.
+#include "parallel/data_parallel.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace weft::par {
+
+GradSync::GradSync(ParamStore& store, Communicator& comm, int64_t bucket_bytes) : store_(store), comm_(comm) {
+  WEFT_CHECK(bucket_bytes > 0, "--bucket-mb must be positive");
+  const int64_t es = static_cast<int64_t>(dtype_size(store.dtype()));
+  Bucket cur{0, 0, {}, 0, -1};
+  for (int id = 0; id < store.size(); ++id) {  // parameters in layout order
+    const ParamInfo& info = store.info(id);
+    cur.params.push_back(id);
+    cur.end = id + 1 < store.size() ? store.info(id + 1).offset : store.total();
+    if ((cur.end - cur.begin) * es >= bucket_bytes || id + 1 == store.size()) {
+      buckets_.push_back(cur);
+      cur = Bucket{cur.end, cur.end, {}, 0, -1};
+    }
+    (void)info;
+  }
+  param_position_.assign(store.size(), std::numeric_limits<size_t>::max());
+}
+
+void GradSync::attach(Graph& g) {
+  std::fill(param_position_.begin(), param_position_.end(), std::numeric_limits<size_t>::max());
+  for (auto [id, pos] : g.param_positions()) param_position_[id] = std::min(param_position_[id], pos);
+  for (Bucket& b : buckets_) {
+    b.handle = -1;
+    b.ready_below = std::numeric_limits<size_t>::max();
+    for (int id : b.params) b.ready_below = std::min(b.ready_below, param_position_[id]);
+  }
+  g.set_backward_hook(&GradSync::on_position, this);
+}
+
+void GradSync::on_position(void* self, size_t position) {
+  auto* s = static_cast<GradSync*>(self);
+  for (Bucket& b : s->buckets_)  // later buckets hold later layers: they become final first
+    if (b.handle < 0 && b.ready_below != std::numeric_limits<size_t>::max() && position <= b.ready_below) s->start(b);
+}
+
+void GradSync::start(Bucket& b) {
+  Tensor g = store_.grads();
+  char* base = static_cast<char*>(g.data) + b.begin * static_cast<int64_t>(dtype_size(g.dtype));
+  b.handle = comm_.start_all_reduce(base, b.end - b.begin, g.dtype, ReduceOp::sum);
+}
+
+void GradSync::finish() {
+  for (Bucket& b : buckets_)
+    if (b.handle < 0) start(b);
+  for (Bucket& b : buckets_) {
+    comm_.wait(b.handle);
+    b.handle = -1;
+  }
+}
+
+}  // namespace weft::par
