@@ -1,0 +1,124 @@
+// NCCL communicator implementation (compiled with WEFT_CUDA). Every call is enqueued on the Exec's
+// stream; wait() and barrier() synchronise that stream. Not yet run on a GPU (docs/gpu-validation.md).
+#include "parallel/comm_nccl.h"
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "runtime/check.h"
+
+#define NCCL_CHECK(call)                                                                                     \
+  do {                                                                                                       \
+    ncclResult_t nccl_status_ = (call);                                                                      \
+    if (nccl_status_ != ncclSuccess)                                                                         \
+      WEFT_FAIL("[nccl] ", #call, " failed at ", __FILE__, ":", __LINE__, ": ", ncclGetErrorString(nccl_status_)); \
+  } while (0)
+
+namespace weft::par {
+
+namespace {
+
+ncclDataType_t nccl_type(DType dt) {
+  switch (dt) {
+    case DType::f32: return ncclFloat32;
+    case DType::bf16: return ncclBfloat16;
+    case DType::f64: return ncclFloat64;
+    case DType::i32: return ncclInt32;
+    case DType::i64: return ncclInt64;
+  }
+  return ncclUint8;
+}
+
+ncclRedOp_t nccl_op(ReduceOp op) { return op == ReduceOp::sum ? ncclSum : op == ReduceOp::max ? ncclMax : ncclMin; }
+
+class NcclCommunicator final : public Communicator {
+ public:
+  NcclCommunicator(ncclComm_t comm, Communicator& bootstrap, Exec& ex)
+      : comm_(comm), bootstrap_(bootstrap), stream_(static_cast<cudaStream_t>(ex.stream)), ex_(ex) {
+    NCCL_CHECK(ncclCommUserRank(comm_, &rank_));
+    NCCL_CHECK(ncclCommCount(comm_, &size_));
+  }
+  ~NcclCommunicator() override { ncclCommDestroy(comm_); }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  std::string kind() const override { return "nccl"; }
+
+  void all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override {
+    NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, stream_));
+  }
+  int start_all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override {
+    all_reduce(data, n, dt, op);  // already asynchronous on the stream
+    return 0;
+  }
+  void wait(int) override { sync(); }
+  void reduce_scatter(const void* send, void* recv, int64_t n, DType dt, ReduceOp op) override {
+    NCCL_CHECK(ncclReduceScatter(send, recv, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, stream_));
+  }
+  void all_gather(const void* send, void* recv, int64_t n, DType dt) override {
+    NCCL_CHECK(ncclAllGather(send, recv, static_cast<size_t>(n), nccl_type(dt), comm_, stream_));  // in place ok
+  }
+  void all_to_all_v(const void* send, const int64_t* sc, const int64_t* sd, void* recv, const int64_t* rc,
+                    const int64_t* rd, DType dt) override {
+    const size_t es = dtype_size(dt);
+    NCCL_CHECK(ncclGroupStart());
+    for (int r = 0; r < size_; ++r) {
+      if (sc[r]) NCCL_CHECK(ncclSend(static_cast<const char*>(send) + sd[r] * es, sc[r], nccl_type(dt), r, comm_, stream_));
+      if (rc[r]) NCCL_CHECK(ncclRecv(static_cast<char*>(recv) + rd[r] * es, rc[r], nccl_type(dt), r, comm_, stream_));
+    }
+    NCCL_CHECK(ncclGroupEnd());
+  }
+  void broadcast(void* data, int64_t n, DType dt, int root) override {
+    NCCL_CHECK(ncclBroadcast(data, data, static_cast<size_t>(n), nccl_type(dt), root, comm_, stream_));
+  }
+  void barrier() override {
+    sync();
+    bootstrap_.barrier();
+  }
+  std::unique_ptr<Communicator> split(int color, int key) override {
+    ncclComm_t sub;
+    NCCL_CHECK(ncclCommSplit(comm_, color, key, &sub, nullptr));
+    return std::make_unique<NcclCommunicator>(sub, bootstrap_, ex_);
+  }
+  std::unique_ptr<Communicator> split_node() override {
+    // Color = the lowest world rank on this node, found through the bootstrap's node group.
+    int32_t leader = bootstrap_.rank();
+    bootstrap_.split_node()->all_reduce(&leader, 1, DType::i32, ReduceOp::min);
+    return split(leader, rank_);
+  }
+  [[noreturn]] void abort(int code) override {
+    ncclCommAbort(comm_);
+    bootstrap_.abort(code);
+    std::_Exit(code);  // not reached: the bootstrap's abort does not return
+  }
+
+ private:
+  void sync() {
+    cudaError_t st = cudaStreamSynchronize(stream_);
+    WEFT_CHECK(st == cudaSuccess, "[nccl] stream synchronize failed: ", cudaGetErrorString(st));
+  }
+  ncclComm_t comm_;
+  Communicator& bootstrap_;
+  cudaStream_t stream_;
+  Exec& ex_;
+  int rank_ = 0, size_ = 1;
+};
+
+}  // namespace
+
+bool nccl_available() { return true; }
+
+std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, Exec& ex) {
+  WEFT_CHECK(ex.device == Device::cuda, "[nccl] the NCCL communicator needs a CUDA Exec");
+  ncclUniqueId id;
+  if (bootstrap.rank() == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+  static_assert(sizeof(ncclUniqueId) % sizeof(int32_t) == 0);
+  bootstrap.broadcast(&id, sizeof id / sizeof(int32_t), DType::i32, 0);  // the id travels as 32 i32s
+  ncclComm_t comm;
+  NCCL_CHECK(ncclCommInitRank(&comm, bootstrap.size(), id, bootstrap.rank()));
+  return std::make_unique<NcclCommunicator>(comm, bootstrap, ex);
+}
+
+}  // namespace weft::par
