@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Multi-node data parallel training with mpirun and a hostfile (one line per node: "node01 slots=8").
+#   cluster/mpirun_hosts.sh hosts.txt 16 --data data/stories --out runs/a --config cluster/configs/small.ini
+set -euo pipefail
+hostfile=$1; ranks=$2; shift 2
+exec mpirun --hostfile "$hostfile" -np "$ranks" --bind-to none -x OMP_NUM_THREADS -x HDF5_USE_FILE_LOCKING=FALSE \
+  build/cpu/weft train --resume auto "$@"
