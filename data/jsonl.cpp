@@ -1,7 +1,9 @@
-// JSON string escaping and a small recursive-descent reader for one object per line.
+// JSON string escaping and a small recursive-descent reader for one object per line (strict RFC 8259
+// syntax: literals, numbers, nesting up to 64 levels; strings decoded to UTF-8).
 #include "data/jsonl.h"
 
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 namespace weft::data {
@@ -11,11 +13,21 @@ std::string json_escape_string(const std::string& s) {
   o.reserve(s.size() + 8);
   for (unsigned char c : s) {
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -53,7 +65,8 @@ class Reader {
     ++i_;
   }
   static void put_utf8(std::string& o, uint32_t cp) {
-    if (cp < 0x80) o += static_cast<char>(cp);
+    if (cp < 0x80)
+      o += static_cast<char>(cp);
     else if (cp < 0x800) {
       o += static_cast<char>(0xC0 | (cp >> 6));
       o += static_cast<char>(0x80 | (cp & 0x3F));
@@ -74,10 +87,14 @@ class Reader {
     for (int k = 0; k < 4; ++k) {
       char c = s_[i_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else fail("invalid \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        fail("invalid \\u escape");
     }
     return v;
   }
@@ -96,14 +113,30 @@ class Reader {
       if (i_ >= s_.size()) fail("unterminated escape");
       char e = s_[i_++];
       switch (e) {
-        case '"': o += '"'; break;
-        case '\\': o += '\\'; break;
-        case '/': o += '/'; break;
-        case 'b': o += '\b'; break;
-        case 'f': o += '\f'; break;
-        case 'n': o += '\n'; break;
-        case 'r': o += '\r'; break;
-        case 't': o += '\t'; break;
+        case '"':
+          o += '"';
+          break;
+        case '\\':
+          o += '\\';
+          break;
+        case '/':
+          o += '/';
+          break;
+        case 'b':
+          o += '\b';
+          break;
+        case 'f':
+          o += '\f';
+          break;
+        case 'n':
+          o += '\n';
+          break;
+        case 'r':
+          o += '\r';
+          break;
+        case 't':
+          o += '\t';
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp < 0xDC00) {  // high surrogate: a low one must follow
@@ -118,7 +151,8 @@ class Reader {
           put_utf8(o, cp);
           break;
         }
-        default: fail(std::string("invalid escape \\") + e);
+        default:
+          fail(std::string("invalid escape \\") + e);
       }
     }
   }
@@ -147,20 +181,39 @@ class Reader {
         expect(close);
         return;
       }
-    } else {
-      size_t start = i_;
-      while (i_ < s_.size() && std::string(",}] \t\r\n").find(s_[i_]) == std::string::npos) ++i_;
-      std::string tok = s_.substr(start, i_ - start);
-      if (tok.empty()) fail("expected a value");
-      if (tok != "true" && tok != "false" && tok != "null") {
-        size_t used = 0;
-        try {
-          std::stod(tok, &used);
-        } catch (...) {
-          used = 0;
+    } else if (c == 't' || c == 'f' || c == 'n') {
+      for (const char* lit : {"true", "false", "null"}) {
+        const size_t n = std::strlen(lit);
+        if (s_.compare(i_, n, lit) == 0) {
+          i_ += n;
+          return;
         }
-        if (used != tok.size()) fail("invalid value '" + tok + "'");
       }
+      fail("invalid literal");
+    } else {
+      number();
+    }
+  }
+  // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+  void number() {
+    auto digit = [&] { return i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9'; };
+    auto digits = [&] {
+      if (!digit()) fail("invalid number");
+      while (digit()) ++i_;
+    };
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    if (i_ < s_.size() && s_[i_] == '0')
+      ++i_;
+    else
+      digits();
+    if (i_ < s_.size() && s_[i_] == '.') {
+      ++i_;
+      digits();
+    }
+    if (i_ < s_.size() && (s_[i_] == 'e' || s_[i_] == 'E')) {
+      ++i_;
+      if (i_ < s_.size() && (s_[i_] == '+' || s_[i_] == '-')) ++i_;
+      digits();
     }
   }
   bool at_end() {

@@ -1,7 +1,8 @@
-// Feistel permutation and the window loader.
+// Feistel permutation, the window loader and evaluation batches.
+// Windows are located by binary search over the first window of each shard.
 #include "data/loader.h"
 
-#include <vector>
+#include <algorithm>
 
 #include "runtime/check.h"
 #include "runtime/math/philox.h"
@@ -21,7 +22,7 @@ Permutation::Permutation(int64_t n, uint64_t seed, uint64_t epoch) : n_(n) {
 uint64_t Permutation::round(uint64_t x, int r) const {
   uint32_t out[4];
   philox4x32(out, PhiloxKey{uint32_t(key_), uint32_t(key_ >> 32)}, x, static_cast<uint32_t>(r));
-  return out[0] & mask_;
+  return out[0] & mask_;  // half_bits_ <= 32
 }
 
 int64_t Permutation::operator()(int64_t i) const {
@@ -39,31 +40,73 @@ int64_t Permutation::operator()(int64_t i) const {
   return static_cast<int64_t>(x);
 }
 
-WindowLoader::WindowLoader(std::shared_ptr<const Shard> shard, int64_t seq_len, uint64_t seed)
-    : shard_(std::move(shard)), T_(seq_len), seed_(seed) {
+WindowLoader::WindowLoader(std::vector<std::shared_ptr<const Shard>> shards, int64_t seq_len, uint64_t seed)
+    : shards_(std::move(shards)), T_(seq_len), seed_(seed) {
   WEFT_CHECK(seq_len >= 1, "--seq-len must be positive, got ", seq_len);
-  windows_ = (shard_->size() - 1) / T_;
-  WEFT_CHECK(windows_ >= 1, "[data] shard '", shard_->path(), "' has ", shard_->size(), " tokens, fewer than one window of --seq-len ",
-             T_, " + 1");
+  WEFT_CHECK(!shards_.empty(), "[data] the window loader needs at least one shard");
+  int64_t tokens = 0;
+  for (const auto& s : shards_) {
+    WEFT_CHECK(s != nullptr, "[data] null shard");
+    first_window_.push_back(windows_);
+    windows_ += std::max<int64_t>(0, (s->size() - 1) / T_);  // a shard shorter than T + 1 gives none
+    tokens += s->size();
+  }
+  first_window_.push_back(windows_);
+  WEFT_CHECK(windows_ >= 1, "[data] shard '", shards_[0]->path(), "'", shards_.size() > 1 ? " and the others" : "",
+             " hold ", tokens, " tokens, fewer than one window of --seq-len ", T_, " + 1");
+}
+
+WindowLoader::WindowLoader(std::shared_ptr<const Shard> shard, int64_t seq_len, uint64_t seed)
+    : WindowLoader(std::vector<std::shared_ptr<const Shard>>{std::move(shard)}, seq_len, seed) {}
+
+void WindowLoader::set_cursor(int64_t c) {
+  WEFT_CHECK(c >= 0, "[data] loader cursor must be >= 0, got ", c);
+  cursor_ = c;
 }
 
 void WindowLoader::sample(int64_t global_index, int32_t* inputs, int32_t* targets) const {
-  int64_t epoch = global_index / windows_, pos = global_index % windows_;
-  int64_t w = Permutation(windows_, seed_, static_cast<uint64_t>(epoch))(pos);
-  sequential(w, inputs, targets);
+  WEFT_CHECK(global_index >= 0, "[data] sample index ", global_index, " < 0");
+  const int64_t epoch = global_index / windows_, pos = global_index % windows_;
+  sequential(Permutation(windows_, seed_, static_cast<uint64_t>(epoch))(pos), inputs, targets);
 }
 
 void WindowLoader::sequential(int64_t k, int32_t* inputs, int32_t* targets) const {
   WEFT_CHECK(k >= 0 && k < windows_, "[data] window ", k, " outside [0, ", windows_, ")");
-  shard_->copy(k * T_, T_, inputs);
-  shard_->copy(k * T_ + 1, T_, targets);
+  // The shard holding window k: the last one whose first window is <= k (empty shards are skipped).
+  const size_t s =
+      static_cast<size_t>(std::upper_bound(first_window_.begin(), first_window_.end(), k) - first_window_.begin()) - 1;
+  const int64_t start = (k - first_window_[s]) * T_;
+  shards_[s]->copy(start, T_, inputs);
+  shards_[s]->copy(start + 1, T_, targets);
 }
 
 void WindowLoader::next_batch(int64_t per_rank, int rank, int world, int32_t* inputs, int32_t* targets) {
   WEFT_CHECK(world >= 1 && rank >= 0 && rank < world, "[data] rank ", rank, " of ", world);
+  WEFT_CHECK(per_rank >= 1, "[data] per-rank batch size must be positive, got ", per_rank);
   const int64_t first = cursor_ + static_cast<int64_t>(rank) * per_rank;
   for (int64_t b = 0; b < per_rank; ++b) sample(first + b, inputs + b * T_, targets + b * T_);
   cursor_ += per_rank * world;
+}
+
+EvalIterator::EvalIterator(const WindowLoader& loader, int64_t per_rank, int rank, int world, int64_t max_windows)
+    : loader_(loader), per_rank_(per_rank), rank_(rank), world_(world) {
+  WEFT_CHECK(world >= 1 && rank >= 0 && rank < world, "[data] rank ", rank, " of ", world);
+  WEFT_CHECK(per_rank >= 1, "[data] evaluation batch size must be positive, got ", per_rank);
+  WEFT_CHECK(max_windows >= 0, "[data] evaluation window limit must be >= 0, got ", max_windows);
+  total_ = max_windows > 0 ? std::min(max_windows, loader.windows()) : loader.windows();
+  const int64_t global = per_rank * world;
+  batches_ = (total_ + global - 1) / global;
+}
+
+bool EvalIterator::next(int64_t& rows, int32_t* inputs, int32_t* targets) {
+  rows = 0;
+  if (batch_ >= batches_) return false;
+  const int64_t first = batch_ * per_rank_ * world_ + rank_ * per_rank_;
+  rows = std::clamp<int64_t>(total_ - first, 0, per_rank_);
+  const int64_t T = loader_.seq_len();
+  for (int64_t b = 0; b < rows; ++b) loader_.sequential(first + b, inputs + b * T, targets + b * T);
+  ++batch_;
+  return true;
 }
 
 }  // namespace weft::data

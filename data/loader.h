@@ -1,20 +1,19 @@
-// Fixed-length training windows from a token shard, in a global order that does not depend on the
-// number of ranks: sample s of the run is window perm_epoch(s mod W) of epoch s div W, where perm is a
-// keyed Feistel permutation (no O(W) table) of the W = (tokens - 1) / T non-overlapping windows.
-// The cursor is the number of samples consumed GLOBALLY; a global batch of b * world samples is split
-// contiguously by rank. So a checkpoint stores one integer, and a run resumed on a different number of
-// ranks continues the same sequence of global batches.
+// Fixed-length training windows from a set of token shards, in a global order that does not depend on
+// the number of ranks (a keyed Feistel permutation per epoch, no O(W) table), with a cursor that counts
+// samples consumed globally; evaluation batches in file order. Details: docs/data-format.md.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "data/shard.h"
 
 namespace weft::data {
 
-// A bijection of [0, n) keyed by (seed, epoch): 4-round Feistel network with cycle walking.
+// A bijection of [0, n) keyed by (seed, epoch): 4-round Feistel network (Philox round function) with
+// cycle walking over the smallest even power of two >= n (at most 4 n, so < 4 walks on average).
 class Permutation {
  public:
   Permutation(int64_t n, uint64_t seed, uint64_t epoch);
@@ -27,27 +26,56 @@ class Permutation {
   uint64_t mask_, key_;
 };
 
+// Window k (file order) is tokens [j T, j T + T + 1) of the shard that holds it, j its index there:
+// W = sum over shards of (tokens - 1) / T windows. Sample s of the run is window perm_e(s mod W) of epoch
+// e = s div W. The cursor is the number of samples consumed GLOBALLY; a global batch of b * world samples
+// is split contiguously by rank, so a checkpoint stores one integer and a run resumed on a different
+// number of ranks continues the same sequence of global batches.
 class WindowLoader {
  public:
+  WindowLoader(std::vector<std::shared_ptr<const Shard>> shards, int64_t seq_len, uint64_t seed);
   WindowLoader(std::shared_ptr<const Shard> shard, int64_t seq_len, uint64_t seed);
 
   int64_t windows() const { return windows_; }  // per epoch
   int64_t seq_len() const { return T_; }
+  uint64_t seed() const { return seed_; }
+  int64_t epoch() const { return cursor_ / windows_; }  // of the next sample
+  size_t shards() const { return shards_.size(); }
+
   // Sample `global_index` of the training order: inputs (T) and targets (T) = the next tokens.
   void sample(int64_t global_index, int32_t* inputs, int32_t* targets) const;
-  // This rank's share of the next global batch (global_batch = per_rank * world); advances the cursor
-  // by global_batch. inputs/targets: (per_rank, T).
+  // This rank's share of the next global batch of per_rank * world samples: samples
+  // [cursor + rank * per_rank, cursor + (rank + 1) * per_rank). Advances the cursor by per_rank * world
+  // on every rank. inputs/targets: (per_rank, T).
   void next_batch(int64_t per_rank, int rank, int world, int32_t* inputs, int32_t* targets);
   int64_t cursor() const { return cursor_; }
-  void set_cursor(int64_t c) { cursor_ = c; }
-  // Window k in file order (for evaluation): tokens [k T, k T + T + 1).
+  void set_cursor(int64_t c);
+  // Window k in file order (evaluation): tokens [j T, j T + T + 1) of its shard.
   void sequential(int64_t k, int32_t* inputs, int32_t* targets) const;
 
  private:
-  std::shared_ptr<const Shard> shard_;
-  int64_t T_, windows_;
+  std::vector<std::shared_ptr<const Shard>> shards_;
+  std::vector<int64_t> first_window_;  // first global window of each shard, then W
+  int64_t T_, windows_ = 0;
   uint64_t seed_;
   int64_t cursor_ = 0;
+};
+
+// Evaluation batches: the first `max_windows` windows of a split in file order (0: all), in global
+// batches of per_rank * world windows split contiguously by rank, as in training. Every rank sees the
+// same number of batches; the last one may give a rank fewer rows (possibly 0).
+class EvalIterator {
+ public:
+  EvalIterator(const WindowLoader& loader, int64_t per_rank, int rank, int world, int64_t max_windows = 0);
+  // Fills this rank's rows of the next batch; false when no batch is left. rows: (rows, T) filled.
+  bool next(int64_t& rows, int32_t* inputs, int32_t* targets);
+  int64_t batches() const { return batches_; }  // global batches in all
+  int64_t windows() const { return total_; }    // windows visited by all ranks together
+
+ private:
+  const WindowLoader& loader_;
+  int64_t per_rank_, total_, batches_, batch_ = 0;
+  int rank_, world_;
 };
 
 }  // namespace weft::data

@@ -1,16 +1,20 @@
-// Byte-level and SentencePiece tokenizers.
+// Byte-level and SentencePiece tokenizers; tokenizer.txt of a data folder.
+// SentencePiece training uses the key/value form of the trainer API (paths need no quoting).
 #include "data/tokenizer.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <unordered_map>
 
 #include "runtime/check.h"
 
 namespace weft::data {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -37,9 +41,11 @@ class ByteTokenizer final : public Tokenizer {
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const std::string& path) : path_(path) {
+    WEFT_CHECK(fs::exists(path), "[tokenizer] SentencePiece model '", path, "' does not exist");
     auto st = sp_.Load(path);
     WEFT_CHECK(st.ok(), "[tokenizer] cannot load SentencePiece model '", path, "': ", st.ToString());
-    WEFT_CHECK(sp_.eos_id() >= 0, "[tokenizer] SentencePiece model '", path, "' has no end-of-sentence piece");
+    WEFT_CHECK(sp_.eos_id() >= 0, "[tokenizer] SentencePiece model '", path,
+               "' has no end-of-sentence piece (train it with --eos_id >= 0; weft uses </s> as end-of-text)");
   }
   std::string name() const override { return "sentencepiece"; }
   std::vector<int32_t> encode(const std::string& text) const override {
@@ -50,6 +56,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   }
   std::string decode(const std::vector<int32_t>& ids) const override {
     std::vector<int> keep;
+    keep.reserve(ids.size());
     for (int32_t id : ids)
       if (id != eot() && id >= 0 && id < vocab_size()) keep.push_back(id);
     std::string s;
@@ -59,9 +66,8 @@ class SentencePieceTokenizer final : public Tokenizer {
   }
   int64_t vocab_size() const override { return sp_.GetPieceSize(); }
   int32_t eot() const override { return sp_.eos_id(); }
-  std::string description() const override {
-    return "sentencepiece " + std::filesystem::path(path_).filename().string();
-  }
+  std::string description() const override { return "sentencepiece " + fs::path(path_).filename().string(); }
+  std::string model_file() const override { return path_; }
 
  private:
   std::string path_;
@@ -76,36 +82,87 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
   return std::make_unique<SentencePieceTokenizer>(path);
 }
 
-void train_sentencepiece(const std::string& input, const std::string& prefix, int vocab_size) {
-  WEFT_CHECK(vocab_size >= 16, "--vocab-size must be >= 16 for a SentencePiece model, got ", vocab_size);
-  WEFT_CHECK(std::filesystem::exists(input), "[tokenizer] input '", input, "' does not exist");
-  std::ostringstream args;
-  args << "--input=" << input << " --model_prefix=" << prefix << " --vocab_size=" << vocab_size
-       << " --model_type=bpe --character_coverage=1.0 --byte_fallback=true --unk_id=0 --bos_id=-1 --eos_id=1"
-       << " --pad_id=-1 --input_sentence_size=2000000 --shuffle_input_sentence=true --minloglevel=2"
-       << " --num_threads=2 --max_sentence_length=16384"
-       << " --normalization_rule_name=identity --remove_extra_whitespaces=false";
-  auto st = sentencepiece::SentencePieceTrainer::Train(args.str());
+void train_sentencepiece(const std::string& input, const std::string& prefix, const SentencePieceOptions& opt) {
+  // 256 byte pieces + <unk> + </s> + the characters of the corpus must fit.
+  WEFT_CHECK(opt.vocab_size >= 320, "--vocab-size must be >= 320 for a SentencePiece model (256 byte-fallback pieces, ",
+             "the special pieces and the characters), got ", opt.vocab_size,
+             "; smaller vocabularies: --tokenizer byte");
+  WEFT_CHECK(opt.model_type == "bpe" || opt.model_type == "unigram",
+             "[tokenizer] model type must be bpe or unigram, got '", opt.model_type, "'");
+  WEFT_CHECK(fs::is_regular_file(input), "[tokenizer] training input '", input, "' does not exist");
+  WEFT_CHECK(fs::file_size(input) > 0, "[tokenizer] training input '", input, "' is empty");
+  // The key/value form of the trainer API: paths with spaces need no quoting.
+  const std::unordered_map<std::string, std::string> args = {
+      {"input", input},
+      {"model_prefix", prefix},
+      {"vocab_size", std::to_string(opt.vocab_size)},
+      {"model_type", opt.model_type},
+      {"character_coverage", "0.9995"},  // rarer characters go through byte fallback
+      {"byte_fallback", "true"},
+      {"unk_id", "0"},
+      {"eos_id", "1"},
+      {"bos_id", "-1"},
+      {"pad_id", "-1"},
+      {"hard_vocab_limit", "false"},  // a small corpus may not support the requested size
+      {"input_sentence_size", std::to_string(opt.max_sentences)},
+      {"shuffle_input_sentence", "true"},
+      {"max_sentence_length", "16384"},
+      {"normalization_rule_name", "identity"},
+      {"remove_extra_whitespaces", "false"},
+      {"split_digits", "true"},
+      {"num_threads", std::to_string(std::max(1, opt.threads))},
+      {"minloglevel", "2"},
+  };
+  auto st = sentencepiece::SentencePieceTrainer::Train(args);
   WEFT_CHECK(st.ok(), "[tokenizer] SentencePiece training on '", input, "' failed: ", st.ToString());
 }
 
+void train_sentencepiece(const std::string& input, const std::string& prefix, int vocab_size) {
+  SentencePieceOptions opt;
+  opt.vocab_size = vocab_size;
+  train_sentencepiece(input, prefix, opt);
+}
+
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
-  std::string path = dir + "/tokenizer.txt";
+  const std::string path = (fs::path(dir) / "tokenizer.txt").string();
   std::ifstream in(path);
   WEFT_CHECK(in, "[data] ", path, " is missing: is '", dir, "' a folder written by `weft prepare`?");
-  std::string kind, file;
-  in >> kind >> file;
-  if (kind == "byte") return make_byte_tokenizer();
-  if (kind == "sentencepiece") {
-    WEFT_CHECK(!file.empty(), "[data] ", path, ": 'sentencepiece' needs a model file name");
-    return load_sentencepiece(dir + "/" + file);
+  std::string line;
+  while (std::getline(in, line)) {  // the first line that is not blank or a # comment
+    const size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string::npos || line[b] == '#') continue;
+    const size_t e = line.find_last_not_of(" \t\r");
+    line = line.substr(b, e - b + 1);
+    const size_t sp = line.find_first_of(" \t");
+    const std::string kind = line.substr(0, sp);
+    const std::string file = sp == std::string::npos ? "" : line.substr(line.find_first_not_of(" \t", sp));
+    if (kind == "byte") {
+      WEFT_CHECK(file.empty(), "[data] ", path, ": 'byte' takes no argument, got '", file, "'");
+      return make_byte_tokenizer();
+    }
+    if (kind == "sentencepiece") {
+      WEFT_CHECK(!file.empty(), "[data] ", path, ": 'sentencepiece' needs a model file name");
+      return load_sentencepiece(fs::path(file).is_absolute() ? file : (fs::path(dir) / file).string());
+    }
+    WEFT_FAIL("[data] ", path, ": unknown tokenizer '", kind, "' (expected byte or sentencepiece)");
   }
-  WEFT_FAIL("[data] ", path, ": unknown tokenizer '", kind, "' (expected byte or sentencepiece)");
+  WEFT_FAIL("[data] ", path, " names no tokenizer (expected 'byte' or 'sentencepiece <model file>')");
 }
 
 void save_tokenizer_description(const Tokenizer& tok, const std::string& dir) {
-  std::ofstream out(dir + "/tokenizer.txt");
-  out << tok.description() << "\n";
+  fs::create_directories(dir);
+  std::string line = tok.description();
+  if (!tok.model_file().empty()) {
+    std::error_code ec;
+    const fs::path model = tok.model_file();
+    if (!fs::equivalent(model.parent_path().empty() ? "." : model.parent_path(), dir, ec)) {
+      fs::copy_file(model, fs::path(dir) / "tokenizer.model", fs::copy_options::overwrite_existing);
+      line = tok.name() + " tokenizer.model";
+    }
+  }
+  std::ofstream out(fs::path(dir) / "tokenizer.txt");
+  out << line << "\n";
+  out.close();
   WEFT_CHECK(out.good(), "[data] cannot write ", dir, "/tokenizer.txt");
 }
 

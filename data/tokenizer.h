@@ -1,6 +1,7 @@
-// Tokenizers: a built-in byte-level one (256 byte ids + end-of-text 256) and SentencePiece. A data folder
-// names its tokenizer in tokenizer.txt ("byte", or "sentencepiece <model file>"), so `weft train --data DIR`
-// knows the vocabulary without extra flags.
+// Tokenizers: a built-in byte-level one (256 byte ids + end-of-text 256) and SentencePiece (BPE or
+// unigram, trained here or loaded). A data folder names its tokenizer in tokenizer.txt ("byte", or
+// "sentencepiece <model file>", the path relative to that folder), so `weft train --data DIR` knows the
+// vocabulary without extra flags.
 #pragma once
 
 #include <cstdint>
@@ -20,15 +21,29 @@ class Tokenizer {
   virtual int32_t eot() const = 0;  // separates documents
   // The line written to a data folder's tokenizer.txt (paths relative to that folder).
   virtual std::string description() const = 0;
+  virtual std::string model_file() const { return ""; }  // the file a description refers to, if any
 };
 
 std::unique_ptr<Tokenizer> make_byte_tokenizer();
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& model_path);
-// Trains a SentencePiece model (BPE) on a text file; writes <prefix>.model and <prefix>.vocab.
+
+struct SentencePieceOptions {
+  int vocab_size = 4096;
+  std::string model_type = "bpe";     // bpe | unigram
+  int64_t max_sentences = 2'000'000;  // lines sampled from the input for training
+  int threads = 2;
+};
+// Trains a SentencePiece model on a text file (one sentence or document per line); writes
+// <prefix>.model and <prefix>.vocab. Identity normalisation and kept whitespace, so decode(encode(t)) ==
+// t; byte fallback, so any byte (newlines, rare characters) has ids; end-of-text = the model's </s>.
+void train_sentencepiece(const std::string& input_text, const std::string& model_prefix,
+                         const SentencePieceOptions& opt);
 void train_sentencepiece(const std::string& input_text, const std::string& model_prefix, int vocab_size);
 
 // tokenizer.txt of a data folder. Throws naming the file when it is missing or malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& data_dir);
+// Writes data_dir/tokenizer.txt; a SentencePiece model outside data_dir is first copied to
+// data_dir/tokenizer.model, so the folder is self-contained.
 void save_tokenizer_description(const Tokenizer& tok, const std::string& data_dir);
 
 }  // namespace weft::data

@@ -15,8 +15,8 @@
 namespace weft::data {
 namespace {
 
-using test::TempDir;
 using test::expect_error;
+using test::TempDir;
 
 std::vector<int32_t> sequence(int64_t n, int64_t vocab) {
   std::vector<int32_t> t(static_cast<size_t>(n));
@@ -76,7 +76,8 @@ TEST(Shard, StreamingWriterMatchesOneShotAcrossBufferBoundaries) {
   write_shard(dir / "one.bin", toks, 50000);
   {
     ShardWriter w(dir / "many.bin", 50000);
-    for (size_t at = 0; at < toks.size(); at += 77777) w.append(toks.data() + at, std::min<size_t>(77777, toks.size() - at));
+    for (size_t at = 0; at < toks.size(); at += 77777)
+      w.append(toks.data() + at, std::min<size_t>(77777, toks.size() - at));
     EXPECT_EQ(w.count(), 1'500'000);
     w.close();
   }
@@ -130,7 +131,7 @@ TEST(Shard, EveryCorruptionIsRejectedByName) {
     const std::string hdr = variant("hdr" + std::to_string(at) + ".bin", [&](auto& b) { b[at] ^= 0x5a; });
     expect_error([&] { Shard s(hdr); }, {hdr, "header checksum mismatch"});
   }
-  for (size_t at : {64, 65, 64 + 301, bytes.size() - 1}) {
+  for (size_t at : {size_t(64), size_t(65), size_t(64 + 301), bytes.size() - 1}) {
     const std::string tok = variant("tok" + std::to_string(at) + ".bin", [&](auto& b) { b[at] ^= 0x01; });
     expect_error([&] { Shard s(tok); }, {tok, "token checksum mismatch"});
   }
@@ -143,7 +144,14 @@ TEST(Shard, EveryCorruptionIsRejectedByName) {
   auto toks = sequence(500, 257);
   const auto first = std::find_if(toks.begin(), toks.end(), [](int32_t t) { return t >= 200; }) - toks.begin();
   expect_error([&] { Shard s(vocab); },
-               {vocab, "token " + std::to_string(toks[first]) + " at position " + std::to_string(first), ">= the vocabulary size 200"});
+               {vocab, "token " + std::to_string(toks[first]) + " at position " + std::to_string(first),
+                ">= the vocabulary size 200"});
+  const std::string huge = variant("huge.bin", [](auto& b) {
+    const uint64_t count = uint64_t(1) << 63;  // count * width overflows 64 bits
+    std::memcpy(b.data() + 16, &count, 8);
+    reseal_header(b);
+  });
+  expect_error([&] { Shard s(huge); }, {huge, "truncated", "promises 9223372036854775808 tokens"});
   expect_error([&] { Shard s(good, 100); }, {good, "vocabulary of 257 exceeds the model's 100"});
   const std::string tiny = dir / "tiny.bin";
   test::write_text(tiny, "abc");
@@ -175,12 +183,21 @@ TEST(Split, RollsAtDocumentBoundariesAndReplacesStaleShards) {
     for (int64_t i = 0; i < s->size(); ++i) all.push_back(s->at(i));
   }
   EXPECT_EQ(all, expect);
-  {  // a smaller re-run writes one train.bin and removes the numbered shards
+  {  // an interrupted run (no close) leaves nothing that looks like a split
+    SplitWriter w(dir.path(), "val", 257, 256, 50);
+    for (const auto& d : docs) w.add_document(d);
+  }
+  EXPECT_TRUE(split_files(dir.path(), "val").empty());
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    EXPECT_EQ(e.path().filename().string().rfind("val", 0), std::string::npos) << e.path();
+  test::write_text(dir / "train_000007.bin.part", "left by a killed run");
+  {  // a smaller re-run writes one train.bin and removes the numbered shards and unfinished files
     SplitWriter w(dir.path(), "train", 257, 256);
     w.add_document(docs[0]);
     EXPECT_EQ(w.close(), std::vector<std::string>{dir / "train.bin"});
   }
   EXPECT_EQ(split_files(dir.path(), "train"), std::vector<std::string>{dir / "train.bin"});
+  EXPECT_FALSE(std::filesystem::exists(dir / "train_000007.bin.part"));
   EXPECT_TRUE(split_files(dir.path(), "val").empty());
   expect_error([&] { open_split(dir.path(), "val"); }, {dir.path(), "no 'val' split"});
   std::filesystem::copy_file(dir / "train.bin", dir / "train_000001.bin");
