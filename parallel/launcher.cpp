@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "runtime/check.h"
+#include "runtime/exec.h"
 
 extern char** environ;
 
@@ -42,8 +43,9 @@ void expect(const Environment& env, const char* name, long actual, const char* w
 }  // namespace
 
 std::string LaunchInfo::describe() const {
-  return launcher + ": rank " + std::to_string(rank) + " of " + std::to_string(size) + ", local rank " +
-         std::to_string(local_rank) + " of " + std::to_string(local_size) + " on " + host;
+  std::string s = launcher + ": rank " + std::to_string(rank) + " of " + std::to_string(size) + ", local rank " +
+                  std::to_string(local_rank) + " of " + std::to_string(local_size) + " on " + host;
+  return s + (gpu >= 0 ? ", GPU " + std::to_string(gpu) + " of " + std::to_string(gpus) : ", no GPU");
 }
 
 LaunchInfo detect_launch(Communicator& world, const Environment& env) {
@@ -56,6 +58,8 @@ LaunchInfo detect_launch(Communicator& world, const Environment& env) {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   info.host = host;
+  info.gpus = cuda::device_count();
+  info.gpu = info.gpus > 0 ? info.local_rank % info.gpus : -1;
 
   const std::string srun_hint =
       " (srun started independent copies: launch with `srun --mpi=pmix`, or use mpirun; see docs/cluster.md)";

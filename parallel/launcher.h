@@ -14,8 +14,10 @@ struct LaunchInfo {
   std::string launcher;  // "single", "mpirun", "srun", "env" (RANK/WORLD_SIZE only)
   int rank = 0, size = 1;
   int local_rank = 0, local_size = 1;
+  int gpus = 0;  // visible CUDA devices
+  int gpu = -1;  // local rank modulo the visible GPUs; -1 when none is visible
   std::string host;
-  std::string describe() const;  // "srun: rank 3 of 8, local rank 1 of 4 on node07"
+  std::string describe() const;  // "srun: rank 3 of 8, local rank 1 of 4 on node07, GPU 1 of 4"
 };
 
 using Environment = std::map<std::string, std::string>;
