@@ -2,7 +2,7 @@
 # The README's first command: on a fresh machine, install what is missing, build weft (CPU backend),
 # generate the built-in story corpus, train a small transformer for about two minutes on 2 MPI ranks,
 # save a checkpoint, then print the final validation loss and a sample.
-# Environment: RANKS (default 2), STEPS (default 400), RUN (default runs/quickstart).
+# Environment: RANKS (default 2), STEPS (default 1500), RUN (default runs/quickstart).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -10,7 +10,7 @@ cmake -S . -B build/cpu -G Ninja -DWEFT_CUDA=OFF -DCMAKE_BUILD_TYPE=Release >/de
 cmake --build build/cpu -j "$(nproc)" --target weft
 
 RANKS=${RANKS:-2}
-STEPS=${STEPS:-400}
+STEPS=${STEPS:-1500}
 RUN=${RUN:-runs/quickstart}
 DATA=runs/data/stories
 [ -f "$DATA/train.bin" ] || build/cpu/weft prepare --builtin stories --out "$DATA" --tokens 4000000
@@ -21,7 +21,7 @@ threads=$(( $(nproc) / RANKS )); (( threads >= 1 )) || threads=1
 rm -rf "$RUN"
 mpirun -np "$RANKS" "${mpi_flags[@]}" build/cpu/weft train --data "$DATA" --out "$RUN" \
   --d-model 128 --n-layers 4 --n-heads 4 --seq-len 128 --position rope --batch-size 8 --steps "$STEPS" \
-  --lr 3e-3 --min-lr 3e-4 --warmup 40 --eval-every 100 --eval-batches 16 --log-every 20 --threads "$threads"
+  --lr 3e-3 --min-lr 3e-4 --warmup 100 --eval-every 250 --eval-batches 16 --log-every 50 --threads "$threads"
 
 echo
 echo "== sample (weft sample --checkpoint $RUN --prompt 'Once upon a time') =="
