@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libhdf5-dev hdf5-tools libopenmpi-dev
-          openmpi-bin libboost-program-options-dev libsentencepiece-dev libgtest-dev googletest python3-h5py)
+          openmpi-bin libboost-program-options-dev libsentencepiece-dev libgtest-dev googletest python3-h5py
+          slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
