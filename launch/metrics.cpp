@@ -8,31 +8,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "data/jsonl.h"
 #include "runtime/check.h"
 
 namespace weft::launch {
 
-std::string json_escape(const std::string& s) {
-  std::string o;
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          o += buf;
-        } else {
-          o += static_cast<char>(c);
-        }
-    }
-  }
-  return o;
-}
+std::string json_escape(const std::string& s) { return data::json_escape_string(s); }
 
 void JsonLine::key(const std::string& k) {
   if (!body_.empty()) body_ += ", ";

@@ -2,6 +2,8 @@
 // error naming the file or dataset, a fuzz of random byte flips that must never crash, kill -9 during
 // saves, a file-size limit during a save, another configuration's checkpoint, and h5py readability.
 #include <gtest/gtest.h>
+
+#include "tests/harness/process.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,19 +23,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result sh(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = weft::test::ProcessResult;
+Result sh(const std::string& cmd) { return weft::test::run_shell(cmd); }
 
 std::string weft() { return WEFT_BINARY; }
 

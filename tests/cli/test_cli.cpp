@@ -2,6 +2,8 @@
 // checkpoints give one clear line naming the flag, key or file and exit code 2; a tiny run trains,
 // checkpoints, resumes, evaluates, samples and plots.
 #include <gtest/gtest.h>
+
+#include "tests/harness/process.h"
 #include <sys/wait.h>
 
 #include <array>
@@ -14,20 +16,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  std::string cmd = std::string(WEFT_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = weft::test::ProcessResult;
+Result run(const std::string& args) { return weft::test::run_shell(std::string(WEFT_BINARY) + " " + args); }
 
 class Cli : public ::testing::Test {
  protected:

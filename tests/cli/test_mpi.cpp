@@ -3,6 +3,8 @@
 // a 2-rank checkpoint continued on 1 and 3 ranks, a killed rank that brings the job down, SIGUSR1 that
 // makes all ranks save and stop with a bit-exact resume, and a launcher environment that contradicts MPI.
 #include <gtest/gtest.h>
+
+#include "tests/harness/process.h"
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,19 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code;
-  std::string out;
-};
-
-Result sh(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = weft::test::ProcessResult;
+Result sh(const std::string& cmd) { return weft::test::run_shell(cmd); }
 
 std::string mpirun(int n) {
   std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";

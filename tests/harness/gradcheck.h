@@ -39,4 +39,15 @@ OwnedTensor random_f32(Shape shape, uint64_t seed, double lo = -1.0, double hi =
 OwnedTensor from_values(DType dt, Shape shape, const std::vector<double>& values);
 std::vector<double> to_host_doubles(const Tensor& t);  // any device, any float/int dtype
 
+// Runs f and returns the text of the weft::Error it throws ("" if none).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace weft::test

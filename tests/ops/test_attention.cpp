@@ -141,16 +141,6 @@ TEST(Attention, ResultsDoNotDependOnThreadCount) {
   for (size_t k = 0; k < runs[0].size(); ++k) EXPECT_EQ(runs[0][k], runs[1][k]) << "tensor " << k;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(AttentionErrors, ShapeMismatchAndBiasErrorsNameTheOp) {
   Exec ex = cpu_exec();
   Arena arena;

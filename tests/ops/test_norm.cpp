@@ -125,17 +125,6 @@ TEST(RmsnormFused, WithoutWeightMatchesComposite) {
       1e-5);
 }
 
-// Runs f and returns the text of the weft::Error it throws ("" if none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(NormErrors, ShapeMismatchesNameTheOp) {
   Exec ex = cpu_exec();
   Arena arena;

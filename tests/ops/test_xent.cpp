@@ -109,16 +109,6 @@ TEST(CrossEntropyFused, MatchesLogSoftmaxGather) {
   for (int v = 0; v < V; ++v) EXPECT_EQ(ga[2 * V + v], 0.0) << "ignored row got a gradient";
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(CrossEntropyErrors, TargetOutsideVocabularyNamesTheRowAndValue) {
   Exec ex = cpu_exec();
   Arena arena;
