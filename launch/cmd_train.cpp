@@ -4,8 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <sstream>
 
 #include "data/tokenizer.h"
 #include "launch/commands.h"
@@ -19,27 +17,10 @@ namespace weft::launch {
 
 namespace {
 
-// [model] key -> value of a stored configuration (INI text).
-std::map<std::string, std::string> model_section(const std::string& ini) {
-  std::map<std::string, std::string> kv;
-  std::istringstream in(ini);
-  std::string line, section;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    if (line[0] == '[') {
-      section = line.substr(1, line.find(']') - 1);
-      continue;
-    }
-    size_t eq = line.find(" = ");
-    if (section == "model" && eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 3);
-  }
-  return kv;
-}
-
 // When resuming, model flags not given on the command line come from the checkpoint; given ones must
 // agree with it.
 void merge_model_config(po::variables_map& vm, const std::string& stored_ini, const std::string& path) {
-  for (const auto& [key, stored] : model_section(stored_ini)) {
+  for (const auto& [key, stored] : ini_section(stored_ini, "model")) {
     if (!vm.count(key)) continue;
     std::string current = value_to_string(vm[key]);
     if (current == stored) continue;

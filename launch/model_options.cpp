@@ -1,8 +1,6 @@
 // [model] flags.
 #include "launch/model_options.h"
 
-#include <sstream>
-
 #include "models/registry.h"
 
 namespace weft::launch {
@@ -65,17 +63,7 @@ std::unique_ptr<models::Model> make_model_from_ini(const std::string& ini, int64
   OptionSet set("model");
   add_model_options(set);
   std::vector<std::string> args;
-  std::istringstream in(ini);
-  std::string line, section;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    if (line[0] == '[') {
-      section = line.substr(1, line.find(']') - 1);
-      continue;
-    }
-    size_t eq = line.find(" = ");
-    if (section == "model" && eq != std::string::npos) args.push_back("--" + line.substr(0, eq) + "=" + line.substr(eq + 3));
-  }
+  for (const auto& [key, value] : ini_section(ini, "model")) args.push_back("--" + key + "=" + value);
   po::variables_map vm = set.parse(args);
   if (seq_len) *seq_len = get<int64_t>(vm, "seq-len");
   return make_model(vm);

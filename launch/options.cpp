@@ -92,6 +92,22 @@ std::string value_to_string(const po::variable_value& v) {
   return os.str();
 }
 
+std::map<std::string, std::string> ini_section(const std::string& ini, const std::string& section) {
+  std::map<std::string, std::string> kv;
+  std::istringstream in(ini);
+  std::string line, current;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    if (line[0] == '[') {
+      current = line.substr(1, line.find(']') - 1);
+      continue;
+    }
+    size_t eq = line.find(" = ");
+    if (current == section && eq != std::string::npos) kv[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return kv;
+}
+
 std::string OptionSet::effective_ini(const po::variables_map& vm) const {
   std::ostringstream os;
   for (const auto& name : order_) {

@@ -42,6 +42,9 @@ class OptionSet {
 
 std::string value_to_string(const po::variable_value& v);  // "" for empty values
 
+// key -> value of one [section] of INI text as effective_ini() writes it (a checkpoint's configuration).
+std::map<std::string, std::string> ini_section(const std::string& ini, const std::string& section);
+
 // Typed access with a clear error for a missing flag.
 template <class T>
 T get(const po::variables_map& vm, const std::string& key) {

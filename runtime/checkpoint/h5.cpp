@@ -218,25 +218,25 @@ int64_t H5File::data_offset(const std::string& name) const {
   return static_cast<int64_t>(off);
 }
 
-void H5File::set_attr(const std::string& key, int64_t v) {
+void H5File::write_scalar_attr(const std::string& key, int64_t type, const void* v) {
   hid_t space = H5Screate(H5S_SCALAR);
   if (H5Aexists(id_, key.c_str()) > 0) H5Adelete(id_, key.c_str());
-  hid_t a = H5Acreate2(id_, key.c_str(), H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, &v) : -1;
+  hid_t a = H5Acreate2(id_, key.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = a >= 0 ? H5Awrite(a, type, v) : -1;
   if (a >= 0) H5Aclose(a);
   H5Sclose(space);
   WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": cannot write attribute '", key, "'");
 }
 
-void H5File::set_attr(const std::string& key, double v) {
-  hid_t space = H5Screate(H5S_SCALAR);
-  if (H5Aexists(id_, key.c_str()) > 0) H5Adelete(id_, key.c_str());
-  hid_t a = H5Acreate2(id_, key.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT);
-  herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_DOUBLE, &v) : -1;
+void H5File::read_scalar_attr(const std::string& key, int64_t type, void* v) const {
+  hid_t a = H5Aopen(id_, key.c_str(), H5P_DEFAULT);
+  herr_t st = a >= 0 ? H5Aread(a, type, v) : -1;
   if (a >= 0) H5Aclose(a);
-  H5Sclose(space);
-  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": cannot write attribute '", key, "'");
+  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": missing or unreadable attribute '", key, "'");
 }
+
+void H5File::set_attr(const std::string& key, int64_t v) { write_scalar_attr(key, H5T_NATIVE_INT64, &v); }
+void H5File::set_attr(const std::string& key, double v) { write_scalar_attr(key, H5T_NATIVE_DOUBLE, &v); }
 
 void H5File::set_attr(const std::string& key, const std::string& v) {
   try {
@@ -250,19 +250,13 @@ bool H5File::has_attr(const std::string& key) const { return H5Aexists(id_, key.
 
 int64_t H5File::attr_int(const std::string& key) const {
   int64_t v = 0;
-  hid_t a = H5Aopen(id_, key.c_str(), H5P_DEFAULT);
-  herr_t st = a >= 0 ? H5Aread(a, H5T_NATIVE_INT64, &v) : -1;
-  if (a >= 0) H5Aclose(a);
-  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": missing or unreadable attribute '", key, "'");
+  read_scalar_attr(key, H5T_NATIVE_INT64, &v);
   return v;
 }
 
 double H5File::attr_double(const std::string& key) const {
   double v = 0;
-  hid_t a = H5Aopen(id_, key.c_str(), H5P_DEFAULT);
-  herr_t st = a >= 0 ? H5Aread(a, H5T_NATIVE_DOUBLE, &v) : -1;
-  if (a >= 0) H5Aclose(a);
-  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": missing or unreadable attribute '", key, "'");
+  read_scalar_attr(key, H5T_NATIVE_DOUBLE, &v);
   return v;
 }
 

@@ -44,6 +44,8 @@ class H5File {
 
  private:
   H5File(int64_t id, std::string path) : id_(id), path_(std::move(path)) {}
+  void write_scalar_attr(const std::string& key, int64_t type, const void* v);  // type: an hid_t
+  void read_scalar_attr(const std::string& key, int64_t type, void* v) const;
   int64_t id_ = -1;
   std::string path_;
 };
