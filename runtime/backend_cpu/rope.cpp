@@ -17,20 +17,15 @@ void rope_apply(Exec& ex, T* out, const T* in, int64_t B, int64_t T_, int64_t NH
   const int64_t half = n_rot / 2;
 #pragma omp parallel for num_threads(threads_for(ex, B * T_ * NH * HS))
   for (int64_t t = 0; t < T_; ++t) {
-    std::vector<double> cs(2 * half);
-    for (int64_t i = 0; i < half; ++i) {
-      double a = rope_angle(t + pos_offset, i, n_rot, base);
-      cs[2 * i] = std::cos(a);
-      cs[2 * i + 1] = sign * std::sin(a);
-    }
+    std::vector<RopeCosSin<T>> cs(half);
+    for (int64_t i = 0; i < half; ++i) cs[i] = rope_cos_sin<T>(rope_angle(t + pos_offset, i, n_rot, base), sign);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < NH; ++h) {
         const T* x = in + ((b * T_ + t) * NH + h) * HS;
         T* y = out + ((b * T_ + t) * NH + h) * HS;
         for (int64_t i = 0; i < half; ++i) {
-          T c = static_cast<T>(cs[2 * i]), s = static_cast<T>(cs[2 * i + 1]);
-          T x1 = x[i], x2 = x[i + half];
-          T y1 = x1 * c - x2 * s, y2 = x2 * c + x1 * s;
+          T y1 = x[i], y2 = x[i + half];
+          rope_rotate(y1, y2, cs[i]);
           if (accumulate) {
             y[i] += y1;
             y[i + half] += y2;

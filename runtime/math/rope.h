@@ -14,11 +14,21 @@ WEFT_HD double rope_angle(int64_t t, int64_t i, int64_t n_rot, double base) {
   return static_cast<double>(t) * pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(n_rot));
 }
 
-// (a, b) -> (a cos - b sin, b cos + a sin); sign = -1 applies the inverse rotation.
+// cos(angle) and sign * sin(angle), computed in double and rounded to the compute type T once per
+// (position, pair); sign = -1 gives the inverse rotation.
 template <class T>
-WEFT_HD void rope_rotate(T& a, T& b, double angle, double sign) {
-  T c = static_cast<T>(cos(angle)), s = static_cast<T>(sign * sin(angle));
-  T na = a * c - b * s, nb = b * c + a * s;
+struct RopeCosSin {
+  T c, s;
+};
+template <class T>
+WEFT_HD RopeCosSin<T> rope_cos_sin(double angle, double sign) {
+  return {static_cast<T>(cos(angle)), static_cast<T>(sign * sin(angle))};
+}
+
+// (a, b) -> (a c - b s, b c + a s).
+template <class T>
+WEFT_HD void rope_rotate(T& a, T& b, RopeCosSin<T> cs) {
+  T na = a * cs.c - b * cs.s, nb = b * cs.c + a * cs.s;
   a = na;
   b = nb;
 }

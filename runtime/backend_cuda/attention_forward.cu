@@ -1,0 +1,140 @@
+// CUDA attention forward, the twin of attention_forward in backend_cpu/attention.cpp, flash-attention-2
+// style: one thread block per (query tile, head, batch) keeps its 64 query rows in shared memory, walks
+// the key tiles (only those at or left of the diagonal when causal) with an online softmax (running max
+// m and sum l per row, earlier output rescaled by exp(m_old - m_new)), and writes out = (sum p v) / l and
+// lse = m + log(l). No T x T tensor reaches global memory. Scores, mask and bias are evaluated exactly as
+// on the CPU (attention_tiles.cuh); f32 and bf16 compute in float; every output has one writer.
+#include <cmath>
+
+#include "runtime/backend_cuda/attention_tiles.cuh"
+#include "runtime/kernels.h"
+
+namespace weft::cuda {
+
+namespace {
+
+using namespace attention_tiles;
+
+template <int HS>
+constexpr size_t forward_shared_floats() {
+  return 3 * kTile * kLd<HS> + kTile * kLdS + 2 * kTile;  // Q, K, V tiles, scores, alpha, 1 / l
+}
+
+// q, k, v, out: (B, T, NH, HS); lse (B, NH, T). Grid (query tiles, NH, B); the last query tiles (the
+// most keys when causal) are scheduled first.
+template <int HS, class T>
+__global__ void __launch_bounds__(kTileThreads)
+    attention_forward_kernel(T* out, float* lse, const T* q, const T* k, const T* v, int64_t T_, int64_t NH,
+                             float scale, PositionBias bias, bool causal) {
+  constexpr int NC = HS / 16;
+  extern __shared__ float smem[];
+  float* Qs = smem;                   // (kTile, kLd)
+  float* Ks = Qs + kTile * kLd<HS>;   // (kTile, kLd)
+  float* Vs = Ks + kTile * kLd<HS>;   // (kTile, kLd)
+  float* Ss = Vs + kTile * kLd<HS>;   // (kTile, kLdS): scores, then exp(score - m)
+  float* alpha_s = Ss + kTile * kLdS; // (kTile) rescale of each row's earlier output
+  float* inv_l_s = alpha_s + kTile;   // (kTile)
+
+  const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
+  const int64_t stride = NH * HS, head = b * T_ * stride + h * HS;
+  const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+  const int srow = threadIdx.x / 4, spart = threadIdx.x % 4;  // softmax: 4 adjacent lanes per query row
+
+  load_tile<HS>(Qs, q + head, i0, T_, stride);
+  float o[kRows][NC];
+#pragma unroll
+  for (int a = 0; a < kRows; ++a)
+#pragma unroll
+    for (int n = 0; n < NC; ++n) o[a][n] = 0.0f;
+  float m_run = -INFINITY, l_run = 0.0f;  // identical in the 4 lanes of a row
+
+  const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
+  for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
+    __syncthreads();  // the previous tile's K, V and P are no longer read
+    load_tile<HS>(Ks, k + head, j0, T_, stride);
+    load_tile<HS>(Vs, v + head, j0, T_, stride);
+    __syncthreads();
+    float s[kRows][kRows];
+    tile_dot<HS>(s, Qs, Ks);
+#pragma unroll
+    for (int a = 0; a < kRows; ++a)
+#pragma unroll
+      for (int c = 0; c < kRows; ++c) {
+        const int r = ty + 16 * a, col = tx + 16 * c;
+        const int64_t i = i0 + r, j = j0 + col;
+        Ss[r * kLdS + col] = visible(i, j, T_, causal) ? score(s[a][c], scale, bias, h, i, j) : -INFINITY;
+      }
+    __syncthreads();
+    // Online softmax of row srow over this tile. A row with nothing visible yet (only rows past T here)
+    // keeps the reference 0, so exp(-inf - 0) = 0 and no NaN appears.
+    float* row = Ss + srow * kLdS;
+    float tile_max = -INFINITY;
+    for (int c = spart; c < kTile; c += 4) tile_max = fmaxf(tile_max, row[c]);
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+    const float m_new = fmaxf(m_run, tile_max), m_ref = m_new == -INFINITY ? 0.0f : m_new;
+    float sum = 0.0f;
+    for (int c = spart; c < kTile; c += 4) {
+      const float p = expf(row[c] - m_ref);
+      row[c] = p;
+      sum += p;
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);  // butterfly: the 4 lanes get bitwise equal sums
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float alpha = expf(m_run - m_ref);
+    l_run = l_run * alpha + sum;
+    m_run = m_new;
+    if (spart == 0) alpha_s[srow] = alpha;
+    __syncthreads();
+#pragma unroll
+    for (int a = 0; a < kRows; ++a) {
+      const float al = alpha_s[ty + 16 * a];
+#pragma unroll
+      for (int n = 0; n < NC; ++n) o[a][n] *= al;
+    }
+    tile_accumulate<HS, false>(o, Ss, Vs);  // o += P V
+  }
+
+  if (spart == 0) {  // valid rows see key 0, so l_run >= 1 there
+    const int64_t i = i0 + srow;
+    inv_l_s[srow] = 1.0f / l_run;
+    if (i < T_) lse[lse_index(b, h, i, T_, NH)] = m_run + logf(l_run);
+  }
+  __syncthreads();
+#pragma unroll
+  for (int a = 0; a < kRows; ++a) {
+    const int r = ty + 16 * a;
+    const int64_t i = i0 + r;
+    if (i >= T_) continue;
+    const float inv_l = inv_l_s[r];
+#pragma unroll
+    for (int n = 0; n < NC; ++n) store(out, head + i * stride + tx + 16 * n, o[a][n] * inv_l);
+  }
+}
+
+}  // namespace
+
+void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, const void* k, const void* v,
+                       int64_t B, int64_t T, int64_t NH, int64_t HS, float scale, const PositionBias& bias,
+                       bool causal) {
+  if (B == 0 || T == 0 || NH == 0) return;
+  const int64_t tiles = (T + kTile - 1) / kTile;
+  if (tiles > 0x7fffffff || NH > 65535 || B > 65535)
+    WEFT_FAIL("[cuda::attention_forward] grid (", tiles, ", ", NH, ", ", B, ") too large");
+  dispatch_float(dt, "attention_forward", [&](auto tag) {
+    using V = decltype(tag);
+    dispatch_head_size(HS, "attention_forward", [&](auto hs) {
+      constexpr int kHS = decltype(hs)::value;
+      const size_t bytes = forward_shared_floats<kHS>() * sizeof(float);
+      auto kernel = attention_forward_kernel<kHS, V>;
+      allow_shared_bytes(kernel, bytes);
+      kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B)), kTileThreads,
+               bytes, stream_of(ex)>>>(static_cast<V*>(out), static_cast<float*>(lse), static_cast<const V*>(q),
+                                       static_cast<const V*>(k), static_cast<const V*>(v), T, NH, scale, bias,
+                                       causal);
+      CUDA_CHECK_LAUNCH("attention_forward");
+    });
+  });
+}
+
+}  // namespace weft::cuda

@@ -1,0 +1,110 @@
+// Tiles shared by the CUDA attention kernels (attention_forward.cu, attention_backward.cu): 64 query rows
+// by 64 keys per tile, 256 threads as a 16 x 16 grid. Thread (ty, tx) owns query / key rows ty + 16a
+// (a < 4) and, of a (64, 64) score tile, keys tx + 16b (b < 4); of a (64, HS) accumulator, channels
+// tx + 16n (n < HS / 16). Tiles live in shared memory as float, rows padded by one element so column
+// walks do not hit the same bank. The score, mask and bias are the CPU's (backend_cpu/attention.cpp).
+#pragma once
+
+#include <type_traits>
+
+#include "runtime/backend_cuda/cuda_common.cuh"
+#include "runtime/math/position_bias.h"
+
+namespace weft::cuda::attention_tiles {
+
+constexpr int kTile = 64;               // query rows and keys per tile
+constexpr int kTileThreads = 256;       // 16 x 16
+constexpr int kRows = kTile / 16;       // rows (and score columns) per thread
+constexpr int kLdS = kTile + 1;         // row stride of a (kTile, kTile) score tile in shared memory
+template <int HS>
+constexpr int kLd = HS + 1;             // row stride of a (kTile, HS) tile in shared memory
+
+// The head sizes the kernels are compiled for; anything else fails with a message naming it.
+template <class Fn>
+void dispatch_head_size(int64_t HS, const char* kernel, Fn&& fn) {
+  switch (HS) {
+    case 32: fn(std::integral_constant<int, 32>{}); break;
+    case 64: fn(std::integral_constant<int, 64>{}); break;
+    case 96: fn(std::integral_constant<int, 96>{}); break;
+    case 128: fn(std::integral_constant<int, 128>{}); break;
+    default:
+      WEFT_FAIL("[cuda::", kernel, "] head size ", HS,
+                " is not supported on CUDA (compiled for 32, 64, 96 and 128; the CPU backend takes any)");
+  }
+}
+
+// Sets the dynamic shared memory a kernel needs above the 48 KiB default (fails if the GPU has less).
+template <class Kernel>
+void allow_shared_bytes(Kernel kernel, size_t bytes) {
+  CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
+}
+
+// Rows [r0, r0 + kTile) of one head of x (B, T, NH, HS) into dst (kTile, kLd<HS>) as float; rows at or
+// past T read as 0. `head` = x + b * T * NH * HS + h * HS, row stride NH * HS.
+template <int HS, class T>
+__device__ __forceinline__ void load_tile(float* dst, const T* head, int64_t r0, int64_t T_, int64_t stride) {
+  for (int e = threadIdx.x; e < kTile * HS; e += kTileThreads) {
+    const int r = e / HS, d = e % HS;
+    const int64_t i = r0 + r;
+    dst[r * kLd<HS> + d] = i < T_ ? load(head, i * stride + d) : 0.0f;
+  }
+}
+
+// acc[a][b] = A[ty + 16a] . B[tx + 16b] over HS channels; A and B are (kTile, kLd<HS>) shared tiles.
+template <int HS>
+__device__ __forceinline__ void tile_dot(float (&acc)[kRows][kRows], const float* A, const float* B) {
+  const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+#pragma unroll
+  for (int a = 0; a < kRows; ++a)
+#pragma unroll
+    for (int b = 0; b < kRows; ++b) acc[a][b] = 0.0f;
+#pragma unroll 8
+  for (int d = 0; d < HS; ++d) {
+    float av[kRows], bv[kRows];
+#pragma unroll
+    for (int a = 0; a < kRows; ++a) av[a] = A[(ty + 16 * a) * kLd<HS> + d];
+#pragma unroll
+    for (int b = 0; b < kRows; ++b) bv[b] = B[(tx + 16 * b) * kLd<HS> + d];
+#pragma unroll
+    for (int a = 0; a < kRows; ++a)
+#pragma unroll
+      for (int b = 0; b < kRows; ++b) acc[a][b] += av[a] * bv[b];
+  }
+}
+
+// acc[a][n] += sum over the kTile rows c of W[c][row(a)] (transposed) or W[row(a)][c] times X[c][tx + 16n]:
+// with W a (kTile, kLdS) score tile and X a (kTile, kLd<HS>) tile; row(a) = ty + 16a.
+template <int HS, bool kTransposeW>
+__device__ __forceinline__ void tile_accumulate(float (&acc)[kRows][HS / 16], const float* W, const float* X) {
+  const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
+#pragma unroll 4
+  for (int c = 0; c < kTile; ++c) {
+    float w[kRows];
+#pragma unroll
+    for (int a = 0; a < kRows; ++a) w[a] = kTransposeW ? W[c * kLdS + ty + 16 * a] : W[(ty + 16 * a) * kLdS + c];
+#pragma unroll
+    for (int n = 0; n < HS / 16; ++n) {
+      const float x = X[c * kLd<HS> + tx + 16 * n];
+#pragma unroll
+      for (int a = 0; a < kRows; ++a) acc[a][n] += w[a] * x;
+    }
+  }
+}
+
+// Key j is visible from query i (both inside the sequence; j <= i when causal), as block_scores masks.
+__device__ __forceinline__ bool visible(int64_t i, int64_t j, int64_t T_, bool causal) {
+  return i < T_ && j < T_ && (!causal || j <= i);
+}
+
+// The score of a visible pair: scale * q_i . k_j + bias(h, i, j), in the CPU's order (GEMM alpha, then bias).
+__device__ __forceinline__ float score(float qk, float scale, const PositionBias& bias, int64_t h, int64_t i,
+                                       int64_t j) {
+  return scale * qk + bias(h, i, j);
+}
+
+// Index of (b, h, i) in lse (B, NH, T).
+__device__ __forceinline__ int64_t lse_index(int64_t b, int64_t h, int64_t i, int64_t T_, int64_t NH) {
+  return (b * NH + h) * T_ + i;
+}
+
+}  // namespace weft::cuda::attention_tiles

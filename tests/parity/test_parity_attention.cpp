@@ -1,0 +1,172 @@
+// CPU-vs-CUDA parity of attention (forward and backward: out, dq, dk, dv) and RoPE. Attention covers
+// every CUDA head size (32, 64, 96, 128), sequence lengths that are not multiples of the 64-row tile
+// (1, 17, 130: a partial tile, one tile, three tiles), causal and full masks, each positional bias
+// (none, ALiBi slopes, a Sandwich-like table; the slopes and table are built inside the graph on its
+// device, since the kernels read them there), f32 and bf16, and gradients of single inputs (null dq,
+// dk or dv). Plus a bitwise run-to-run check of the GPU backward and an unsupported head size error.
+// Every case reports SKIPPED without a GPU.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "runtime/kernels.h"
+#include "runtime/memory.h"
+#include "tests/harness/parity.h"
+
+namespace weft::test {
+namespace {
+
+using K = PositionBias::Kind;
+
+const char* kind_name(K kind) { return kind == K::none ? "none" : kind == K::alibi ? "alibi" : "table"; }
+
+// The biases of tests/ops/test_attention.cpp (slopes 2^-(h+1), table -2 log(1 + d) over T + 3
+// distances), copied into the graph's arena on the graph's device.
+PositionBias graph_bias(Graph& g, K kind, int64_t NH, int64_t T) {
+  PositionBias bias;
+  bias.kind = kind;
+  if (kind == K::none) return bias;
+  std::vector<float> slopes, table;
+  for (int64_t h = 0; h < NH; ++h) slopes.push_back(std::pow(2.0f, -static_cast<float>(h + 1)));
+  for (int64_t d = 0; d < T + 3; ++d) table.push_back(-std::log1p(static_cast<float>(d)) * 2.0f);
+  Tensor s = g.alloc(DType::f32, {NH}), t = g.alloc(DType::f32, {T + 3});
+  device_copy(g.device(), s.data, Device::cpu, slopes.data(), slopes.size() * sizeof(float));
+  device_copy(g.device(), t.data, Device::cpu, table.data(), table.size() * sizeof(float));
+  bias.slopes = static_cast<const float*>(s.data);
+  bias.table = static_cast<const float*>(t.data);
+  bias.table_len = T + 3;
+  return bias;
+}
+
+struct AttnCase {
+  int64_t B, T, NH, HS;
+  K kind;
+  bool causal;
+};
+
+std::string describe(const AttnCase& c, DType dt) {
+  return std::string(dtype_name(dt)) + " B" + std::to_string(c.B) + " T" + std::to_string(c.T) + " NH" +
+         std::to_string(c.NH) + " HS" + std::to_string(c.HS) + " " + kind_name(c.kind) +
+         (c.causal ? " causal" : " full");
+}
+
+BuildFn attention_build(const AttnCase& c) {
+  return [c](Graph& g, const std::vector<Var>& v) {
+    PositionBias bias = graph_bias(g, c.kind, c.NH, c.T);
+    return std::vector<Var>{ops::attention(g, v[0], v[1], v[2], bias, 0.0f, c.causal)};
+  };
+}
+
+std::vector<ParityInput> qkv(const AttnCase& c, bool dq = true, bool dk = true, bool dv = true) {
+  std::vector<ParityInput> in;
+  const bool diff[3] = {dq, dk, dv};
+  for (int i = 0; i < 3; ++i) in.push_back({random_f32({c.B, c.T, c.NH, c.HS}, 40 + i, -1.5, 1.5), diff[i]});
+  return in;
+}
+
+// f32: the backends add the HS-long dot products and the T-long softmax and gradient sums in different
+// orders (BLAS blocks vs 64-wide tiles, FMA contraction, a vectorised exp on the CPU), so O(1) terms
+// differ by a few ulps, summed over up to 130 keys or queries.
+// bf16: q, k, v and the cotangent are rounded to 2^-9 relative, scores (|s| ~ 1) move by ~1e-2 and
+// outputs / gradients are stored in bf16 again; dk and dv sum up to 130 such terms (sum p <= ~5).
+Tolerance attention_tolerance(DType dt) { return dt == DType::bf16 ? Tolerance{5e-2, 3e-2} : Tolerance{2e-5, 2e-4}; }
+
+TEST(ParityAttention, EveryHeadSizeLengthMaskAndBias) {
+  for (DType dt : {DType::f32, DType::bf16})
+    for (int64_t HS : {32, 64, 96, 128})
+      for (int64_t T : {1, 17, 130})
+        for (bool causal : {true, false})
+          for (K kind : {K::none, K::alibi, K::table}) {
+            const AttnCase c{2, T, 3, HS, kind, causal};
+            SCOPED_TRACE(describe(c, dt));
+            WEFT_PARITY(qkv(c), attention_build(c), dt, attention_tolerance(dt));
+          }
+}
+
+// One input differentiable at a time: the backward gets two null gradient pointers (only the dq
+// kernel, or only the dk / dv kernel with one of its outputs null).
+TEST(ParityAttention, SingleInputGradients) {
+  for (DType dt : {DType::f32, DType::bf16})
+    for (bool causal : {true, false})
+      for (int which = 0; which < 3; ++which) {
+        const AttnCase c{2, 70, 3, 64, K::alibi, causal};
+        SCOPED_TRACE(describe(c, dt) + " grad of input " + std::to_string(which));
+        WEFT_PARITY(qkv(c, which == 0, which == 1, which == 2), attention_build(c), dt, attention_tolerance(dt));
+      }
+}
+
+// Two runs of the same GPU graph give bitwise equal outputs and gradients (no atomics in the backward).
+TEST(ParityAttention, GpuBackwardIsDeterministic) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
+  const AttnCase c{2, 130, 3, 64, K::table, true};
+  auto run = [&c] {
+    Exec gpu = cuda::exec_create(0);
+    std::vector<std::vector<double>> results;
+    {
+      Arena arena(Device::cuda);
+      Graph g(gpu, arena);
+      std::vector<OwnedTensor> owned;
+      std::vector<Var> leaves;
+      for (int i = 0; i < 3; ++i) {
+        owned.push_back(random_f32({c.B, c.T, c.NH, c.HS}, 60 + i).to(Device::cuda));
+        leaves.push_back(g.input(owned.back(), true));
+      }
+      Var out = attention_build(c)(g, leaves)[0];
+      OwnedTensor seed = random_f32({c.B, c.T, c.NH, c.HS}, 70).to(Device::cuda);
+      g.backward({out}, {seed.tensor()});
+      results.push_back(to_host_doubles(out->value));
+      for (Var l : leaves) results.push_back(to_host_doubles(l->grad));
+      cuda::synchronize(gpu);
+    }
+    cuda::exec_destroy(gpu);
+    return results;
+  };
+  const auto first = run(), second = run();
+  ASSERT_EQ(first.size(), second.size());
+  for (size_t t = 0; t < first.size(); ++t) EXPECT_TRUE(first[t] == second[t]) << "tensor " << t << " differs";
+}
+
+TEST(ParityAttention, UnsupportedHeadSizeFailsNamingIt) {
+  if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
+  Exec gpu = cuda::exec_create(0);
+  std::string message;
+  try {
+    cuda::attention_forward(gpu, DType::f32, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 48, 1.0f,
+                            PositionBias{}, false);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  cuda::exec_destroy(gpu);
+  EXPECT_NE(message.find("head size 48"), std::string::npos) << message;
+}
+
+struct RopeCase {
+  int64_t B, T, NH, HS, n_rot, pos_offset;
+};
+
+// Whole heads rotated, part of a head (unrotated channels copied), nothing rotated, one position,
+// sequences longer than a block of threads, and a large position offset (angles formed in double).
+const RopeCase kRopeCases[] = {
+    {2, 17, 3, 64, 64, 0},  {2, 17, 3, 32, 16, 3},  {1, 130, 3, 96, 32, 0}, {2, 1, 3, 128, 128, 7},
+    {2, 9, 5, 10, 4, 0},    {1, 5, 2, 6, 0, 0},     {2, 33, 3, 64, 64, 100000},
+};
+
+TEST(ParityRope, ForwardAndBackward) {
+  for (DType dt : {DType::f32, DType::bf16})
+    for (const RopeCase& c : kRopeCases) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " T" + std::to_string(c.T) + " HS" + std::to_string(c.HS) +
+                   " n_rot " + std::to_string(c.n_rot) + " offset " + std::to_string(c.pos_offset));
+      std::vector<ParityInput> in;
+      in.push_back({random_f32({c.B, c.T, c.NH, c.HS}, 80), true});
+      // bf16: a rotation of 2^-9-rounded inputs, rounded again on output (|x| <= 1): default bf16 tolerance.
+      WEFT_PARITY(in, ([c](Graph& g, const std::vector<Var>& v) {
+                    return std::vector<Var>{ops::rope(g, v[0], c.n_rot, 10000.0f, c.pos_offset)};
+                  }),
+                  dt, default_tolerance(dt));
+    }
+}
+
+}  // namespace
+}  // namespace weft::test
