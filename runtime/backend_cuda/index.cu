@@ -99,31 +99,31 @@ size_t round_up(size_t b) { return (b + kAlign - 1) / kAlign * kAlign; }
 
 // The largest chunk of rows (at most M, halving from there) whose sort scratch fits the workspace: a
 // function of M, N and the workspace size only, so the summation order is reproducible.
-int64_t sort_chunk_rows(const Exec& ex, int64_t M, int end_bit, size_t& temp_bytes) {
+int64_t sort_chunk_rows(const Exec& ex, int64_t M, int end_bit) {
   constexpr int64_t kMaxSortRows = int64_t(1) << 30;  // CUB counts items in int
   for (int64_t rows = M < kMaxSortRows ? M : kMaxSortRows; rows > 0; rows = (rows + 1) / 2) {
-    temp_bytes = cub_sort_bytes(rows, end_bit);
-    if (4 * round_up(sizeof(int32_t) * rows) + temp_bytes <= ex.workspace_bytes) return rows;
+    if (4 * round_up(sizeof(int32_t) * rows) + cub_sort_bytes(rows, end_bit) <= ex.workspace_bytes) return rows;
     if (rows == 1) break;
   }
   WEFT_FAIL("[cuda::scatter_add_rows] the Exec workspace (", ex.workspace_bytes,
             " bytes) cannot hold the index sort of even one row");
 }
 
-SortScratch carve(const Exec& ex, int64_t rows, size_t temp_bytes) {
+// temp_bytes: all the workspace left after the four arrays (at least what `rows` rows need).
+SortScratch carve(const Exec& ex, int64_t rows) {
   char* p = static_cast<char*>(ex.workspace);
   const size_t arr = round_up(sizeof(int32_t) * rows);
   return {reinterpret_cast<uint32_t*>(p), reinterpret_cast<uint32_t*>(p + arr), reinterpret_cast<int32_t*>(p + 2 * arr),
-          reinterpret_cast<int32_t*>(p + 3 * arr), p + 4 * arr, temp_bytes};
+          reinterpret_cast<int32_t*>(p + 3 * arr), p + 4 * arr, ex.workspace_bytes - 4 * arr};
 }
 
 template <class T>
 void scatter_add_sorted(Exec& ex, T* dst, const T* src, const int32_t* idx, int64_t M, int64_t N, int64_t C) {
+  WEFT_CHECK(M <= INT32_MAX, "[cuda::scatter_add_rows] ", M, " source rows: positions must fit in int32");
   int end_bit = 1;  // bits that hold any index in [0, N)
   while (end_bit < 32 && (int64_t(1) << end_bit) < N) ++end_bit;
-  size_t temp_bytes = 0;
-  const int64_t chunk = sort_chunk_rows(ex, M, end_bit, temp_bytes);
-  const SortScratch s = carve(ex, chunk, temp_bytes);
+  const int64_t chunk = sort_chunk_rows(ex, M, end_bit);
+  const SortScratch s = carve(ex, chunk);
   cudaStream_t st = stream_of(ex);
   constexpr int kColThreads = 128;
   const int64_t col_blocks = (C + kColThreads - 1) / kColThreads;
@@ -131,7 +131,7 @@ void scatter_add_sorted(Exec& ex, T* dst, const T* src, const int32_t* idx, int6
     const int64_t count = M - m0 < chunk ? M - m0 : chunk;
     sort_input_kernel<<<blocks_for(count), kThreads, 0, st>>>(s.keys_in, s.pos_in, idx, m0, count, N);
     CUDA_CHECK_LAUNCH("scatter_add_rows");
-    size_t bytes = s.temp_bytes;
+    size_t bytes = s.temp_bytes;  // CUB reads the room it has and checks its own need for `count` rows
     CUDA_CHECK(cub::DeviceRadixSort::SortPairs(s.temp, bytes, s.keys_in, s.keys_out, s.pos_in, s.pos_out,
                                                static_cast<int>(count), 0, end_bit, st));
     dim3 grid(static_cast<unsigned>(count), static_cast<unsigned>(col_blocks < 65535 ? col_blocks : 65535));
