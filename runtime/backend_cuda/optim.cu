@@ -76,9 +76,9 @@ __global__ void __launch_bounds__(kSumThreads) sum_partials_kernel(double* total
 
 }  // namespace
 
-void adamw_update(Exec& ex, DType dt, void* param, void* m, void* v, const void* grad, int64_t n, float lr,
-                  float beta1, float beta2, float eps, float weight_decay, float bias_correction1,
-                  float bias_correction2, float grad_scale) {
+void adamw_update(Exec& ex, DType dt, void* param, void* m, void* v, const void* grad, int64_t n, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2,
+                  float grad_scale) {
   if (n == 0) return;
   const AdamWHyper h{lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale};
   dispatch_float(dt, "adamw_update", [&](auto tag) {
