@@ -1,7 +1,8 @@
 // CUDA fused cross-entropy over logits (N, V), twin of backend_cpu/xent.cpp. The forward runs one row team
 // (rows.cuh) per row, reading the row once for the online {max, sum of exp} statistics: lse (N) and the
-// target's loss (N), both f32. The backward is elementwise from the saved lse, so no (N, V) probability
-// tensor exists: dlogits += (exp(logit - lse) - onehot(target)) * dloss[0] * inv_norm.
+// target's loss (N), both f32. The backward (row teams too, skipping ignored rows) recomputes each
+// probability from the saved lse, so no (N, V) probability tensor exists:
+// dlogits += (exp(logit - lse) - onehot(target)) * dloss[0] * inv_norm, dloss a one-element f32 tensor.
 // Targets are not range-checked here (ops::cross_entropy checks them on the host when it counts rows);
 // a target outside [0, V) that is not ignore_index gets a NaN loss and no one-hot term, never a wild read.
 #include "runtime/backend_cuda/rows.cuh"
@@ -37,29 +38,31 @@ __global__ void xent_forward_kernel(float* losses, float* lse, const T* logits, 
   }
 }
 
-// dlogits (N, V) += (exp(logit - lse) - onehot(target)) * scale for rows that are not ignored. With P > 1,
-// V % P == 0, so a pack never crosses a row.
-template <class T, int P>
+// dlogits (N, V) += (exp(logit - lse) - onehot(target)) * scale for rows that are not ignored; one row team
+// per row, like the forward (no per-element division to find the row).
+template <class T, int P, int TPR>
 __global__ void xent_backward_kernel(T* dlogits, const float* dloss, const T* logits, const float* lse,
                                      const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index,
                                      float inv_norm) {
   const float scale = dloss[0] * inv_norm;
-  vec_for<P>(N * V, [&](int64_t i, auto w) {
-    constexpr int W = decltype(w)::value;
-    const int64_t row = i / V, c = i - row * V;
+  WEFT_ROW_FOR(TPR, row, N) {
     const int32_t t = targets[row];
-    if (t == ignore_index) return;
+    if (t == ignore_index) continue;  // uniform across the team
     const float l = lse[row];
-    float lg[W], acc[W];
-    load_vec<W>(lg, logits, i);
-    load_vec<W>(acc, dlogits, i);
+    const T* lr = logits + row * V;
+    T* dr = dlogits + row * V;
+    team_for<P, TPR>(V, [&](int64_t c) {
+      float lg[P], acc[P];
+      load_vec<P>(lg, lr, c);
+      load_vec<P>(acc, dr, c);
 #pragma unroll
-    for (int k = 0; k < W; ++k) {
-      acc[k] += expf(lg[k] - l) * scale;
-      if (c + k == t) acc[k] -= scale;
-    }
-    store_vec<W>(dlogits, i, acc);
-  });
+      for (int k = 0; k < P; ++k) {
+        acc[k] += expf(lg[k] - l) * scale;
+        if (c + k == t) acc[k] -= scale;
+      }
+      store_vec<P>(dr, c, acc);
+    });
+  }
 }
 
 }  // namespace
@@ -81,20 +84,16 @@ void xent_forward(Exec& ex, DType dt, void* losses, void* lse, const void* logit
 
 void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const void* logits, const void* lse,
                    const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float inv_norm) {
-  const int64_t n = N * V;
-  if (n == 0) return;
+  if (N == 0 || V == 0) return;
   dispatch_float(dt, "xent_backward", [&](auto tag) {
     using T = decltype(tag);
-    constexpr int P = kVec<T>;
     T* d = static_cast<T*>(dlogits);
     const T* lg = static_cast<const T*>(logits);
     const float *dl = static_cast<const float*>(dloss), *l = static_cast<const float*>(lse);
-    if (V % P == 0 && all_aligned(16, d, lg))
-      xent_backward_kernel<T, P><<<blocks_for(n / P), kThreads, 0, stream_of(ex)>>>(d, dl, lg, l, targets, N, V,
-                                                                                    ignore_index, inv_norm);
-    else
-      xent_backward_kernel<T, 1>
-          <<<blocks_for(n), kThreads, 0, stream_of(ex)>>>(d, dl, lg, l, targets, N, V, ignore_index, inv_norm);
+    launch_rows<T>(N, V, all_aligned(16, d, lg), [&](auto p, auto tpr, unsigned grid, int block) {
+      xent_backward_kernel<T, decltype(p)::value, decltype(tpr)::value>
+          <<<grid, block, 0, stream_of(ex)>>>(d, dl, lg, l, targets, N, V, ignore_index, inv_norm);
+    });
   });
   CUDA_CHECK_LAUNCH("xent_backward");
 }
