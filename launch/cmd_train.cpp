@@ -1,5 +1,6 @@
 // weft train: builds the model from [model] flags (or from the checkpoint when resuming), prints and
 // saves the effective configuration, and runs the Trainer.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -62,7 +63,7 @@ int cmd_train(const std::vector<std::string>& args) {
       std::ofstream(opt.out + "/config.ini") << ini;
     }
     CheckpointMeta meta{get<std::string>(vm, "model"), ini, weft_version(), comm.size()};
-    Trainer trainer(opt, std::move(model), get<int64_t>(vm, "seq-len"), meta, comm);
+    Trainer trainer(opt, std::move(model), get<int64_t>(vm, "seq-len"), meta, comm, std::max(session.launch.gpu, 0));
     if (!resume.empty()) trainer.resume_from(resume);
     install_stop_handlers();
     double val = trainer.run();

@@ -13,5 +13,6 @@ int cmd_eval(const std::vector<std::string>& args);
 int cmd_sample(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
+int cmd_bench(const std::vector<std::string>& args);
 
 }  // namespace weft::launch

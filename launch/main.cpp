@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"sample", weft::launch::cmd_sample, "generate text from a checkpoint"},
     {"plot", weft::launch::cmd_plot, "draw a run's loss curves to RUN_DIR/loss.svg"},
     {"inspect", weft::launch::cmd_inspect, "a checkpoint's step, configuration and tensors (name, shape, dtype, norm)"},
+    {"bench", weft::launch::cmd_bench, "training throughput and MFU on synthetic tokens: --device cuda --dtype bf16"},
 };
 
 int print_help() {

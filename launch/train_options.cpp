@@ -3,7 +3,29 @@
 
 #include <algorithm>
 
+#include "runtime/exec.h"
+
 namespace weft::launch {
+
+void add_device_options(OptionSet& set, const std::string& group) {
+  set.group(group).add_options()
+      ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)")
+      ("device", po::value<std::string>()->default_value("auto"),
+       "cpu | cuda | auto (cuda when a GPU is visible); with several ranks per node, rank r uses GPU r mod GPUs")
+      ("dtype", po::value<std::string>()->default_value("fp32"),
+       "compute precision: fp32 | bf16 (bf16 weights and activations, fp32 master weights, optimizer state, "
+       "gradient reductions and loss; CUDA only)");
+}
+
+void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads) {
+  device = get<std::string>(vm, "device");
+  dtype = get<std::string>(vm, "dtype");
+  threads = get<int>(vm, "threads");
+  if (device != "cpu" && device != "cuda" && device != "auto")
+    throw UsageError("--device must be cpu, cuda or auto, got '" + device + "'");
+  if (dtype != "fp32" && dtype != "bf16") throw UsageError("--dtype must be fp32 or bf16, got '" + dtype + "'");
+  if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
+}
 
 void add_train_options(OptionSet& set) {
   set.group("data").add_options()
@@ -27,9 +49,9 @@ void add_train_options(OptionSet& set) {
       ("eval-every", po::value<int64_t>()->default_value(100), "steps between validation runs (0: only at the end)")
       ("eval-batches", po::value<int64_t>()->default_value(20), "validation batches per evaluation")
       ("log-every", po::value<int64_t>()->default_value(10), "steps between progress lines")
-      ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)")
       ("zero", po::value<int>()->default_value(0), "1: shard the optimizer state across ranks (ZeRO-1)")
       ("bucket-mb", po::value<double>()->default_value(25.0), "gradient all-reduce bucket size in MiB");
+  add_device_options(set, "train");
   set.group("checkpoint").add_options()
       ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
       ("save-on-exit", po::value<bool>()->default_value(true)->implicit_value(true), "checkpoint when the run ends")
@@ -59,7 +81,8 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.eval_every = get<int64_t>(vm, "eval-every");
   o.eval_batches = get<int64_t>(vm, "eval-batches");
   o.log_every = get<int64_t>(vm, "log-every");
-  o.threads = get<int>(vm, "threads");
+  device_options(vm, o.device, o.dtype, o.threads);
+  parse_compute_dtype(o.dtype, resolve_device(o.device));  // --device cuda without a GPU, bf16 on the CPU
   o.zero = get<int>(vm, "zero");
   o.bucket_mb = get<double>(vm, "bucket-mb");
   if (!(o.bucket_mb > 0)) throw UsageError("--bucket-mb must be positive");
@@ -84,11 +107,26 @@ TrainOptions train_options(const po::variables_map& vm) {
   non_negative(o.save_every, "save-every");
   non_negative(o.warmup, "warmup");
   non_negative(o.decay_steps, "decay-steps");
-  non_negative(o.threads, "threads");
   if (!(o.beta1 >= 0 && o.beta1 < 1)) throw UsageError("--beta1 must be in [0, 1)");
   if (!(o.beta2 >= 0 && o.beta2 < 1)) throw UsageError("--beta2 must be in [0, 1)");
   if (o.clip < 0) throw UsageError("--clip must be >= 0");
   return o;
+}
+
+Device resolve_device(const std::string& flag_value) {
+  const int gpus = cuda::device_count();
+  if (flag_value == "auto") return gpus > 0 ? Device::cuda : Device::cpu;
+  if (flag_value == "cuda" && gpus == 0)
+    throw UsageError(std::string("--device cuda: ") +
+                     (cuda::built() ? "no CUDA device is visible (check CUDA_VISIBLE_DEVICES and the driver)"
+                                   : "this weft was built without CUDA (configure with -DWEFT_CUDA=ON)"));
+  return flag_value == "cuda" ? Device::cuda : Device::cpu;
+}
+
+DType parse_compute_dtype(const std::string& flag_value, Device dev) {
+  if (flag_value == "fp32") return DType::f32;
+  if (dev != Device::cuda) throw UsageError("--dtype bf16 needs --device cuda (the CPU backend computes in fp32)");
+  return DType::bf16;
 }
 
 }  // namespace weft::launch

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "launch/options.h"
+#include "runtime/dtype.h"
 
 namespace weft::launch {
 
@@ -18,14 +19,24 @@ struct TrainOptions {
   uint64_t seed = 1337;
   int64_t eval_every = 100, eval_batches = 20, log_every = 10;
   int threads = 0;
-  int zero = 0;
-  double bucket_mb = 25.0;  // gradient all-reduce bucket size  // 1: shard AdamW state across ranks (ZeRO stage 1)
+  std::string device = "auto";  // "cpu", "cuda" or "auto" (cuda when built with CUDA and a GPU is visible)
+  std::string dtype = "fp32";   // compute precision: "fp32" or "bf16" (fp32 master weights; CUDA only)
+  int zero = 0;                 // 1: shard AdamW state across ranks (ZeRO stage 1)
+  double bucket_mb = 25.0;      // gradient all-reduce bucket size
   int64_t save_every = 0, keep_checkpoints = 3;
   bool save_on_exit = true;
   std::string resume;  // "", PATH, "latest" or "auto"
 };
 
 void add_train_options(OptionSet& set);
+// --threads, --device, --dtype in `group` (train, bench, ...), and their validated values.
+void add_device_options(OptionSet& set, const std::string& group);
+void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads);
 TrainOptions train_options(const po::variables_map& vm);  // validates; errors name the flag
+
+// The device of --device: "auto" becomes cuda when this build has CUDA and a GPU is visible, else cpu;
+// "cuda" without either is a UsageError naming the flag.
+Device resolve_device(const std::string& flag_value);
+DType parse_compute_dtype(const std::string& flag_value, Device dev);  // --dtype, checked against the device
 
 }  // namespace weft::launch

@@ -9,6 +9,7 @@
 
 #include "data/shard.h"
 #include "launch/signals.h"
+#include "parallel/comm_nccl.h"
 #include "runtime/kernels.h"
 #include "runtime/optim/grad_clip.h"
 
@@ -21,33 +22,52 @@ double now_s() {
 }  // namespace
 
 Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t seq_len, CheckpointMeta meta,
-                 par::Communicator& comm)
+                 par::Communicator& comm, int gpu)
     : opt_(std::move(opt)),
       model_(std::move(model)),
       T_(seq_len),
       meta_(std::move(meta)),
       comm_(comm),
-      ex_(cpu_exec(opt_.threads)),
-      store_(DType::f32, Device::cpu),
+      ex_(resolve_device(opt_.device) == Device::cuda ? cuda::exec_create(gpu) : cpu_exec(opt_.threads)),
+      grad_comm_(&comm),
+      store_(DType::f32, ex_.device),
       schedule_(opt_.schedule, opt_.lr, opt_.min_lr, opt_.warmup, opt_.decay_steps),
-      arena_(Device::cpu),
+      arena_(ex_.device),
       rng_(opt_.seed, static_cast<uint32_t>(comm.rank())),
       inputs_(DType::i32, {opt_.batch_size, seq_len}),
-      targets_(DType::i32, {opt_.batch_size, seq_len}) {
+      targets_(DType::i32, {opt_.batch_size, seq_len}),
+      loss_sum_(DType::f32, {1}, ex_.device) {
+  const DType compute = parse_compute_dtype(opt_.dtype, ex_.device);
+  if (ex_.device == Device::cuda) {
+    dev_inputs_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
+    dev_targets_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
+    if (comm_.size() > 1) {
+      nccl_ = par::make_nccl_communicator(comm_, ex_);
+      grad_comm_ = nccl_.get();
+    }
+  }
   model_->declare(store_);
   const int64_t world = comm_.size();
   store_.finalize(opt_.zero ? world : 1);  // ZeRO-1: equal shards of the flat layout, one per rank
   store_.initialize(opt_.seed);
+  if (compute != store_.dtype()) {
+    mixed_ = std::make_unique<optim::MixedPrecision>(store_, compute);
+    mixed_->refresh(ex_, store_);
+  }
   const optim::AdamWConfig acfg{static_cast<float>(opt_.lr), static_cast<float>(opt_.beta1),
                                 static_cast<float>(opt_.beta2), 1e-8f, static_cast<float>(opt_.weight_decay)};
   if (opt_.zero) {
     const int64_t shard = store_.total() / world;
     adamw_ = std::make_unique<optim::AdamW>(store_, acfg, comm_.rank() * shard, (comm_.rank() + 1) * shard);
-    shard_grads_ = OwnedTensor(store_.dtype(), {shard});
+    shard_grads_ = OwnedTensor(store_.dtype(), {shard}, ex_.device);
   } else {
     adamw_ = std::make_unique<optim::AdamW>(store_, acfg);
-    if (world > 1)
-      grad_sync_ = std::make_unique<par::GradSync>(store_, comm_, static_cast<int64_t>(opt_.bucket_mb * (1 << 20)));
+    if (world > 1) {
+      par::GradSync::RangeFn fold;  // mixed precision: widen each bucket's bf16 gradients just before its reduce
+      if (mixed_) fold = [this](int64_t begin, int64_t end) { mixed_->fold_grads(ex_, store_, begin, end); };
+      grad_sync_ = std::make_unique<par::GradSync>(store_, *grad_comm_,
+                                                   static_cast<int64_t>(opt_.bucket_mb * (1 << 20)), fold);
+    }
   }
   const int64_t V = model_->vocab_size();
   auto train_shard = std::make_shared<data::Shard>(opt_.data + "/train.bin", V);
@@ -63,14 +83,34 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
   }
 }
 
+Trainer::~Trainer() {
+  // Everything that queues work on the stream goes before the stream itself.
+  grad_sync_.reset();
+  nccl_.reset();
+  if (ex_.device == Device::cuda) cuda::exec_destroy(ex_);
+}
+
+ParamStore& Trainer::params() const { return mixed_ ? mixed_->compute() : store_; }
+
+models::Batch Trainer::stage_batch(const OwnedTensor& in, const OwnedTensor& tgt, int64_t rows, float normalizer) {
+  if (ex_.device == Device::cpu) return models::Batch{in.tensor().slice_rows(0, rows), tgt.tensor().slice_rows(0, rows), normalizer};
+  const size_t bytes = static_cast<size_t>(rows * T_) * sizeof(int32_t);
+  device_copy(Device::cuda, dev_inputs_.tensor().data, Device::cpu, in.tensor().data, bytes);
+  device_copy(Device::cuda, dev_targets_.tensor().data, Device::cpu, tgt.tensor().data, bytes);
+  return models::Batch{dev_inputs_.tensor().slice_rows(0, rows), dev_targets_.tensor().slice_rows(0, rows), normalizer};
+}
+
 void Trainer::resume_from(const std::string& path) {
   OwnedTensor m(adamw_->m().dtype, {store_.total()}), v(adamw_->v().dtype, {store_.total()});
   OptimState os{m, v, 0};
   load_checkpoint(path, store_, &os, &state_);
   const size_t es = dtype_size(m.tensor().dtype);  // keep this rank's slice of the moments
-  std::memcpy(adamw_->m().data, static_cast<char*>(m.tensor().data) + adamw_->begin() * es, adamw_->m().nbytes());
-  std::memcpy(adamw_->v().data, static_cast<char*>(v.tensor().data) + adamw_->begin() * es, adamw_->v().nbytes());
+  device_copy(ex_.device, adamw_->m().data, Device::cpu, static_cast<char*>(m.tensor().data) + adamw_->begin() * es,
+              adamw_->m().nbytes());
+  device_copy(ex_.device, adamw_->v().data, Device::cpu, static_cast<char*>(v.tensor().data) + adamw_->begin() * es,
+              adamw_->v().nbytes());
   adamw_->set_steps(os.steps);
+  if (mixed_) mixed_->refresh(ex_, store_);
   train_->set_cursor(state_.consumed_samples);
   rng_.set_state(RngState{state_.rng.seed, static_cast<uint32_t>(comm_.rank()), state_.rng.offset});
   if (comm_.rank() == 0)
@@ -83,24 +123,29 @@ double Trainer::train_step() {
   // Every micro-batch's loss is divided by the token count of the whole global step, so the summed
   // gradients are exactly the gradient of the global mean loss however the step is split.
   const float normalizer = static_cast<float>(B * T_ * opt_.grad_accum * world);
-  double loss_sum = 0.0;
+  const Tensor& loss_sum = loss_sum_.tensor();
+  WEFT_LAUNCH(ex_, fill_zero, ex_, loss_sum.data, static_cast<int64_t>(loss_sum.nbytes()));
   Graph g(ex_, arena_);
   for (int64_t micro = 0; micro < opt_.grad_accum; ++micro) {
     train_->next_batch(B, comm_.rank(), static_cast<int>(world), inputs_.ptr<int32_t>(), targets_.ptr<int32_t>());
-    models::Batch batch{inputs_, targets_, normalizer};
-    Var loss = model_->loss(g, store_, batch, rng_, true);
-    loss_sum += loss->value.ptr<float>()[0];
-    if (grad_sync_ && micro + 1 == opt_.grad_accum) grad_sync_->attach(g);  // buckets reduce during backward
+    Var loss = model_->loss(g, params(), stage_batch(inputs_, targets_, B, normalizer), rng_, true);
+    WEFT_LAUNCH(ex_, axpby, ex_, DType::f32, loss_sum.data, 1.0f, loss->value.data, 1.0f, 1);
+    const bool overlap = grad_sync_ && micro + 1 == opt_.grad_accum;
+    if (overlap) grad_sync_->attach(g);  // buckets fold (bf16) and reduce during the backward
     g.backward(loss);
+    if (mixed_ && !overlap) mixed_->fold_grads(ex_, store_);
     g.clear();
   }
-  if (world > 1) comm_.all_reduce(&loss_sum, 1, DType::f64, par::ReduceOp::sum);
+  float local_loss = 0.0f;  // the one device-to-host copy of the step's loss
+  device_copy(Device::cpu, &local_loss, ex_.device, loss_sum.data, sizeof(float));
+  double loss_sum_global = local_loss;
+  if (world > 1) comm_.all_reduce(&loss_sum_global, 1, DType::f64, par::ReduceOp::sum);
   reduce_and_update();
   ++state_.step;
   state_.consumed_samples = train_->cursor();
   state_.tokens_seen += B * T_ * opt_.grad_accum * world;
   state_.rng = RngState{rng_.state().seed, 0, rng_.state().offset};
-  return loss_sum;
+  return loss_sum_global;
 }
 
 void Trainer::reduce_and_update() {
@@ -112,21 +157,22 @@ void Trainer::reduce_and_update() {
     adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip));
   } else {  // ZeRO-1: reduce-scatter gradients, update the own shard, all-gather the parameters
     const Tensor& shard = shard_grads_.tensor();
-    comm_.reduce_scatter(grads.data, shard.data, shard.numel(), grads.dtype, par::ReduceOp::sum);
+    grad_comm_->reduce_scatter(grads.data, shard.data, shard.numel(), grads.dtype, par::ReduceOp::sum);
     double ss = 0.0;
     WEFT_LAUNCH(ex_, sum_squares, ex_, shard.dtype, &ss, shard.data, shard.numel());
     comm_.all_reduce(&ss, 1, DType::f64, par::ReduceOp::sum);
     last_grad_norm_ = std::sqrt(ss);
     adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip), shard.data);
     char* own = static_cast<char*>(values.data) + adamw_->begin() * static_cast<int64_t>(dtype_size(values.dtype));
-    comm_.all_gather(own, values.data, shard.numel(), values.dtype);  // in place
+    grad_comm_->all_gather(own, values.data, shard.numel(), values.dtype);  // in place
   }
-  store_.zero_grads();
+  WEFT_LAUNCH(ex_, fill_zero, ex_, grads.data, static_cast<int64_t>(grads.nbytes()));
+  if (mixed_) mixed_->refresh(ex_, store_);  // the next forward (or evaluation) sees the updated weights
 }
 
 OwnedTensor Trainer::gather_moment(const Tensor& shard) {
-  OwnedTensor full(shard.dtype, {store_.total()});
-  comm_.all_gather(shard.data, full.tensor().data, shard.numel(), shard.dtype);
+  OwnedTensor full(shard.dtype, {store_.total()}, ex_.device);
+  grad_comm_->all_gather(shard.data, full.tensor().data, shard.numel(), shard.dtype);
   return full;
 }
 
@@ -142,11 +188,13 @@ double Trainer::evaluate(int64_t batches) {
   // Windows are dealt round-robin to ranks in batches of B; the sums are reduced across ranks.
   for (int64_t first = comm_.rank() * B; first < total; first += B * comm_.size()) {
     int64_t n = std::min(B, total - first);
-    OwnedTensor in(DType::i32, {n, T_}), tg(DType::i32, {n, T_});
-    for (int64_t b = 0; b < n; ++b) val_->sequential(first + b, in.ptr<int32_t>() + b * T_, tg.ptr<int32_t>() + b * T_);
-    models::Batch batch{in, tg, 1.0f};  // normalizer 1: the summed token loss
-    Var loss = model_->loss(g, store_, batch, unused, false);
-    sum += loss->value.ptr<float>()[0];
+    for (int64_t b = 0; b < n; ++b)
+      val_->sequential(first + b, inputs_.ptr<int32_t>() + b * T_, targets_.ptr<int32_t>() + b * T_);
+    // normalizer 1: the summed token loss
+    Var loss = model_->loss(g, params(), stage_batch(inputs_, targets_, n, 1.0f), unused, false);
+    float batch_sum = 0.0f;
+    device_copy(Device::cpu, &batch_sum, ex_.device, loss->value.data, sizeof(float));
+    sum += batch_sum;
     count += n * T_;
     g.clear();
   }
@@ -187,9 +235,11 @@ void Trainer::save() {
 
 double Trainer::run() {
   if (comm_.rank() == 0)
-    std::printf("model %s: %lld parameters, %.3g training FLOPs/token; global batch %lld x %lld tokens\n",
+    std::printf("model %s: %lld parameters, %.3g training FLOPs/token; global batch %lld x %lld tokens; %s, %s%s\n",
                 meta_.model.c_str(), (long long)store_.numel(), model_->flops_per_token(T_),
-                (long long)(opt_.batch_size * opt_.grad_accum * comm_.size()), (long long)T_);
+                (long long)(opt_.batch_size * opt_.grad_accum * comm_.size()), (long long)T_,
+                ex_.device == Device::cuda ? "cuda" : "cpu", std::string(dtype_name(params().dtype())).c_str(),
+                mixed_ ? " (fp32 master weights)" : "");
   double window_start = now_s(), last_loss = 0.0;
   int64_t window_steps = 0;
   double val_loss = std::nan("");

@@ -1,5 +1,9 @@
-// NCCL communicator implementation (compiled with WEFT_CUDA). Every call is enqueued on the Exec's
-// stream; wait() and barrier() synchronise that stream. Not yet run on a GPU (docs/gpu-validation.md).
+// NCCL communicator implementation (compiled with WEFT_CUDA). Collectives run on the communicator's own
+// stream so they overlap compute: each call first makes that stream wait for the work already queued
+// on the Exec's (compute) stream, then makes the compute stream wait for the collective, so device
+// buffers are used in program order without blocking the host. start_all_reduce/wait split the second
+// half: wait() only orders the compute stream after that collective (DDP-style overlap with backward).
+// Host-side data (loss sums, stop flags) goes through the bootstrap (MPI) communicator instead.
 #include "parallel/comm_nccl.h"
 
 #include <cuda_runtime.h>
@@ -15,6 +19,13 @@
     ncclResult_t nccl_status_ = (call);                                                                      \
     if (nccl_status_ != ncclSuccess)                                                                         \
       WEFT_FAIL("[nccl] ", #call, " failed at ", __FILE__, ":", __LINE__, ": ", ncclGetErrorString(nccl_status_)); \
+  } while (0)
+
+#define CUDA_OK(call)                                                                                   \
+  do {                                                                                                  \
+    cudaError_t cuda_status_ = (call);                                                                  \
+    if (cuda_status_ != cudaSuccess)                                                                    \
+      WEFT_FAIL("[nccl] ", #call, " failed at ", __FILE__, ":", __LINE__, ": ", cudaGetErrorString(cuda_status_)); \
   } while (0)
 
 namespace weft::par {
@@ -37,44 +48,65 @@ ncclRedOp_t nccl_op(ReduceOp op) { return op == ReduceOp::sum ? ncclSum : op == 
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(ncclComm_t comm, Communicator& bootstrap, Exec& ex)
-      : comm_(comm), bootstrap_(bootstrap), stream_(static_cast<cudaStream_t>(ex.stream)), ex_(ex) {
+      : comm_(comm), bootstrap_(bootstrap), compute_(static_cast<cudaStream_t>(ex.stream)), ex_(ex) {
     NCCL_CHECK(ncclCommUserRank(comm_, &rank_));
     NCCL_CHECK(ncclCommCount(comm_, &size_));
+    CUDA_OK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
+    CUDA_OK(cudaEventCreateWithFlags(&queued_, cudaEventDisableTiming));
   }
-  ~NcclCommunicator() override { ncclCommDestroy(comm_); }
+  ~NcclCommunicator() override {
+    cudaStreamSynchronize(comm_stream_);
+    ncclCommDestroy(comm_);
+    for (cudaEvent_t e : done_) cudaEventDestroy(e);
+    cudaEventDestroy(queued_);
+    cudaStreamDestroy(comm_stream_);
+  }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string kind() const override { return "nccl"; }
 
-  void all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override {
-    NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, stream_));
-  }
+  void all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override { wait(start_all_reduce(data, n, dt, op)); }
   int start_all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override {
-    all_reduce(data, n, dt, op);  // already asynchronous on the stream
-    return 0;
+    after_compute();
+    NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, comm_stream_));
+    return record_done();
   }
-  void wait(int) override { sync(); }
+  void wait(int handle) override {
+    WEFT_CHECK(handle >= 0 && handle < static_cast<int>(done_.size()) && in_flight_[handle], "[nccl] wait on handle ",
+               handle, " that is not in flight");
+    CUDA_OK(cudaStreamWaitEvent(compute_, done_[handle], 0));
+    in_flight_[handle] = false;
+  }
   void reduce_scatter(const void* send, void* recv, int64_t n, DType dt, ReduceOp op) override {
-    NCCL_CHECK(ncclReduceScatter(send, recv, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, stream_));
+    after_compute();
+    NCCL_CHECK(ncclReduceScatter(send, recv, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, comm_stream_));
+    wait(record_done());
   }
   void all_gather(const void* send, void* recv, int64_t n, DType dt) override {
-    NCCL_CHECK(ncclAllGather(send, recv, static_cast<size_t>(n), nccl_type(dt), comm_, stream_));  // in place ok
+    after_compute();
+    NCCL_CHECK(ncclAllGather(send, recv, static_cast<size_t>(n), nccl_type(dt), comm_, comm_stream_));  // in place ok
+    wait(record_done());
   }
   void all_to_all_v(const void* send, const int64_t* sc, const int64_t* sd, void* recv, const int64_t* rc,
                     const int64_t* rd, DType dt) override {
     const size_t es = dtype_size(dt);
+    after_compute();
     NCCL_CHECK(ncclGroupStart());
     for (int r = 0; r < size_; ++r) {
-      if (sc[r]) NCCL_CHECK(ncclSend(static_cast<const char*>(send) + sd[r] * es, sc[r], nccl_type(dt), r, comm_, stream_));
-      if (rc[r]) NCCL_CHECK(ncclRecv(static_cast<char*>(recv) + rd[r] * es, rc[r], nccl_type(dt), r, comm_, stream_));
+      if (sc[r]) NCCL_CHECK(ncclSend(static_cast<const char*>(send) + sd[r] * es, sc[r], nccl_type(dt), r, comm_, comm_stream_));
+      if (rc[r]) NCCL_CHECK(ncclRecv(static_cast<char*>(recv) + rd[r] * es, rc[r], nccl_type(dt), r, comm_, comm_stream_));
     }
     NCCL_CHECK(ncclGroupEnd());
+    wait(record_done());
   }
   void broadcast(void* data, int64_t n, DType dt, int root) override {
-    NCCL_CHECK(ncclBroadcast(data, data, static_cast<size_t>(n), nccl_type(dt), root, comm_, stream_));
+    after_compute();
+    NCCL_CHECK(ncclBroadcast(data, data, static_cast<size_t>(n), nccl_type(dt), root, comm_, comm_stream_));
+    wait(record_done());
   }
   void barrier() override {
-    sync();
+    CUDA_OK(cudaStreamSynchronize(comm_stream_));
+    CUDA_OK(cudaStreamSynchronize(compute_));
     bootstrap_.barrier();
   }
   std::unique_ptr<Communicator> split(int color, int key) override {
@@ -95,13 +127,33 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
-  void sync() {
-    cudaError_t st = cudaStreamSynchronize(stream_);
-    WEFT_CHECK(st == cudaSuccess, "[nccl] stream synchronize failed: ", cudaGetErrorString(st));
+  // The communicator stream waits for everything queued on the compute stream so far.
+  void after_compute() {
+    CUDA_OK(cudaEventRecord(queued_, compute_));
+    CUDA_OK(cudaStreamWaitEvent(comm_stream_, queued_, 0));
   }
+  // An event marking the end of the collective just queued; its index is the handle.
+  int record_done() {
+    int h = 0;
+    while (h < static_cast<int>(done_.size()) && in_flight_[h]) ++h;
+    if (h == static_cast<int>(done_.size())) {  // grows to the number of buckets once, then reused
+      cudaEvent_t e;
+      CUDA_OK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      done_.push_back(e);
+      in_flight_.push_back(false);
+    }
+    CUDA_OK(cudaEventRecord(done_[h], comm_stream_));
+    in_flight_[h] = true;
+    return h;
+  }
+
   ncclComm_t comm_;
   Communicator& bootstrap_;
-  cudaStream_t stream_;
+  cudaStream_t compute_;
+  cudaStream_t comm_stream_ = nullptr;
+  cudaEvent_t queued_ = nullptr;
+  std::vector<cudaEvent_t> done_;
+  std::vector<bool> in_flight_;
   Exec& ex_;
   int rank_ = 0, size_ = 1;
 };

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 namespace weft::par {
 
-GradSync::GradSync(ParamStore& store, Communicator& comm, int64_t bucket_bytes) : store_(store), comm_(comm) {
+GradSync::GradSync(ParamStore& store, Communicator& comm, int64_t bucket_bytes, RangeFn before_reduce)
+    : store_(store), comm_(comm), before_reduce_(std::move(before_reduce)) {
   WEFT_CHECK(bucket_bytes > 0, "--bucket-mb must be positive");
   const int64_t es = static_cast<int64_t>(dtype_size(store.dtype()));
   Bucket cur{0, 0, {}, 0, -1};
@@ -41,6 +43,7 @@ void GradSync::on_position(void* self, size_t position) {
 }
 
 void GradSync::start(Bucket& b) {
+  if (before_reduce_) before_reduce_(b.begin, b.end);
   Tensor g = store_.grads();
   char* base = static_cast<char*>(g.data) + b.begin * static_cast<int64_t>(dtype_size(g.dtype));
   b.handle = comm_.start_all_reduce(base, b.end - b.begin, g.dtype, ReduceOp::sum);

@@ -2,9 +2,12 @@
 // into buckets of about `bucket_bytes` along parameter boundaries; during the last micro-batch's
 // backward, a bucket's non-blocking all-reduce starts as soon as every parameter in it is final (the
 // Graph's gradient-ready tracking), so communication overlaps the rest of the backward. finish() waits.
+// An optional before_reduce(begin, end) runs on a bucket's flat range just before its all-reduce starts
+// (mixed precision folds the bf16 gradients of the range into the fp32 ones there).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "parallel/comm.h"
@@ -15,7 +18,8 @@ namespace weft::par {
 
 class GradSync {
  public:
-  GradSync(ParamStore& store, Communicator& comm, int64_t bucket_bytes);
+  using RangeFn = std::function<void(int64_t begin, int64_t end)>;
+  GradSync(ParamStore& store, Communicator& comm, int64_t bucket_bytes, RangeFn before_reduce = {});
   // Arms the hook on g for this backward (call after the forward, before g.backward).
   void attach(Graph& g);
   // Starts the buckets not started yet and waits for all of them.
@@ -34,6 +38,7 @@ class GradSync {
 
   ParamStore& store_;
   Communicator& comm_;
+  RangeFn before_reduce_;
   std::vector<Bucket> buckets_;
   std::vector<size_t> param_position_;  // [param id] tape position where it entered (SIZE_MAX: unused)
 };

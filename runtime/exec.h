@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "runtime/dtype.h"
 
@@ -23,10 +24,24 @@ struct Exec {
 Exec cpu_exec(int threads = 0);
 
 namespace cuda {
+// What a GPU can do, from its attributes (not from a table of product names): dense peak rates are
+// SM count x max clock x FLOPs per SM per clock of the architecture (bf16 tensor cores with fp32
+// accumulation; fp32 on CUDA cores, which is what our fp32 GEMMs use since TF32 is off).
+struct DeviceInfo {
+  std::string name;
+  int ordinal = -1, cc_major = 0, cc_minor = 0, sm_count = 0;
+  double clock_hz = 0;                 // max SM clock (cudaDevAttrClockRate)
+  size_t memory_bytes = 0;
+  double peak_bf16_flops = 0;          // 0: architecture not in our per-SM table
+  double peak_fp32_flops = 0;
+};
+bool built();                            // this weft was built with the CUDA backend
 int device_count();                      // 0 when built without CUDA or when no GPU is visible
 Exec exec_create(int device_ordinal);    // stream + cuBLASLt handle + workspace
 void exec_destroy(Exec& ex);
 void synchronize(Exec& ex);
+DeviceInfo device_info(int device_ordinal);
+size_t memory_in_use_bytes();  // on the current device: total - free (context and other processes included)
 }  // namespace cuda
 
 }  // namespace weft

@@ -77,6 +77,16 @@ void ParamStore::zero_grads() {
   device_zero(dev_, grads_.data(), grads_.bytes());
 }
 
+ParamStore ParamStore::mirror(DType dt) const {
+  WEFT_CHECK(finalized_, "[ParamStore::mirror] call finalize() first");
+  ParamStore m(dt, dev_);
+  m.params_ = params_;
+  m.by_name_ = by_name_;
+  m.total_ = total_;
+  m.finalize(1);  // total_ is already padded; the element offsets carry over unchanged
+  return m;
+}
+
 int ParamStore::find(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? -1 : it->second;

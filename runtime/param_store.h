@@ -44,6 +44,9 @@ class ParamStore {
   void initialize(uint64_t seed);         // run every initialiser; a parameter's values depend only
                                           // on (seed, its name, its shape), not on declaration order
   void zero_grads();
+  // A finalized store with this one's parameters at the same element offsets, in another dtype (zeroed):
+  // the compute-precision copy of mixed-precision training (runtime/optim/mixed_precision.h).
+  ParamStore mirror(DType dt) const;
 
   int size() const { return static_cast<int>(params_.size()); }
   int find(const std::string& name) const;  // -1 when absent

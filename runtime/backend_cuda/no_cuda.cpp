@@ -21,7 +21,10 @@ void copy(void*, bool, const void*, bool, size_t) { no_cuda("copy"); }
 }  // namespace cuda_mem
 
 namespace cuda {
+bool built() { return false; }
 int device_count() { return 0; }
+DeviceInfo device_info(int) { no_cuda("device_info"); }
+size_t memory_in_use_bytes() { no_cuda("memory_in_use_bytes"); }
 Exec exec_create(int) { no_cuda("exec_create"); }
 void exec_destroy(Exec&) {}
 void synchronize(Exec&) {}

@@ -48,12 +48,14 @@ Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index, float
   float norm = normalizer;
   if (norm <= 0.0f) norm = static_cast<float>(count_targets(Y, V, ignore_index));
   const float inv_norm = norm > 0.0f ? 1.0f / norm : 0.0f;  // all rows ignored: loss 0, no gradient
-  Tensor losses = g.alloc(L.dtype, {N});
-  Tensor lse = g.alloc(L.dtype == DType::f64 ? DType::f64 : DType::f32, {N});
+  // The loss is f32 even for bf16 logits (f64 for f64): per-row losses, lse and the sum.
+  const DType loss_dt = L.dtype == DType::f64 ? DType::f64 : DType::f32;
+  Tensor losses = g.alloc(loss_dt, {N});
+  Tensor lse = g.alloc(loss_dt, {N});
   Exec& ex = g.exec();
   WEFT_LAUNCH(ex, xent_forward, ex, L.dtype, losses.data, lse.data, L.data, Y.ptr<int32_t>(), N, V, ignore_index);
-  Var out = g.output(g.alloc(L.dtype, {1}), g.needs_grad({logits}));
-  WEFT_LAUNCH(ex, reduce_sum, ex, L.dtype, out->value.data, losses.data, 1, N, 1, inv_norm, false);
+  Var out = g.output(g.alloc(loss_dt, {1}), g.needs_grad({logits}));
+  WEFT_LAUNCH(ex, reduce_sum, ex, loss_dt, out->value.data, losses.data, 1, N, 1, inv_norm, false);
   g.record(out, [&g, logits, targets, out, lse, N, V, ignore_index, inv_norm] {
     Exec& ex = g.exec();
     WEFT_LAUNCH(ex, xent_backward, ex, logits->value.dtype, g.grad(logits).data, out->grad.data, logits->value.data,

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "runtime/gemm_peak.h"
 #include "runtime/kernels.h"
 #include "runtime/ops/ops.h"
 #include "runtime/param_store.h"
@@ -16,24 +17,6 @@ namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double sgemm_peak(Exec& ex) {
-  double best = 0;
-  for (int64_t n : {1024, 2048, 3072}) {
-    OwnedTensor a(DType::f32, {n, n}), b(DType::f32, {n, n}), c(DType::f32, {n, n});
-    auto run = [&] {
-      cpu::gemm(ex, DType::f32, false, false, n, n, n, 1.0f, a.tensor().data, n, 0, b.tensor().data, n, 0, 0.0f,
-                c.tensor().data, n, 0, 1);
-    };
-    run();
-    for (int rep = 0; rep < 3; ++rep) {
-      auto t0 = std::chrono::steady_clock::now();
-      run();
-      best = std::max(best, 2.0 * n * n * n / seconds_since(t0) / 1e9);
-    }
-  }
-  return best;
 }
 
 }  // namespace
@@ -67,7 +50,7 @@ int main(int argc, char** argv) {
   double s = seconds_since(t0) / iters;
   double flops = 3 * 2.0 * N * C * OC;  // forward GEMM + two backward GEMMs
   double gflops = flops / s / 1e9;
-  double peak = sgemm_peak(ex);
+  double peak = measured_gemm_peak(ex, DType::f32, {1024, 2048, 3072}) / 1e9;
   std::printf("linear fwd+bwd  N=%lld %lld->%lld  threads=%d: %.1f ms/iter, %.1f GFLOP/s\n", (long long)N,
               (long long)C, (long long)OC, threads, s * 1e3, gflops);
   std::printf("measured sgemm peak (square 1024-3072, best of 3): %.1f GFLOP/s\n", peak);
