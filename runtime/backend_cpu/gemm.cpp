@@ -55,4 +55,12 @@ void bias_backward(Exec& ex, DType dt, void* dbias, const void* dout, int64_t N,
   });
 }
 
+// The forward of a linear layer: the GEMM, then the bias on every row (as ops::linear did before the
+// CUDA backend fused the bias into the GEMM's epilogue).
+void linear_forward(Exec& ex, DType dt, void* out, const void* x, const void* w, const void* bias, int64_t N,
+                    int64_t C, int64_t OC) {
+  gemm(ex, dt, false, true, N, OC, C, 1.0f, x, C, 0, w, C, 0, 0.0f, out, OC, 0, 1);
+  if (bias) bias_add(ex, dt, out, bias, N, OC);
+}
+
 }  // namespace weft::cpu

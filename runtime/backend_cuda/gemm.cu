@@ -3,7 +3,8 @@
 // Plans (descriptors, layouts, the heuristic's algorithm) are cached per (cuBLASLt handle, shape,
 // pointer alignment): the one process-wide cache of the backend, a handle cache per device that
 // exec_destroy empties for its handle. Heuristics therefore run once per shape, not once per call.
-// Also the bias kernels of linear layers (bias_add vectorised, bias_backward a deterministic reduction).
+// Also the bias kernels of linear layers (bias_add vectorised, bias_backward a deterministic reduction)
+// and linear_forward, whose bias rides in the GEMM's epilogue (CUBLASLT_EPILOGUE_BIAS).
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -21,9 +22,10 @@ struct GemmKey {
   bool ta, tb;
   int64_t M, N, K, lda, ldb, ldc, stride_a, stride_b, stride_c, batch;
   uint32_t align_a, align_b, align_c;  // bytes, power of two <= 256
+  bool bias;                           // epilogue adds a bias vector (one value per row of C^T, column of C)
   auto tie() const {
     return std::tie(handle, dt, ta, tb, M, N, K, lda, ldb, ldc, stride_a, stride_b, stride_c, batch, align_a,
-                    align_b, align_c);
+                    align_b, align_c, bias);
   }
   bool operator<(const GemmKey& o) const { return tie() < o.tie(); }
 };
@@ -80,6 +82,10 @@ GemmPlan build_plan(const GemmKey& k, size_t workspace_bytes) {
   cublasOperation_t opa = k.tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
+  if (k.bias) {  // the bias has C's type (the default bias data type); its pointer is set per call
+    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+  }
   p.a = k.tb ? make_layout(type, k.K, k.N, k.ldb, k.batch, k.stride_b)
              : make_layout(type, k.N, k.K, k.ldb, k.batch, k.stride_b);
   p.b = k.ta ? make_layout(type, k.M, k.K, k.lda, k.batch, k.stride_a)
@@ -164,7 +170,7 @@ void gemm(Exec& ex, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
   auto key_for = [&](int64_t nb, const void* a, const void* b, const void* c) {
     int64_t sa = nb > 1 ? stride_a : 0, sb = nb > 1 ? stride_b : 0, sc = nb > 1 ? stride_c : 0;
     return GemmKey{reinterpret_cast<uintptr_t>(blaslt_of(ex)), static_cast<int>(dt), ta, tb, M, N, K, lda, ldb, ldc,
-                   sa, sb, sc, nb, alignment(a, sa * es), alignment(b, sb * es), alignment(c, sc * es)};
+                   sa, sb, sc, nb, alignment(a, sa * es), alignment(b, sb * es), alignment(c, sc * es), false};
   };
   const GemmPlan* p = &plan_for(key_for(batch, A, B, C), ex.workspace_bytes);
   if (p->found) {
@@ -242,6 +248,36 @@ void bias_backward(Exec& ex, DType dt, void* dbias, const void* dout, int64_t N,
     ReduceGeom g = make_reduce_geom(2, dims, strides, reduced);
     bcast_reduce(ex, "bias_backward", static_cast<T*>(dbias), ColumnTerm<T>{static_cast<const T*>(dout)}, g);
   });
+}
+
+// out (N, OC) = x (N, C) @ w (OC, C)^T + bias: one cuBLASLt call with the bias in the epilogue (added to
+// the float accumulator, rounded once). Without a bias, with C == 0, a bias not 16-byte aligned, or no
+// algorithm for the epilogue: gemm, then bias_add.
+void linear_forward(Exec& ex, DType dt, void* out, const void* x, const void* w, const void* bias, int64_t N,
+                    int64_t C, int64_t OC) {
+  WEFT_CHECK(dt == DType::f32 || dt == DType::bf16, "[cuda::linear_forward] unsupported dtype ", dtype_name(dt),
+             " (f32 or bf16 on CUDA)");
+  if (N == 0 || OC == 0) return;
+  if (bias && C > 0 && alignment(bias, 0) >= 16) {
+    // Column-major view as in gemm: C^T (OC x N) = w (OC x C, stored (C x OC) transposed) x^T; the bias has
+    // one value per row of C^T.
+    const GemmKey k{reinterpret_cast<uintptr_t>(blaslt_of(ex)), static_cast<int>(dt), false, true, N, OC, C, C, C, OC,
+                    0, 0, 0, 1, alignment(x, 0), alignment(w, 0), alignment(out, 0), true};
+    const GemmPlan& p = plan_for(k, ex.workspace_bytes);
+    if (p.found) {
+      const float alpha = 1.0f, beta = 0.0f;
+      // The bias pointer lives in the cached descriptor: set it and enqueue under the cache's lock, so
+      // two threads sharing a handle cannot interleave (cublasLtMatmul reads it while enqueueing).
+      PlanCache& cache = plan_cache();
+      std::lock_guard<std::mutex> lock(cache.mu);
+      CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+      CUBLAS_CHECK(cublasLtMatmul(blaslt_of(ex), p.desc, &alpha, w, p.a, x, p.b, &beta, out, p.c, out, p.c, &p.algo,
+                                  ex.workspace, ex.workspace_bytes, stream_of(ex)));
+      return;
+    }
+  }
+  gemm(ex, dt, false, true, N, OC, C, 1.0f, x, C, 0, w, C, 0, 0.0f, out, OC, 0, 1);
+  if (bias) bias_add(ex, dt, out, bias, N, OC);
 }
 
 }  // namespace weft::cuda

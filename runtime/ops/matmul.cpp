@@ -129,10 +129,9 @@ Var linear(Graph& g, Var x, Var w, Var bias) {
   Var out = g.output(g.alloc(X.dtype, X.shape.with_last(OC)), g.needs_grad({x, w, bias}));
   Exec& ex = g.exec();
   DType dt = X.dtype;
-  // out (N, OC) = x (N, C) @ w^T
-  WEFT_LAUNCH(ex, gemm, ex, dt, false, true, N, OC, C, 1.0f, X.data, C, 0, W.data, C, 0, 0.0f, out->value.data, OC,
-              0, 1);
-  if (bias) WEFT_LAUNCH(ex, bias_add, ex, dt, out->value.data, bias->value.data, N, OC);
+  // out (N, OC) = x (N, C) @ w^T + bias
+  WEFT_LAUNCH(ex, linear_forward, ex, dt, out->value.data, X.data, W.data, bias ? bias->value.data : nullptr, N, C,
+              OC);
 
   g.record(out, [&g, x, w, bias, out, N, C, OC] {
     Exec& ex = g.exec();

@@ -1,12 +1,14 @@
 // CPU-vs-CUDA parity of the optimizer kernels and the SPD solve: adamw_update over several steps (f32
 // and bf16 parameters, with and without weight decay, clipped gradients, odd and large ranges, aligned
 // and misaligned pointers), sum_squares (empty, one element, odd, 10^6; bit-identical when repeated),
-// spd_solve forward and backward through ops::spd_solve, and its not-positive-definite error.
+// spd_solve forward and backward through ops::spd_solve, and its not-positive-definite error;
+// linear_forward (the bias in cuBLASLt's epilogue) through ops::linear and at kernel level (fallbacks).
 // SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "runtime/kernels.h"
@@ -212,6 +214,44 @@ TEST_F(OptimParity, SpdSolveNotPositiveDefinite) {
         *gl = upload(std::vector<float>(4), 0);
   std::string msg = error_of([&] { cuda::spd_solve_forward(gpu_, DType::f32, gx, gl, ga, gb, 2, 1); });
   EXPECT_NE(msg.find("not positive definite (pivot 1"), std::string::npos) << msg;
+}
+
+struct LinearCase {
+  int64_t N, C, OC;
+};
+
+TEST(Parity, LinearForwardFusedBiasWithAndWithoutBias) {
+  for (DType dt : {DType::f32, DType::bf16}) {
+    for (const LinearCase& c : {LinearCase{1, 1, 1}, {37, 33, 65}, {64, 96, 80}, {130, 7, 3}}) {
+      for (bool with_bias : {true, false}) {
+        SCOPED_TRACE(std::string(dtype_name(dt)) + " N " + std::to_string(c.N) + " C " + std::to_string(c.C) +
+                     " OC " + std::to_string(c.OC) + (with_bias ? " bias" : " no bias"));
+        std::vector<ParityInput> in;
+        in.push_back({random_f32({c.N, c.C}, 60), true});
+        in.push_back({random_f32({c.OC, c.C}, 61), true});
+        if (with_bias) in.push_back({random_f32({c.OC}, 62), true});
+        // bf16: inputs rounded to 2^-9 relative, K <= 96 products of size <= 1 accumulated in float, the
+        // output rounded once (the epilogue adds the bias before rounding): as Parity.LinearBf16.
+        const Tolerance tol = dt == DType::bf16 ? Tolerance{6e-2, 3e-2} : default_tolerance(dt);
+        WEFT_PARITY(in, ([with_bias](Graph& g, const std::vector<Var>& v) {
+                      return std::vector<Var>{ops::linear(g, v[0], v[1], with_bias ? v[2] : nullptr)};
+                    }),
+                    dt, tol);
+      }
+    }
+  }
+}
+
+// The unfused paths: a bias only 4-byte aligned (gemm + bias_add) and an empty inner dimension.
+TEST_F(OptimParity, LinearForwardKernelFallbacks) {
+  for (auto [N, C, OC] : {std::tuple<int64_t, int64_t, int64_t>{9, 13, 5}, {4, 0, 6}}) {
+    SCOPED_TRACE("C = " + std::to_string(C));
+    std::vector<float> x = values(N * C, 70), w = values(OC * C, 71), b = values(OC, 72), out(N * OC, 5.0f);
+    float *gx = upload(x, 0), *gw = upload(w, 0), *gb = upload(b, 1), *go = upload(out, 0);
+    cpu::linear_forward(cpu_, DType::f32, out.data(), x.data(), w.data(), b.data(), N, C, OC);
+    cuda::linear_forward(gpu_, DType::f32, go, gx, gw, gb, N, C, OC);
+    expect_close(download(go, out.size()), out, 1e-5, 1e-4, "out");
+  }
 }
 
 }  // namespace
