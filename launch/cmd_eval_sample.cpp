@@ -1,5 +1,5 @@
 // weft eval and weft sample: load a checkpoint (its stored configuration builds the model) and either
-// score a data folder or generate text.
+// score a data folder or generate text, on the CPU or a GPU (--device, --dtype as for training).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -12,6 +12,9 @@
 #include "launch/commands.h"
 #include "launch/metrics.h"
 #include "launch/model_options.h"
+#include "launch/train_options.h"
+#include "runtime/kernels.h"
+#include "runtime/optim/mixed_precision.h"
 
 namespace weft::launch {
 
@@ -19,24 +22,43 @@ namespace {
 
 struct Loaded {
   std::unique_ptr<models::Model> model;
-  ParamStore store;
+  Exec ex;
+  std::unique_ptr<ParamStore> store;               // the checkpoint's fp32 parameters, on ex's device
+  std::unique_ptr<optim::MixedPrecision> narrow;   // --dtype bf16: the copy the model runs on
   int64_t seq_len = 0;
   std::string data_dir;  // the training data folder recorded in the configuration
+  ParamStore& params() { return narrow ? narrow->compute() : *store; }
+  Loaded() = default;
+  Loaded(const Loaded&) = delete;
+  ~Loaded() {
+    narrow.reset();
+    store.reset();
+    if (ex.device == Device::cuda) cuda::exec_destroy(ex);
+  }
 };
 
-Loaded load_for_inference(const std::string& checkpoint_flag) {
+void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po::variables_map& vm) {
+  std::string device_flag, dtype_flag;
+  int threads = 0;
+  device_options(vm, device_flag, dtype_flag, threads);
+  const Device dev = resolve_device(device_flag);
+  const DType compute = parse_compute_dtype(dtype_flag, dev);
   std::string path = checkpoint_flag;
   if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest");  // a run folder
   WEFT_CHECK(std::filesystem::exists(path), "--checkpoint: '", checkpoint_flag, "' does not exist");
   CheckpointMeta meta = read_checkpoint_meta(path);
-  Loaded l;
   l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
-  l.model->declare(l.store);
-  l.store.finalize();
-  load_checkpoint(path, l.store, nullptr, nullptr);
+  l.ex = dev == Device::cuda ? cuda::exec_create(0) : cpu_exec(threads);
+  l.store = std::make_unique<ParamStore>(DType::f32, dev);
+  l.model->declare(*l.store);
+  l.store->finalize();
+  load_checkpoint(path, *l.store, nullptr, nullptr);
+  if (compute != DType::f32) {
+    l.narrow = std::make_unique<optim::MixedPrecision>(*l.store, compute);
+    l.narrow->refresh(l.ex, *l.store);
+  }
   size_t p = meta.config_ini.find("\ndata = ");
   if (p != std::string::npos) l.data_dir = meta.config_ini.substr(p + 8, meta.config_ini.find('\n', p + 1) - p - 8);
-  return l;
 }
 
 }  // namespace
@@ -49,14 +71,15 @@ int cmd_eval(const std::vector<std::string>& args) {
       ("split", po::value<std::string>()->default_value("val"), "val | train")
       ("seq-len", po::value<int64_t>()->default_value(0), "evaluation length (0: the training length)")
       ("batch-size", po::value<int64_t>()->default_value(8), "windows per forward pass")
-      ("batches", po::value<int64_t>()->default_value(0), "batches to score (0: the whole split)")
-      ("threads", po::value<int>()->default_value(0), "CPU threads");
+      ("batches", po::value<int64_t>()->default_value(0), "batches to score (0: the whole split)");
+  add_device_options(set, "eval");
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
     return 0;
   }
-  Loaded l = load_for_inference(get<std::string>(vm, "checkpoint"));
+  Loaded l;
+  load_for_inference(l, get<std::string>(vm, "checkpoint"), vm);
   std::string dir = get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data");
   int64_t T = get<int64_t>(vm, "seq-len") > 0 ? get<int64_t>(vm, "seq-len") : l.seq_len;
   const int64_t B = get<int64_t>(vm, "batch-size");
@@ -64,17 +87,24 @@ int cmd_eval(const std::vector<std::string>& args) {
   data::WindowLoader loader(shard, T, 0);
   int64_t windows = loader.windows();
   if (get<int64_t>(vm, "batches") > 0) windows = std::min(windows, get<int64_t>(vm, "batches") * B);
-  Exec ex = cpu_exec(get<int>(vm, "threads"));
-  Arena arena;
-  Graph g(ex, arena);
+  Arena arena(l.ex.device);
+  Graph g(l.ex, arena);
   g.grad_enabled = false;
   Rng unused(0);
   double sum = 0;
+  OwnedTensor in(DType::i32, {B, T}), tg(DType::i32, {B, T});
+  OwnedTensor din(DType::i32, {B, T}, l.ex.device), dtg(DType::i32, {B, T}, l.ex.device);
   for (int64_t first = 0; first < windows; first += B) {
     int64_t n = std::min(B, windows - first);
-    OwnedTensor in(DType::i32, {n, T}), tg(DType::i32, {n, T});
     for (int64_t b = 0; b < n; ++b) loader.sequential(first + b, in.ptr<int32_t>() + b * T, tg.ptr<int32_t>() + b * T);
-    sum += l.model->loss(g, l.store, models::Batch{in, tg, 1.0f}, unused, false)->value.ptr<float>()[0];
+    const size_t bytes = static_cast<size_t>(n * T) * sizeof(int32_t);
+    device_copy(l.ex.device, din.tensor().data, Device::cpu, in.tensor().data, bytes);
+    device_copy(l.ex.device, dtg.tensor().data, Device::cpu, tg.tensor().data, bytes);
+    models::Batch batch{din.tensor().slice_rows(0, n), dtg.tensor().slice_rows(0, n), 1.0f};
+    Var loss = l.model->loss(g, l.params(), batch, unused, false);
+    float batch_sum = 0.0f;
+    device_copy(Device::cpu, &batch_sum, l.ex.device, loss->value.data, sizeof(float));
+    sum += batch_sum;
     g.clear();
   }
   double loss = sum / static_cast<double>(windows * T);
@@ -98,8 +128,8 @@ int cmd_sample(const std::vector<std::string>& args) {
       ("max-new-tokens", po::value<int64_t>()->default_value(200), "tokens to generate")
       ("temperature", po::value<double>()->default_value(0.8), "softmax temperature (0: greedy)")
       ("top-k", po::value<int64_t>()->default_value(40), "sample among the k most likely (0: all)")
-      ("seed", po::value<uint64_t>()->default_value(1), "sampling seed")
-      ("threads", po::value<int>()->default_value(0), "CPU threads");
+      ("seed", po::value<uint64_t>()->default_value(1), "sampling seed");
+  add_device_options(set, "sample");
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
@@ -109,24 +139,34 @@ int cmd_sample(const std::vector<std::string>& args) {
   const int64_t top_k = get<int64_t>(vm, "top-k"), max_new = get<int64_t>(vm, "max-new-tokens");
   if (temperature < 0) throw UsageError("--temperature must be >= 0");
   if (top_k < 0) throw UsageError("--top-k must be >= 0");
-  Loaded l = load_for_inference(get<std::string>(vm, "checkpoint"));
+  Loaded l;
+  load_for_inference(l, get<std::string>(vm, "checkpoint"), vm);
   auto tok = data::load_tokenizer(get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data"));
   std::vector<int32_t> ids = tok->encode(get<std::string>(vm, "prompt"));
   if (ids.empty()) ids.push_back(tok->eot());  // no prompt: start a new document
   const size_t prompt_len = ids.size();
-  Exec ex = cpu_exec(get<int>(vm, "threads"));
-  Arena arena;
-  Graph g(ex, arena);
+  Exec cpu_ex = cpu_exec(1);  // host-side widening of the logits row
+  Arena arena(l.ex.device);
+  Graph g(l.ex, arena);
   g.grad_enabled = false;
   Rng rng(get<uint64_t>(vm, "seed"));
   const int64_t V = l.model->vocab_size();
   std::vector<double> p(V);
+  std::vector<float> last_row(V);
+  OwnedTensor in(DType::i32, {1, l.seq_len}), din(DType::i32, {1, l.seq_len}, l.ex.device);
   for (int64_t step = 0; step < max_new; ++step) {
     int64_t T = std::min<int64_t>(static_cast<int64_t>(ids.size()), l.seq_len);
-    OwnedTensor in(DType::i32, {1, T});
     std::copy(ids.end() - T, ids.end(), in.ptr<int32_t>());
-    Var logits = l.model->logits(g, l.store, in);  // (1, T, V)
-    const float* last = logits->value.ptr<float>() + (T - 1) * V;
+    Tensor window = din.tensor().slice_rows(0, 1);
+    window.shape = Shape{1, T};
+    device_copy(l.ex.device, window.data, Device::cpu, in.tensor().data, static_cast<size_t>(T) * sizeof(int32_t));
+    Var logits = l.model->logits(g, l.params(), window);  // (1, T, V)
+    Tensor last_logits = logits->value;  // the last position's row, widened to f32 on the host
+    const size_t es = dtype_size(last_logits.dtype);
+    std::vector<char> raw(static_cast<size_t>(V) * es);
+    device_copy(Device::cpu, raw.data(), l.ex.device, static_cast<const char*>(last_logits.data) + (T - 1) * V * es, raw.size());
+    cpu::cast(l.ex.device == Device::cpu ? l.ex : cpu_ex, DType::f32, last_row.data(), last_logits.dtype, raw.data(), V, false);
+    const float* last = last_row.data();
     int32_t next;
     if (temperature == 0) {
       next = static_cast<int32_t>(std::max_element(last, last + V) - last);

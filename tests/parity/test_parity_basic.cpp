@@ -80,5 +80,24 @@ TEST(Parity, UnaryOpsF32) {
   }
 }
 
+TEST(Parity, ConcatSplitReshapeF32AndBf16) {
+  // concat and split are strided block copies (copy2d) forward and backward; reshape is a view.
+  for (DType dt : {DType::f32, DType::bf16}) {
+    for (int axis : {0, 1, 2}) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " axis " + std::to_string(axis));
+      Shape a{3, 5, 7}, b{3, 5, 7};
+      b.dims[axis] = 4;  // uneven parts along the axis
+      auto in = f32_inputs({a, b});
+      WEFT_PARITY(in, ([axis](Graph& g, const std::vector<Var>& v) {
+                    Var cat = ops::concat(g, {v[0], v[1], v[0]}, axis);
+                    std::vector<Var> parts = ops::split(g, cat, {2, cat->value.shape[axis] - 2}, axis);
+                    return std::vector<Var>{cat, parts[0], ops::reshape(g, parts[1], Shape{parts[1]->value.numel()})};
+                  }),
+                  // f32: exact copies and sums of two cotangents; bf16: inputs and cotangents rounded to 2^-8 relative.
+                  dt, dt == DType::bf16 ? Tolerance{1e-2, 1e-2} : Tolerance{1e-6, 1e-6});
+    }
+  }
+}
+
 }  // namespace
 }  // namespace weft::test

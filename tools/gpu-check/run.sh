@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU check, run on the GPU machine from the repository root with .gpu-carry/ (tools/gpu-check/pack.sh)
+# beside it. In one pass, writing logs to build/gpu-check (and summary.txt plus a tarball of the logs to
+# $OUT when the device tool sets it, which returns at most 8 files): the device and driver; every
+# CPU-vs-CUDA parity test (the transformer's over three training steps included); compute-sanitizer memcheck
+# and racecheck on the parity binaries; `weft bench` of the GPT-2-124M shape (T = 1024) in fp32 and bf16
+# and with each position scheme (ALiBi/Sandwich against plain causal attention), next to PyTorch when
+# the machine has a CUDA PyTorch. Record the results in docs/gpu-validation.md.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=build/gpu-check
+mkdir -p "$out"
+carry=.gpu-carry
+nccl_dir=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl.__file__) + "/lib")' 2>/dev/null || true)
+export LD_LIBRARY_PATH="$PWD/$carry/lib:/usr/local/cuda/lib64:${nccl_dir}:${LD_LIBRARY_PATH:-}"
+summary="$out/summary.txt"
+: > "$summary"
+note() { echo "$*" | tee -a "$summary"; }
+
+nvidia-smi > "$out/nvidia-smi.txt" 2>&1
+note "device: $(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | head -1)"
+note "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+missing=$(ldd "$carry/bin/weft" | grep 'not found' || true)
+[ -n "$missing" ] && note "missing libraries: $missing"
+
+for t in "$carry"/bin/test_parity_*; do
+  name=$(basename "$t")
+  timeout 300 "$t" --gtest_brief=1 > "$out/$name.log" 2>&1
+  rc=$?
+  note "$name: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$name.log" | tr '\n' ' ')"
+done
+
+for tool in memcheck racecheck; do
+  for t in test_parity_rows test_parity_attention test_parity_index test_parity_optim; do
+    [ -x "$carry/bin/$t" ] || continue
+    timeout 240 compute-sanitizer --tool $tool --error-exitcode 9 "$carry/bin/$t" --gtest_brief=1 \
+      > "$out/sanitizer_${tool}_$t.log" 2>&1
+    note "compute-sanitizer $tool $t: rc=$? $(grep -m1 'ERROR SUMMARY' "$out/sanitizer_${tool}_$t.log")"
+  done
+done
+
+gpt2=(--vocab-size 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10)
+for dtype in bf16 fp32; do
+  timeout 300 "$carry/bin/weft" bench --device cuda --dtype $dtype "${gpt2[@]}" --json "$out/bench.jsonl" \
+    > "$out/bench_$dtype.log" 2>&1
+  note "bench gpt2 $dtype: $(grep -E 'tokens/s|MFU|peak memory' "$out/bench_$dtype.log" | tr -s ' ' | tr '\n' ';')"
+done
+for pos in alibi sandwich rope; do
+  timeout 300 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --position $pos \
+    --json "$out/bench.jsonl" > "$out/bench_$pos.log" 2>&1
+  note "bench gpt2 bf16 $pos: $(grep -E 'tokens/s' "$out/bench_$pos.log" | tr -s ' ')"
+done
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  for dtype in bf16 fp32; do
+    note "torch gpt2 $dtype: $(timeout 300 python3 tools/reference/torch_train_bench.py --device cuda --dtype $dtype \
+      --vocab 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10 2>&1 | tail -1)"
+  done
+fi
+
+if [ -n "${OUT:-}" ]; then
+  cp "$summary" "$OUT/summary.txt"
+  cp "$out/bench.jsonl" "$OUT/" 2>/dev/null || true
+  tar czf "$OUT/gpu-check-logs.tgz" -C "$out" .
+fi
