@@ -94,7 +94,7 @@ TEST(Parity, ConcatSplitReshapeF32AndBf16) {
                     return std::vector<Var>{cat, parts[0], ops::reshape(g, parts[1], Shape{parts[1]->value.numel()})};
                   }),
                   // f32: exact copies and sums of two cotangents; bf16: inputs and cotangents rounded to 2^-8 relative.
-                  dt, dt == DType::bf16 ? Tolerance{1e-2, 1e-2} : Tolerance{1e-6, 1e-6});
+                  dt, (dt == DType::bf16 ? Tolerance{1e-2, 1e-2} : Tolerance{1e-6, 1e-6}));
     }
   }
 }

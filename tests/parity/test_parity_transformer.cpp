@@ -3,7 +3,8 @@
 // gradient are compared (normwise per parameter), then the parameters after the three updates. fp32 on
 // the GPU against the fp32 CPU reference, and bf16 mixed precision (bf16 compute copy, fp32 master
 // weights, runtime/optim/mixed_precision.h) against the same reference with bf16 tolerances. Every
-// position scheme; SKIPPED without a GPU or while a kernel is pending on CUDA.
+// position scheme. Also: after the first step the GPU step arena allocates nothing. SKIPPED without a
+// GPU or while a kernel is pending on CUDA.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -99,13 +100,17 @@ void check_parity(const TransformerConfig& cfg, DType gpu_dtype, Tol tol) {
   Run gpu = make_run(gpu_model, cuda::exec_create(0), gpu_dtype);
   const int64_t B = 2, T = 24;
   try {
+    int64_t gpu_allocations_after_first_step = 0;
     for (int s = 0; s < 3; ++s) {
+      if (s == 1) gpu_allocations_after_first_step = gpu.arena->system_allocations();
       OwnedTensor ids = random_ids({B, T}, 10 + s, static_cast<int32_t>(cfg.vocab_size));
       OwnedTensor targets = random_ids({B, T}, 20 + s, static_cast<int32_t>(cfg.vocab_size));
       const bool last = s == 2;
       double lc = step(cpu_model, cpu, ids, targets, !last), lg = step(gpu_model, gpu, ids, targets, !last);
       EXPECT_LE(std::fabs(lg - lc), tol.loss_rel * std::fabs(lc)) << "loss at step " << s << ": cpu " << lc << " gpu " << lg;
     }
+    // The step arena sized itself in the first step: later steps allocate no device memory.
+    EXPECT_EQ(gpu.arena->system_allocations(), gpu_allocations_after_first_step);
     auto [gname, gerr] = worst_normwise(*cpu.master, host_copy(gpu.master->grads()), host_copy(cpu.master->grads()));
     EXPECT_LE(gerr, tol.grad_normwise) << "gradient of " << gname << " at step 3";
     auto [pname, perr] = worst_normwise(*cpu.master, host_copy(gpu.master->values()), host_copy(cpu.master->values()));
