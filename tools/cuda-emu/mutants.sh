@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sanity check of the checks: plants known bugs (one at a time) in generated copies of the kernels and
+# expects run.sh to report at least one FAIL for each. Prints CAUGHT / MISSED per mutant.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build/cuda-emu}-mutant
+mutants=(
+  "rows|rows.cuh|for (int o = 16; o > 0; o >>= 1)|for (int o = 8; o > 0; o >>= 1)|warp butterfly skips lane 16"
+  "rows|rows.cuh|    __syncthreads();  // warp_part may be reused|    // (barrier removed)|block all-reduce without the reuse barrier"
+  "rows|bcast_reduce.cuh|for (int c = 0; c < chunks; ++c)|for (int c = 1; c < chunks; ++c)|column reduction drops chunk 0"
+  "rows|xent.cu|if (c + k == t) acc[k] -= scale;|if (c == t) acc[k] -= scale;|xent target index inside a vector pack"
+  "misc|optim.cu|__syncthreads();|/* barrier removed */|block_sum reads shared memory before the barrier"
+  "misc|layout.cu|tile[r / D][cl * D + r % D]|tile[r / D][cl * D]|permute tile column"
+  "misc|index.cu|a.v > b.v || (a.v == b.v && a.i < b.i)|a.v > b.v || (a.v == b.v && a.i > b.i)|topk tie order"
+  "misc|reduce.cu|for (int64_t l = t; l < len; l += G)|for (int64_t l = t; l < len - 1; l += G)|reduce_sum drops the last element"
+)
+for m in "${mutants[@]}"; do
+  IFS='|' read -r group file old new what <<<"$m"
+  if BUILD=$BUILD EMU_MUTATE="$file|$old|$new" tools/cuda-emu/run.sh "$group" >"$BUILD.log" 2>&1; then
+    echo "MISSED $what ($file)"
+  else
+    echo "CAUGHT $what ($file): $(grep -c '^FAIL' "$BUILD.log") failing cases, e.g. $(grep -m1 '^FAIL' "$BUILD.log" | cut -c1-150)"
+  fi
+done
