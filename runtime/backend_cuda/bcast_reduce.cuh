@@ -114,7 +114,9 @@ inline ReduceChunks plan_chunks(const ReduceGeom& g, int64_t scratch_floats) {
 // ex.stream, so each one finds the previous one finished.
 template <class T, class Term>
 void bcast_reduce(Exec& ex, const char* kernel, T* dst, const Term& term, const ReduceGeom& g) {
-  if (g.count == 0) return;
+  // Nothing to add when no element was read (a reduced dim of size 0, e.g. bias_backward with N == 0):
+  // returning also keeps reduce_one from taking `% 0` over an empty reduced dim.
+  if (g.count == 0 || g.red_count == 0) return;
   const ReduceChunks c = plan_chunks(g, static_cast<int64_t>(ex.workspace_bytes / sizeof(float)));
   float* partial = c.chunks > 1 ? static_cast<float*>(ex.workspace) : nullptr;
   dim3 grid(blocks_for(g.count), static_cast<unsigned>(c.chunks));
