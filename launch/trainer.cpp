@@ -157,14 +157,19 @@ void Trainer::reduce_and_update() {
     adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip));
   } else {  // ZeRO-1: reduce-scatter gradients, update the own shard, all-gather the parameters
     const Tensor& shard = shard_grads_.tensor();
-    grad_comm_->reduce_scatter(grads.data, shard.data, shard.numel(), grads.dtype, par::ReduceOp::sum);
+    // One rank: the shard is the whole buffer. The local communicator's copies are host memmoves, so on
+    // the GPU they must not see device pointers.
+    if (comm_.size() > 1)
+      grad_comm_->reduce_scatter(grads.data, shard.data, shard.numel(), grads.dtype, par::ReduceOp::sum);
+    else
+      device_copy(ex_.device, shard.data, ex_.device, grads.data, shard.nbytes());
     double ss = 0.0;
     WEFT_LAUNCH(ex_, sum_squares, ex_, shard.dtype, &ss, shard.data, shard.numel());
     comm_.all_reduce(&ss, 1, DType::f64, par::ReduceOp::sum);
     last_grad_norm_ = std::sqrt(ss);
     adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip), shard.data);
     char* own = static_cast<char*>(values.data) + adamw_->begin() * static_cast<int64_t>(dtype_size(values.dtype));
-    grad_comm_->all_gather(own, values.data, shard.numel(), values.dtype);  // in place
+    if (comm_.size() > 1) grad_comm_->all_gather(own, values.data, shard.numel(), values.dtype);  // in place
   }
   WEFT_LAUNCH(ex_, fill_zero, ex_, grads.data, static_cast<int64_t>(grads.nbytes()));
   if (mixed_) mixed_->refresh(ex_, store_);  // the next forward (or evaluation) sees the updated weights
@@ -172,7 +177,10 @@ void Trainer::reduce_and_update() {
 
 OwnedTensor Trainer::gather_moment(const Tensor& shard) {
   OwnedTensor full(shard.dtype, {store_.total()}, ex_.device);
-  grad_comm_->all_gather(shard.data, full.tensor().data, shard.numel(), shard.dtype);
+  if (comm_.size() > 1)
+    grad_comm_->all_gather(shard.data, full.tensor().data, shard.numel(), shard.dtype);
+  else  // one rank (see reduce_and_update): a device-aware copy
+    device_copy(ex_.device, full.tensor().data, ex_.device, shard.data, shard.nbytes());
   return full;
 }
 
