@@ -87,6 +87,10 @@ int cmd_eval(const std::vector<std::string>& args) {
   data::WindowLoader loader(shard, T, 0);
   int64_t windows = loader.windows();
   if (get<int64_t>(vm, "batches") > 0) windows = std::min(windows, get<int64_t>(vm, "batches") * B);
+  if (B <= 0) throw UsageError("--batch-size must be positive");
+  if (windows == 0)
+    throw UsageError("--split " + get<std::string>(vm, "split") + ": " + dir + " holds no window of " +
+                     std::to_string(T) + " tokens (lower --seq-len)");
   Arena arena(l.ex.device);
   Graph g(l.ex, arena);
   g.grad_enabled = false;
