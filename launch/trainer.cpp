@@ -41,10 +41,9 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
   if (ex_.device == Device::cuda) {
     dev_inputs_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
     dev_targets_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
-    if (comm_.size() > 1) {
-      nccl_ = par::make_nccl_communicator(comm_, ex_);
-      grad_comm_ = nccl_.get();
-    }
+    // Gradients and ZeRO shards are device buffers: NCCL across GPUs, device copies for one GPU.
+    device_comm_ = comm_.size() > 1 ? par::make_nccl_communicator(comm_, ex_) : par::make_local_communicator(Device::cuda);
+    grad_comm_ = device_comm_.get();
   }
   model_->declare(store_);
   const int64_t world = comm_.size();
@@ -86,7 +85,7 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
 Trainer::~Trainer() {
   // Everything that queues work on the stream goes before the stream itself.
   grad_sync_.reset();
-  nccl_.reset();
+  device_comm_.reset();
   if (ex_.device == Device::cuda) cuda::exec_destroy(ex_);
 }
 
@@ -157,19 +156,14 @@ void Trainer::reduce_and_update() {
     adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip));
   } else {  // ZeRO-1: reduce-scatter gradients, update the own shard, all-gather the parameters
     const Tensor& shard = shard_grads_.tensor();
-    // One rank: the shard is the whole buffer. The local communicator's copies are host memmoves, so on
-    // the GPU they must not see device pointers.
-    if (comm_.size() > 1)
-      grad_comm_->reduce_scatter(grads.data, shard.data, shard.numel(), grads.dtype, par::ReduceOp::sum);
-    else
-      device_copy(ex_.device, shard.data, ex_.device, grads.data, shard.nbytes());
+    grad_comm_->reduce_scatter(grads.data, shard.data, shard.numel(), grads.dtype, par::ReduceOp::sum);
     double ss = 0.0;
     WEFT_LAUNCH(ex_, sum_squares, ex_, shard.dtype, &ss, shard.data, shard.numel());
     comm_.all_reduce(&ss, 1, DType::f64, par::ReduceOp::sum);
     last_grad_norm_ = std::sqrt(ss);
     adamw_->step(ex_, store_, lr, optim::clip_scale(last_grad_norm_, opt_.clip), shard.data);
     char* own = static_cast<char*>(values.data) + adamw_->begin() * static_cast<int64_t>(dtype_size(values.dtype));
-    if (comm_.size() > 1) grad_comm_->all_gather(own, values.data, shard.numel(), values.dtype);  // in place
+    grad_comm_->all_gather(own, values.data, shard.numel(), values.dtype);  // in place
   }
   WEFT_LAUNCH(ex_, fill_zero, ex_, grads.data, static_cast<int64_t>(grads.nbytes()));
   if (mixed_) mixed_->refresh(ex_, store_);  // the next forward (or evaluation) sees the updated weights
@@ -177,10 +171,7 @@ void Trainer::reduce_and_update() {
 
 OwnedTensor Trainer::gather_moment(const Tensor& shard) {
   OwnedTensor full(shard.dtype, {store_.total()}, ex_.device);
-  if (comm_.size() > 1)
-    grad_comm_->all_gather(shard.data, full.tensor().data, shard.numel(), shard.dtype);
-  else  // one rank (see reduce_and_update): a device-aware copy
-    device_copy(ex_.device, full.tensor().data, ex_.device, shard.data, shard.nbytes());
+  grad_comm_->all_gather(shard.data, full.tensor().data, shard.numel(), shard.dtype);
   return full;
 }
 

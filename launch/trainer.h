@@ -56,8 +56,8 @@ class Trainer {
   CheckpointMeta meta_;
   par::Communicator& comm_;       // the launching communicator (host buffers)
   Exec ex_;
-  std::unique_ptr<par::Communicator> nccl_;  // device buffers across GPUs (CUDA, several ranks)
-  par::Communicator* grad_comm_;  // reduces gradients: nccl_ on CUDA, else comm_
+  std::unique_ptr<par::Communicator> device_comm_;  // CUDA: device buffers (NCCL, or local for one GPU)
+  par::Communicator* grad_comm_;  // reduces gradients and ZeRO shards: device_comm_ on CUDA, else comm_
   mutable ParamStore store_;      // master parameters (f32) and their gradients
   std::unique_ptr<optim::MixedPrecision> mixed_;  // --dtype bf16
   std::unique_ptr<optim::AdamW> adamw_;

@@ -44,7 +44,8 @@ class Communicator {
   [[noreturn]] virtual void abort(int exit_code) = 0;
 };
 
-std::unique_ptr<Communicator> make_local_communicator();
+// One rank; its collectives copy buffers that live on `buffers` (cpu, or cuda for device buffers).
+std::unique_ptr<Communicator> make_local_communicator(Device buffers = Device::cpu);
 
 // MPI_COMM_WORLD (initialises MPI with MPI_THREAD_FUNNELED if needed). Throws when built without MPI.
 std::unique_ptr<Communicator> make_mpi_communicator();
