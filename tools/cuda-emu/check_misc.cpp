@@ -51,7 +51,8 @@ void optim(bool bf) {
       cuda::sum_squares(ex, dt, &got, x.p(), n);
       x.buf.check_guards("x");
       // double accumulation on both sides: only the order differs
-      c.worst = std::max(c.worst, std::fabs(got - r) / (1e-12 * std::fabs(r) + 1e-300));
+      const double ratio = std::fabs(got - r) / (1e-12 * std::fabs(r) + 1e-300);
+      c.worst = got == r ? c.worst : std::isfinite(ratio) ? std::max(c.worst, ratio) : INFINITY;
       if (c.worst > 1) c.bad = fmt("sum %.17g, CPU %.17g", got, r);
     });
 }

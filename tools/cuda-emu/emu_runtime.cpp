@@ -157,6 +157,19 @@ void entry() {
   // returning resumes uc_link (the scheduler)
 }
 
+// EMU_SEED: 0 runs runnable threads in order every round; any other value picks a lagging warp per block.
+const uint64_t seed = [] {
+  const char* e = std::getenv("EMU_SEED");
+  return e ? std::strtoull(e, nullptr, 10) : 1ull;
+}();
+uint64_t rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
+uint64_t next_random() {  // splitmix64
+  uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 void poison_shared() {
   std::memset(dyn.data(), 0xff, dyn.size());
   for (auto& [p, n] : shared_vars) std::memset(p, 0xff, n);
@@ -182,30 +195,40 @@ void run_block(int nthreads) {
   }
   poison_shared();
   std::vector<char> started(nthreads, 0);
+  // EMU_SEED != 0: one random warp of the block (one random thread if the block is a single warp) lags:
+  // it runs only when no other thread can, so the others race ahead to their next barrier as fast
+  // warps do on hardware, and a missing barrier before shared memory is reused shows in the results.
+  const int warps = (nthreads + 31) / 32;
+  const int lag = seed == 0 ? -1 : static_cast<int>(next_random() % uint64_t(warps > 1 ? warps : nthreads));
+  auto lagging = [&](int i) { return warps > 1 ? i / 32 == lag : i == lag; };
   for (;;) {
     const uint64_t before = S.progress;
     bool any = false;
-    for (int i = 0; i < nthreads; ++i) {
-      Fiber& f = S.fibers[i];
-      if (f.done) continue;
-      any = true;
-      if (f.wait_gen && *f.wait_gen == f.wait_val) continue;  // still blocked
-      if (!started[i]) {
-        started[i] = 1;
-        ++S.progress;
+    for (int pass = 0; pass < 2; ++pass) {
+      if (pass == 1 && (lag < 0 || S.progress != before)) break;  // the laggard waits while others move
+      for (int i = 0; i < nthreads; ++i) {
+        Fiber& f = S.fibers[i];
+        if (f.done) continue;
+        any = true;
+        if (f.wait_gen && *f.wait_gen == f.wait_val) continue;  // still blocked
+        if (lag >= 0 && lagging(i) != (pass == 1)) continue;
+        if (!started[i]) {
+          started[i] = 1;
+          ++S.progress;
+        }
+        S.cur = i;
+        t_idx = {static_cast<unsigned>(i % b_dim.x), static_cast<unsigned>(i / b_dim.x % b_dim.y),
+                 static_cast<unsigned>(i / (b_dim.x * b_dim.y))};
+#if EMU_ASAN
+        void* fake = nullptr;
+        __sanitizer_start_switch_fiber(&fake, f.stack, kStack);
+#endif
+        swapcontext(&S.sched, &f.ctx);
+#if EMU_ASAN
+        __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
+        if (!S.error.empty()) throw std::runtime_error(S.error);
       }
-      S.cur = i;
-      t_idx = {static_cast<unsigned>(i % b_dim.x), static_cast<unsigned>(i / b_dim.x % b_dim.y),
-               static_cast<unsigned>(i / (b_dim.x * b_dim.y))};
-#if EMU_ASAN
-      void* fake = nullptr;
-      __sanitizer_start_switch_fiber(&fake, f.stack, kStack);
-#endif
-      swapcontext(&S.sched, &f.ctx);
-#if EMU_ASAN
-      __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
-#endif
-      if (!S.error.empty()) throw std::runtime_error(S.error);
     }
     if (!any) break;
     if (S.progress == before) {
@@ -326,6 +349,13 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind
 }
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
   if (n) std::memmove(dst, src, n);
+  return cudaSuccess;
+}
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
+                              cudaMemcpyKind, cudaStream_t) {
+  if (width > dpitch || width > spitch) return cudaErrorInvalidPitchValue;  // as CUDA does
+  for (size_t r = 0; r < height; ++r)
+    std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* dst, int v, size_t n, cudaStream_t) {

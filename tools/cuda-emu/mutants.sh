@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sanity check of the checks: plants known bugs (one at a time) in generated copies of the kernels and
 # expects run.sh to report at least one FAIL for each. Prints CAUGHT / MISSED per mutant.
+# Usage: tools/cuda-emu/mutants.sh [word]   (only the mutants whose description contains word)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build/cuda-emu}-mutant
@@ -11,11 +12,14 @@ mutants=(
   "rows|xent.cu|if (c + k == t) acc[k] -= scale;|if (c == t) acc[k] -= scale;|xent target index inside a vector pack"
   "misc|optim.cu|__syncthreads();|/* barrier removed */|block_sum reads shared memory before the barrier"
   "misc|layout.cu|tile[r / D][cl * D + r % D]|tile[r / D][cl * D]|permute tile column"
-  "misc|index.cu|a.v > b.v || (a.v == b.v && a.i < b.i)|a.v > b.v || (a.v == b.v && a.i > b.i)|topk tie order"
+  "misc|index.cu|a.i < b.i)|a.i > b.i)|topk tie order"
+  "misc|index.cu|      for (int off = 16; off > 0; off /= 2) {|      if (best.i >= 0) for (int off = 16; off > 0; off /= 2) {|topk shuffles only in lanes with a candidate (divergent)"
+  "misc|layout.cu|if (c0 + cl < C && b0 * D + r < B * D)|if (c0 + cl < C)|permute writes past the last row of a tile (bounds)"
   "misc|reduce.cu|for (int64_t l = t; l < len; l += G)|for (int64_t l = t; l < len - 1; l += G)|reduce_sum drops the last element"
 )
 for m in "${mutants[@]}"; do
   IFS='|' read -r group file old new what <<<"$m"
+  [[ -n "${1:-}" && "$what" != *"$1"* ]] && continue  # optional filter: a word of the description
   if BUILD=$BUILD EMU_MUTATE="$file|$old|$new" tools/cuda-emu/run.sh "$group" >"$BUILD.log" 2>&1; then
     echo "MISSED $what ($file)"
   else

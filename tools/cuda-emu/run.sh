@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the CUDA-kernel emulator checks (host-only, g++) and runs them: one PASS/FAIL line per case.
-# Usage: tools/cuda-emu/run.sh [rows|misc]   Env: BUILD (default build/cuda-emu), CXX, JOBS, EMU_ASAN=1,
+# Usage: tools/cuda-emu/run.sh [rows|misc|pointwise]   Env: BUILD (default build/cuda-emu), CXX, JOBS, EMU_ASAN=1,
 # EMU_MUTATE="file|old|new" (plants a bug in the generated copy of a kernel file; see mutants.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,8 +25,8 @@ PY
 fi
 FLAGS=(-std=c++20 -O1 -g -w -I"$GEN" -I"$ROOT" -I"$ROOT/tools/cuda-emu" -I"$CUDA_INC" -I"$CUDA_INC/cccl")
 [[ "${EMU_ASAN:-0}" == 1 ]] && FLAGS+=(-fsanitize=address -fno-omit-frame-pointer)
-KERNELS=(norm softmax xent optim reduce layout index)
-CPU=(norm softmax xent optim index layout vec exec_cpu)
+KERNELS=(norm softmax xent optim reduce layout index pointwise binary)
+CPU=(norm softmax xent optim index layout vec exec_cpu pointwise)
 objs=()
 compile() {  # src obj extra-flags...
   local src=$1 obj=$2; shift 2
@@ -44,7 +44,7 @@ for c in "${CPU[@]}"; do
   objs+=("$BUILD/obj/cpu_$c.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
 done
-for t in emu_runtime check_rows check_misc main; do
+for t in emu_runtime check_rows check_misc check_pointwise main; do
   compile "tools/cuda-emu/$t.cpp" "$BUILD/obj/$t.o" &
   objs+=("$BUILD/obj/$t.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
