@@ -4,6 +4,7 @@
 // head, batch), walks the visible key tiles and accumulates dq. Both recompute p = exp(score - lse),
 // dp = dout . v and ds = attention_ds(p, dp, D, scale) (runtime/math/rowwise.h), with D_i = dout_i . out_i
 // formed per query tile (no scratch memory). Results are ADDED to dq, dk, dv; a null one is skipped.
+#include "runtime/backend_cuda/attention_tc.cuh"
 #include "runtime/backend_cuda/attention_tiles.cuh"
 #include "runtime/kernels.h"
 #include "runtime/math/rowwise.h"
@@ -21,24 +22,6 @@ constexpr size_t dkdv_shared_floats() {
 template <int HS>
 constexpr size_t dq_shared_floats() {
   return 4 * kTile * kLd<HS> + kTile * kLdS + 2 * kTile;  // Q, dO, K, V tiles; dS; lse, D
-}
-
-// lse_s[r] and D_s[r] of the query rows [i0, i0 + kTile) (0 past T), 4 adjacent lanes per row:
-// D_i = dout_i . out_i, read from global memory.
-template <int HS, class T>
-__device__ __forceinline__ void load_row_stats(float* lse_s, float* D_s, const T* dout_head, const T* out_head,
-                                               const float* lse_bh, int64_t i0, int64_t T_, int64_t stride) {
-  const int srow = threadIdx.x / 4, spart = threadIdx.x % 4;
-  const int64_t i = i0 + srow;
-  float D = 0.0f;
-  if (i < T_)
-    for (int d = spart; d < HS; d += 4) D += load(dout_head, i * stride + d) * load(out_head, i * stride + d);
-  D += __shfl_xor_sync(0xffffffffu, D, 1);
-  D += __shfl_xor_sync(0xffffffffu, D, 2);
-  if (spart == 0) {
-    D_s[srow] = D;
-    lse_s[srow] = i < T_ ? lse_bh[i] : 0.0f;
-  }
 }
 
 // For this thread's (query ty + 16a, key tx + 16c) pairs of the tile (i0, j0): p = exp(score - lse_i)
@@ -197,6 +180,8 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
   const int64_t tiles = (T + kTile - 1) / kTile;
   if (tiles > 0x7fffffff || NH > 65535 || B > 65535)
     WEFT_FAIL("[cuda::attention_backward] grid (", tiles, ", ", NH, ", ", B, ") too large");
+  if (attention_tc_supported(dt, HS))  // bf16: tensor cores (attention_tc_backward.cu)
+    return attention_backward_tc(ex, dq, dk, dv, dout, out, lse, q, k, v, B, T, NH, HS, scale, bias, causal);
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B));
   dispatch_float(dt, "attention_backward", [&](auto tag) {
     using V = decltype(tag);

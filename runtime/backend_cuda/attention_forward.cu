@@ -6,6 +6,7 @@
 // on the CPU (attention_tiles.cuh); f32 and bf16 compute in float; every output has one writer.
 #include <cmath>
 
+#include "runtime/backend_cuda/attention_tc.cuh"
 #include "runtime/backend_cuda/attention_tiles.cuh"
 #include "runtime/kernels.h"
 
@@ -65,25 +66,9 @@ __global__ void __launch_bounds__(kTileThreads)
         Ss[r * kLdS + col] = visible(i, j, T_, causal) ? score(s[a][c], scale, bias, h, i, j) : -INFINITY;
       }
     __syncthreads();
-    // Online softmax of row srow over this tile. A row with nothing visible yet (only rows past T here)
-    // keeps the reference 0, so exp(-inf - 0) = 0 and no NaN appears.
+    // Online softmax of row srow over this tile; p overwrites the scores.
     float* row = Ss + srow * kLdS;
-    float tile_max = -INFINITY;
-    for (int c = spart; c < kTile; c += 4) tile_max = fmaxf(tile_max, row[c]);
-    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-    tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
-    const float m_new = fmaxf(m_run, tile_max), m_ref = m_new == -INFINITY ? 0.0f : m_new;
-    float sum = 0.0f;
-    for (int c = spart; c < kTile; c += 4) {
-      const float p = expf(row[c] - m_ref);
-      row[c] = p;
-      sum += p;
-    }
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);  // butterfly: the 4 lanes get bitwise equal sums
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    const float alpha = expf(m_run - m_ref);
-    l_run = l_run * alpha + sum;
-    m_run = m_new;
+    const float alpha = online_softmax_step(row, spart, m_run, l_run, [&](int c, float p) { row[c] = p; });
     if (spart == 0) alpha_s[srow] = alpha;
     __syncthreads();
 #pragma unroll
@@ -121,6 +106,8 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
   const int64_t tiles = (T + kTile - 1) / kTile;
   if (tiles > 0x7fffffff || NH > 65535 || B > 65535)
     WEFT_FAIL("[cuda::attention_forward] grid (", tiles, ", ", NH, ", ", B, ") too large");
+  if (attention_tc_supported(dt, HS))  // bf16: tensor cores (attention_tc_forward.cu)
+    return attention_forward_tc(ex, out, lse, q, k, v, B, T, NH, HS, scale, bias, causal);
   dispatch_float(dt, "attention_forward", [&](auto tag) {
     using V = decltype(tag);
     dispatch_head_size(HS, "attention_forward", [&](auto hs) {

@@ -102,6 +102,51 @@ __device__ __forceinline__ float score(float qk, float scale, const PositionBias
   return scale * qk + bias(h, i, j);
 }
 
+// One online-softmax step of query row `row` (kTile scores of a key tile, -inf where masked), run by the
+// 4 adjacent lanes spart = 0..3 that own the row: updates the running max m_run and sum l_run (bitwise
+// equal in the 4 lanes), calls put(c, exp(row[c] - m)) for this lane's columns c = spart + 4n, and
+// returns alpha = exp(m_old - m_new), the rescale of the row's earlier output. A row with nothing
+// visible yet (only rows past T) keeps the reference 0, so exp(-inf - 0) = 0 and no NaN appears.
+template <class Put>
+__device__ __forceinline__ float online_softmax_step(const float* row, int spart, float& m_run, float& l_run,
+                                                     Put&& put) {
+  float tile_max = -INFINITY;
+  for (int c = spart; c < kTile; c += 4) tile_max = fmaxf(tile_max, row[c]);
+  tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+  tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+  const float m_new = fmaxf(m_run, tile_max), m_ref = m_new == -INFINITY ? 0.0f : m_new;
+  float sum = 0.0f;
+  for (int c = spart; c < kTile; c += 4) {
+    const float p = expf(row[c] - m_ref);
+    put(c, p);
+    sum += p;
+  }
+  sum += __shfl_xor_sync(0xffffffffu, sum, 1);  // butterfly: the 4 lanes get bitwise equal sums
+  sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+  const float alpha = expf(m_run - m_ref);
+  l_run = l_run * alpha + sum;
+  m_run = m_new;
+  return alpha;
+}
+
+// lse_s[r] and D_s[r] of the query rows [i0, i0 + kTile) (0 past T), 4 adjacent lanes per row:
+// D_i = dout_i . out_i, read from global memory.
+template <int HS, class T>
+__device__ __forceinline__ void load_row_stats(float* lse_s, float* D_s, const T* dout_head, const T* out_head,
+                                               const float* lse_bh, int64_t i0, int64_t T_, int64_t stride) {
+  const int srow = threadIdx.x / 4, spart = threadIdx.x % 4;
+  const int64_t i = i0 + srow;
+  float D = 0.0f;
+  if (i < T_)
+    for (int d = spart; d < HS; d += 4) D += load(dout_head, i * stride + d) * load(out_head, i * stride + d);
+  D += __shfl_xor_sync(0xffffffffu, D, 1);
+  D += __shfl_xor_sync(0xffffffffu, D, 2);
+  if (spart == 0) {
+    D_s[srow] = D;
+    lse_s[srow] = i < T_ ? lse_bh[i] : 0.0f;
+  }
+}
+
 // Index of (b, h, i) in lse (B, NH, T).
 __device__ __forceinline__ int64_t lse_index(int64_t b, int64_t h, int64_t i, int64_t T_, int64_t NH) {
   return (b * NH + h) * T_ + i;

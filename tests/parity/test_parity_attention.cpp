@@ -85,6 +85,16 @@ TEST(ParityAttention, EveryHeadSizeLengthMaskAndBias) {
           }
 }
 
+// random_f32 values stored as dt (bf16: rounded on the host), for the determinism check.
+OwnedTensor random_of(DType dt, Shape shape, uint64_t seed) {
+  OwnedTensor r = random_f32(shape, seed);
+  if (dt == DType::f32) return r;
+  OwnedTensor conv(dt, shape);
+  Exec host = cpu_exec(1);
+  cpu::cast(host, dt, conv.tensor().data, DType::f32, r.tensor().data, r.tensor().numel(), false);
+  return conv;
+}
+
 // One input differentiable at a time: the backward gets two null gradient pointers (only the dq
 // kernel, or only the dk / dv kernel with one of its outputs null).
 TEST(ParityAttention, SingleInputGradients) {
@@ -97,11 +107,12 @@ TEST(ParityAttention, SingleInputGradients) {
       }
 }
 
-// Two runs of the same GPU graph give bitwise equal outputs and gradients (no atomics in the backward).
+// Two runs of the same GPU graph give bitwise equal outputs and gradients (no atomics in the backward),
+// for the f32 kernels and the bf16 tensor-core ones (attention_tc_*.cu).
 TEST(ParityAttention, GpuBackwardIsDeterministic) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
   const AttnCase c{2, 130, 3, 64, K::table, true};
-  auto run = [&c] {
+  auto run = [&c](DType dt) {
     Exec gpu = cuda::exec_create(0);
     std::vector<std::vector<double>> results;
     {
@@ -110,11 +121,11 @@ TEST(ParityAttention, GpuBackwardIsDeterministic) {
       std::vector<OwnedTensor> owned;
       std::vector<Var> leaves;
       for (int i = 0; i < 3; ++i) {
-        owned.push_back(random_f32({c.B, c.T, c.NH, c.HS}, 60 + i).to(Device::cuda));
+        owned.push_back(random_of(dt, {c.B, c.T, c.NH, c.HS}, 60 + i).to(Device::cuda));
         leaves.push_back(g.input(owned.back(), true));
       }
       Var out = attention_build(c)(g, leaves)[0];
-      OwnedTensor seed = random_f32({c.B, c.T, c.NH, c.HS}, 70).to(Device::cuda);
+      OwnedTensor seed = random_of(dt, {c.B, c.T, c.NH, c.HS}, 70).to(Device::cuda);
       g.backward({out}, {seed.tensor()});
       results.push_back(to_host_doubles(out->value));
       for (Var l : leaves) results.push_back(to_host_doubles(l->grad));
@@ -123,9 +134,12 @@ TEST(ParityAttention, GpuBackwardIsDeterministic) {
     cuda::exec_destroy(gpu);
     return results;
   };
-  const auto first = run(), second = run();
-  ASSERT_EQ(first.size(), second.size());
-  for (size_t t = 0; t < first.size(); ++t) EXPECT_TRUE(first[t] == second[t]) << "tensor " << t << " differs";
+  for (DType dt : {DType::f32, DType::bf16}) {
+    const auto first = run(dt), second = run(dt);
+    ASSERT_EQ(first.size(), second.size());
+    for (size_t t = 0; t < first.size(); ++t)
+      EXPECT_TRUE(first[t] == second[t]) << dtype_name(dt) << " tensor " << t << " differs";
+  }
 }
 
 TEST(ParityAttention, UnsupportedHeadSizeFailsNamingIt) {
