@@ -138,10 +138,11 @@ Var Transformer::attention_block(Graph& g, ParamStore& store, const Layer& l, Va
 
 Var Transformer::mlp_block(Graph& g, ParamStore& store, const Layer& l, Var x) {
   Var h = norm(g, store, x, l.ln2_w, l.ln2_b);
-  Var f = ops::linear(g, h, g.param(store, l.fc_w), param_or_null(g, store, l.fc_b));  // (B, T, F or 2F)
-  if (cfg_.activation == "swiglu") f = ops::swiglu(g, f);
-  else if (cfg_.activation == "relu") f = ops::relu(g, f);
-  else f = ops::gelu_tanh(g, f);
+  Var fc_w = g.param(store, l.fc_w), fc_b = param_or_null(g, store, l.fc_b);
+  Var f;  // (B, T, F)
+  if (cfg_.activation == "gelu") f = ops::linear_gelu(g, h, fc_w, fc_b);  // GELU fused into the GEMM on CUDA
+  else if (cfg_.activation == "relu") f = ops::relu(g, ops::linear(g, h, fc_w, fc_b));
+  else f = ops::swiglu(g, ops::linear(g, h, fc_w, fc_b));  // (B, T, 2F) -> (B, T, F)
   return ops::linear(g, f, g.param(store, l.fc2_w), param_or_null(g, store, l.fc2_b));
 }
 

@@ -1,4 +1,5 @@
-// CPU GEMM and bias kernels: cblas (OpenBLAS) for the matrix products, OpenMP for the bias.
+// CPU GEMM and bias kernels: cblas (OpenBLAS) for the matrix products, OpenMP for the bias; the linear
+// layer forwards (linear_forward, linear_gelu_forward) composed of them.
 #include <cblas.h>
 
 #include <vector>
@@ -61,6 +62,14 @@ void linear_forward(Exec& ex, DType dt, void* out, const void* x, const void* w,
                     int64_t C, int64_t OC) {
   gemm(ex, dt, false, true, N, OC, C, 1.0f, x, C, 0, w, C, 0, 0.0f, out, OC, 0, 1);
   if (bias) bias_add(ex, dt, out, bias, N, OC);
+}
+
+// An MLP up-projection: linear_forward into pre, then gelu_tanh into out, the very kernels ops::linear
+// followed by ops::gelu_tanh launch, so fusing the op changes no bit on the CPU.
+void linear_gelu_forward(Exec& ex, DType dt, void* out, void* pre, const void* x, const void* w, const void* bias,
+                         int64_t N, int64_t C, int64_t OC) {
+  linear_forward(ex, dt, pre, x, w, bias, N, C, OC);
+  unary_forward(ex, dt, UnaryOp::gelu_tanh, out, pre, N * OC);
 }
 
 }  // namespace weft::cpu

@@ -3,8 +3,10 @@
 // Plans (descriptors, layouts, the heuristic's algorithm) are cached per (cuBLASLt handle, shape,
 // pointer alignment): the one process-wide cache of the backend, a handle cache per device that
 // exec_destroy empties for its handle. Heuristics therefore run once per shape, not once per call.
-// Also the bias kernels of linear layers (bias_add vectorised, bias_backward a deterministic reduction)
-// and linear_forward, whose bias rides in the GEMM's epilogue (CUBLASLT_EPILOGUE_BIAS).
+// Also the bias kernels of linear layers (bias_add vectorised, bias_backward a deterministic reduction),
+// linear_forward, whose bias rides in the GEMM's epilogue (CUBLASLT_EPILOGUE_BIAS), and linear_gelu_forward,
+// whose bias and GELU ride there too for bf16 (CUBLASLT_EPILOGUE_GELU_AUX[_BIAS], the pre-activation written
+// through the epilogue's aux matrix).
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -22,10 +24,13 @@ struct GemmKey {
   bool ta, tb;
   int64_t M, N, K, lda, ldb, ldc, stride_a, stride_b, stride_c, batch;
   uint32_t align_a, align_b, align_c;  // bytes, power of two <= 256
-  bool bias;                           // epilogue adds a bias vector (one value per row of C^T, column of C)
+  // CUBLASLT_EPILOGUE_DEFAULT, or an epilogue on C^T: *_BIAS adds a bias vector (one value per row of C^T,
+  // column of C); GELU_AUX* also writes the GELU's input to an aux matrix laid out as C (ld ldc).
+  cublasLtEpilogue_t epilogue;
+  uint32_t align_aux;  // bytes, of the aux matrix; 0 without one
   auto tie() const {
     return std::tie(handle, dt, ta, tb, M, N, K, lda, ldb, ldc, stride_a, stride_b, stride_c, batch, align_a,
-                    align_b, align_c, bias);
+                    align_b, align_c, epilogue, align_aux);
   }
   bool operator<(const GemmKey& o) const { return tie() < o.tie(); }
 };
@@ -74,7 +79,11 @@ cublasLtMatrixLayout_t make_layout(cudaDataType_t type, int64_t rows, int64_t co
   return l;
 }
 
-GemmPlan build_plan(const GemmKey& k, size_t workspace_bytes) {
+bool has_aux(cublasLtEpilogue_t e) { return e == CUBLASLT_EPILOGUE_GELU_AUX || e == CUBLASLT_EPILOGUE_GELU_AUX_BIAS; }
+
+// `aux`: an aux matrix of the key's alignment, for the heuristic (it reads the pointer's alignment, never
+// the memory); calls set their own.
+GemmPlan build_plan(const GemmKey& k, size_t workspace_bytes, void* aux) {
   const cudaDataType_t type = k.dt == static_cast<int>(DType::bf16) ? CUDA_R_16BF : CUDA_R_32F;
   GemmPlan p;
   CUBLAS_CHECK(cublasLtMatmulDescCreate(&p.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -82,9 +91,16 @@ GemmPlan build_plan(const GemmKey& k, size_t workspace_bytes) {
   cublasOperation_t opa = k.tb ? CUBLAS_OP_T : CUBLAS_OP_N, opb = k.ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
   CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-  if (k.bias) {  // the bias has C's type (the default bias data type); its pointer is set per call
-    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
-    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue));
+  if (k.epilogue != CUBLASLT_EPILOGUE_DEFAULT) {
+    // A bias has C's type (the default bias data type); its pointer is set per call.
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &k.epilogue, sizeof k.epilogue));
+  }
+  if (has_aux(k.epilogue)) {
+    // The aux matrix has C's type (CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_DATA_TYPE left unset) and C's shape;
+    // its leading dimension must be a multiple of 8 and at least C^T's row count (the caller checks).
+    const int64_t aux_ld = k.ldc;
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &aux_ld, sizeof aux_ld));
+    CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &aux, sizeof aux));
   }
   p.a = k.tb ? make_layout(type, k.K, k.N, k.ldb, k.batch, k.stride_b)
              : make_layout(type, k.N, k.K, k.ldb, k.batch, k.stride_b);
@@ -107,21 +123,24 @@ GemmPlan build_plan(const GemmKey& k, size_t workspace_bytes) {
   cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(reinterpret_cast<cublasLtHandle_t>(k.handle), p.desc, p.a, p.b,
                                                      p.c, p.c, pref, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(pref);
+  // An aux epilogue the library rejects as a combination (INVALID_VALUE) only means: take the fallback.
+  const bool unsupported =
+      st == CUBLAS_STATUS_NOT_SUPPORTED || (has_aux(k.epilogue) && st == CUBLAS_STATUS_INVALID_VALUE);
   if (st == CUBLAS_STATUS_SUCCESS && found > 0) {
     p.found = true;
     p.algo = result.algo;
-  } else if (st != CUBLAS_STATUS_SUCCESS && st != CUBLAS_STATUS_NOT_SUPPORTED) {
+  } else if (st != CUBLAS_STATUS_SUCCESS && !unsupported) {
     destroy_plan(p);
     CUBLAS_CHECK(st);
   }
   return p;
 }
 
-const GemmPlan& plan_for(const GemmKey& k, size_t workspace_bytes) {
+const GemmPlan& plan_for(const GemmKey& k, size_t workspace_bytes, void* aux = nullptr) {
   PlanCache& cache = plan_cache();
   std::lock_guard<std::mutex> lock(cache.mu);
   auto it = cache.plans.find(k);
-  if (it == cache.plans.end()) it = cache.plans.emplace(k, build_plan(k, workspace_bytes)).first;
+  if (it == cache.plans.end()) it = cache.plans.emplace(k, build_plan(k, workspace_bytes, aux)).first;
   return it->second;
 }
 
@@ -170,7 +189,8 @@ void gemm(Exec& ex, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
   auto key_for = [&](int64_t nb, const void* a, const void* b, const void* c) {
     int64_t sa = nb > 1 ? stride_a : 0, sb = nb > 1 ? stride_b : 0, sc = nb > 1 ? stride_c : 0;
     return GemmKey{reinterpret_cast<uintptr_t>(blaslt_of(ex)), static_cast<int>(dt), ta, tb, M, N, K, lda, ldb, ldc,
-                   sa, sb, sc, nb, alignment(a, sa * es), alignment(b, sb * es), alignment(c, sc * es), false};
+                   sa, sb, sc, nb, alignment(a, sa * es), alignment(b, sb * es), alignment(c, sc * es),
+                   CUBLASLT_EPILOGUE_DEFAULT, 0};
   };
   const GemmPlan* p = &plan_for(key_for(batch, A, B, C), ex.workspace_bytes);
   if (p->found) {
@@ -262,7 +282,7 @@ void linear_forward(Exec& ex, DType dt, void* out, const void* x, const void* w,
     // Column-major view as in gemm: C^T (OC x N) = w (OC x C, stored (C x OC) transposed) x^T; the bias has
     // one value per row of C^T.
     const GemmKey k{reinterpret_cast<uintptr_t>(blaslt_of(ex)), static_cast<int>(dt), false, true, N, OC, C, C, C, OC,
-                    0, 0, 0, 1, alignment(x, 0), alignment(w, 0), alignment(out, 0), true};
+                    0, 0, 0, 1, alignment(x, 0), alignment(w, 0), alignment(out, 0), CUBLASLT_EPILOGUE_BIAS, 0};
     const GemmPlan& p = plan_for(k, ex.workspace_bytes);
     if (p.found) {
       const float alpha = 1.0f, beta = 0.0f;
@@ -278,6 +298,58 @@ void linear_forward(Exec& ex, DType dt, void* out, const void* x, const void* w,
   }
   gemm(ex, dt, false, true, N, OC, C, 1.0f, x, C, 0, w, C, 0, 0.0f, out, OC, 0, 1);
   if (bias) bias_add(ex, dt, out, bias, N, OC);
+}
+
+// pre (N, OC) = x (N, C) @ w (OC, C)^T + bias, out = gelu_tanh(pre).
+//
+// cuBLASLt's GELU: the cuBLAS documentation (cublasLtEpilogue_t, and cublasLt.h of CUDA 13) says only
+// "apply GELU point-wise transform to the results (x:=GELU(x))", with no formula and no error bound.
+// It does NOT say it differs from the tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) of our
+// UnaryOp::gelu_tanh, and users treat it as that form (PyTorch's addmm with a GELU activation,
+// aten/src/ATen/native/cuda/Blas.cpp, applies gelu(x, "tanh") where it cannot use the epilogue). So the
+// fused output is used for bf16, where the output's rounding (2^-9 relative) dominates whatever tanh the
+// library evaluates. f32 keeps its CPU parity at 1e-4 relative, which an undocumented (possibly
+// hardware-approximate) tanh cannot be relied on to meet: for f32 only the bias is fused (linear_forward),
+// then our unary kernel, until a GPU run shows the epilogue meets the f32 tolerance (then set kFuseGeluF32).
+//
+// Fused path (bf16, or f32 with kFuseGeluF32): one cuBLASLt call with CUBLASLT_EPILOGUE_GELU_AUX_BIAS
+// (GELU_AUX without a bias): pre, the GELU's input after the bias, goes to the aux matrix (C's type), and
+// out = GELU(pre); both come from the float accumulator, each rounded once. The unfused path rounds pre first,
+// then applies the GELU: bf16 results may differ by one rounding, within bf16 tolerance; the backward
+// always differentiates our gelu_tanh at the stored pre. Requirements (cublasLt.h): the aux leading
+// dimension, OC here, a multiple of 8 and >= OC; pre 16-byte aligned (the heuristic checks the pointer's
+// alignment); a bias 16-byte aligned as in linear_forward. Otherwise, with C == 0, or with no algorithm
+// for the epilogue: linear_forward into pre, then unary_forward(gelu_tanh) into out.
+void linear_gelu_forward(Exec& ex, DType dt, void* out, void* pre, const void* x, const void* w, const void* bias,
+                         int64_t N, int64_t C, int64_t OC) {
+  WEFT_CHECK(dt == DType::f32 || dt == DType::bf16, "[cuda::linear_gelu_forward] unsupported dtype ",
+             dtype_name(dt), " (f32 or bf16 on CUDA)");
+  if (N == 0 || OC == 0) return;
+  constexpr bool kFuseGeluF32 = false;
+  const bool fuse = (dt == DType::bf16 || kFuseGeluF32) && C > 0 && OC % 8 == 0 && alignment(pre, 0) >= 16 &&
+                    (!bias || alignment(bias, 0) >= 16);
+  if (fuse) {
+    // Column-major view as in linear_forward: C^T (OC x N), ld OC; the aux matrix pre^T has the same layout.
+    const cublasLtEpilogue_t epilogue = bias ? CUBLASLT_EPILOGUE_GELU_AUX_BIAS : CUBLASLT_EPILOGUE_GELU_AUX;
+    const GemmKey k{reinterpret_cast<uintptr_t>(blaslt_of(ex)), static_cast<int>(dt), false, true, N, OC, C, C, C, OC,
+                    0, 0, 0, 1, alignment(x, 0), alignment(w, 0), alignment(out, 0), epilogue, alignment(pre, 0)};
+    const GemmPlan& p = plan_for(k, ex.workspace_bytes, pre);
+    if (p.found) {
+      const float alpha = 1.0f, beta = 0.0f;
+      // The bias and aux pointers live in the cached descriptor: set them and enqueue under the cache's
+      // lock, as linear_forward does.
+      PlanCache& cache = plan_cache();
+      std::lock_guard<std::mutex> lock(cache.mu);
+      if (bias)
+        CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+      CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(p.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &pre, sizeof pre));
+      CUBLAS_CHECK(cublasLtMatmul(blaslt_of(ex), p.desc, &alpha, w, p.a, x, p.b, &beta, out, p.c, out, p.c, &p.algo,
+                                  ex.workspace, ex.workspace_bytes, stream_of(ex)));
+      return;
+    }
+  }
+  linear_forward(ex, dt, pre, x, w, bias, N, C, OC);
+  unary_forward(ex, dt, UnaryOp::gelu_tanh, out, pre, N * OC);
 }
 
 }  // namespace weft::cuda

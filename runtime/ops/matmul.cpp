@@ -1,4 +1,4 @@
-// matmul and linear: front-ends over the gemm / bias kernels.
+// matmul, linear and linear_gelu: front-ends over the gemm / bias / linear kernels.
 // Backward of C = op(A) op(B): dA and dB are two more GEMMs that accumulate (beta = 1) into the
 // gradients; a 2-D B shared by a batch of A is handled as one tall GEMM, never a loop over batches.
 #include "runtime/kernels.h"
@@ -47,6 +47,40 @@ void gemm_batched(Exec& ex, DType dt, bool ta, bool tb, const MatmulDims& d, con
   }
   WEFT_LAUNCH(ex, gemm, ex, dt, ta, tb, d.M, d.N, d.K, 1.0f, A, lda, d.M * d.K, B, ldb, b_shared ? 0 : d.K * d.N,
               beta, C, d.N, d.M * d.N, d.batch);
+}
+
+// Shapes of a linear layer x (..., C) @ w (OC, C)^T + bias (OC), checked as `op`.
+struct LinearDims {
+  int64_t N, C, OC;
+};
+
+LinearDims linear_dims(const char* op, Var x, Var w, Var bias) {
+  const Tensor& X = x->value;
+  const Tensor& W = w->value;
+  WEFT_CHECK(W.shape.rank == 2, "[", op, "] weight must be (OC, C), got ", W.shape.str());
+  WEFT_CHECK(X.shape.last() == W.shape[1], "[", op, "] input ", X.shape.str(), " does not match weight ",
+             W.shape.str());
+  check_same_device_dtype(op, X, W);
+  LinearDims d{X.shape.rows(), W.shape[1], W.shape[0]};
+  if (bias) {
+    WEFT_CHECK(bias->value.shape == Shape{d.OC}, "[", op, "] bias must be (", d.OC, "), got ",
+               bias->value.shape.str());
+    check_same_device_dtype(op, X, bias->value);
+  }
+  return d;
+}
+
+// The backward of a linear layer given d(pre-activation) dout (N, OC): dx, dw and dbias accumulate.
+void linear_backward(Graph& g, Var x, Var w, Var bias, const void* dout, const LinearDims& d) {
+  Exec& ex = g.exec();
+  DType dt = x->value.dtype;
+  if (x->requires_grad)  // dx (N, C) += dout (N, OC) @ w (OC, C)
+    WEFT_LAUNCH(ex, gemm, ex, dt, false, false, d.N, d.C, d.OC, 1.0f, dout, d.OC, 0, w->value.data, d.C, 0, 1.0f,
+                g.grad(x).data, d.C, 0, 1);
+  if (w->requires_grad)  // dw (OC, C) += dout^T (OC, N) @ x (N, C)
+    WEFT_LAUNCH(ex, gemm, ex, dt, true, false, d.OC, d.C, d.N, 1.0f, dout, d.OC, 0, x->value.data, d.C, 0, 1.0f,
+                g.grad(w).data, d.C, 0, 1);
+  if (bias && bias->requires_grad) WEFT_LAUNCH(ex, bias_backward, ex, dt, g.grad(bias).data, dout, d.N, d.OC);
 }
 
 }  // namespace
@@ -115,35 +149,35 @@ Var matmul(Graph& g, Var a, Var b, bool ta, bool tb) {
 }
 
 Var linear(Graph& g, Var x, Var w, Var bias) {
+  const LinearDims d = linear_dims("linear", x, w, bias);
   const Tensor& X = x->value;
-  const Tensor& W = w->value;
-  WEFT_CHECK(W.shape.rank == 2, "[linear] weight must be (OC, C), got ", W.shape.str());
-  WEFT_CHECK(X.shape.last() == W.shape[1], "[linear] input ", X.shape.str(), " does not match weight ",
-             W.shape.str());
-  check_same_device_dtype("linear", X, W);
-  int64_t N = X.shape.rows(), C = W.shape[1], OC = W.shape[0];
-  if (bias) {
-    WEFT_CHECK(bias->value.shape == Shape{OC}, "[linear] bias must be (", OC, "), got ", bias->value.shape.str());
-    check_same_device_dtype("linear", X, bias->value);
-  }
-  Var out = g.output(g.alloc(X.dtype, X.shape.with_last(OC)), g.needs_grad({x, w, bias}));
+  Var out = g.output(g.alloc(X.dtype, X.shape.with_last(d.OC)), g.needs_grad({x, w, bias}));
   Exec& ex = g.exec();
-  DType dt = X.dtype;
   // out (N, OC) = x (N, C) @ w^T + bias
-  WEFT_LAUNCH(ex, linear_forward, ex, dt, out->value.data, X.data, W.data, bias ? bias->value.data : nullptr, N, C,
-              OC);
+  WEFT_LAUNCH(ex, linear_forward, ex, X.dtype, out->value.data, X.data, w->value.data,
+              bias ? bias->value.data : nullptr, d.N, d.C, d.OC);
+  g.record(out, [&g, x, w, bias, out, d] { linear_backward(g, x, w, bias, out->grad.data, d); });
+  return out;
+}
 
-  g.record(out, [&g, x, w, bias, out, N, C, OC] {
+Var linear_gelu(Graph& g, Var x, Var w, Var bias) {
+  const LinearDims d = linear_dims("linear_gelu", x, w, bias);
+  const Tensor& X = x->value;
+  const Shape shape = X.shape.with_last(d.OC);
+  const bool needs_grad = g.needs_grad({x, w, bias});
+  // pre (N, OC) = x @ w^T + bias, kept (in the step's arena) for the backward; out = gelu_tanh(pre)
+  Tensor pre = g.alloc(X.dtype, shape);
+  Var out = g.output(g.alloc(X.dtype, shape), needs_grad);
+  Exec& ex = g.exec();
+  WEFT_LAUNCH(ex, linear_gelu_forward, ex, X.dtype, out->value.data, pre.data, X.data, w->value.data,
+              bias ? bias->value.data : nullptr, d.N, d.C, d.OC);
+  g.record(out, [&g, x, w, bias, out, pre, d] {
     Exec& ex = g.exec();
-    DType dt = out->value.dtype;
-    const void* dout = out->grad.data;
-    if (x->requires_grad)  // dx (N, C) += dout (N, OC) @ w (OC, C)
-      WEFT_LAUNCH(ex, gemm, ex, dt, false, false, N, C, OC, 1.0f, dout, OC, 0, w->value.data, C, 0, 1.0f,
-                  g.grad(x).data, C, 0, 1);
-    if (w->requires_grad)  // dw (OC, C) += dout^T (OC, N) @ x (N, C)
-      WEFT_LAUNCH(ex, gemm, ex, dt, true, false, OC, C, N, 1.0f, dout, OC, 0, x->value.data, C, 0, 1.0f,
-                  g.grad(w).data, C, 0, 1);
-    if (bias && bias->requires_grad) WEFT_LAUNCH(ex, bias_backward, ex, dt, g.grad(bias).data, dout, N, OC);
+    // dpre (N, OC) = dout * gelu_tanh'(pre), the kernel ops::gelu_tanh's backward runs
+    Tensor dpre = g.zeros(pre.dtype, pre.shape);
+    WEFT_LAUNCH(ex, unary_backward, ex, pre.dtype, UnaryOp::gelu_tanh, dpre.data, out->grad.data, pre.data,
+                out->value.data, pre.numel());
+    linear_backward(g, x, w, bias, dpre.data, d);
   });
   return out;
 }

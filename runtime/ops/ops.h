@@ -20,6 +20,9 @@ namespace weft::ops {
 Var matmul(Graph& g, Var a, Var b, bool ta = false, bool tb = false);
 // x (..., C) @ w (OC, C)^T + bias (OC) -> (..., OC); bias may be null.
 Var linear(Graph& g, Var x, Var w, Var bias = nullptr);
+// gelu_tanh(linear(x, w, bias)) in one op (an MLP up-projection): the backend may fuse the GELU into the
+// GEMM; the pre-activation is kept for the backward. Equals ops::gelu_tanh(g, ops::linear(...)) on the CPU.
+Var linear_gelu(Graph& g, Var x, Var w, Var bias = nullptr);
 
 // ---- pointwise (ops/pointwise.cpp)
 Var unary(Graph& g, UnaryOp op, Var x);

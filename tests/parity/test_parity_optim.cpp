@@ -2,7 +2,8 @@
 // and bf16 parameters, with and without weight decay, clipped gradients, odd and large ranges, aligned
 // and misaligned pointers), sum_squares (empty, one element, odd, 10^6; bit-identical when repeated),
 // spd_solve forward and backward through ops::spd_solve, and its not-positive-definite error;
-// linear_forward (the bias in cuBLASLt's epilogue) through ops::linear and at kernel level (fallbacks).
+// linear_forward (the bias in cuBLASLt's epilogue) through ops::linear and at kernel level (fallbacks);
+// linear_gelu_forward (bias and GELU in the epilogue for bf16) through ops::linear_gelu and at kernel level.
 // SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
@@ -251,6 +252,69 @@ TEST_F(OptimParity, LinearForwardKernelFallbacks) {
     cpu::linear_forward(cpu_, DType::f32, out.data(), x.data(), w.data(), b.data(), N, C, OC);
     cuda::linear_forward(gpu_, DType::f32, go, gx, gw, gb, N, C, OC);
     expect_close(download(go, out.size()), out, 1e-5, 1e-4, "out");
+  }
+}
+
+// linear_gelu: cuBLASLt's GELU_AUX[_BIAS] epilogue for bf16 where OC % 8 == 0 (here OC 8, 24 and 64 with
+// odd N), else (OC 1, 3, 65, and every f32 case) linear_forward + the gelu_tanh kernel. Backward through
+// the op: dpre from the gelu_tanh kernel, then the linear GEMMs.
+TEST(Parity, LinearGeluForwardFusedWithAndWithoutBias) {
+  for (DType dt : {DType::f32, DType::bf16}) {
+    for (const LinearCase& c :
+         {LinearCase{1, 1, 1}, {1, 5, 8}, {37, 33, 65}, {37, 33, 64}, {130, 7, 3}, {131, 96, 24}}) {
+      for (bool with_bias : {true, false}) {
+        SCOPED_TRACE(std::string(dtype_name(dt)) + " N " + std::to_string(c.N) + " C " + std::to_string(c.C) +
+                     " OC " + std::to_string(c.OC) + (with_bias ? " bias" : " no bias"));
+        std::vector<ParityInput> in;
+        in.push_back({random_f32({c.N, c.C}, 63), true});
+        in.push_back({random_f32({c.OC, c.C}, 64), true});
+        if (with_bias) in.push_back({random_f32({c.OC}, 65), true});
+        // bf16: as LinearForwardFusedBias (inputs rounded to 2^-9, float accumulation, one rounding of pre and
+        // of out); the GELU's slope is at most 1.13, so it scales those errors by little more than 1.
+        const Tolerance tol = dt == DType::bf16 ? Tolerance{6e-2, 3e-2} : default_tolerance(dt);
+        WEFT_PARITY(in, ([with_bias](Graph& g, const std::vector<Var>& v) {
+                      return std::vector<Var>{ops::linear_gelu(g, v[0], v[1], with_bias ? v[2] : nullptr)};
+                    }),
+                    dt, tol);
+      }
+    }
+  }
+}
+
+// Kernel level, out and pre both checked: the fused bf16 path (all aligned, OC % 8 == 0) and its fallbacks
+// (pre only 2-byte aligned, a bias only 2-byte aligned, an empty inner dimension); f32 always unfused. The
+// reference is the CPU f32 kernel on the bf16-rounded inputs.
+TEST_F(OptimParity, LinearGeluForwardKernelFallbacks) {
+  struct Case {
+    int64_t N, C, OC;
+    int pre_shift, bias_shift;
+  };
+  for (const Case& c : {Case{9, 13, 16, 0, 0}, {9, 13, 16, 1, 0}, {9, 13, 16, 0, 1}, {4, 0, 8, 0, 0}}) {
+    SCOPED_TRACE("C " + std::to_string(c.C) + " pre shift " + std::to_string(c.pre_shift) + " bias shift " +
+                 std::to_string(c.bias_shift));
+    std::vector<float> x = values(c.N * c.C, 73, -2.0, 2.0), w = values(c.OC * c.C, 74), b = values(c.OC, 75);
+    const size_t n = static_cast<size_t>(c.N * c.OC);
+    {  // f32
+      std::vector<float> out(n, 5.0f), pre(n, 5.0f);
+      float *gx = upload(x, 0), *gw = upload(w, 0), *gb = upload(b, c.bias_shift), *go = upload(out, 0),
+            *gp = upload(pre, c.pre_shift);
+      cpu::linear_gelu_forward(cpu_, DType::f32, out.data(), pre.data(), x.data(), w.data(), b.data(), c.N, c.C,
+                               c.OC);
+      cuda::linear_gelu_forward(gpu_, DType::f32, go, gp, gx, gw, gb, c.N, c.C, c.OC);
+      expect_close(download(go, n), out, 1e-5, 1e-4, "f32 out");
+      expect_close(download(gp, n), pre, 1e-5, 1e-4, "f32 pre");
+    }
+    {  // bf16: inputs rounded to 2^-9, products accumulated in float, out and pre rounded once (2^-9)
+      std::vector<bf16> xb = to_bf16(x), wb = to_bf16(w), bb = to_bf16(b), init = to_bf16(std::vector<float>(n, 5));
+      std::vector<float> xr = to_f32(xb), wr = to_f32(wb), br = to_f32(bb), out(n), pre(n);
+      bf16 *gx = upload(xb, 0), *gw = upload(wb, 0), *gb = upload(bb, c.bias_shift), *go = upload(init, 0),
+           *gp = upload(init, c.pre_shift);
+      cpu::linear_gelu_forward(cpu_, DType::f32, out.data(), pre.data(), xr.data(), wr.data(), br.data(), c.N, c.C,
+                               c.OC);
+      cuda::linear_gelu_forward(gpu_, DType::bf16, go, gp, gx, gw, gb, c.N, c.C, c.OC);
+      expect_close(to_f32(download(go, n)), out, 1e-2, 1e-2, "bf16 out");
+      expect_close(to_f32(download(gp, n)), pre, 1e-2, 1e-2, "bf16 pre");
+    }
   }
 }
 
