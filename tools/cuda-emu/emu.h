@@ -182,3 +182,8 @@ inline float __int_as_float(int x) { return emu::from_bits<float>(static_cast<ui
 inline int __float_as_int(float x) { return static_cast<int>(static_cast<uint32_t>(emu::to_bits(x))); }
 inline float __uint_as_float(unsigned x) { return emu::from_bits<float>(x); }
 inline unsigned __float_as_uint(float x) { return static_cast<uint32_t>(emu::to_bits(x)); }
+// The C++ overload of cuda_runtime.h (nvcc only): kernels pass their function pointer.
+template <class F>
+cudaError_t cudaFuncSetAttribute(F* f, cudaFuncAttribute attr, int value) {
+  return cudaFuncSetAttribute(reinterpret_cast<const void*>(f), attr, value);
+}

@@ -261,7 +261,11 @@ void register_shared(void* p, size_t bytes) {
   std::memset(p, 0xff, bytes);  // first sight, before any thread of this block used it
 }
 
-void* dynamic_smem() { return dyn.data(); }
+// 128-byte aligned, as `extern __shared__ __align__(128)` asks (wmma needs 32).
+void* dynamic_smem() {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(dyn.data());
+  return dyn.data() + (128 - a % 128) % 128;
+}
 
 int lane_id() { return linear_tid() % 32; }
 
@@ -311,7 +315,7 @@ void run_launch(const LaunchConfig& c, void (*thunk)(void*), void* ctx) {
   }
   ++launches;
   if (stacks.size() < threads * kStack) stacks.assign(threads * kStack, 0);
-  dyn.assign(c.smem + 16, 0xff);
+  dyn.assign(c.smem + 128, 0xff);
   g_dim = c.grid;
   b_dim = c.block;
   S.thunk = thunk;

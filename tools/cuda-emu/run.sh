@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CUDA-kernel emulator checks (host-only, g++) and runs them: one PASS/FAIL line per case.
-# Usage: tools/cuda-emu/run.sh [rows|misc|pointwise]   Env: BUILD (default build/cuda-emu), CXX, JOBS, EMU_ASAN=1,
+# Usage: tools/cuda-emu/run.sh [rows|misc|pointwise|attention]   Env: BUILD (default build/cuda-emu), CXX, JOBS,
+# EMU_ASAN=1, EMU_FULL=1 (every attention case, slow),
 # EMU_MUTATE="file|old|new" (plants a bug in the generated copy of a kernel file; see mutants.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,10 +24,12 @@ assert s.count(old) >= 1, 'mutation target not found: ' + old
 open(path, 'w').write(s.replace(old, new, 1))
 PY
 fi
-FLAGS=(-std=c++20 -O1 -g -w -I"$GEN" -I"$ROOT" -I"$ROOT/tools/cuda-emu" -I"$CUDA_INC" -I"$CUDA_INC/cccl")
+BLAS=${BLAS:-/usr/include/x86_64-linux-gnu/openblas-openmp}  # cblas.h of the CPU attention twin
+FLAGS=(-std=c++20 -O1 -g -w -I"$GEN" -I"$ROOT" -I"$ROOT/tools/cuda-emu" -I"$CUDA_INC" -I"$CUDA_INC/cccl" -I"$BLAS")
 [[ "${EMU_ASAN:-0}" == 1 ]] && FLAGS+=(-fsanitize=address -fno-omit-frame-pointer)
-KERNELS=(norm softmax xent optim reduce layout index pointwise binary)
-CPU=(norm softmax xent optim index layout vec exec_cpu pointwise)
+KERNELS=(norm softmax xent optim reduce layout index pointwise binary rope attention_forward attention_backward
+         attention_tc_forward attention_tc_backward)
+CPU=(norm softmax xent optim index layout vec exec_cpu pointwise rope attention)
 objs=()
 compile() {  # src obj extra-flags...
   local src=$1 obj=$2; shift 2
@@ -44,11 +47,11 @@ for c in "${CPU[@]}"; do
   objs+=("$BUILD/obj/cpu_$c.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
 done
-for t in emu_runtime check_rows check_misc check_pointwise main; do
+for t in emu_runtime check_rows check_misc check_pointwise check_attention main; do
   compile "tools/cuda-emu/$t.cpp" "$BUILD/obj/$t.o" &
   objs+=("$BUILD/obj/$t.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
 done
 wait
-"$CXX" "${FLAGS[@]}" -fopenmp "${objs[@]}" -o "$BUILD/cuda-emu-checks"
+"$CXX" "${FLAGS[@]}" -fopenmp "${objs[@]}" -lopenblas -o "$BUILD/cuda-emu-checks"
 exec "$BUILD/cuda-emu-checks" "$@"

@@ -6,6 +6,7 @@
   extern __shared__ T name[];                      ->  T* name = reinterpret_cast<T*>(::emu::dynamic_smem());
   __shared__ T name[...];                          ->  static T name[...]; EMU_SHARED(name);
   #include <cub/device/device_radix_sort.cuh>      ->  #include "cub_shim.h"
+  #include <mma.h>                                 ->  #include "wmma_emu.h"
 Usage: transform.py SRC_DIR OUT_DIR   (every *.cu / *.cuh of SRC_DIR, written under the same names)."""
 import os
 import re
@@ -72,6 +73,7 @@ def rewrite_launches(src):
 
 def rewrite(src):
     src = src.replace('#include <cub/device/device_radix_sort.cuh>', '#include "cub_shim.h"')
+    src = src.replace('#include <mma.h>', '#include "wmma_emu.h"')
     src = re.sub(r'extern\s+__shared__\s+(?:alignas\(\w+\)\s+|__align__\(\w+\)\s+)?([\w:<>]+)\s+(\w+)\s*\[\s*\]\s*;',
                  r'\1* \2 = reinterpret_cast<\1*>(::emu::dynamic_smem());', src)
     src = re.sub(r'__shared__\s+([^;()]+?)\s+(\w+)((?:\[[^\]]*\])*)\s*;', r'static \1 \2\3; EMU_SHARED(\2);', src)

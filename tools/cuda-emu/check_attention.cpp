@@ -1,0 +1,166 @@
+// Emulator cases of attention_forward / attention_backward and rope_forward / rope_backward against the
+// CPU twins (backend_cpu/attention.cpp, rope.cpp), on the cases of tests/parity/test_parity_attention.cpp.
+// The wrappers pick the kernel by dtype: f32 runs the FMA kernels (attention_forward.cu,
+// attention_backward.cu), bf16 the tensor-core ones (attention_tc_*.cu, WMMA emulated by wmma_emu.h).
+// Attention is slow to emulate (256 fibers per block, every lane multiplies whole WMMA tiles), so the
+// default run takes a subset that still reaches every head size, length, mask, bias and null gradient;
+// EMU_FULL=1 runs the parity test's whole grid.
+#include <cstdlib>
+
+#include "check_util.h"
+
+using namespace check;
+using namespace weft;
+
+namespace {
+
+using Kind = PositionBias::Kind;
+
+const char* kind_name(Kind k) { return k == Kind::none ? "none" : k == Kind::alibi ? "alibi" : "table"; }
+
+struct AttnCase {
+  bool bf;
+  int64_t HS, T;
+  bool causal;
+  Kind kind;
+  int grads;  // bit 0: dq, bit 1: dk, bit 2: dv (the others are null)
+};
+
+// The parity test's attention_tolerance, |err| <= atol + rtol |ref|, with atol as a fraction of max|ref|.
+// f32: summation orders differ (BLAS blocks vs 64-wide tiles); bf16: the kernels round P and dS to bf16
+// before the tensor-core products and store bf16 outputs (see the test's comment).
+Tol parity_tol(const std::vector<float>& ref, bool bf) {
+  double mx = 1e-30;
+  for (float x : ref) mx = std::max(mx, double(std::fabs(x)));
+  return bf ? Tol{5e-2 / mx, 3e-2} : Tol{2e-5 / mx, 2e-4};
+}
+// lse: scores come from the same (bf16-exact) inputs with float sums on both sides, in both dtypes.
+constexpr Tol kLse{1e-6, 1e-5};
+
+void attention_case(const AttnCase& c) {
+  const char* names[3] = {"dq", "dk", "dv"};
+  std::string grads;
+  for (int g = 0; g < 3; ++g)
+    if (c.grads >> g & 1) grads += std::string(" ") + names[g];
+  run(fmt("attention %s HS%ld T%ld %s %s%s", c.bf ? "bf16" : "f32", long(c.HS), long(c.T),
+          c.causal ? "causal" : "full", kind_name(c.kind), grads.c_str()),
+      [&](Case& cs) {
+        const int64_t B = 2, NH = 3, T = c.T, HS = c.HS, n = B * T * NH * HS;
+        const int shift = int(T % 2);  // odd lengths: every tensor one element off 16-byte alignment
+        std::vector<float> slopes, table;  // the parity test's biases
+        for (int64_t h = 0; h < NH; ++h) slopes.push_back(std::pow(2.0f, -float(h + 1)));
+        for (int64_t d = 0; d < T + 3; ++d) table.push_back(-std::log1p(float(d)) * 2.0f);
+        PositionBias bias;
+        bias.kind = c.kind;
+        if (c.kind != Kind::none) {
+          bias.slopes = slopes.data();
+          bias.table = table.data();
+          bias.table_len = T + 3;
+        }
+        FTensor q(uniform(n, -1.5, 1.5), c.bf, shift), k(uniform(n, -1.5, 1.5), c.bf, shift),
+            v(uniform(n, -1.5, 1.5), c.bf, shift), dout(uniform(n, -1, 1), c.bf, shift);
+        // Gradients accumulate (+=): prefilled with random values.
+        FTensor dq(uniform(n, -1, 1), c.bf, shift), dk(uniform(n, -1, 1), c.bf, shift),
+            dv(uniform(n, -1, 1), c.bf, shift);
+        FTensor out(std::vector<float>(n, 0.0f), c.bf, shift), lse(std::vector<float>(B * NH * T, -7.0f), false);
+        const float scale = 1.0f / std::sqrt(float(HS));
+        Exec host = cpu_exec(1);
+        std::vector<float> out_r(n), lse_r(B * NH * T), dq_r = dq.ref, dk_r = dk.ref, dv_r = dv.ref;
+        cpu::attention_forward(host, DType::f32, out_r.data(), lse_r.data(), q.r(), k.r(), v.r(), B, T, NH, HS,
+                               scale, bias, c.causal);
+        Exec ex = cpu_exec(1);
+        ex.device = Device::cuda;
+        const DType dt = c.bf ? DType::bf16 : DType::f32;
+        cuda::attention_forward(ex, dt, out.p(), lse.p(), q.p(), k.p(), v.p(), B, T, NH, HS, scale, bias, c.causal);
+        out.buf.check_guards("out");
+        lse.buf.check_guards("lse");
+        cs("out", out_r, out.got(), parity_tol(out_r, c.bf));
+        cs("lse", lse_r, lse.got(), kLse);
+        // Each backend differentiates with its own forward results (as in a graph).
+        auto pick = [&](int g, void* p) { return (c.grads >> g & 1) ? p : nullptr; };
+        cpu::attention_backward(host, DType::f32, pick(0, dq_r.data()), pick(1, dk_r.data()), pick(2, dv_r.data()),
+                                dout.r(), out_r.data(), lse_r.data(), q.r(), k.r(), v.r(), B, T, NH, HS, scale, bias,
+                                c.causal);
+        cuda::attention_backward(ex, dt, pick(0, dq.p()), pick(1, dk.p()), pick(2, dv.p()), dout.p(), out.p(),
+                                 lse.p(), q.p(), k.p(), v.p(), B, T, NH, HS, scale, bias, c.causal);
+        FTensor* g_got[3] = {&dq, &dk, &dv};
+        std::vector<float>* g_ref[3] = {&dq_r, &dk_r, &dv_r};
+        for (int g = 0; g < 3; ++g) {
+          g_got[g]->buf.check_guards(names[g]);
+          // A null gradient's buffer stays untouched (its ref is the prefill).
+          cs(names[g], *g_ref[g], g_got[g]->got(), parity_tol(*g_ref[g], c.bf));
+        }
+      });
+}
+
+// Default subset: every (dtype, head size) at T 17 and 130 (one partial tile; three tiles, the last
+// partial) with causal / full and one bias each, T 1 and T 70 once per dtype, and the null-gradient
+// subsets at the parity test's T 70, HS 64, ALiBi.
+bool in_default(const AttnCase& c) {
+  if (c.grads != 7) return c.HS == 64 && c.T == 70 && c.kind == Kind::alibi && (c.grads & (c.grads - 1)) == 0;
+  if (c.T == 1) return c.HS == 96 && c.kind == Kind::alibi;
+  if (c.T == 70) return c.HS == 64 && c.kind == Kind::table;
+  const int k = (c.HS / 32 + c.T + c.causal) % 3;  // rotate the bias kinds over the grid
+  return int(c.kind) == k;
+}
+
+void check_attention_cases(bool full) {
+  std::vector<AttnCase> cases;
+  for (bool bf : {false, true})
+    for (int64_t HS : {32, 64, 96, 128})
+      for (int64_t T : {1, 17, 70, 130})
+        for (bool causal : {false, true})
+          for (Kind kind : {Kind::none, Kind::alibi, Kind::table}) {
+            cases.push_back({bf, HS, T, causal, kind, 7});
+            if (HS == 64 && T == 70 && kind == Kind::alibi)
+              for (int grads = 6; grads >= 1; --grads) cases.push_back({bf, HS, T, causal, kind, grads});
+          }
+  for (const AttnCase& c : cases)
+    if (full || in_default(c)) attention_case(c);
+}
+
+// The parity test's RoPE cases: whole heads, part of a head, nothing rotated, one position, sequences
+// longer than a block, a large position offset.
+struct RopeCase {
+  int64_t B, T, NH, HS, n_rot, pos_offset;
+};
+const RopeCase kRopeCases[] = {
+    {2, 17, 3, 64, 64, 0},  {2, 17, 3, 32, 16, 3},  {1, 130, 3, 96, 32, 0}, {2, 1, 3, 128, 128, 7},
+    {2, 9, 5, 10, 4, 0},    {1, 5, 2, 6, 0, 0},     {2, 33, 3, 64, 64, 100000}, {1, 300, 1, 8, 8, 0},
+};
+
+void check_rope() {
+  for (bool bf : {false, true})
+    for (const RopeCase& c : kRopeCases)
+      run(fmt("rope %s B%ld T%ld NH%ld HS%ld n_rot %ld offset %ld", bf ? "bf16" : "f32", long(c.B), long(c.T),
+              long(c.NH), long(c.HS), long(c.n_rot), long(c.pos_offset)),
+          [&](Case& cs) {
+            const int64_t n = c.B * c.T * c.NH * c.HS;
+            const DType dt = bf ? DType::bf16 : DType::f32;
+            const Tol tol = bf ? kBf16 : kF32;
+            const int shift = int(c.HS % 2 == 0 && c.T % 2);
+            FTensor x(uniform(n, -1, 1), bf, shift), y(std::vector<float>(n, 0.0f), bf, shift);
+            FTensor dy(uniform(n, -1, 1), bf, shift), dx(uniform(n, -1, 1), bf, shift);  // dx accumulates
+            Exec host = cpu_exec(1), ex = cpu_exec(1);
+            ex.device = Device::cuda;
+            std::vector<float> y_r(n), dx_r = dx.ref;
+            cpu::rope_forward(host, DType::f32, y_r.data(), x.r(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f,
+                              c.pos_offset);
+            cpu::rope_backward(host, DType::f32, dx_r.data(), dy.r(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f,
+                               c.pos_offset);
+            cuda::rope_forward(ex, dt, y.p(), x.p(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f, c.pos_offset);
+            cuda::rope_backward(ex, dt, dx.p(), dy.p(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f, c.pos_offset);
+            y.buf.check_guards("y");
+            dx.buf.check_guards("dx");
+            cs("y", y_r, y.got(), tol);
+            cs("dx", dx_r, dx.got(), tol);
+          });
+}
+
+}  // namespace
+
+void check_attention() {
+  check_rope();
+  const char* full = std::getenv("EMU_FULL");
+  check_attention_cases(full && *full && *full != '0');
+}
