@@ -3,7 +3,7 @@
 # dependencies and no package registry: builds the CUDA configuration here with shared libraries (every
 # test binary stays small; libweft_runtime.so holds the kernels), then copies weft, the parity and
 # model tests and every shared library they need that is not part of glibc, the compiler runtime or the
-# CUDA toolkit into .gpu-carry/ (ignored by git; pass it to the device tool's `carry`).
+# CUDA toolkit into .gpu-carry/payload.tar.xz (ignored by git; pass .gpu-carry to the device tool's `carry`).
 # Usage: tools/gpu-check/pack.sh        (about 20 minutes on 2 cores; ccache makes reruns fast)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +30,9 @@ done | sort -u | while read -r lib; do
   esac
 done
 strip --strip-unneeded "$carry"/bin/* "$carry"/lib/*.so* 2>/dev/null || true
+# The device tool carries at most 64 MiB with the working tree; OpenBLAS alone is 36 MB: ship one xz tarball.
+tar -C "$carry" -cJf "$carry.tar.xz" bin lib
+rm -rf "$carry" && mkdir -p "$carry" && mv "$carry.tar.xz" "$carry/payload.tar.xz"
 grep -qx '/.gpu-carry/' .git/info/exclude 2>/dev/null || echo '/.gpu-carry/' >> .git/info/exclude
 du -sh "$carry"
 echo "next: device run with carry [\".gpu-carry\"], command: bash tools/gpu-check/run.sh"
