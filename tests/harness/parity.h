@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/memory.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
@@ -31,6 +32,45 @@ std::string parity_compare(const std::vector<ParityInput>& inputs, const BuildFn
 
 struct SkipParity {
   std::string reason;
+};
+
+// Kernel-level parity fixture: a GPU Exec (the test is SKIPPED without a GPU, never passed), device copies
+// of host vectors placed `shift` elements into a fresh allocation (shift 1 breaks 16-byte alignment, to
+// reach the scalar fallbacks of vectorised kernels), and copies back after a stream synchronize.
+class GpuKernelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
+    gpu_ = cuda::exec_create(0);
+    created_ = true;
+  }
+  void TearDown() override {
+    if (created_) cuda::exec_destroy(gpu_);
+  }
+
+  static std::vector<float> values(int64_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
+    OwnedTensor t = random_f32({n}, seed, lo, hi);
+    return std::vector<float>(t.ptr<float>(), t.ptr<float>() + n);
+  }
+  template <class T>
+  T* upload(const std::vector<T>& v, int shift = 1) {
+    bufs_.emplace_back(Device::cuda, (v.size() + shift) * sizeof(T) + 1);
+    T* p = static_cast<T*>(bufs_.back().data()) + shift;
+    if (!v.empty()) device_copy(Device::cuda, p, Device::cpu, v.data(), v.size() * sizeof(T));
+    return p;
+  }
+  template <class T>
+  std::vector<T> download(const T* p, size_t n) {
+    cuda::synchronize(gpu_);
+    std::vector<T> v(n);
+    if (n) device_copy(Device::cpu, v.data(), Device::cuda, p, n * sizeof(T));
+    return v;
+  }
+
+  Exec cpu_ = cpu_exec(1);
+  Exec gpu_;
+  bool created_ = false;
+  std::vector<Buffer> bufs_;
 };
 
 }  // namespace weft::test

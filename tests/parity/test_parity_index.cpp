@@ -212,44 +212,13 @@ TEST(ParityIndex, SumAllLongF32AndBf16) {
 
 // ---- kernel level: accumulate flags, misaligned pointers, bit-exact deterministic scatter
 
-class IndexKernelParity : public ::testing::Test {
+class IndexKernelParity : public GpuKernelTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
-    gpu_ = cuda::exec_create(0);
-    created_ = true;
-  }
-  void TearDown() override {
-    if (created_) cuda::exec_destroy(gpu_);
-  }
-  static std::vector<float> values(int64_t n, uint64_t seed) {
-    OwnedTensor t = random_f32({n}, seed);
-    return std::vector<float>(t.ptr<float>(), t.ptr<float>() + n);
-  }
-  // A device copy of v starting `shift` elements into a fresh allocation (shift 1 breaks 16-byte alignment).
-  template <class T>
-  T* upload(const std::vector<T>& v, int shift = 1) {
-    bufs_.emplace_back(Device::cuda, (v.size() + shift) * sizeof(T));
-    T* p = static_cast<T*>(bufs_.back().data()) + shift;
-    device_copy(Device::cuda, p, Device::cpu, v.data(), v.size() * sizeof(T));
-    return p;
-  }
-  std::vector<float> download(const float* p, size_t n) {
-    cuda::synchronize(gpu_);
-    std::vector<float> v(n);
-    device_copy(Device::cpu, v.data(), Device::cuda, p, n * sizeof(float));
-    return v;
-  }
   static void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rtol = 1e-5) {
     ASSERT_EQ(got.size(), want.size());
     for (size_t i = 0; i < got.size(); ++i)
       ASSERT_NEAR(got[i], want[i], 1e-5 + rtol * std::fabs(want[i])) << "element " << i;
   }
-
-  Exec cpu_ = cpu_exec(1);
-  Exec gpu_;
-  bool created_ = false;
-  std::vector<Buffer> bufs_;
 };
 
 TEST_F(IndexKernelParity, ReduceSumAccumulateWithAlphaEveryPath) {

@@ -19,36 +19,8 @@
 namespace weft::test {
 namespace {
 
-class OptimParity : public ::testing::Test {
+class OptimParity : public GpuKernelTest {
  protected:
-  void SetUp() override {
-    if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
-    gpu_ = cuda::exec_create(0);
-    created_ = true;
-  }
-  void TearDown() override {
-    if (created_) cuda::exec_destroy(gpu_);
-  }
-
-  static std::vector<float> values(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
-    OwnedTensor t = random_f32({static_cast<int64_t>(n)}, seed, lo, hi);
-    return std::vector<float>(t.ptr<float>(), t.ptr<float>() + n);
-  }
-  // A device copy of v starting `shift` elements into a fresh allocation (shift 1 breaks vector alignment).
-  template <class T>
-  T* upload(const std::vector<T>& v, int shift) {
-    bufs_.emplace_back(Device::cuda, (v.size() + shift) * sizeof(T) + 1);
-    T* p = static_cast<T*>(bufs_.back().data()) + shift;
-    if (!v.empty()) device_copy(Device::cuda, p, Device::cpu, v.data(), v.size() * sizeof(T));
-    return p;
-  }
-  template <class T>
-  std::vector<T> download(const T* p, size_t n) {
-    cuda::synchronize(gpu_);
-    std::vector<T> v(n);
-    if (n) device_copy(Device::cpu, v.data(), Device::cuda, p, n * sizeof(T));
-    return v;
-  }
   static void expect_close(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol,
                            const char* what) {
     ASSERT_EQ(got.size(), want.size());
@@ -65,11 +37,6 @@ class OptimParity : public ::testing::Test {
     for (size_t i = 0; i < v.size(); ++i) r[i] = v[i].to_float();
     return r;
   }
-
-  Exec cpu_ = cpu_exec(1);
-  Exec gpu_;
-  bool created_ = false;
-  std::vector<Buffer> bufs_;
 };
 
 struct AdamCase {
