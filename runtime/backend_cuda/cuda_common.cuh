@@ -45,7 +45,7 @@ namespace weft::cuda {
 inline cudaStream_t stream_of(const Exec& ex) { return static_cast<cudaStream_t>(ex.stream); }
 inline cublasLtHandle_t blaslt_of(const Exec& ex) { return static_cast<cublasLtHandle_t>(ex.blaslt); }
 
-// Drops the cached GEMM plans of a cuBLASLt handle (gemm.cu); exec_destroy calls it.
+// Drops the cached GEMM plans of a cuBLASLt handle (matmul.cu); exec_destroy calls it.
 void release_gemm_plans(cublasLtHandle_t handle);
 
 // ---- bf16: weft::bf16 and __nv_bfloat16 are both the upper 16 bits of an IEEE float.

@@ -27,7 +27,7 @@ fi
 BLAS=${BLAS:-/usr/include/x86_64-linux-gnu/openblas-openmp}  # cblas.h of the CPU attention twin
 FLAGS=(-std=c++20 -O1 -g -w -I"$GEN" -I"$ROOT" -I"$ROOT/tools/cuda-emu" -I"$CUDA_INC" -I"$CUDA_INC/cccl" -I"$BLAS")
 [[ "${EMU_ASAN:-0}" == 1 ]] && FLAGS+=(-fsanitize=address -fno-omit-frame-pointer)
-KERNELS=(norm softmax xent optim reduce layout index pointwise binary rope attention_forward attention_backward
+KERNELS=(norm softmax xent optim reduce layout index pointwise pointwise_binary rope attention_forward attention_backward
          attention_tc_forward attention_tc_backward)
 CPU=(norm softmax xent optim index layout vec exec_cpu pointwise rope attention)
 objs=()
