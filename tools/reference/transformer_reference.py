@@ -7,12 +7,24 @@ loss and every parameter gradient, all computed here in float64 and stored as fl
 The C++ test (tests/models/test_transformer_reference.cpp) loads the parameters, runs weft and
 compares loss and gradients. Run with Debian's python3-torch:  /usr/bin/python3 tools/reference/transformer_reference.py
 
+Configuration keys (dict `cfg`, named after weft's flags): vocab, d_model, n_layers, n_heads, d_ff (0: 4 x d_model),
+seq_len, activation (gelu = tanh approximation | relu | swiglu), norm (layernorm | rmsnorm), tie, position
+(learned | sinusoidal | rope | alibi | sandwich | none), rope_fraction, rope_base (default 10000), sandwich_dim.
+Biases (--bias false) need no key: a parameter absent from `p` is simply not added. Dropout is not applied
+(the reference computes the evaluation loss).
+
+RoPE rotates the first rope_channels(fraction, HS) channels of each head, computed exactly from the decimal the
+user typed: x = Fraction(fraction text) * HS; n = round(x) when |x - round(x)| <= 1e-6, else floor(x); then n is
+rounded down to even. This is the rule weft's C++ side (TransformerConfig::rope_channels) follows, so both agree
+also where float32 would not (fraction 0.84 of a 150-channel head: 126 channels, not 124).
+
 Fixture format (little-endian): text header lines, then "END\n", then the raw float32/int32 payload
 of every entry in header order. Header lines: "config key value" and
 "tensor <name> <f32|i32> <ndim> <d0> ... <dn-1>".
 """
 import math
 import os
+from fractions import Fraction
 import sys
 
 import torch
@@ -40,6 +52,16 @@ def sandwich_bias(n_heads, dbar, T):
     delta = (i[:, None] - i[None, :]).clamp(min=0)                       # (T, T)
     r = torch.tensor([8.0 * h / n_heads for h in range(1, n_heads + 1)])
     return table[delta][None, :, :] / r[:, None, None]                    # (H, T, T)
+
+
+def rope_channels(fraction, head_size):
+    """Rotated channels per head (rule in the module docstring). `fraction` is the decimal as typed (str), or
+    a float whose shortest repr is that decimal."""
+    x = Fraction(fraction if isinstance(fraction, str) else repr(float(fraction))) * head_size
+    n = round(x)
+    if abs(x - n) > Fraction(1, 10 ** 6):
+        n = math.floor(x)
+    return n - n % 2
 
 
 def rope(x, n_rot, base):
@@ -102,7 +124,7 @@ def norm(cfg, x, w, b):
     return F.layer_norm(x, (x.shape[-1],), w, b, eps=1e-5)
 
 
-def forward(cfg, p, ids, targets):
+def forward(cfg, p, ids, targets, reduction="mean"):
     B, T = ids.shape
     C, H, L = cfg["d_model"], cfg["n_heads"], cfg["n_layers"]
     HS = C // H
@@ -127,9 +149,8 @@ def forward(cfg, p, ids, targets):
         q, k, v = qkv.split(C, dim=-1)
         q, k, v = (t.reshape(B, T, H, HS).transpose(1, 2) for t in (q, k, v))   # (B, H, T, HS)
         if cfg["position"] == "rope":
-            n_rot = int(cfg["rope_fraction"] * HS)
-            n_rot -= n_rot % 2
-            q, k = rope(q, n_rot, 10000.0), rope(k, n_rot, 10000.0)
+            n_rot, base = rope_channels(cfg["rope_fraction"], HS), float(cfg.get("rope_base", 10000.0))
+            q, k = rope(q, n_rot, base), rope(k, n_rot, base)
         s = q @ k.transpose(-1, -2) / math.sqrt(HS) + bias[None]
         s = s.masked_fill(~mask, float("-inf"))
         a = torch.softmax(s, dim=-1) @ v
@@ -148,7 +169,7 @@ def forward(cfg, p, ids, targets):
     x = norm(cfg, x, p["ln_f.weight"], p.get("ln_f.bias"))
     head = p["tok_emb.weight"] if cfg["tie"] else p["lm_head.weight"]
     logits = x @ head.T
-    return F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(-1), ignore_index=-100)
+    return F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(-1), ignore_index=-100, reduction=reduction)
 
 
 def write_fixture(path, cfg, ids, targets, params, loss, grads):
