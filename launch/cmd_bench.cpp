@@ -40,7 +40,7 @@ double peak_rss_bytes() {
 
 int cmd_bench(const std::vector<std::string>& args) {
   OptionSet set("bench");
-  add_model_options(set);
+  add_model_options(set, chosen_model(args));
   add_device_options(set, "bench");
   set.group("bench").add_options()
       ("batch-size", po::value<int64_t>()->default_value(8), "sequences per step")

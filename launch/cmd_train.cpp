@@ -19,8 +19,10 @@ namespace weft::launch {
 namespace {
 
 // When resuming, model flags not given on the command line come from the checkpoint; given ones must
-// agree with it.
+// agree with it. vm's [model] group is already that of the checkpoint's family.
 void merge_model_config(po::variables_map& vm, const std::string& stored_ini, const std::string& path) {
+  OptionSet model_only("train");
+  add_model_options(model_only, get<std::string>(vm, "model"));
   for (const auto& [key, stored] : ini_section(stored_ini, "model")) {
     if (!vm.count(key)) continue;
     std::string current = value_to_string(vm[key]);
@@ -28,9 +30,7 @@ void merge_model_config(po::variables_map& vm, const std::string& stored_ini, co
     if (!vm[key].defaulted())
       throw UsageError("--" + key + " " + current + " contradicts the checkpoint " + path + " (" + key + " = " +
                        stored + ")");
-    OptionSet parse_one("train");
-    add_model_options(parse_one);
-    po::variables_map one = parse_one.parse({"--" + key + "=" + stored});
+    po::variables_map one = model_only.parse({"--" + key + "=" + stored});
     vm.at(key).value() = one[key].value();
   }
 }
@@ -38,12 +38,18 @@ void merge_model_config(po::variables_map& vm, const std::string& stored_ini, co
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& args) {
-  OptionSet set("train");
-  add_model_options(set);
-  add_train_options(set);
-  po::variables_map vm = set.parse(args);
+  auto make_set = [](const std::string& family) {
+    auto set = std::make_unique<OptionSet>("train");
+    add_model_options(*set, family);
+    add_train_options(*set);
+    return set;
+  };
+  std::unique_ptr<OptionSet> set = make_set(chosen_model(args));
+  po::variables_map vm = set->parse(args);
   if (vm.count("help")) {
-    std::printf("%s", set.help().c_str());
+    std::printf("%s", set->help().c_str());
+    std::printf("\n[model] lists the flags of --model %s; `weft train --model NAME --help` those of another.\n",
+                get<std::string>(vm, "model").c_str());
     return 0;
   }
   Session session = start_session();
@@ -51,11 +57,25 @@ int cmd_train(const std::vector<std::string>& args) {
     par::Communicator& comm = *session.comm;
     TrainOptions opt = train_options(vm);
     std::string resume = resolve_checkpoint(opt.out, opt.resume);
-    if (!resume.empty()) merge_model_config(vm, read_checkpoint_meta(resume).config_ini, resume);
+    if (!resume.empty()) {
+      const std::string stored_ini = read_checkpoint_meta(resume).config_ini;
+      auto stored = ini_section(stored_ini, "model");
+      const std::string stored_model = stored.count("model") ? stored["model"] : chosen_model({});
+      if (stored_model != get<std::string>(vm, "model")) {  // flags of the checkpoint's family
+        if (!vm["model"].defaulted())
+          throw UsageError("--model " + get<std::string>(vm, "model") + " contradicts the checkpoint " + resume +
+                           " (model = " + stored_model + ")");
+        std::vector<std::string> with_model = args;
+        with_model.push_back("--model=" + stored_model);
+        set = make_set(stored_model);
+        vm = set->parse(with_model);
+      }
+      merge_model_config(vm, stored_ini, resume);
+    }
     auto tok = data::load_tokenizer(opt.data);
     if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(tok->vocab_size());
     auto model = make_model(vm);
-    const std::string ini = set.effective_ini(vm);
+    const std::string ini = set->effective_ini(vm);
     if (comm.rank() == 0) {
       std::printf("weft %s | %s\n", weft_version().c_str(), session.launch.describe().c_str());
       std::printf("effective configuration:\n%s", ini.c_str());

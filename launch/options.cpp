@@ -4,6 +4,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "models/flags.h"
+
 namespace weft::launch {
 
 namespace {
@@ -87,7 +89,7 @@ std::string value_to_string(const po::variable_value& v) {
   else if (t == typeid(int64_t)) os << v.as<int64_t>();
   else if (t == typeid(uint64_t)) os << v.as<uint64_t>();
   else if (t == typeid(float)) os << v.as<float>();
-  else if (t == typeid(double)) os << v.as<double>();
+  else if (t == typeid(double)) os << models::real_to_text(v.as<double>());  // reads back exactly
   else if (t == typeid(bool)) os << (v.as<bool>() ? "true" : "false");
   return os.str();
 }

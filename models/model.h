@@ -1,11 +1,23 @@
 // The model interface every architecture implements. Models declare named parameters in a ParamStore
 // and build their forward pass from runtime ops on a Graph; they know nothing of MPI, NCCL or the
-// trainer (parallelism is applied from outside, torchtitan style).
+// trainer (parallelism is applied from outside, torchtitan style; an expert-parallel model receives its
+// exchange through the ParallelContext). Besides the four required methods, optional hooks have
+// defaults that a plain LM (the transformer) does not override:
+//   loss_terms()   named auxiliary terms next to the total (logged like the loss)
+//   *_state()      state that lives across steps, keyed by global stream id, saved in checkpoints
+//   max_seq_len()  the longest context the parameters support (eval/sample give clear errors)
+//   taps           hidden states and sub-block outputs (and their gradients) for analysis commands
+//   set_parallel() the parallel context (expert dispatch)
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <vector>
 
+#include "models/parallel_context.h"
+#include "models/taps.h"
+#include "runtime/memory.h"
 #include "runtime/ops/ops.h"
 #include "runtime/param_store.h"
 
@@ -15,7 +27,39 @@ struct Batch {
   Tensor inputs;   // (B, T) i32 token ids
   Tensor targets;  // (B, T) i32 next tokens; ignore_index rows do not count
   float normalizer = 0.0f;  // > 0: divide the summed loss by this (the global target-token count)
+  // (B) host: the global stream id of each row (its position in the global step's batch, the same for any
+  // rank count and split into micro-batches); null when the caller has no streams (evaluation, tests).
+  const int64_t* streams = nullptr;
+
+  // Share of the global step's tokens in this batch: an auxiliary term computed per micro-batch enters
+  // the total scaled by this, so accumulated gradients are those of its mean over micro-batches and ranks.
+  double token_share() const {
+    const double tokens = static_cast<double>(inputs.numel());
+    return normalizer > 0.0f ? tokens / static_cast<double>(normalizer) : 1.0;
+  }
 };
+
+// A named auxiliary term of the objective (a one-element Var): its value for this micro-batch, NOT scaled
+// by token_share(). Whatever weight it has in the objective is already inside LossTerms::total. The trainer
+// reports it as the mean over micro-batches and ranks, under its name, in metrics.jsonl and the progress line.
+struct AuxTerm {
+  std::string name;
+  Var value;
+};
+
+struct LossTerms {
+  Var total;                // what backward() starts from: cross-entropy (normalised) + weighted aux terms
+  std::vector<AuxTerm> aux;
+};
+
+// One tensor of model state (host memory). `stream` < 0: state shared by all streams.
+struct StateTensor {
+  int64_t stream = -1;
+  std::string name;  // e.g. "carry"; the checkpoint stores it as state/stream_<id>/<name> (state/shared/<name>)
+  OwnedTensor value;
+};
+
+inline constexpr int64_t kUnboundedLength = std::numeric_limits<int64_t>::max();
 
 class Model {
  public:
@@ -25,12 +69,46 @@ class Model {
   virtual void declare(ParamStore& store) = 0;  // remembers the parameter ids it needs
   // Mean next-token cross-entropy of the batch (a one-element Var).
   virtual Var loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) = 0;
-  // Logits (B, T, V) for ids (B, T), in evaluation mode (no dropout).
+  // Logits (B, T, V) for ids (B, T), in evaluation mode (no dropout, no state read or written).
   virtual Var logits(Graph& g, ParamStore& store, const Tensor& ids) = 0;
   // Training FLOPs per token at context length T: 6N + 6 L T d (llm.c's convention; N excludes
   // position embeddings and counts the tied embedding once).
   virtual double flops_per_token(int64_t T) const = 0;
   virtual int64_t vocab_size() const = 0;
+
+  // ---- optional hooks
+  // The training objective with its named auxiliary terms; by default the loss alone.
+  virtual LossTerms loss_terms(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) {
+    return LossTerms{loss(g, store, batch, rng, training), {}};
+  }
+  // Longest sequence the parameters support (learned positions, a mixer's L x L matrices), or unbounded.
+  virtual int64_t max_seq_len() const { return kUnboundedLength; }
+
+  // State across training steps (memories, caches of previous segments). Training calls of loss_terms
+  // read and update the state of the streams in Batch::streams. save_state returns the streams this rank
+  // holds; load_state receives every stream of a checkpoint (any rank count) and keeps what it needs.
+  virtual bool has_state() const { return false; }
+  virtual void reset_state() {}
+  virtual std::vector<StateTensor> save_state() const { return {}; }
+  virtual void load_state(const std::vector<StateTensor>& state) { (void)state; }
+
+  // Taps: while set, the forward hands the Vars named by the taps' patterns to it (see models/taps.h).
+  void set_taps(Taps* taps) { taps_ = taps; }
+  // The parallel layout and the expert exchange (models/parallel_context.h); set before declare().
+  virtual void set_parallel(const ParallelContext& ctx) { parallel_ = ctx; }
+  const ParallelContext& parallel() const { return parallel_; }
+
+ protected:
+  bool tapping() const { return taps_ != nullptr; }
+  // Offer v to the taps under `name` (build the name only when tapping()); returns v.
+  Var tap(const std::string& name, Var v) {
+    if (taps_) taps_->offer(name, v);
+    return v;
+  }
+
+ private:
+  Taps* taps_ = nullptr;
+  ParallelContext parallel_;
 };
 
 }  // namespace weft::models

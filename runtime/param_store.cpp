@@ -18,11 +18,13 @@ uint32_t name_hash(const std::string& s) {  // FNV-1a
 }
 }  // namespace
 
-int ParamStore::add(const std::string& name, Shape shape, Init init, bool weight_decay) {
+const char* param_group_name(ParamGroup g) { return g == ParamGroup::expert ? "expert" : "dense"; }
+
+int ParamStore::add(const std::string& name, Shape shape, Init init, bool weight_decay, ParamGroup group) {
   WEFT_CHECK(!finalized_, "[ParamStore::add] '", name, "' declared after finalize()");
   WEFT_CHECK(!by_name_.count(name), "[ParamStore::add] duplicate parameter name '", name, "'");
   WEFT_CHECK(shape.numel() > 0, "[ParamStore::add] '", name, "' has empty shape ", shape.str());
-  ParamInfo p{name, shape, total_, init, weight_decay};
+  ParamInfo p{name, shape, total_, init, weight_decay, group};
   total_ += (shape.numel() + kAlignElems - 1) / kAlignElems * kAlignElems;
   by_name_[name] = static_cast<int>(params_.size());
   params_.push_back(p);

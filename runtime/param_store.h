@@ -24,12 +24,18 @@ struct Init {
   static Init Uniform(double half_width) { return {uniform, half_width}; }
 };
 
+// Which parallel layout a parameter follows: dense parameters are replicated (or ZeRO-sharded) over the
+// data-parallel ranks; expert parameters are sharded over the expert-parallel group (MoE experts).
+enum class ParamGroup { dense, expert };
+const char* param_group_name(ParamGroup g);
+
 struct ParamInfo {
   std::string name;
   Shape shape;
   int64_t offset = 0;     // in elements, into the flat value/grad buffers
   Init init;
   bool weight_decay = true;  // AdamW applies decoupled decay only where true (not norms, biases)
+  ParamGroup group = ParamGroup::dense;
 };
 
 class ParamStore {
@@ -37,7 +43,8 @@ class ParamStore {
   explicit ParamStore(DType dt = DType::f32, Device dev = Device::cpu) : dtype_(dt), dev_(dev) {}
 
   // Declare a parameter; names are unique. Only before finalize().
-  int add(const std::string& name, Shape shape, Init init, bool weight_decay = true);
+  int add(const std::string& name, Shape shape, Init init, bool weight_decay = true,
+          ParamGroup group = ParamGroup::dense);
   // Allocate values and gradients (zeroed). The flat size is padded to a multiple of total_multiple
   // (ZeRO-1 splits it into equal shards, one per rank); padding stays zero.
   void finalize(int64_t total_multiple = 1);

@@ -1,10 +1,13 @@
-// TransformerConfig: every knob of the GPT-style decoder, named as its command-line flag.
+// TransformerConfig: every knob of the GPT-style decoder, named as its command-line flag; the family's
+// flag list and the typed config read from flag values (models/transformer/config.cpp).
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/common/positions.h"
+#include "models/flags.h"
 
 namespace weft::models {
 
@@ -21,15 +24,20 @@ struct TransformerConfig {
   bool bias = true;             // --bias (linear and LayerNorm biases)
   float dropout = 0.0f;         // --dropout
   PositionScheme position = PositionScheme::learned;  // --position
-  float rope_fraction = 1.0f;   // --rope-fraction: share of each head's channels that rotate
+  double rope_fraction = 1.0;   // --rope-fraction: share of each head's channels that rotate
   float rope_base = 10000.0f;   // --rope-base
   int64_t sandwich_dim = 128;   // --sandwich-dim (d-bar)
 
   int64_t head_size() const { return d_model / n_heads; }
   int64_t ff() const { return d_ff > 0 ? d_ff : 4 * d_model; }
-  int64_t rope_channels() const;  // rotated channels per head: even, floor(fraction * HS)
+  // Rotated channels per head: floor(fraction * HS) of the decimal the user typed (a product within 1e-6
+  // of an integer counts as that integer, so 0.84 * 150 gives 126, not 125), rounded down to even.
+  int64_t rope_channels() const;
   // Throws weft::Error naming the flag of the first invalid value.
   void validate() const;
+
+  static std::vector<Flag> flags();                          // the family's [model] flags
+  static TransformerConfig from_flags(const FlagValues& v);  // shared + own flags; validates
 };
 
 }  // namespace weft::models

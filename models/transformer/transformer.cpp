@@ -3,38 +3,10 @@
 
 #include <cmath>
 
+#include "models/common/constants.h"
 #include "runtime/kernels.h"
 
 namespace weft::models {
-
-int64_t TransformerConfig::rope_channels() const {
-  int64_t n = static_cast<int64_t>(rope_fraction * static_cast<float>(head_size()));
-  return n - n % 2;
-}
-
-void TransformerConfig::validate() const {
-  WEFT_CHECK(vocab_size >= 2, "--vocab-size must be >= 2, got ", vocab_size);
-  WEFT_CHECK(d_model >= 1, "--d-model must be positive, got ", d_model);
-  WEFT_CHECK(n_layers >= 1, "--n-layers must be positive, got ", n_layers);
-  WEFT_CHECK(n_heads >= 1, "--n-heads must be positive, got ", n_heads);
-  WEFT_CHECK(d_model % n_heads == 0, "--n-heads ", n_heads, " does not divide --d-model ", d_model);
-  WEFT_CHECK(d_ff >= 0, "--d-ff must be >= 0 (0 means 4 * d_model), got ", d_ff);
-  WEFT_CHECK(max_seq_len >= 1, "--seq-len must be positive, got ", max_seq_len);
-  WEFT_CHECK(activation == "gelu" || activation == "relu" || activation == "swiglu",
-             "--activation must be gelu, relu or swiglu, got '", activation, "'");
-  WEFT_CHECK(norm == "layernorm" || norm == "rmsnorm", "--norm must be layernorm or rmsnorm, got '", norm, "'");
-  WEFT_CHECK(dropout >= 0.0f && dropout < 1.0f, "--dropout must be in [0, 1), got ", dropout);
-  if (position == PositionScheme::rope) {
-    WEFT_CHECK(rope_fraction > 0.0f && rope_fraction <= 1.0f, "--rope-fraction must be in (0, 1], got ",
-               rope_fraction);
-    WEFT_CHECK(rope_channels() >= 2, "--rope-fraction ", rope_fraction, " rotates fewer than 2 channels of a ",
-               head_size(), "-channel head");
-    WEFT_CHECK(rope_base > 1.0f, "--rope-base must be > 1, got ", rope_base);
-  }
-  if (position == PositionScheme::sandwich)
-    WEFT_CHECK(sandwich_dim >= 2 && sandwich_dim % 2 == 0, "--sandwich-dim must be even and >= 2, got ",
-               sandwich_dim);
-}
 
 Transformer::Transformer(TransformerConfig cfg) : cfg_(std::move(cfg)) { cfg_.validate(); }
 
@@ -72,34 +44,23 @@ void Transformer::declare(ParamStore& store) {
 void Transformer::prepare_positions(Device dev, DType dt, int64_t T) {
   if (T <= positions_len_) return;
   const int64_t C = cfg_.d_model, NH = cfg_.n_heads;
-  auto to_device = [&](DType t, Shape s, const std::vector<double>& v) {
-    OwnedTensor host(t, s);
-    for (int64_t i = 0; i < host.numel(); ++i) {
-      if (t == DType::f64) host.ptr<double>()[i] = v[i];
-      else if (t == DType::i32) host.ptr<int32_t>()[i] = static_cast<int32_t>(v[i]);
-      else host.ptr<float>()[i] = static_cast<float>(v[i]);
-    }
-    if (t != dt && dtype_is_float(t) && dt == DType::bf16) {  // model constants in the compute dtype
-      OwnedTensor conv(dt, s);
-      Exec ex = cpu_exec(1);
-      cpu::cast(ex, dt, conv.tensor().data, t, host.tensor().data, host.numel(), false);
-      return conv.to(dev);
-    }
-    return host.to(dev);
-  };
+  // Position ids are i32, the sinusoid table is in the compute dtype (f64 in gradient checks); the
+  // slopes and the Sandwich table stay f32 whatever the compute dtype, since the attention kernels read
+  // them as float (PositionBias).
   switch (cfg_.position) {
     case PositionScheme::learned: {
       std::vector<double> ids(T);
       for (int64_t t = 0; t < T; ++t) ids[t] = static_cast<double>(t);
-      pos_ids_ = to_device(DType::i32, {T}, ids);
+      pos_ids_ = device_constant(ids, {T}, DType::i32, dev);
       break;
     }
-    case PositionScheme::sinusoidal: sinusoid_ = to_device(dt == DType::f64 ? DType::f64 : DType::f32, {T, C},
-                                                           sinusoidal_table(T, C)); break;
-    case PositionScheme::alibi: head_slopes_ = to_device(DType::f32, {NH}, alibi_slopes(static_cast<int>(NH))); break;
+    case PositionScheme::sinusoidal: sinusoid_ = device_constant(sinusoidal_table(T, C), {T, C}, dt, dev); break;
+    case PositionScheme::alibi:
+      head_slopes_ = device_constant(alibi_slopes(static_cast<int>(NH)), {NH}, DType::f32, dev);
+      break;
     case PositionScheme::sandwich:
-      head_slopes_ = to_device(DType::f32, {NH}, sandwich_head_scales(static_cast<int>(NH)));
-      bias_table_ = to_device(DType::f32, {T}, sandwich_table(static_cast<int>(cfg_.sandwich_dim), T));
+      head_slopes_ = device_constant(sandwich_head_scales(static_cast<int>(NH)), {NH}, DType::f32, dev);
+      bias_table_ = device_constant(sandwich_table(static_cast<int>(cfg_.sandwich_dim), T), {T}, DType::f32, dev);
       break;
     default: break;
   }
@@ -160,15 +121,24 @@ Var Transformer::forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rn
   else if (cfg_.position == PositionScheme::sinusoidal)
     x = ops::add(g, x, ops::cast(g, g.constant(sinusoid_.tensor().slice_rows(0, T)), store.dtype()));
   if (drop) x = ops::dropout(g, x, cfg_.dropout, *rng);
-  for (const Layer& l : layers_) {
+  if (tapping()) tap("embed", x);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const Layer& l = layers_[i];
     Var a = attention_block(g, store, l, x, B, T);
     if (drop) a = ops::dropout(g, a, cfg_.dropout, *rng);
     x = ops::add(g, x, a);
     Var m = mlp_block(g, store, l, x);
     if (drop) m = ops::dropout(g, m, cfg_.dropout, *rng);
     x = ops::add(g, x, m);
+    if (tapping()) {
+      const std::string p = "blocks." + std::to_string(i);
+      tap(p + ".attn", a);
+      tap(p + ".mlp", m);
+      tap(p + ".out", x);
+    }
   }
   x = norm(g, store, x, lnf_w_, lnf_b_);
+  if (tapping()) tap("final", x);
   return ops::linear(g, x, g.param(store, cfg_.tie_embeddings ? tok_emb_ : lm_head_));  // (B, T, V)
 }
 

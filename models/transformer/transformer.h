@@ -1,6 +1,8 @@
 // GPT-style decoder-only transformer (pre-LN) with six position schemes: learned, sinusoidal, rope,
 // alibi, sandwich, none. ALiBi and Sandwich enter as additive biases computed inside the attention op
 // from (i - j), so a model trained at length T evaluates at any length.
+// Taps: embed, blocks.<l>.attn (attention branch), blocks.<l>.mlp (MLP branch), blocks.<l>.out (residual
+// stream after layer l), final (after the final norm).
 #pragma once
 
 #include <vector>
@@ -20,6 +22,10 @@ class Transformer : public Model {
   Var logits(Graph& g, ParamStore& store, const Tensor& ids) override;
   double flops_per_token(int64_t T) const override;
   int64_t vocab_size() const override { return cfg_.vocab_size; }
+  // Learned positions have seq-len rows; every other scheme evaluates at any length.
+  int64_t max_seq_len() const override {
+    return cfg_.position == PositionScheme::learned ? cfg_.max_seq_len : kUnboundedLength;
+  }
   const TransformerConfig& config() const { return cfg_; }
 
  private:

@@ -1,0 +1,91 @@
+// The transformer family's flags, its typed configuration read from them, and validation.
+#include <cmath>
+
+#include "models/registry.h"
+#include "models/transformer/config.h"
+#include "models/transformer/transformer.h"
+#include "runtime/check.h"
+
+namespace weft::models {
+
+std::vector<Flag> TransformerConfig::flags() {
+  return {
+      Flag::integer("d-model", 128, "model width"),
+      Flag::integer("n-layers", 4, "number of layers"),
+      Flag::integer("n-heads", 4, "attention heads"),
+      Flag::integer("d-ff", 0, "feed-forward width (0: 4 x d-model)"),
+      Flag::text("position", "learned", "learned | sinusoidal | rope | alibi | sandwich | none"),
+      Flag::real("rope-fraction", 1.0, "share of each head's channels RoPE rotates"),
+      Flag::real("rope-base", 10000.0, "RoPE frequency base"),
+      Flag::integer("sandwich-dim", 128, "Sandwich d-bar"),
+      Flag::text("activation", "gelu", "gelu (tanh) | relu | swiglu"),
+      Flag::text("norm", "layernorm", "layernorm | rmsnorm"),
+      Flag::boolean("tie-embeddings", true, "share input and output embeddings"),
+      Flag::boolean("bias", true, "biases in linear layers and LayerNorm"),
+      Flag::real("dropout", 0.0, "dropout probability"),
+  };
+}
+
+TransformerConfig TransformerConfig::from_flags(const FlagValues& v) {
+  TransformerConfig c;
+  c.vocab_size = v.integer("vocab-size");
+  c.max_seq_len = v.integer("seq-len");
+  c.d_model = v.integer("d-model");
+  c.n_layers = v.integer("n-layers");
+  c.n_heads = v.integer("n-heads");
+  c.d_ff = v.integer("d-ff");
+  c.position = parse_position_scheme(v.text("position"));
+  c.rope_fraction = v.real("rope-fraction");
+  c.rope_base = static_cast<float>(v.real("rope-base"));
+  c.sandwich_dim = v.integer("sandwich-dim");
+  c.activation = v.text("activation");
+  c.norm = v.text("norm");
+  c.tie_embeddings = v.boolean("tie-embeddings");
+  c.bias = v.boolean("bias");
+  c.dropout = static_cast<float>(v.real("dropout"));
+  c.validate();
+  return c;
+}
+
+int64_t TransformerConfig::rope_channels() const {
+  const double x = rope_fraction * static_cast<double>(head_size());
+  const double nearest = std::round(x);
+  auto n = static_cast<int64_t>(std::fabs(x - nearest) < 1e-6 ? nearest : std::floor(x));
+  return n - n % 2;
+}
+
+void TransformerConfig::validate() const {
+  WEFT_CHECK(vocab_size >= 2, "--vocab-size must be >= 2, got ", vocab_size);
+  WEFT_CHECK(d_model >= 1, "--d-model must be positive, got ", d_model);
+  WEFT_CHECK(n_layers >= 1, "--n-layers must be positive, got ", n_layers);
+  WEFT_CHECK(n_heads >= 1, "--n-heads must be positive, got ", n_heads);
+  WEFT_CHECK(d_model % n_heads == 0, "--n-heads ", n_heads, " does not divide --d-model ", d_model);
+  WEFT_CHECK(d_ff >= 0, "--d-ff must be >= 0 (0 means 4 * d_model), got ", d_ff);
+  WEFT_CHECK(max_seq_len >= 1, "--seq-len must be positive, got ", max_seq_len);
+  WEFT_CHECK(activation == "gelu" || activation == "relu" || activation == "swiglu",
+             "--activation must be gelu, relu or swiglu, got '", activation, "'");
+  WEFT_CHECK(norm == "layernorm" || norm == "rmsnorm", "--norm must be layernorm or rmsnorm, got '", norm, "'");
+  WEFT_CHECK(dropout >= 0.0f && dropout < 1.0f, "--dropout must be in [0, 1), got ", dropout);
+  if (position == PositionScheme::rope) {
+    WEFT_CHECK(rope_fraction > 0.0f && rope_fraction <= 1.0f, "--rope-fraction must be in (0, 1], got ",
+               rope_fraction);
+    WEFT_CHECK(rope_channels() >= 2, "--rope-fraction ", rope_fraction, " rotates fewer than 2 channels of a ",
+               head_size(), "-channel head");
+    WEFT_CHECK(rope_base > 1.0f, "--rope-base must be > 1, got ", rope_base);
+  }
+  if (position == PositionScheme::sandwich)
+    WEFT_CHECK(sandwich_dim >= 2 && sandwich_dim % 2 == 0, "--sandwich-dim must be even and >= 2, got ",
+               sandwich_dim);
+}
+
+namespace transformer {
+ModelFamily family() {
+  return {"transformer", "GPT-style decoder (pre-LN) with learned, sinusoidal, RoPE, ALiBi, Sandwich or no positions",
+          &TransformerConfig::flags,
+          [](const FlagValues& v) -> std::unique_ptr<Model> {
+            return std::make_unique<Transformer>(TransformerConfig::from_flags(v));
+          }};
+}
+}  // namespace transformer
+
+}  // namespace weft::models
