@@ -214,12 +214,4 @@ PrepareStats prepare_builtin_stories(const StoriesOptions& opt) {
   return st;
 }
 
-PrepareStats prepare_builtin_stories(const std::string& out_dir, uint64_t seed, int64_t target_tokens) {
-  StoriesOptions opt;
-  opt.out_dir = out_dir;
-  opt.seed = seed;
-  opt.target_tokens = target_tokens;
-  return prepare_builtin_stories(opt);
-}
-
 }  // namespace weft::data

@@ -48,6 +48,5 @@ struct PrepareStats {
 // SentencePiece). pairs.jsonl: one {"id", "split", "summary", "story"} object per story. Stories are
 // generated and encoded in parallel; the output does not depend on the thread count.
 PrepareStats prepare_builtin_stories(const StoriesOptions& opt);
-PrepareStats prepare_builtin_stories(const std::string& out_dir, uint64_t seed, int64_t target_tokens);  // byte
 
 }  // namespace weft::data

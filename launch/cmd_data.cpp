@@ -16,7 +16,7 @@ int cmd_prepare(const std::vector<std::string>& args) {
       ("builtin", po::value<std::string>()->default_value(""), "generate a built-in corpus: stories")
       ("input", po::value<std::string>()->default_value(""), "a .txt or .jsonl (\"text\" field) file")
       ("out", po::value<std::string>()->required(), "output data folder")
-      ("tokenizer", po::value<std::string>()->default_value("byte"), "byte | sentencepiece")
+      ("tokenizer", po::value<std::string>()->default_value("byte"), "byte | sentencepiece (also for --builtin)")
       ("sp-model", po::value<std::string>()->default_value(""), "existing SentencePiece model (else one is trained)")
       ("vocab-size", po::value<int>()->default_value(4096), "SentencePiece vocabulary when training one")
       ("val-fraction", po::value<double>()->default_value(0.05), "share of documents for validation")
@@ -32,11 +32,19 @@ int cmd_prepare(const std::vector<std::string>& args) {
   if (builtin.empty() == input.empty()) throw UsageError("give exactly one of --builtin stories or --input FILE");
   if (!builtin.empty()) {
     if (builtin != "stories") throw UsageError("--builtin: unknown corpus '" + builtin + "' (available: stories)");
-    if (get<std::string>(vm, "tokenizer") != "byte")
-      throw UsageError("--builtin stories writes byte-level shards; use --input with pairs.jsonl for other tokenizers");
-    data::PrepareStats st = data::prepare_builtin_stories(out, get<uint64_t>(vm, "seed"), get<int64_t>(vm, "tokens"));
-    std::printf("wrote %s: %lld stories, %lld train + %lld val tokens, pairs.jsonl (summary, story) in %.2f s\n",
-                out.c_str(), (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens, st.seconds);
+    data::StoriesOptions o;
+    o.out_dir = out;
+    o.seed = get<uint64_t>(vm, "seed");
+    o.target_tokens = get<int64_t>(vm, "tokens");
+    o.tokenizer = get<std::string>(vm, "tokenizer");
+    o.sp_model = get<std::string>(vm, "sp-model");
+    o.sp_vocab_size = get<int>(vm, "vocab-size");
+    o.val_fraction = get<double>(vm, "val-fraction");
+    data::PrepareStats st = data::prepare_builtin_stories(o);
+    std::printf("wrote %s: %lld stories, %lld train + %lld val tokens (%s tokenizer), pairs.jsonl (summary, story) "
+                "in %.2f s\n",
+                out.c_str(), (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens,
+                o.tokenizer.c_str(), st.seconds);
     return 0;
   }
   data::TextPrepareOptions o;

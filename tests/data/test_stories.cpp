@@ -116,7 +116,11 @@ TEST(Stories, VariedWellFormedAndSummariesMatchTheirStories) {
 TEST(Stories, PrepareWritesShardsPairsAndTokenizerQuickly) {
   TempDir dir("prep");
   auto t0 = std::chrono::steady_clock::now();
-  PrepareStats st = prepare_builtin_stories(dir.path(), 7, 4'000'000);
+  StoriesOptions opt;
+  opt.out_dir = dir.path();
+  opt.seed = 7;
+  opt.target_tokens = 4'000'000;
+  PrepareStats st = prepare_builtin_stories(opt);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("[ info ] 4M-token story corpus: %lld stories, %lld + %lld tokens in %.2f s (%.1f M tokens/s)\n",
               (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens, s,
