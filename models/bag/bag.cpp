@@ -43,7 +43,11 @@ namespace bag {
 ModelFamily family() {
   return {"bag", "bag-of-embeddings LM (the template family: mean of the last w embeddings, one MLP)",
           &BagConfig::flags,
-          [](const FlagValues& v) -> std::unique_ptr<Model> { return std::make_unique<BagModel>(BagConfig::from_flags(v)); }};
+          [](const FlagValues& v) -> std::unique_ptr<Model> { return std::make_unique<BagModel>(BagConfig::from_flags(v)); },
+          []() -> std::vector<TestConfig> {  // a large l2 weight so the aux term visibly moves the loss
+            return {{"tiny", {{"d-model", "8"}, {"bag-window", "3"}, {"bag-l2", "0.5"}}},
+                    {"carry", {{"d-model", "8"}, {"bag-window", "3"}, {"bag-l2", "0.5"}, {"bag-carry", "true"}}}};
+          }};
 }
 }  // namespace bag
 

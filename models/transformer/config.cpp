@@ -84,6 +84,10 @@ ModelFamily family() {
           &TransformerConfig::flags,
           [](const FlagValues& v) -> std::unique_ptr<Model> {
             return std::make_unique<Transformer>(TransformerConfig::from_flags(v));
+          },
+          // Learned positions (a finite max_seq_len); the other schemes have their own gradient checks.
+          []() -> std::vector<TestConfig> {
+            return {{"tiny", {{"d-model", "8"}, {"n-layers", "2"}, {"n-heads", "2"}, {"d-ff", "12"}}}};
           }};
 }
 }  // namespace transformer
