@@ -21,7 +21,7 @@ namespace {
 constexpr char kMagic[8] = {'W', 'E', 'F', 'T', 'T', 'O', 'K', '1'};
 constexpr size_t kBufferBytes = size_t(1) << 20;
 
-struct Header {  // little-endian on disk (checksum.h asserts a little-endian host)
+struct Header {  // little-endian on disk (runtime/checksum.h asserts a little-endian host)
   char magic[8];
   uint32_t version;
   uint32_t width;            // bytes per token: 2 (uint16) or 4 (uint32)

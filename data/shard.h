@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "data/checksum.h"
+#include "runtime/checksum.h"
 
 namespace weft::data {
 

@@ -53,7 +53,8 @@ TEST_F(Prepare, BuiltinStoriesSentencePieceTrainsEvaluatesAndReusesTheModel) {
   EXPECT_EQ(read(sp + "/tokenizer.txt").rfind("sentencepiece ", 0), 0u) << read(sp + "/tokenizer.txt");
   EXPECT_TRUE(fs::is_regular_file(sp + "/tokenizer.model"));
   EXPECT_TRUE(fs::is_regular_file(sp + "/pairs.jsonl"));
-  EXPECT_NE(read(sp + "/data.json").find("\"tokenizer\": \"sentencepiece"), std::string::npos) << read(sp + "/data.json");
+  const std::string summary = read(sp + "/data.json");
+  EXPECT_NE(summary.find("\"tokenizer\": \"sentencepiece"), std::string::npos) << summary;
   EXPECT_FALSE(fs::exists(sp + "/tokenizer_corpus.txt.tmp"));
 
   // The vocabulary comes from the folder's tokenizer; a tiny model trains, evaluates and samples text.

@@ -1,13 +1,14 @@
-// Token shards: the tok64 checksum (streaming = one shot, detects flips), write/read round trips for both
-// widths, every corruption rejected with a message naming the file and the problem, split writing
-// (shard rolling, stale shards removed) and discovery, and the cost of verifying a 100M-token shard.
+// Token shards: the tok64 checksum (streaming = one shot, detects flips), golden values of both file checksums,
+// write/read round trips for both widths, every corruption rejected with a message naming the file and the
+// problem, split writing (shard rolling, stale shards removed) and discovery, and the cost of verifying a
+// 100M-token shard.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 
-#include "data/checksum.h"
+#include "runtime/checksum.h"
 #include "data/shard.h"
 #include "data/split.h"
 #include "data_test_util.h"
@@ -45,6 +46,30 @@ TEST(Tok64, StreamingEqualsOneShotAndDetectsFlips) {
     }
   }
   EXPECT_NE(tok64(data.data(), 16), tok64(data.data(), 17));  // length matters, even for a zero byte
+}
+
+// Both checksums of runtime/checksum.h are frozen by the files that store them (shard headers: tok64;
+// checkpoint manifests: checksum64): these values, computed before the two headers were merged, pin them, so
+// shards and checkpoints written by any earlier weft keep verifying.
+TEST(Checksums, GoldenValuesOfShardsAndCheckpointsNeverChange) {
+  struct Golden {
+    size_t n;
+    uint64_t tok64, checksum64;
+  };
+  const Golden golden[] = {
+      {0, 0x60928896ea728491ull, 0xfd8ed93c758263c6ull},    {1, 0x5da4485f9e68d689ull, 0x8fb179288dfde69aull},
+      {7, 0x3374d4f62796ea1aull, 0xdadbd8fd75d4b933ull},    {8, 0xc05f206b44163e6bull, 0x4123d77e16eca56aull},
+      {15, 0x765554f819837642ull, 0xcb54bf2045e47aa6ull},   {16, 0xa42995b9d04bcd1bull, 0x1efbaad3dc422d71ull},
+      {31, 0xd8ac47b7f9c2aed9ull, 0xfa732402e5f0c608ull},   {32, 0x5ac118eb5b919c8aull, 0x9a7c32222e246434ull},
+      {33, 0x7e5d175830bdf579ull, 0x38fd256b8aa5749bull},   {56, 0xfb742d89809ce65full, 0x81c8a7ffff10263cull},
+      {100, 0xc05c2427b7719e83ull, 0x7afb5c5a7be00415ull},  {1000, 0xc11dddbf0fd7e43full, 0x42654220e64eac3bull},
+  };
+  std::vector<unsigned char> d(1000);
+  for (size_t i = 0; i < d.size(); ++i) d[i] = static_cast<unsigned char>((i * 131 + 7) ^ (i >> 3));
+  for (const Golden& g : golden) {
+    EXPECT_EQ(tok64(d.data(), g.n), g.tok64) << "n " << g.n;
+    EXPECT_EQ(checksum64(d.data(), g.n), g.checksum64) << "n " << g.n;
+  }
 }
 
 TEST(Shard, RoundTripBothWidthsWithHeaderFields) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,14 @@ class GpuKernelTest : public ::testing::Test {
     std::vector<T> v(n);
     if (n) device_copy(Device::cpu, v.data(), Device::cuda, p, n * sizeof(T));
     return v;
+  }
+
+  // Stops at the first element outside atol + rtol * |want| (one failure, not thousands).
+  static void expect_all_near(const std::vector<float>& got, const std::vector<float>& want, double atol, double rtol,
+                              const char* what = "") {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    for (size_t i = 0; i < got.size(); ++i)
+      ASSERT_NEAR(got[i], want[i], atol + rtol * std::fabs(want[i])) << what << " element " << i;
   }
 
   Exec cpu_ = cpu_exec(1);

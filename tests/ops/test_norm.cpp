@@ -1,44 +1,56 @@
-// layernorm, rmsnorm: fp64 gradient checks on odd shapes (with and without affine parameters), f32
+// layernorm, rmsnorm: fp64 gradient checks on the cases of tests/cases/norm_cases.h (every affine option), f32
 // checks of the fused ops against the same math composed from basic ops (values and gradients), and
 // shape errors that name the op.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "tests/cases/norm_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
 namespace {
 
+using cases::affine_name;
+using cases::describe;
+using cases::has_bias;
+using cases::has_weight;
+
 constexpr double kTol = 1e-6;
 
-TEST(LayernormGrad, WithAndWithoutAffine) {
-  for (Shape s : {Shape{1, 1}, Shape{3, 7}, Shape{7, 3}, Shape{2, 3, 33}})
-    for (int affine : {0, 1, 2}) {  // none, weight only, weight and bias
+Shape x_shape(const cases::NormCase& c) { return c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C}; }
+bool runs_here(const cases::NormCase& c) { return cases::runs_in(c.runners, cases::kGradcheck) && c.shift == 0; }
+
+TEST(LayernormGrad, EveryCaseAndAffine) {
+  for (const cases::NormCase& c : cases::kNormCases)
+    for (cases::Affine a : cases::kAffines) {
+      if (!runs_here(c)) continue;
       std::vector<GradInput> in;
-      in.push_back({random_f64(s, 1, -2, 2), true});
-      in.push_back({random_f64({s.last()}, 2, 0.5, 1.5), true});
-      in.push_back({random_f64({s.last()}, 3), true});
-      auto r = gradcheck(in, [affine](Graph& g, const std::vector<Var>& v) {
-        return std::vector<Var>{ops::layernorm(g, v[0], affine ? v[1] : nullptr, affine == 2 ? v[2] : nullptr)};
+      in.push_back({random_f64(x_shape(c), 1, -2, 2), true});
+      in.push_back({random_f64({c.C}, 2, 0.5, 1.5), true});
+      in.push_back({random_f64({c.C}, 3), true});
+      auto r = gradcheck(in, [a](Graph& g, const std::vector<Var>& v) {
+        return std::vector<Var>{
+            ops::layernorm(g, v[0], has_weight(a) ? v[1] : nullptr, has_bias(a) ? v[2] : nullptr)};
       });
-      EXPECT_LT(r.max_rel_error, kTol) << s.str() << " affine " << affine << "\n" << r.report;
+      EXPECT_LT(r.max_rel_error, kTol) << describe(c) << " " << affine_name(a) << "\n" << r.report;
     }
 }
 
-TEST(RmsnormGrad, WithAndWithoutWeight) {
-  for (Shape s : {Shape{1, 1}, Shape{3, 7}, Shape{7, 3}, Shape{2, 3, 33}})
-    for (bool weighted : {true, false}) {
+TEST(RmsnormGrad, EveryCaseWithAndWithoutWeight) {
+  for (const cases::NormCase& c : cases::kNormCases)
+    for (cases::Affine a : {cases::Affine::weight, cases::Affine::none}) {
+      if (!runs_here(c)) continue;
       std::vector<GradInput> in;
-      in.push_back({random_f64(s, 4, -2, 2), true});
-      in.push_back({random_f64({s.last()}, 5, 0.5, 1.5), true});
+      in.push_back({random_f64(x_shape(c), 4, -2, 2), true});
+      in.push_back({random_f64({c.C}, 5, 0.5, 1.5), true});
       // With C = 1, y = x / sqrt(x^2 + eps) is flat (gradient ~ eps / |x|^3): a large eps keeps the
       // gradient well above finite-difference noise.
-      float eps = s.last() == 1 ? 0.5f : 1e-6f;
-      auto r = gradcheck(in, [weighted, eps](Graph& g, const std::vector<Var>& v) {
-        return std::vector<Var>{ops::rmsnorm(g, v[0], weighted ? v[1] : nullptr, eps)};
+      float eps = c.C == 1 ? 0.5f : 1e-6f;
+      auto r = gradcheck(in, [a, eps](Graph& g, const std::vector<Var>& v) {
+        return std::vector<Var>{ops::rmsnorm(g, v[0], has_weight(a) ? v[1] : nullptr, eps)};
       });
-      EXPECT_LT(r.max_rel_error, kTol) << s.str() << " weighted " << weighted << "\n" << r.report;
+      EXPECT_LT(r.max_rel_error, kTol) << describe(c) << " " << affine_name(a) << "\n" << r.report;
     }
 }
 

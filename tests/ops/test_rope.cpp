@@ -1,26 +1,24 @@
-// RoPE: fp64 gradient checks (full and partial rotation, odd head counts) and a check of the rotation
+// RoPE: fp64 gradient checks on the cases of tests/cases/rope_cases.h (full, partial and no rotation) and a check of the rotation
 // against a direct evaluation of the formula, incl. the pass-through channels and a position offset.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "tests/cases/rope_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
 namespace {
 
-TEST(RopeGrad, Fp64FullAndPartialRotation) {
-  struct Case {
-    Shape s;
-    int64_t n_rot;
-  };
-  for (Case c : {Case{{1, 1, 1, 2}, 2}, Case{{2, 7, 3, 8}, 8}, Case{{1, 33, 1, 6}, 2}, Case{{2, 3, 3, 8}, 4}}) {
+TEST(RopeGrad, EveryCase) {
+  for (const cases::RopeCase& c : cases::kRopeCases) {
+    if (!cases::runs_in(c.runners, cases::kGradcheck)) continue;
     std::vector<GradInput> in;
-    in.push_back({random_f64(c.s, 3), true});
+    in.push_back({random_f64({c.B, c.T, c.NH, c.HS}, 3), true});
     auto r = gradcheck(in, [&](Graph& g, const std::vector<Var>& v) {
-      return std::vector<Var>{ops::rope(g, v[0], c.n_rot, 10000.0f, 5)};
+      return std::vector<Var>{ops::rope(g, v[0], c.n_rot, cases::kRopeBase, c.pos_offset)};
     });
-    EXPECT_LT(r.max_rel_error, 1e-6) << c.s.str() << " n_rot " << c.n_rot << "\n" << r.report;
+    EXPECT_LT(r.max_rel_error, 1e-6) << cases::describe(c) << "\n" << r.report;
   }
 }
 

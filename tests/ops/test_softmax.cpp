@@ -1,21 +1,29 @@
-// softmax over the last dim: fp64 gradient checks on odd shapes, an f32 check against exp(x) / sum(exp(x))
+// softmax over the last dim: fp64 gradient checks on the cases of tests/cases/softmax_cases.h, an f32 check against exp(x) / sum(exp(x))
 // composed from basic ops (values and gradients), large logits that must not overflow, and errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "tests/cases/softmax_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
 namespace {
 
-TEST(SoftmaxGrad, OddShapes) {
-  for (Shape s : {Shape{1, 1}, Shape{3, 7}, Shape{7, 33}, Shape{2, 3, 1}, Shape{3, 1, 7}}) {
-    std::vector<GradInput> in;
-    in.push_back({random_f64(s, 6, -3, 3), true});
-    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::softmax(g, v[0])}; });
-    EXPECT_LT(r.max_rel_error, 1e-6) << s.str() << "\n" << r.report;
-  }
+// The cases of tests/cases/softmax_cases.h, plain and masked (-inf entries get zero gradient both ways).
+TEST(SoftmaxGrad, EveryCasePlainAndMasked) {
+  for (const cases::SoftmaxCase& c : cases::kSoftmaxCases)
+    for (bool masked : cases::kSoftmaxMasked) {
+      if (!cases::runs_in(c.runners, cases::kGradcheck) || c.shift) continue;
+      Shape s = c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C};
+      std::vector<GradInput> in;
+      in.push_back({random_f64(s, 6, masked ? -40 : -3, masked ? 40 : 3), true});
+      if (masked)
+        for (int64_t i = 0; i < in[0].value.numel(); ++i)
+          if (cases::softmax_masked_out(i, c.C)) in[0].value.ptr<double>()[i] = -INFINITY;
+      auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::softmax(g, v[0])}; });
+      EXPECT_LT(r.max_rel_error, 1e-6) << cases::describe(c, masked) << "\n" << r.report;
+    }
 }
 
 TEST(SoftmaxFused, MatchesExpOverSum) {

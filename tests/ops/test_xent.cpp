@@ -1,29 +1,32 @@
-// Fused cross-entropy: fp64 gradient checks (ignored rows, explicit normaliser, an ignore_index inside the
+// Fused cross-entropy: fp64 gradient checks on the cases of tests/cases/xent_cases.h (ignored rows, explicit normaliser, an ignore_index inside the
 // vocabulary), the loss value against a direct formula, the all-ignored batch, an f32 check against
 // -sum(one-hot * log softmax) / count from basic ops, and target range and shape errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "tests/cases/xent_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
 namespace {
 
-TEST(CrossEntropyGrad, IgnoreIndexAndNormalizer) {
-  for (auto [N, V] : {std::pair{1, 1}, {3, 7}, {7, 33}, {33, 3}})
-    for (float norm : {0.0f, 10.0f}) {
-      OwnedTensor targets = random_ids({N}, 2, V);
-      if (N > 1) targets.ptr<int32_t>()[1] = -100;
-      if (N > 3) targets.ptr<int32_t>()[N - 1] = -100;
-      std::vector<GradInput> in;
-      in.push_back({random_f64({N, V}, 1, -3, 3), true});
-      in.push_back({std::move(targets), false});
-      auto r = gradcheck(in, [norm](Graph& g, const std::vector<Var>& v) {
-        return std::vector<Var>{ops::cross_entropy(g, v[0], v[1], -100, norm)};
-      });
-      EXPECT_LT(r.max_rel_error, 1e-6) << N << "x" << V << " norm " << norm << "\n" << r.report;
-    }
+// The cases of tests/cases/xent_cases.h, each ignore_index and normaliser.
+TEST(CrossEntropyGrad, EveryCaseIgnoreIndexAndNormalizer) {
+  for (const cases::XentCase& c : cases::kXentCases)
+    for (int32_t ignore : cases::kXentIgnoreIndices)
+      for (float norm : cases::kXentNormalizers) {
+        if (!cases::runs_in(c.runners, cases::kGradcheck) || c.shift) continue;
+        OwnedTensor targets(DType::i32, {c.N});
+        for (int64_t r = 0; r < c.N; ++r) targets.ptr<int32_t>()[r] = cases::xent_target(r, c.V, ignore);
+        std::vector<GradInput> in;
+        in.push_back({random_f64({c.N, c.V}, 1, -3, 3), true});
+        in.push_back({std::move(targets), false});
+        auto r = gradcheck(in, [ignore, norm](Graph& g, const std::vector<Var>& v) {
+          return std::vector<Var>{ops::cross_entropy(g, v[0], v[1], ignore, norm)};
+        });
+        EXPECT_LT(r.max_rel_error, 1e-6) << cases::describe(c, ignore, norm) << "\n" << r.report;
+      }
 }
 
 TEST(CrossEntropyGrad, IgnoreIndexInsideVocabulary) {

@@ -1,4 +1,4 @@
-// CPU-vs-CUDA parity of attention (forward and backward: out, dq, dk, dv) and RoPE. Attention covers
+// CPU-vs-CUDA parity of attention (forward and backward: out, dq, dk, dv). It covers
 // every CUDA head size (32, 64, 96, 128), sequence lengths that are not multiples of the 64-row tile
 // (1, 17, 130: a partial tile, one tile, three tiles), causal and full masks, each positional bias
 // (none, ALiBi slopes, a Sandwich-like table; the slopes and table are built inside the graph on its
@@ -154,32 +154,6 @@ TEST(ParityAttention, UnsupportedHeadSizeFailsNamingIt) {
   }
   cuda::exec_destroy(gpu);
   EXPECT_NE(message.find("head size 48"), std::string::npos) << message;
-}
-
-struct RopeCase {
-  int64_t B, T, NH, HS, n_rot, pos_offset;
-};
-
-// Whole heads rotated, part of a head (unrotated channels copied), nothing rotated, one position,
-// sequences longer than a block of threads, and a large position offset (angles formed in double).
-const RopeCase kRopeCases[] = {
-    {2, 17, 3, 64, 64, 0},  {2, 17, 3, 32, 16, 3},  {1, 130, 3, 96, 32, 0}, {2, 1, 3, 128, 128, 7},
-    {2, 9, 5, 10, 4, 0},    {1, 5, 2, 6, 0, 0},     {2, 33, 3, 64, 64, 100000},
-};
-
-TEST(ParityRope, ForwardAndBackward) {
-  for (DType dt : {DType::f32, DType::bf16})
-    for (const RopeCase& c : kRopeCases) {
-      SCOPED_TRACE(std::string(dtype_name(dt)) + " T" + std::to_string(c.T) + " HS" + std::to_string(c.HS) +
-                   " n_rot " + std::to_string(c.n_rot) + " offset " + std::to_string(c.pos_offset));
-      std::vector<ParityInput> in;
-      in.push_back({random_f32({c.B, c.T, c.NH, c.HS}, 80), true});
-      // bf16: a rotation of 2^-9-rounded inputs, rounded again on output (|x| <= 1): default bf16 tolerance.
-      WEFT_PARITY(in, ([c](Graph& g, const std::vector<Var>& v) {
-                    return std::vector<Var>{ops::rope(g, v[0], c.n_rot, 10000.0f, c.pos_offset)};
-                  }),
-                  dt, default_tolerance(dt));
-    }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Emulator cases of attention_forward / attention_backward and rope_forward / rope_backward against the
-// CPU twins (backend_cpu/attention.cpp, rope.cpp), on the cases of tests/parity/test_parity_attention.cpp.
+// Emulator cases of attention_forward / attention_backward against the CPU twin (backend_cpu/attention.cpp),
+// on the cases of tests/parity/test_parity_attention.cpp.
 // The wrappers pick the kernel by dtype: f32 runs the FMA kernels (attention_forward.cu,
 // attention_backward.cu), bf16 the tensor-core ones (attention_tc_*.cu, WMMA emulated by wmma_emu.h).
 // Attention is slow to emulate (256 fibers per block, every lane multiplies whole WMMA tiles), so the
@@ -119,48 +119,9 @@ void check_attention_cases(bool full) {
     if (full || in_default(c)) attention_case(c);
 }
 
-// The parity test's RoPE cases: whole heads, part of a head, nothing rotated, one position, sequences
-// longer than a block, a large position offset.
-struct RopeCase {
-  int64_t B, T, NH, HS, n_rot, pos_offset;
-};
-const RopeCase kRopeCases[] = {
-    {2, 17, 3, 64, 64, 0},  {2, 17, 3, 32, 16, 3},  {1, 130, 3, 96, 32, 0}, {2, 1, 3, 128, 128, 7},
-    {2, 9, 5, 10, 4, 0},    {1, 5, 2, 6, 0, 0},     {2, 33, 3, 64, 64, 100000}, {1, 300, 1, 8, 8, 0},
-};
-
-void check_rope() {
-  for (bool bf : {false, true})
-    for (const RopeCase& c : kRopeCases)
-      run(fmt("rope %s B%ld T%ld NH%ld HS%ld n_rot %ld offset %ld", bf ? "bf16" : "f32", long(c.B), long(c.T),
-              long(c.NH), long(c.HS), long(c.n_rot), long(c.pos_offset)),
-          [&](Case& cs) {
-            const int64_t n = c.B * c.T * c.NH * c.HS;
-            const DType dt = bf ? DType::bf16 : DType::f32;
-            const Tol tol = bf ? kBf16 : kF32;
-            const int shift = int(c.HS % 2 == 0 && c.T % 2);
-            FTensor x(uniform(n, -1, 1), bf, shift), y(std::vector<float>(n, 0.0f), bf, shift);
-            FTensor dy(uniform(n, -1, 1), bf, shift), dx(uniform(n, -1, 1), bf, shift);  // dx accumulates
-            Exec host = cpu_exec(1), ex = cpu_exec(1);
-            ex.device = Device::cuda;
-            std::vector<float> y_r(n), dx_r = dx.ref;
-            cpu::rope_forward(host, DType::f32, y_r.data(), x.r(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f,
-                              c.pos_offset);
-            cpu::rope_backward(host, DType::f32, dx_r.data(), dy.r(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f,
-                               c.pos_offset);
-            cuda::rope_forward(ex, dt, y.p(), x.p(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f, c.pos_offset);
-            cuda::rope_backward(ex, dt, dx.p(), dy.p(), c.B, c.T, c.NH, c.HS, c.n_rot, 10000.0f, c.pos_offset);
-            y.buf.check_guards("y");
-            dx.buf.check_guards("dx");
-            cs("y", y_r, y.got(), tol);
-            cs("dx", dx_r, dx.got(), tol);
-          });
-}
-
 }  // namespace
 
 void check_attention() {
-  check_rope();
   const char* full = std::getenv("EMU_FULL");
   check_attention_cases(full && *full && *full != '0');
 }

@@ -8,16 +8,6 @@ using namespace weft;
 
 namespace {
 
-std::vector<float> wsp(1 << 18);
-
-Exec emu_exec(bool workspace) {
-  Exec ex = cpu_exec(1);
-  ex.device = Device::cuda;
-  ex.workspace = workspace ? wsp.data() : nullptr;
-  ex.workspace_bytes = workspace ? wsp.size() * sizeof(float) : 0;
-  return ex;
-}
-
 void unary(bool bf) {
   // f32: glibc tanhf / expf here vs the CPU twin's own, a few ulp apart (amplified by cancellation in gelu)
   const Tol T = bf ? kBf16 : kF32;
@@ -33,7 +23,7 @@ void unary(bool bf) {
               FTensor x(uniform(n, positive ? 0.2f : -3, positive ? 3 : 3), bf, shift), y(std::vector<float>(n, 0), bf, shift);
               std::vector<float> y_r(n);
               cpu::unary_forward(cpu, DType::f32, op, y_r.data(), x.r(), n);
-              Exec ex = emu_exec(true);
+              Exec ex = emu_exec(1 << 20);
               cuda::unary_forward(ex, dt, op, y.p(), x.p(), n);
               y.buf.check_guards("y");
               c("y", y_r, y.got(), T);
@@ -83,7 +73,7 @@ void binary(bool bf) {
                 FTensor a(uniform(na, -2, 2), bf), b(uniform(nb, -2, 2), bf), out(std::vector<float>(n, 0), bf);
                 std::vector<float> out_r(n);
                 cpu::binary_forward(cpu, DType::f32, op, out_r.data(), a.r(), b.r(), bc, n);
-                Exec ex = emu_exec(with_ws);
+                Exec ex = emu_exec(with_ws ? 1 << 20 : 0);
                 cuda::binary_forward(ex, dt, op, out.p(), a.p(), b.p(), bc, n);
                 out.buf.check_guards("out");
                 c("out", out_r, out.got(), T);

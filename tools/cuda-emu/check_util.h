@@ -4,6 +4,7 @@
 // PASS/FAIL line per case.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -144,7 +145,20 @@ inline int& cases() {
   return c;
 }
 
+// Smoke runs (`--smoke`, the CTest test) take every kSmokeStride-th case of the whole sequence, so
+// every family is sampled and the run stays well under a minute.
+constexpr int kSmokeStride = 8;
+inline bool& smoke() {
+  static bool s = false;
+  return s;
+}
+inline int& offered() {
+  static int n = 0;
+  return n;
+}
+
 inline void run(const std::string& name, const std::function<void(Case&)>& body) {
+  if (smoke() && offered()++ % kSmokeStride != 0) return;
   Case c;
   std::string err;
   try {
@@ -160,6 +174,18 @@ inline void run(const std::string& name, const std::function<void(Case&)>& body)
   if (!ok && !c.bad.empty()) std::printf("     first mismatch: %s\n", c.bad.c_str());
   std::fflush(stdout);
 }
+
+// An Exec for the emulated CUDA backend: device cuda, kernels on host memory, `workspace_bytes` of a
+// 4 MiB host buffer as the workspace (0: none).
+inline weft::Exec emu_exec(size_t workspace_bytes) {
+  static std::vector<double> buffer((4u << 20) / sizeof(double));
+  weft::Exec ex = weft::cpu_exec(1);
+  ex.device = weft::Device::cuda;
+  ex.workspace = workspace_bytes ? buffer.data() : nullptr;
+  ex.workspace_bytes = std::min(workspace_bytes, buffer.size() * sizeof(double));
+  return ex;
+}
+constexpr size_t kRowsWorkspace = 4u << 20;  // the row kernels' f32 partials (as before: 1 << 20 floats)
 
 inline std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
 inline std::string fmt(const char* f, ...) {

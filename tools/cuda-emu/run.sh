@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds the CUDA-kernel emulator checks (host-only, g++) and runs them: one PASS/FAIL line per case.
-# Usage: tools/cuda-emu/run.sh [rows|misc|pointwise|attention]   Env: BUILD (default build/cuda-emu), CXX, JOBS,
+# Usage: tools/cuda-emu/run.sh [--build-only] [--smoke] [family...]   (families: norm softmax xent pointwise optim reduce
+# layout index rope attention; --smoke: a sample of every family's cases)   Env: BUILD (default build/cuda-emu), CXX, JOBS,
 # EMU_ASAN=1, EMU_FULL=1 (every attention case, slow),
 # EMU_MUTATE="file|old|new" (plants a bug in the generated copy of a kernel file; see mutants.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+BUILD_ONLY=0
+if [[ "${1:-}" == --build-only ]]; then BUILD_ONLY=1; shift; fi  # the CMake target (CTest runs the binary)
 ROOT=$PWD
 BUILD=${BUILD:-build/cuda-emu}
 CXX=${CXX:-g++}
@@ -33,7 +36,7 @@ CPU=(norm softmax xent optim index layout vec exec_cpu pointwise rope attention)
 objs=()
 compile() {  # src obj extra-flags...
   local src=$1 obj=$2; shift 2
-  if [[ ! -f $obj || $src -nt $obj || tools/cuda-emu/emu.h -nt $obj || -n "$(find runtime tools/cuda-emu "$GEN" -newer "$obj" \( -name '*.h' -o -name '*.cuh' -o -name '*.inc' \) -print -quit)" ]]; then
+  if [[ ! -f $obj || $src -nt $obj || tools/cuda-emu/emu.h -nt $obj || -n "$(find runtime tests/cases tools/cuda-emu "$GEN" -newer "$obj" \( -name '*.h' -o -name '*.cuh' -o -name '*.inc' \) -print -quit)" ]]; then
     "$CXX" "${FLAGS[@]}" "$@" -c "$src" -o "$obj"
   fi
 }
@@ -47,11 +50,16 @@ for c in "${CPU[@]}"; do
   objs+=("$BUILD/obj/cpu_$c.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
 done
-for t in emu_runtime check_rows check_misc check_pointwise check_attention main; do
+CHECKS=(norm softmax xent pointwise optim reduce layout index rope attention)
+for t in emu_runtime main "${CHECKS[@]/#/check_}"; do
   compile "tools/cuda-emu/$t.cpp" "$BUILD/obj/$t.o" &
   objs+=("$BUILD/obj/$t.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
 done
 wait
-"$CXX" "${FLAGS[@]}" -fopenmp "${objs[@]}" -lopenblas -o "$BUILD/cuda-emu-checks"
-exec "$BUILD/cuda-emu-checks" "$@"
+bin=$BUILD/cuda-emu-checks
+if [[ ! -f $bin || -n "$(find "${objs[@]}" -newer "$bin" -print -quit)" ]]; then
+  "$CXX" "${FLAGS[@]}" -fopenmp "${objs[@]}" -lopenblas -o "$bin"
+fi
+(( BUILD_ONLY )) && exit 0
+exec "$bin" "$@"
