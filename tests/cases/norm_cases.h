@@ -18,7 +18,9 @@ enum class Affine { none, weight, bias, weight_bias };
 inline constexpr Affine kAffines[] = {Affine::none, Affine::weight, Affine::bias, Affine::weight_bias};
 inline bool has_weight(Affine a) { return a == Affine::weight || a == Affine::weight_bias; }
 inline bool has_bias(Affine a) { return a == Affine::bias || a == Affine::weight_bias; }
-inline const char* affine_name(Affine a) { return has_weight(a) ? (has_bias(a) ? "wb" : "w-") : (has_bias(a) ? "-b" : "--"); }
+inline const char* affine_name(Affine a) {
+  return has_weight(a) ? (has_bias(a) ? "wb" : "w-") : (has_bias(a) ? "-b" : "--");
+}
 
 inline constexpr NormCase kNormCases[] = {
     {1, 1, 1},    {1, 3, 7},     {1, 7, 3},     {2, 3, 33},    {1, 5, 32},    {1, 9, 40},   {1, 9, 40, 1},

@@ -1,5 +1,5 @@
-// layernorm, rmsnorm: fp64 gradient checks on the cases of tests/cases/norm_cases.h (every affine option), f32
-// checks of the fused ops against the same math composed from basic ops (values and gradients), and
+// layernorm, rmsnorm: fp64 gradient checks on the cases of tests/cases/norm_cases.h (every affine
+// option), f32 checks of the fused ops against the same math composed from basic ops (values and gradients), and
 // shape errors that name the op.
 #include <gtest/gtest.h>
 

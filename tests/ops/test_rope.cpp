@@ -1,5 +1,6 @@
-// RoPE: fp64 gradient checks on the cases of tests/cases/rope_cases.h (full, partial and no rotation) and a check of the rotation
-// against a direct evaluation of the formula, incl. the pass-through channels and a position offset.
+// RoPE: fp64 gradient checks on the cases of tests/cases/rope_cases.h (full, partial and no rotation), and
+// a check of the rotation against a direct evaluation of the formula, incl. the pass-through channels and
+// a position offset.
 #include <gtest/gtest.h>
 
 #include <cmath>

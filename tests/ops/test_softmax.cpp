@@ -1,5 +1,6 @@
-// softmax over the last dim: fp64 gradient checks on the cases of tests/cases/softmax_cases.h, an f32 check against exp(x) / sum(exp(x))
-// composed from basic ops (values and gradients), large logits that must not overflow, and errors.
+// softmax over the last dim: fp64 gradient checks on the cases of tests/cases/softmax_cases.h (plain and
+// masked), an f32 check against exp(x) / sum(exp(x)) composed from basic ops (values and gradients),
+// large logits that must not overflow, and errors.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,5 +1,6 @@
-// Fused cross-entropy: fp64 gradient checks on the cases of tests/cases/xent_cases.h (ignored rows, explicit normaliser, an ignore_index inside the
-// vocabulary), the loss value against a direct formula, the all-ignored batch, an f32 check against
+// Fused cross-entropy: fp64 gradient checks on the cases of tests/cases/xent_cases.h (ignored rows, each
+// ignore_index and normaliser) and with fixed targets and an ignore_index inside the vocabulary, the loss
+// value against a direct formula, the all-ignored batch, an f32 check against
 // -sum(one-hot * log softmax) / count from basic ops, and target range and shape errors.
 #include <gtest/gtest.h>
 

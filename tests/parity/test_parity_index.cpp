@@ -147,6 +147,15 @@ TEST(ParityIndex, TopkAllEqualRowPicksLowIndicesFirst) {
   }
 }
 
+// ---- kernel level: accumulate flags, misaligned pointers, bit-exact deterministic scatter
+
+class IndexKernelParity : public GpuKernelTest {
+ protected:
+  static void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rtol = 1e-5) {
+    expect_all_near(got, want, 1e-5, rtol);
+  }
+};
+
 TEST_F(IndexKernelParity, GatherAccumulateMisaligned) {
   const int64_t N = 6, M = 29, C = 8;
   auto x = values(N * C, 36), out = values(M * C, 37);

@@ -4,7 +4,7 @@
 // the GPU against the fp32 CPU reference, and bf16 mixed precision (bf16 compute copy, fp32 master
 // weights, runtime/optim/mixed_precision.h) against the same reference with bf16 tolerances. Every
 // position scheme. Also: after the first step the GPU step arena allocates nothing. SKIPPED without a
-// GPU or while a kernel is pending on CUDA.
+// GPU or while a kernel is pending on CUDA. The steps run the trainer's own code (launch/trainable_state.h).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "launch/trainable_state.h"
 #include "models/transformer/transformer.h"
-#include "runtime/optim/adamw.h"
-#include "runtime/optim/mixed_precision.h"
+#include "parallel/grad_reducer.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::models {
@@ -22,47 +22,47 @@ namespace {
 
 using test::random_ids;
 
-// One backend's training state: master parameters, the optional bf16 copy, AdamW, an arena.
+// One backend's training state, stepped by the trainer's own code: TrainableState (master weights, bf16
+// copy, AdamW) with a one-rank replicated GradReducer, on an ExecContext, plus a step arena.
 struct Run {
-  Exec ex;
-  std::unique_ptr<ParamStore> master;
-  std::unique_ptr<optim::MixedPrecision> mixed;
-  std::unique_ptr<optim::AdamW> adamw;
+  std::unique_ptr<ExecContext> exec;
+  std::unique_ptr<launch::TrainableState> state;
+  std::unique_ptr<par::Communicator> local;
+  std::unique_ptr<par::GradReducer> reducer;
   std::unique_ptr<Arena> arena;
-  ParamStore& params() { return mixed ? mixed->compute() : *master; }
+  Exec& ex() { return exec->get(); }
+  ~Run() {  // everything that queues work on the Exec goes first
+    reducer.reset();
+    state.reset();
+    arena.reset();
+  }
 };
 
-Run make_run(Transformer& model, Exec ex, DType compute) {
-  Run r{ex, std::make_unique<ParamStore>(DType::f32, ex.device), nullptr, nullptr,
-        std::make_unique<Arena>(ex.device)};
-  model.declare(*r.master);
-  r.master->finalize();
-  r.master->initialize(21);
-  if (compute != DType::f32) {
-    r.mixed = std::make_unique<optim::MixedPrecision>(*r.master, compute);
-    r.mixed->refresh(r.ex, *r.master);
-  }
-  r.adamw = std::make_unique<optim::AdamW>(*r.master, optim::AdamWConfig{1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f});
+std::unique_ptr<Run> make_run(Transformer& model, Device dev, DType compute) {
+  auto r = std::make_unique<Run>();
+  r->exec = std::make_unique<ExecContext>(dev, 0, 1);
+  r->state = std::make_unique<launch::TrainableState>(model, r->ex(), compute);
+  r->local = par::make_local_communicator(dev);
+  r->reducer = par::make_grad_reducer(0, r->state->master(), *r->local, *r->local, 1 << 20, r->state->fold_fn());
+  r->state->attach_optimizer(optim::AdamWConfig{1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f}, *r->reducer);
+  r->state->initialize(21);
+  r->arena = std::make_unique<Arena>(dev);
   return r;
 }
 
-// Loss of one step; gradients are left in the master store (fp32) for inspection, then applied.
+// Loss of one step; without update the gradients are left in the master store (fp32) for inspection.
 double step(Transformer& model, Run& r, const OwnedTensor& ids, const OwnedTensor& targets, bool update) {
-  OwnedTensor in = ids.to(r.ex.device), tg = targets.to(r.ex.device);
+  OwnedTensor in = ids.to(r.ex().device), tg = targets.to(r.ex().device);
   Batch batch{in, tg, 0.0f};
-  Graph g(r.ex, *r.arena);
+  Graph g(r.ex(), *r.arena);
   Rng rng(5, 0);
-  Var loss = model.loss(g, r.params(), batch, rng, true);
+  Var loss = model.loss_terms(g, r.state->params(), batch, rng, true).total;
   float value = 0.0f;
-  device_copy(Device::cpu, &value, r.ex.device, loss->value.data, sizeof(float));
+  device_copy(Device::cpu, &value, r.ex().device, loss->value.data, sizeof(float));
   g.backward(loss);
-  if (r.mixed) r.mixed->fold_grads(r.ex, *r.master);
+  r.state->end_micro_batch();
   g.clear();
-  if (update) {
-    r.adamw->step(r.ex, *r.master, 1e-3f);
-    r.master->zero_grads();
-    if (r.mixed) r.mixed->refresh(r.ex, *r.master);
-  }
+  if (update) r.state->update(*r.reducer, 1e-3f, 0.0);  // clip 0: off
   return value;
 }
 
@@ -96,8 +96,9 @@ struct Tol {
 void check_parity(const TransformerConfig& cfg, DType gpu_dtype, Tol tol) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
   Transformer cpu_model(cfg), gpu_model(cfg);
-  Run cpu = make_run(cpu_model, cpu_exec(1), DType::f32);
-  Run gpu = make_run(gpu_model, cuda::exec_create(0), gpu_dtype);
+  std::unique_ptr<Run> cpu_run = make_run(cpu_model, Device::cpu, DType::f32);
+  std::unique_ptr<Run> gpu_run = make_run(gpu_model, Device::cuda, gpu_dtype);
+  Run &cpu = *cpu_run, &gpu = *gpu_run;
   const int64_t B = 2, T = 24;
   try {
     int64_t gpu_allocations_after_first_step = 0;
@@ -111,17 +112,16 @@ void check_parity(const TransformerConfig& cfg, DType gpu_dtype, Tol tol) {
     }
     // The step arena sized itself in the first step: later steps allocate no device memory.
     EXPECT_EQ(gpu.arena->system_allocations(), gpu_allocations_after_first_step);
-    auto [gname, gerr] = worst_normwise(*cpu.master, host_copy(gpu.master->grads()), host_copy(cpu.master->grads()));
+    const ParamStore &cm = cpu.state->master(), &gm = gpu.state->master();
+    auto [gname, gerr] = worst_normwise(cm, host_copy(gm.grads()), host_copy(cm.grads()));
     EXPECT_LE(gerr, tol.grad_normwise) << "gradient of " << gname << " at step 3";
-    auto [pname, perr] = worst_normwise(*cpu.master, host_copy(gpu.master->values()), host_copy(cpu.master->values()));
+    auto [pname, perr] = worst_normwise(cm, host_copy(gm.values()), host_copy(cm.values()));
     EXPECT_LE(perr, tol.param_normwise) << "parameter " << pname << " after 2 updates";
   } catch (const Error& e) {
     std::string msg = e.what();
-    cuda::exec_destroy(gpu.ex);
     if (msg.find("not implemented on CUDA yet") != std::string::npos) GTEST_SKIP() << msg;
     FAIL() << msg;
   }
-  cuda::exec_destroy(gpu.ex);
 }
 
 TransformerConfig tiny(PositionScheme pos) {
