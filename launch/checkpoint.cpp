@@ -54,9 +54,20 @@ Tensor slot(const Tensor& flat, const ParamInfo& info) {
   return t;
 }
 
+std::string state_dataset(const models::StateTensor& t) {
+  char buf[40];
+  if (t.stream >= 0) std::snprintf(buf, sizeof buf, "state/stream_%08lld/", static_cast<long long>(t.stream));
+  else std::snprintf(buf, sizeof buf, "state/shared/");
+  return buf + t.name;
+}
+
 void write_file(const std::string& path, const ParamStore& store, const OptimState& opt, const TrainState& s,
-                const CheckpointMeta& meta) {
+                const CheckpointMeta& meta, const std::vector<models::StateTensor>& model_state) {
   ckpt::H5File f = ckpt::H5File::create(path);
+  for (const models::StateTensor& t : model_state) {
+    WEFT_CHECK(t.value.tensor().device == Device::cpu, "[checkpoint] model state '", t.name, "' is not on the host");
+    f.write(state_dataset(t), t.value.tensor().dtype, t.value.tensor().shape, t.value.tensor().data);
+  }
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
     auto v = host_copy(store.value(id));
@@ -79,6 +90,7 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   f.set_attr("rng_offset", static_cast<int64_t>(s.rng.offset));
   f.set_attr("best_val_loss", s.best_val_loss);
   f.set_attr("elapsed_s", s.elapsed_s);
+  f.set_attr("lr_decay_steps", s.lr_decay_steps);
   f.close();
 }
 
@@ -99,7 +111,7 @@ void write_text_atomically(const std::string& dir, const std::string& name, cons
 
 std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
-                            par::Communicator& comm) {
+                            par::Communicator& comm, const std::vector<models::StateTensor>& model_state) {
   const std::string dir = run_dir + "/checkpoints";
   const std::string final_dir = dir + "/" + step_name(state.step);
   std::string error;
@@ -109,7 +121,7 @@ std::string save_checkpoint(const std::string& run_dir, const ParamStore& store,
       const std::string tmp = final_dir + ".tmp";
       fs::remove_all(tmp);
       fs::create_directories(tmp);
-      write_file(tmp + "/rank_00000.h5", store, opt, state, meta);
+      write_file(tmp + "/rank_00000.h5", store, opt, state, meta, model_state);
       fsync_path(tmp + "/rank_00000.h5");
       ckpt::write_manifest(tmp, state.step, {ckpt::digest_file(tmp, "rank_00000.h5")});  // written last
       fsync_path(tmp + "/manifest.txt");
@@ -207,7 +219,35 @@ void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt
     state->rng.offset = static_cast<uint64_t>(f.attr_int("rng_offset"));
     state->best_val_loss = f.attr_double("best_val_loss");
     state->elapsed_s = f.attr_double("elapsed_s");
+    state->lr_decay_steps = f.has_attr("lr_decay_steps") ? f.attr_int("lr_decay_steps") : 0;
   }
+}
+
+std::vector<models::StateTensor> load_model_state(const std::string& path) {
+  ckpt::H5File f = ckpt::H5File::open_read(verified_file(path));
+  std::vector<models::StateTensor> out;
+  for (const std::string& name : f.dataset_names()) {
+    if (name.rfind("state/", 0) != 0) continue;
+    const std::string rest = name.substr(6);
+    const size_t slash = rest.find('/');
+    WEFT_CHECK(slash != std::string::npos, "[checkpoint] ", f.path(), ": malformed state dataset '", name, "'");
+    const std::string owner = rest.substr(0, slash);
+    models::StateTensor t;
+    if (owner.rfind("stream_", 0) == 0) {
+      try {
+        t.stream = std::stoll(owner.substr(7));
+      } catch (const std::exception&) {
+        WEFT_FAIL("[checkpoint] ", f.path(), ": malformed state dataset '", name, "'");
+      }
+    } else {
+      WEFT_CHECK(owner == "shared", "[checkpoint] ", f.path(), ": malformed state dataset '", name, "'");
+    }
+    t.name = rest.substr(slash + 1);
+    t.value = OwnedTensor(f.dtype_of(name), f.shape_of(name));
+    f.read(name, t.value.tensor().dtype, t.value.tensor().shape, t.value.tensor().data);
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 }  // namespace weft::launch

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "models/model.h"
 #include "parallel/comm.h"
 #include "runtime/param_store.h"
 #include "runtime/rng.h"
@@ -20,6 +21,7 @@ struct TrainState {
   RngState rng;                  // rank 0's stream; rank r uses stream r with the same offset
   double best_val_loss = 1e300;
   double elapsed_s = 0.0;
+  int64_t lr_decay_steps = 0;    // length of the LR schedule the run used (0: not recorded, older files)
 };
 
 // AdamW state as full flat tensors (the store's layout, store.total() elements): a ZeRO-1 run gathers its
@@ -36,10 +38,11 @@ struct CheckpointMeta {
   int world_size = 1;
 };
 
-// Collective: every rank calls it; rank 0 writes (all state is replicated). Returns the final path.
+// Collective: every rank calls it; rank 0 writes (all state is replicated, model_state already gathered
+// from every rank: state/stream_<id>/<name>, state/shared/<name>). Returns the final path.
 std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
-                            par::Communicator& comm);
+                            par::Communicator& comm, const std::vector<models::StateTensor>& model_state = {});
 
 // Resolves --resume: "" (no resume), "latest", "auto" (latest if it exists, else ""), or a path.
 // Throws naming the file when "latest" is requested but missing or points at a missing folder.
@@ -50,6 +53,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& path);
 // Loads parameters (always), and optimizer state (into opt->m / opt->v, full-size, and opt->steps) and
 // training state when given. Errors name the tensor and both shapes on a mismatch.
 void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt, TrainState* state);
+// Every tensor of the checkpoint's state/ group (empty when it has none).
+std::vector<models::StateTensor> load_model_state(const std::string& path);
 
 std::string weft_version();
 

@@ -16,10 +16,8 @@
 #include "launch/model_options.h"
 #include "launch/train_options.h"
 #include "runtime/gemm_peak.h"
-#include "runtime/kernels.h"
-#include "runtime/optim/adamw.h"
-#include "runtime/optim/grad_clip.h"
-#include "runtime/optim/mixed_precision.h"
+#include "launch/trainable_state.h"
+#include "parallel/grad_reducer.h"
 #include "runtime/rng.h"
 
 namespace weft::launch {
@@ -65,19 +63,16 @@ int cmd_bench(const std::vector<std::string>& args) {
   const DType compute = parse_compute_dtype(dtype_flag, dev);
   auto model = make_model(vm);
 
-  Exec ex = dev == Device::cuda ? cuda::exec_create(get<int>(vm, "gpu")) : cpu_exec(threads);
+  ExecContext exec(dev, get<int>(vm, "gpu"), threads);
+  Exec& ex = exec.get();
   {
-    ParamStore master(DType::f32, dev);
-    model->declare(master);
-    master.finalize();
-    master.initialize(get<uint64_t>(vm, "seed"));
-    std::unique_ptr<optim::MixedPrecision> mixed;
-    if (compute != DType::f32) {
-      mixed = std::make_unique<optim::MixedPrecision>(master, compute);
-      mixed->refresh(ex, master);
-    }
-    ParamStore& params = mixed ? mixed->compute() : master;
-    optim::AdamW adamw(master, optim::AdamWConfig{});
+    // The trainer's step: TrainableState with a one-rank replicated reducer.
+    TrainableState state(*model, ex, compute);
+    auto local = par::make_local_communicator(dev);
+    auto reducer = par::make_grad_reducer(0, state.master(), *local, *local, 1 << 20, state.fold_fn());
+    state.attach_optimizer(optim::AdamWConfig{}, *reducer);
+    state.initialize(get<uint64_t>(vm, "seed"));
+    ParamStore& master = state.master();
 
     // Synthetic tokens: uniform ids, targets = inputs shifted by one.
     const int64_t V = model->vocab_size();
@@ -99,15 +94,11 @@ int cmd_bench(const std::vector<std::string>& args) {
     for (int64_t step = 0; step < warmup + steps; ++step) {
       const double t0 = now_s();
       Graph g(ex, arena);
-      Var loss = model->loss(g, params, batch, rng, true);
+      Var loss = model->loss_terms(g, state.params(), batch, rng, true).total;
       g.backward(loss);
       if (dev == Device::cuda) peak_device = std::max(peak_device, cuda::memory_in_use_bytes());
-      if (mixed) mixed->fold_grads(ex, master);
-      const double norm = optim::global_grad_norm(ex, master);
-      adamw.step(ex, master, 3e-4f, optim::clip_scale(norm, 1.0));
-      Tensor grads = master.grads();
-      WEFT_LAUNCH(ex, fill_zero, ex, grads.data, static_cast<int64_t>(grads.nbytes()));
-      if (mixed) mixed->refresh(ex, master);
+      state.end_micro_batch();
+      state.update(*reducer, 3e-4f, 1.0);
       float host_loss = 0.0f;
       device_copy(Device::cpu, &host_loss, dev, loss->value.data, sizeof(float));  // synchronizes the step
       last_loss = host_loss;
@@ -168,7 +159,6 @@ int cmd_bench(const std::vector<std::string>& args) {
       if (!f) throw Error("--json: write to " + json + " failed");
     }
   }
-  if (dev == Device::cuda) cuda::exec_destroy(ex);
   return 0;
 }
 

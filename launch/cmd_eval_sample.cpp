@@ -13,28 +13,27 @@
 #include "launch/metrics.h"
 #include "launch/model_options.h"
 #include "launch/train_options.h"
+#include "data/split.h"
+#include "launch/evaluation.h"
+#include "launch/trainable_state.h"
 #include "runtime/kernels.h"
-#include "runtime/optim/mixed_precision.h"
 
 namespace weft::launch {
 
 namespace {
 
+// A checkpoint's model and parameters, ready to run (no optimizer state).
 struct Loaded {
   std::unique_ptr<models::Model> model;
-  Exec ex;
-  std::unique_ptr<ParamStore> store;               // the checkpoint's fp32 parameters, on ex's device
-  std::unique_ptr<optim::MixedPrecision> narrow;   // --dtype bf16: the copy the model runs on
+  std::unique_ptr<ExecContext> exec;
+  std::unique_ptr<TrainableState> state;  // the checkpoint's fp32 parameters (+ the bf16 copy under --dtype bf16)
   int64_t seq_len = 0;
   std::string data_dir;  // the training data folder recorded in the configuration
-  ParamStore& params() { return narrow ? narrow->compute() : *store; }
+  Exec& ex() { return exec->get(); }
+  ParamStore& params() { return state->params(); }
   Loaded() = default;
   Loaded(const Loaded&) = delete;
-  ~Loaded() {
-    narrow.reset();
-    store.reset();
-    if (ex.device == Device::cuda) cuda::exec_destroy(ex);
-  }
+  ~Loaded() { state.reset(); }  // before the Exec it runs on
 };
 
 void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po::variables_map& vm) {
@@ -48,17 +47,10 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   WEFT_CHECK(std::filesystem::exists(path), "--checkpoint: '", checkpoint_flag, "' does not exist");
   CheckpointMeta meta = read_checkpoint_meta(path);
   l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
-  l.ex = dev == Device::cuda ? cuda::exec_create(0) : cpu_exec(threads);
-  l.store = std::make_unique<ParamStore>(DType::f32, dev);
-  l.model->declare(*l.store);
-  l.store->finalize();
-  load_checkpoint(path, *l.store, nullptr, nullptr);
-  if (compute != DType::f32) {
-    l.narrow = std::make_unique<optim::MixedPrecision>(*l.store, compute);
-    l.narrow->refresh(l.ex, *l.store);
-  }
-  size_t p = meta.config_ini.find("\ndata = ");
-  if (p != std::string::npos) l.data_dir = meta.config_ini.substr(p + 8, meta.config_ini.find('\n', p + 1) - p - 8);
+  l.exec = std::make_unique<ExecContext>(dev, 0, threads);
+  l.state = std::make_unique<TrainableState>(*l.model, l.ex(), compute);
+  l.state->load(path, nullptr);
+  l.data_dir = ini_section(meta.config_ini, "data")["data"];
 }
 
 }  // namespace
@@ -83,39 +75,25 @@ int cmd_eval(const std::vector<std::string>& args) {
   std::string dir = get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data");
   int64_t T = get<int64_t>(vm, "seq-len") > 0 ? get<int64_t>(vm, "seq-len") : l.seq_len;
   const int64_t B = get<int64_t>(vm, "batch-size");
-  auto shard = std::make_shared<data::Shard>(dir + "/" + get<std::string>(vm, "split") + ".bin", l.model->vocab_size());
-  data::WindowLoader loader(shard, T, 0);
+  if (B <= 0) throw UsageError("--batch-size must be positive");
+  if (T > l.model->max_seq_len())
+    throw UsageError("--seq-len " + std::to_string(T) + ": model '" + l.model->name() + "' supports sequences of at most " +
+                     std::to_string(l.model->max_seq_len()) + " tokens");
+  const std::string split = get<std::string>(vm, "split");
+  data::WindowLoader loader(data::open_split(dir, split, l.model->vocab_size()), T, 0);
   int64_t windows = loader.windows();
   if (get<int64_t>(vm, "batches") > 0) windows = std::min(windows, get<int64_t>(vm, "batches") * B);
-  if (B <= 0) throw UsageError("--batch-size must be positive");
   if (windows == 0)
-    throw UsageError("--split " + get<std::string>(vm, "split") + ": " + dir + " holds no window of " +
-                     std::to_string(T) + " tokens (lower --seq-len)");
-  Arena arena(l.ex.device);
-  Graph g(l.ex, arena);
-  g.grad_enabled = false;
-  Rng unused(0);
-  double sum = 0;
-  OwnedTensor in(DType::i32, {B, T}), tg(DType::i32, {B, T});
-  OwnedTensor din(DType::i32, {B, T}, l.ex.device), dtg(DType::i32, {B, T}, l.ex.device);
-  for (int64_t first = 0; first < windows; first += B) {
-    int64_t n = std::min(B, windows - first);
-    for (int64_t b = 0; b < n; ++b) loader.sequential(first + b, in.ptr<int32_t>() + b * T, tg.ptr<int32_t>() + b * T);
-    const size_t bytes = static_cast<size_t>(n * T) * sizeof(int32_t);
-    device_copy(l.ex.device, din.tensor().data, Device::cpu, in.tensor().data, bytes);
-    device_copy(l.ex.device, dtg.tensor().data, Device::cpu, tg.tensor().data, bytes);
-    models::Batch batch{din.tensor().slice_rows(0, n), dtg.tensor().slice_rows(0, n), 1.0f};
-    Var loss = l.model->loss(g, l.params(), batch, unused, false);
-    float batch_sum = 0.0f;
-    device_copy(Device::cpu, &batch_sum, l.ex.device, loss->value.data, sizeof(float));
-    sum += batch_sum;
-    g.clear();
-  }
-  double loss = sum / static_cast<double>(windows * T);
+    throw UsageError("--split " + split + ": " + dir + " holds no window of " + std::to_string(T) +
+                     " tokens (lower --seq-len)");
+  Arena arena(l.ex().device);
+  auto local = par::make_local_communicator();
+  EvalTotals totals = evaluate_windows(*l.model, l.params(), l.ex(), arena, loader, EvalRequest{windows, B}, *local);
+  const double loss = totals.mean();
   std::printf("%s\n", JsonLine()
                           .num("loss", loss)
                           .num("perplexity", std::exp(loss))
-                          .integer("tokens", windows * T)
+                          .integer("tokens", totals.tokens)
                           .integer("seq_len", T)
                           .str("data", dir)
                           .text()
@@ -150,26 +128,26 @@ int cmd_sample(const std::vector<std::string>& args) {
   if (ids.empty()) ids.push_back(tok->eot());  // no prompt: start a new document
   const size_t prompt_len = ids.size();
   Exec cpu_ex = cpu_exec(1);  // host-side widening of the logits row
-  Arena arena(l.ex.device);
-  Graph g(l.ex, arena);
+  Arena arena(l.ex().device);
+  Graph g(l.ex(), arena);
   g.grad_enabled = false;
   Rng rng(get<uint64_t>(vm, "seed"));
   const int64_t V = l.model->vocab_size();
   std::vector<double> p(V);
   std::vector<float> last_row(V);
-  OwnedTensor in(DType::i32, {1, l.seq_len}), din(DType::i32, {1, l.seq_len}, l.ex.device);
+  OwnedTensor in(DType::i32, {1, l.seq_len}), din(DType::i32, {1, l.seq_len}, l.ex().device);
   for (int64_t step = 0; step < max_new; ++step) {
     int64_t T = std::min<int64_t>(static_cast<int64_t>(ids.size()), l.seq_len);
     std::copy(ids.end() - T, ids.end(), in.ptr<int32_t>());
     Tensor window = din.tensor().slice_rows(0, 1);
     window.shape = Shape{1, T};
-    device_copy(l.ex.device, window.data, Device::cpu, in.tensor().data, static_cast<size_t>(T) * sizeof(int32_t));
+    device_copy(l.ex().device, window.data, Device::cpu, in.tensor().data, static_cast<size_t>(T) * sizeof(int32_t));
     Var logits = l.model->logits(g, l.params(), window);  // (1, T, V)
     Tensor last_logits = logits->value;  // the last position's row, widened to f32 on the host
     const size_t es = dtype_size(last_logits.dtype);
     std::vector<char> raw(static_cast<size_t>(V) * es);
-    device_copy(Device::cpu, raw.data(), l.ex.device, static_cast<const char*>(last_logits.data) + (T - 1) * V * es, raw.size());
-    cpu::cast(l.ex.device == Device::cpu ? l.ex : cpu_ex, DType::f32, last_row.data(), last_logits.dtype, raw.data(), V, false);
+    device_copy(Device::cpu, raw.data(), l.ex().device, static_cast<const char*>(last_logits.data) + (T - 1) * V * es, raw.size());
+    cpu::cast(l.ex().device == Device::cpu ? l.ex() : cpu_ex, DType::f32, last_row.data(), last_logits.dtype, raw.data(), V, false);
     const float* last = last_row.data();
     int32_t next;
     if (temperature == 0) {

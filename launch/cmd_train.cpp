@@ -55,6 +55,11 @@ int cmd_train(const std::vector<std::string>& args) {
   Session session = start_session();
   return run_ranked(session, [&]() -> int {
     par::Communicator& comm = *session.comm;
+    // The run's configuration names its data folder absolutely, so eval, sample and the export check find
+    // it from anywhere.
+    const std::string data_flag = get<std::string>(vm, "data");
+    if (!data_flag.empty() && std::filesystem::path(data_flag).is_relative())
+      vm.at("data").value() = boost::any(std::filesystem::absolute(data_flag).lexically_normal().string());
     TrainOptions opt = train_options(vm);
     std::string resume = resolve_checkpoint(opt.out, opt.resume);
     if (!resume.empty()) {

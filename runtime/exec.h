@@ -44,4 +44,22 @@ DeviceInfo device_info(int device_ordinal);
 size_t memory_in_use_bytes();  // on the current device: total - free (context and other processes included)
 }  // namespace cuda
 
+// An Exec that cleans up after itself: a CPU context (nothing to release) or a CUDA one (stream,
+// cuBLASLt handle, workspace, destroyed with it). Owners put it before anything that queues work on it.
+class ExecContext {
+ public:
+  ExecContext(Device dev, int gpu, int threads)
+      : ex_(dev == Device::cuda ? cuda::exec_create(gpu) : cpu_exec(threads)) {}
+  ~ExecContext() {
+    if (ex_.device == Device::cuda) cuda::exec_destroy(ex_);
+  }
+  ExecContext(const ExecContext&) = delete;
+  ExecContext& operator=(const ExecContext&) = delete;
+  Exec& get() { return ex_; }
+  Device device() const { return ex_.device; }
+
+ private:
+  Exec ex_;
+};
+
 }  // namespace weft

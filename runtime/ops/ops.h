@@ -62,6 +62,9 @@ Var rope(Graph& g, Var x, int64_t n_rot, float base = 10000.0f, int64_t pos_offs
 // is ignore_index do not count. normalizer > 0 divides the summed loss by it instead of by the number
 // of counted rows (data parallel passes the global token count). Returns a one-element Var.
 Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index = -100, float normalizer = 0.0f);
+// Per-row losses (N) of logits (N, V) for evaluation (no gradient): f32 (f64 for f64 logits), 0 where the
+// target is ignore_index. Summing them in fp64 on the host makes a mean that does not depend on batching.
+Tensor token_losses(Graph& g, Var logits, Var targets, int32_t ignore_index = -100);
 
 // ---- indexing (ops/index.cpp)
 Var embedding(Graph& g, Var ids, Var table);            // ids (...) , table (V, C) -> (..., C)

@@ -64,4 +64,19 @@ Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index, float
   return out;
 }
 
+Tensor token_losses(Graph& g, Var logits, Var targets, int32_t ignore_index) {
+  const Tensor& L = logits->value;
+  const Tensor& Y = targets->value;
+  WEFT_CHECK(L.shape.rank == 2 && dtype_is_float(L.dtype), "[token_losses] logits must be float (N, V), got ", L.str());
+  WEFT_CHECK(Y.dtype == DType::i32 && Y.shape == Shape{L.shape[0]}, "[token_losses] targets must be i32 (",
+             L.shape[0], "), got ", Y.str());
+  const int64_t N = L.shape[0], V = L.shape[1];
+  count_targets(Y, V, ignore_index);  // range check of every target
+  const DType loss_dt = L.dtype == DType::f64 ? DType::f64 : DType::f32;
+  Tensor losses = g.alloc(loss_dt, {N}), lse = g.alloc(loss_dt, {N});
+  Exec& ex = g.exec();
+  WEFT_LAUNCH(ex, xent_forward, ex, L.dtype, losses.data, lse.data, L.data, Y.ptr<int32_t>(), N, V, ignore_index);
+  return losses;
+}
+
 }  // namespace weft::ops
