@@ -47,7 +47,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       ("seed", po::value<uint64_t>()->default_value(1337), "seed of the weights and the synthetic tokens")
       ("gpu", po::value<int>()->default_value(0), "GPU ordinal (--device cuda)")
       ("json", po::value<std::string>()->default_value(""), "append the results as one JSON line to this file");
-  po::variables_map vm = set.parse(args);
+  po::variables_map vm = parse_model_args(set, args, chosen_model(args));
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
     return 0;

@@ -45,7 +45,7 @@ int cmd_train(const std::vector<std::string>& args) {
     return set;
   };
   std::unique_ptr<OptionSet> set = make_set(chosen_model(args));
-  po::variables_map vm = set->parse(args);
+  po::variables_map vm = parse_model_args(*set, args, chosen_model(args));
   if (vm.count("help")) {
     std::printf("%s", set->help().c_str());
     std::printf("\n[model] lists the flags of --model %s; `weft train --model NAME --help` those of another.\n",
@@ -73,7 +73,7 @@ int cmd_train(const std::vector<std::string>& args) {
         std::vector<std::string> with_model = args;
         with_model.push_back("--model=" + stored_model);
         set = make_set(stored_model);
-        vm = set->parse(with_model);
+        vm = parse_model_args(*set, with_model, stored_model);
       }
       merge_model_config(vm, stored_ini, resume);
     }

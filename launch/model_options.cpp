@@ -78,6 +78,23 @@ void add_model_options(OptionSet& set, const std::string& family) {
     add_flag(group, f, f.key == "model" ? "architecture: " + names + " (--model NAME --help lists its flags)" : f.help);
 }
 
+po::variables_map parse_model_args(const OptionSet& set, const std::vector<std::string>& args, const std::string& family) {
+  try {
+    return set.parse(args);
+  } catch (const UsageError& e) {
+    const std::string msg = e.what(), marker = "unrecognised option '--";
+    const size_t at = msg.find(marker);
+    if (at == std::string::npos) throw;
+    const std::string key = msg.substr(at + marker.size(), msg.find('\'', at + marker.size()) - at - marker.size());
+    for (const models::ModelFamily& other : models::model_families())
+      for (const models::Flag& f : other.flags())
+        if (f.key == key && other.name != family)
+          throw UsageError("--" + key + " is a flag of model '" + other.name + "', not of --model " + family +
+                           " (weft train --model " + family + " --help lists its flags)");
+    throw;
+  }
+}
+
 std::unique_ptr<models::Model> make_model(const po::variables_map& vm) {
   const models::ModelFamily& fam = family_or_usage_error(get<std::string>(vm, "model"));
   models::FlagValues values;

@@ -19,6 +19,9 @@ namespace weft::launch {
 std::string chosen_model(const std::vector<std::string>& args);
 // The [model] group: shared flags + the family's; throws UsageError for an unknown family.
 void add_model_options(OptionSet& set, const std::string& family);
+// set.parse(args), where an unknown flag that belongs to another family says so ("--n-heads is a flag of
+// model 'transformer', not of --model bag").
+po::variables_map parse_model_args(const OptionSet& set, const std::vector<std::string>& args, const std::string& family);
 // The model of the parsed [model] group (configuration errors become UsageErrors naming the flag).
 std::unique_ptr<models::Model> make_model(const po::variables_map& vm);
 // The model described by the [model] section of a stored configuration (a checkpoint's); keys the
