@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct FamilyCase {
   std::string family;
   TestConfig config;
 };
+
+// CTest names carry the parameter's printout: keep it short and stable.
+void PrintTo(const FamilyCase& c, std::ostream* os) { *os << c.family << "/" << c.config.name; }
 
 std::vector<FamilyCase> all_cases() {
   std::vector<FamilyCase> cases;
