@@ -12,6 +12,7 @@ namespace weft::launch {
 
 int cmd_prepare(const std::vector<std::string>& args) {
   OptionSet set("prepare");
+  // clang-format off
   set.group("prepare").add_options()
       ("builtin", po::value<std::string>()->default_value(""), "generate a built-in corpus: stories")
       ("input", po::value<std::string>()->default_value(""), "a .txt or .jsonl (\"text\" field) file")
@@ -22,6 +23,7 @@ int cmd_prepare(const std::vector<std::string>& args) {
       ("val-fraction", po::value<double>()->default_value(0.05), "share of documents for validation")
       ("tokens", po::value<int64_t>()->default_value(5'000'000), "built-in corpus: training tokens to generate")
       ("seed", po::value<uint64_t>()->default_value(1), "built-in corpus: generator seed");
+  // clang-format on
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
@@ -41,10 +43,11 @@ int cmd_prepare(const std::vector<std::string>& args) {
     o.sp_vocab_size = get<int>(vm, "vocab-size");
     o.val_fraction = get<double>(vm, "val-fraction");
     data::PrepareStats st = data::prepare_builtin_stories(o);
-    std::printf("wrote %s: %lld stories, %lld train + %lld val tokens (%s tokenizer), pairs.jsonl (summary, story) "
-                "in %.2f s\n",
-                out.c_str(), (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens,
-                o.tokenizer.c_str(), st.seconds);
+    std::printf(
+        "wrote %s: %lld stories, %lld train + %lld val tokens (%s tokenizer), pairs.jsonl (summary, story) "
+        "in %.2f s\n",
+        out.c_str(), (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens, o.tokenizer.c_str(),
+        st.seconds);
     return 0;
   }
   data::TextPrepareOptions o;
@@ -61,12 +64,15 @@ int cmd_prepare(const std::vector<std::string>& args) {
 }
 
 int cmd_tokenizer(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "train") throw UsageError("usage: weft tokenizer train --input FILE --out PREFIX [--vocab-size N]");
+  if (args.empty() || args[0] != "train")
+    throw UsageError("usage: weft tokenizer train --input FILE --out PREFIX [--vocab-size N]");
   OptionSet set("tokenizer train");
+  // clang-format off
   set.group("tokenizer").add_options()
       ("input", po::value<std::string>()->required(), "text file to learn from")
       ("out", po::value<std::string>()->required(), "model prefix: writes PREFIX.model and PREFIX.vocab")
       ("vocab-size", po::value<int>()->default_value(4096), "vocabulary size");
+  // clang-format on
   po::variables_map vm = set.parse(std::vector<std::string>(args.begin() + 1, args.end()));
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());

@@ -58,8 +58,8 @@ TEST_F(Prepare, BuiltinStoriesSentencePieceTrainsEvaluatesAndReusesTheModel) {
   EXPECT_FALSE(fs::exists(sp + "/tokenizer_corpus.txt.tmp"));
 
   // The vocabulary comes from the folder's tokenizer; a tiny model trains, evaluates and samples text.
-  r = run("train --data " + sp + " --out " + dir_ + "/run --d-model 16 --n-layers 1 --n-heads 2 --seq-len 16"
-          " --batch-size 2 --steps 2 --threads 1 --eval-every 0 --eval-batches 0");
+  const std::string tiny = " --d-model 16 --n-layers 1 --n-heads 2 --seq-len 16 --batch-size 2 --steps 2 --threads 1";
+  r = run("train --data " + sp + " --out " + dir_ + "/run" + tiny + " --eval-every 0 --eval-batches 0");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(read(dir_ + "/run/config.ini").find("vocab-size = "), std::string::npos);
   EXPECT_EQ(read(dir_ + "/run/config.ini").find("vocab-size = 257\n"), std::string::npos) << "not the byte vocabulary";
@@ -71,10 +71,11 @@ TEST_F(Prepare, BuiltinStoriesSentencePieceTrainsEvaluatesAndReusesTheModel) {
   EXPECT_NE(r.out.find("Once upon a time"), std::string::npos) << r.out;
 
   // An existing model is copied and reused: the same seed and size give the same shards, bit for bit.
-  r = run("prepare --builtin stories --tokenizer sentencepiece --sp-model " + sp + "/tokenizer.model --tokens 30000"
-          " --out " + dir_ + "/sp2");
+  const std::string model = sp + "/tokenizer.model";
+  r = run("prepare --builtin stories --tokenizer sentencepiece --sp-model " + model + " --tokens 30000 --out " + dir_ +
+          "/sp2");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_EQ(read(dir_ + "/sp2/tokenizer.model"), read(sp + "/tokenizer.model"));
+  EXPECT_EQ(read(dir_ + "/sp2/tokenizer.model"), read(model));
   EXPECT_EQ(read(dir_ + "/sp2/train.bin"), read(sp + "/train.bin"));
   EXPECT_EQ(read(dir_ + "/sp2/val.bin"), read(sp + "/val.bin"));
 }

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "runtime/checksum.h"
 #include "data/shard.h"
 #include "data/split.h"
 #include "data_test_util.h"
+#include "runtime/checksum.h"
 
 namespace weft::data {
 namespace {
@@ -57,12 +57,12 @@ TEST(Checksums, GoldenValuesOfShardsAndCheckpointsNeverChange) {
     uint64_t tok64, checksum64;
   };
   const Golden golden[] = {
-      {0, 0x60928896ea728491ull, 0xfd8ed93c758263c6ull},    {1, 0x5da4485f9e68d689ull, 0x8fb179288dfde69aull},
-      {7, 0x3374d4f62796ea1aull, 0xdadbd8fd75d4b933ull},    {8, 0xc05f206b44163e6bull, 0x4123d77e16eca56aull},
-      {15, 0x765554f819837642ull, 0xcb54bf2045e47aa6ull},   {16, 0xa42995b9d04bcd1bull, 0x1efbaad3dc422d71ull},
-      {31, 0xd8ac47b7f9c2aed9ull, 0xfa732402e5f0c608ull},   {32, 0x5ac118eb5b919c8aull, 0x9a7c32222e246434ull},
-      {33, 0x7e5d175830bdf579ull, 0x38fd256b8aa5749bull},   {56, 0xfb742d89809ce65full, 0x81c8a7ffff10263cull},
-      {100, 0xc05c2427b7719e83ull, 0x7afb5c5a7be00415ull},  {1000, 0xc11dddbf0fd7e43full, 0x42654220e64eac3bull},
+      {0, 0x60928896ea728491ull, 0xfd8ed93c758263c6ull},   {1, 0x5da4485f9e68d689ull, 0x8fb179288dfde69aull},
+      {7, 0x3374d4f62796ea1aull, 0xdadbd8fd75d4b933ull},   {8, 0xc05f206b44163e6bull, 0x4123d77e16eca56aull},
+      {15, 0x765554f819837642ull, 0xcb54bf2045e47aa6ull},  {16, 0xa42995b9d04bcd1bull, 0x1efbaad3dc422d71ull},
+      {31, 0xd8ac47b7f9c2aed9ull, 0xfa732402e5f0c608ull},  {32, 0x5ac118eb5b919c8aull, 0x9a7c32222e246434ull},
+      {33, 0x7e5d175830bdf579ull, 0x38fd256b8aa5749bull},  {56, 0xfb742d89809ce65full, 0x81c8a7ffff10263cull},
+      {100, 0xc05c2427b7719e83ull, 0x7afb5c5a7be00415ull}, {1000, 0xc11dddbf0fd7e43full, 0x42654220e64eac3bull},
   };
   std::vector<unsigned char> d(1000);
   for (size_t i = 0; i < d.size(); ++i) d[i] = static_cast<unsigned char>((i * 131 + 7) ^ (i >> 3));
