@@ -159,6 +159,7 @@ inline int& offered() {
 
 inline void run(const std::string& name, const std::function<void(Case&)>& body) {
   if (smoke() && offered()++ % kSmokeStride != 0) return;
+  rng().seed(static_cast<uint32_t>(std::hash<std::string>{}(name)));  // inputs drawn in the body: the case's own
   Case c;
   std::string err;
   try {
