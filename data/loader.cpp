@@ -88,25 +88,4 @@ void WindowLoader::next_batch(int64_t per_rank, int rank, int world, int32_t* in
   cursor_ += per_rank * world;
 }
 
-EvalIterator::EvalIterator(const WindowLoader& loader, int64_t per_rank, int rank, int world, int64_t max_windows)
-    : loader_(loader), per_rank_(per_rank), rank_(rank), world_(world) {
-  WEFT_CHECK(world >= 1 && rank >= 0 && rank < world, "[data] rank ", rank, " of ", world);
-  WEFT_CHECK(per_rank >= 1, "[data] evaluation batch size must be positive, got ", per_rank);
-  WEFT_CHECK(max_windows >= 0, "[data] evaluation window limit must be >= 0, got ", max_windows);
-  total_ = max_windows > 0 ? std::min(max_windows, loader.windows()) : loader.windows();
-  const int64_t global = per_rank * world;
-  batches_ = (total_ + global - 1) / global;
-}
-
-bool EvalIterator::next(int64_t& rows, int32_t* inputs, int32_t* targets) {
-  rows = 0;
-  if (batch_ >= batches_) return false;
-  const int64_t first = batch_ * per_rank_ * world_ + rank_ * per_rank_;
-  rows = std::clamp<int64_t>(total_ - first, 0, per_rank_);
-  const int64_t T = loader_.seq_len();
-  for (int64_t b = 0; b < rows; ++b) loader_.sequential(first + b, inputs + b * T, targets + b * T);
-  ++batch_;
-  return true;
-}
-
 }  // namespace weft::data

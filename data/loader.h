@@ -1,6 +1,6 @@
 // Fixed-length training windows from a set of token shards, in a global order that does not depend on
 // the number of ranks (a keyed Feistel permutation per epoch, no O(W) table), with a cursor that counts
-// samples consumed globally; evaluation batches in file order. Details: docs/data-format.md.
+// samples consumed globally; windows in file order for evaluation (sequential). Details: docs/data-format.md.
 #pragma once
 
 #include <cstdint>
@@ -59,23 +59,6 @@ class WindowLoader {
   int64_t T_, windows_ = 0;
   uint64_t seed_;
   int64_t cursor_ = 0;
-};
-
-// Evaluation batches: the first `max_windows` windows of a split in file order (0: all), in global
-// batches of per_rank * world windows split contiguously by rank, as in training. Every rank sees the
-// same number of batches; the last one may give a rank fewer rows (possibly 0).
-class EvalIterator {
- public:
-  EvalIterator(const WindowLoader& loader, int64_t per_rank, int rank, int world, int64_t max_windows = 0);
-  // Fills this rank's rows of the next batch; false when no batch is left. rows: (rows, T) filled.
-  bool next(int64_t& rows, int32_t* inputs, int32_t* targets);
-  int64_t batches() const { return batches_; }  // global batches in all
-  int64_t windows() const { return total_; }    // windows visited by all ranks together
-
- private:
-  const WindowLoader& loader_;
-  int64_t per_rank_, total_, batches_, batch_ = 0;
-  int rank_, world_;
 };
 
 }  // namespace weft::data

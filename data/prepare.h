@@ -50,7 +50,6 @@ class DocumentRouter {
   int64_t documents() const { return n_; }
   int64_t train_tokens() const { return train_.tokens(); }
   int64_t val_tokens() const { return val_.tokens(); }
-  int64_t val_documents() const { return val_.documents(); }
   const std::vector<std::string>& train_files() const { return train_files_; }
   const std::vector<std::string>& val_files() const { return val_files_; }
 

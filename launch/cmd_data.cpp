@@ -60,6 +60,7 @@ int cmd_prepare(const std::vector<std::string>& args) {
   data::TextPrepareStats st = data::prepare_text(o);
   std::printf("wrote %s: %lld documents, %lld train + %lld val tokens (%s tokenizer)\n", out.c_str(),
               (long long)st.documents, (long long)st.train_tokens, (long long)st.val_tokens, o.tokenizer.c_str());
+  if (st.skipped_empty > 0) std::printf("skipped %lld empty documents\n", (long long)st.skipped_empty);
   return 0;
 }
 

@@ -25,7 +25,6 @@ class Arena {
 
   Device device() const { return dev_; }
   size_t used() const { return used_total_; }
-  size_t high_water() const { return high_water_; }
   int64_t system_allocations() const { return system_allocs_; }  // blocks ever allocated
 
  private:

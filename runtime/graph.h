@@ -64,7 +64,6 @@ class Graph {
   void clear();
 
   bool grad_enabled = true;
-  size_t tape_size() const { return tape_.size(); }
 
   // Gradient-ready tracking (data-parallel buckets reduce while the backward still runs): param() notes
   // the tape position at which each parameter entered the step; no earlier tape entry can use it, so its

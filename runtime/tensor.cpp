@@ -68,8 +68,4 @@ void check_same_device_dtype(const char* op, const Tensor& a, const Tensor& b) {
   WEFT_CHECK(a.dtype == b.dtype, "[", op, "] dtype mismatch: ", a.str(), " vs ", b.str());
 }
 
-void check_dtype(const char* op, const Tensor& a, DType t) {
-  WEFT_CHECK(a.dtype == t, "[", op, "] expected ", dtype_name(t), ", got ", a.str());
-}
-
 }  // namespace weft

@@ -62,6 +62,5 @@ struct Tensor {
 // Shape checks used by op front-ends; they throw weft::Error naming the op.
 void check_same_shape(const char* op, const Tensor& a, const Tensor& b);
 void check_same_device_dtype(const char* op, const Tensor& a, const Tensor& b);
-void check_dtype(const char* op, const Tensor& a, DType t);
 
 }  // namespace weft

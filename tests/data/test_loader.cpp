@@ -1,6 +1,6 @@
 // The window loader: Feistel permutation, window contents, determinism, disjoint rank slices, the same
 // global batches for world sizes 1, 2 and 4, resume from the cursor (also on another world size), epoch
-// rollover, several shards, and evaluation batches.
+// rollover, several shards.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -188,34 +188,6 @@ TEST(WindowLoader, SeveralShardsSkipShortOnesAndKeepWindowsInsideAShard) {
   std::set<int32_t> seen;  // the shuffled order covers all shards
   for (int i = 0; i < 7; ++i) seen.insert(batch(l, 1, 0, 1)[0]);
   EXPECT_EQ(seen.size(), 7u);
-}
-
-TEST(EvalIterator, SequentialNonOverlappingWindowsSplitByRank) {
-  TempDir dir("eval");
-  WindowLoader l(make_shard(dir, "v.bin", 11 * 4 + 1), 4, 99);
-  for (int world : {1, 2, 3}) {
-    for (int64_t limit : {0, 5}) {
-      std::vector<int32_t> all;
-      int64_t batches = -1;
-      for (int r = 0; r < world; ++r) {
-        EvalIterator it(l, 2, r, world, limit);
-        if (batches < 0) batches = it.batches();
-        EXPECT_EQ(it.batches(), batches) << "every rank runs the same number of batches";
-        std::vector<int32_t> in(2 * 4), tg(2 * 4);
-        int64_t rows = 0, n = 0;
-        while (it.next(rows, in.data(), tg.data())) {
-          ++n;
-          for (int64_t b = 0; b < rows; ++b) all.push_back(in[b * 4]);
-        }
-        EXPECT_EQ(n, batches);
-        EXPECT_FALSE(it.next(rows, in.data(), tg.data()));
-      }
-      std::sort(all.begin(), all.end());
-      const int64_t expect = limit ? limit : 11;
-      ASSERT_EQ(static_cast<int64_t>(all.size()), expect) << "world " << world << " limit " << limit;
-      for (int64_t k = 0; k < expect; ++k) EXPECT_EQ(all[k], k * 4) << "the first windows, each once";
-    }
-  }
 }
 
 }  // namespace
