@@ -16,7 +16,8 @@ mkdir -p "$work"
 work=$(realpath "$work")
 steps=${STEPS:-30}
 
-(cd "$work" && [ -f stories/val.bin ] || "$weft" prepare --builtin stories --out stories >/dev/null)
+mkdir -p "$work/runs"
+[ -f "$work/stories/val.bin" ] || (cd "$work" && "$weft" prepare --builtin stories --out stories >/dev/null)
 
 # name | training flags (default size: --d-model 32 --n-layers 2 --n-heads 2) | check flags (T = 32)
 configs=(
