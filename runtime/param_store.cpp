@@ -60,6 +60,12 @@ void ParamStore::initialize(uint64_t seed) {
         case Init::uniform: host[i] = p.init.a * (2.0 * rng.uniform() - 1.0); break;
       }
     }
+    if (p.init.lower_triangular) {
+      WEFT_CHECK(p.shape.rank >= 2, "[ParamStore::initialize] '", p.name, "': a lower-triangular init needs 2 dims");
+      const int64_t rows = p.shape[p.shape.rank - 2], cols = p.shape[p.shape.rank - 1];
+      for (int64_t i = 0; i < n; ++i)
+        if (i % cols > (i / cols) % rows) host[i] = 0.0;
+    }
     Tensor v = value(id);
     if (dtype_ == DType::f64) {
       device_copy(dev_, v.data, Device::cpu, host.data(), n * sizeof(double));

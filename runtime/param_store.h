@@ -17,6 +17,14 @@ namespace weft {
 struct Init {
   enum Kind { zeros, ones, constant, normal, uniform } kind = zeros;
   double a = 0.0;  // normal: std; uniform: half-width; constant: the value
+  // Zero every element above the diagonal of the last two dims (masked mixers' causal matrices); the
+  // other elements get the values they would have without the mask.
+  bool lower_triangular = false;
+  Init tril() const {
+    Init i = *this;
+    i.lower_triangular = true;
+    return i;
+  }
   static Init Zeros() { return {zeros, 0.0}; }
   static Init Ones() { return {ones, 1.0}; }
   static Init Constant(double v) { return {constant, v}; }
