@@ -82,11 +82,15 @@ Var concat(Graph& g, const std::vector<Var>& xs, int axis);
 std::vector<Var> split(Graph& g, Var x, const std::vector<int64_t>& sizes, int axis);
 Var transpose12(Graph& g, Var x);                       // (A, B, C, D) -> (A, C, B, D)
 
-// ---- causal token mixing (ops/mix.cpp), the masked mixer's replacement of attention: x (B, T, C), w (L, L)
+// ---- token mixing (ops/mix.cpp); causal, the masked mixer's replacement of attention: x (B, T, C), w (L, L)
 // with T <= L, bias (L) or null -> (B, T, C), y[b, i, :] = bias[i] + sum_{j <= i} w[i, j] x[b, j, :], using the
 // top-left T x T block of w. Only w's lower triangle is read and receives a gradient, so an upper triangle
 // that starts at zero stays zero under AdamW.
 Var causal_mix(Graph& g, Var x, Var w, Var bias = nullptr);
+// Bidirectional (unmasked) token mixing over T slots, the retrieval model's mixer (spec A.10): x (B, T, C),
+// w (T, T) full, bias (T) or null -> (B, T, C), y[b, i, :] = bias[i] + sum_j w[i, j] x[b, j, :]. Every entry of w
+// is read and receives a gradient.
+Var dense_mix(Graph& g, Var x, Var w, Var bias = nullptr);
 
 // ---- reductions (ops/reduce.cpp)
 Var sum(Graph& g, Var x, int axis, bool keepdim = false);
