@@ -1,6 +1,7 @@
 // The window loader: Feistel permutation, window contents, determinism, disjoint rank slices, the same
 // global batches for world sizes 1, 2 and 4, resume from the cursor (also on another world size), epoch
-// rollover, several shards.
+// rollover, several shards; --pack padded: one document per window (pads, truncation, ignored targets,
+// empty documents skipped), the same document order for any rank count and after a resume, its errors.
 #include <gtest/gtest.h>
 
 #include <map>
@@ -188,6 +189,134 @@ TEST(WindowLoader, SeveralShardsSkipShortOnesAndKeepWindowsInsideAShard) {
   std::set<int32_t> seen;  // the shuffled order covers all shards
   for (int i = 0; i < 7; ++i) seen.insert(batch(l, 1, 0, 1)[0]);
   EXPECT_EQ(seen.size(), 7u);
+}
+
+// ---- --pack padded
+
+constexpr int32_t kEot = 999999;
+
+// Documents of the given lengths (token j of document d is d * 1000 + j + 1), each followed by end-of-text
+// unless `last_unterminated`; a length of 0 writes a bare end-of-text (an empty document).
+std::shared_ptr<const Shard> doc_shard(const TempDir& dir, const std::string& name, const std::vector<int>& lengths,
+                                       bool last_unterminated = false, int first_doc = 0) {
+  std::vector<int32_t> t;
+  for (size_t d = 0; d < lengths.size(); ++d) {
+    for (int j = 0; j < lengths[d]; ++j) t.push_back(static_cast<int32_t>((first_doc + d) * 1000 + j + 1));
+    if (!(last_unterminated && d + 1 == lengths.size())) t.push_back(kEot);
+  }
+  write_shard(dir / name, t, 1 << 20, kEot);
+  return std::make_shared<const Shard>(dir / name);
+}
+
+// Document number of a padded window (its first input token).
+int32_t doc_of(const std::vector<int32_t>& in, size_t row, int64_t T) { return (in[row * T] - 1) / 1000; }
+
+TEST(PaddedLoader, OneDocumentPerWindowPaddedTruncatedWithIgnoredTargets) {
+  TempDir dir("padded");
+  const int64_t T = 8;
+  // documents 0..7; 1 and 5 are empty (skipped), 6 is T + 1 long (fills the window exactly), 7 is longer
+  // than T + 1 (truncated), 2 has one token (nothing to predict), 4 is T long
+  WindowLoader l(doc_shard(dir, "a.bin", {3, 0, 1, 5, 8, 0, 9, 20}), T, 1, Packing::padded);
+  EXPECT_EQ(l.packing(), Packing::padded);
+  ASSERT_EQ(l.windows(), 6);
+  const std::vector<int> docs = {0, 2, 3, 4, 6, 7}, lengths = {3, 1, 5, 8, 9, 20};
+  std::vector<int32_t> in(T), tg(T);
+  for (int64_t k = 0; k < 6; ++k) {
+    l.sequential(k, in.data(), tg.data());
+    const int d = docs[k], n = lengths[k];
+    for (int t = 0; t < T; ++t) {
+      EXPECT_EQ(in[t], t < n ? d * 1000 + t + 1 : kEot) << "window " << k << " input " << t;
+      // the document's end-of-text target is ignored too (pad = end-of-text, as in the paper)
+      EXPECT_EQ(tg[t], t + 1 < n ? d * 1000 + t + 2 : kIgnoreIndex) << "window " << k << " target " << t;
+    }
+    EXPECT_EQ(count_targets(tg.data(), T), std::min<int64_t>(n - 1, T)) << "window " << k;
+  }
+  const std::vector<int32_t> mixed = {1, kIgnoreIndex, 0, -5, kIgnoreIndex};
+  EXPECT_EQ(count_targets(mixed.data(), 5), 3);
+}
+
+TEST(PaddedLoader, LastDocumentWithoutEndOfTextAndSeveralShards) {
+  TempDir dir("padded_multi");
+  const int64_t T = 6;
+  std::vector<std::shared_ptr<const Shard>> shards = {doc_shard(dir, "0.bin", {2, 4}, false, 0),
+                                                      doc_shard(dir, "1.bin", {0, 0}, false, 10),  // only empty ones
+                                                      doc_shard(dir, "2.bin", {3, 7}, true, 20)};
+  WindowLoader l(shards, T, 1, Packing::padded);
+  ASSERT_EQ(l.windows(), 4);
+  std::vector<int32_t> in(T), tg(T);
+  const std::vector<int> docs = {0, 1, 20, 21};
+  for (int64_t k = 0; k < 4; ++k) {
+    l.sequential(k, in.data(), tg.data());
+    EXPECT_EQ(doc_of(in, 0, T), docs[k]) << "window " << k;
+  }
+  l.sequential(3, in.data(), tg.data());  // 7 tokens, no end-of-text in the file: truncated, every target counts
+  EXPECT_EQ(count_targets(tg.data(), T), 6);
+  EXPECT_EQ(tg[5], 21 * 1000 + 7);
+}
+
+TEST(PaddedLoader, SameDocumentOrderForWorld1And2And4AndAfterResume) {
+  TempDir dir("padded_world");
+  std::vector<int> lengths;
+  for (int d = 0; d < 29; ++d) lengths.push_back(1 + (d * 7) % 13);  // 29 documents: epochs end mid-batch
+  auto shard = doc_shard(dir, "a.bin", lengths);
+  const int64_t T = 8, global = 8, steps = 12;
+  auto rows = [&](WindowLoader& l, int64_t per_rank, int rank, int world) {
+    std::vector<int32_t> in(per_rank * T), tg(per_rank * T), out;
+    l.next_batch(per_rank, rank, world, in.data(), tg.data());
+    for (int64_t b = 0; b < per_rank; ++b) {
+      out.push_back(doc_of(in, b, T));
+      for (int64_t t = 0; t < T; ++t) out.push_back(tg[b * T + t]);  // the whole window, pads included
+    }
+    return out;
+  };
+  WindowLoader one(shard, T, 4, Packing::padded);
+  ASSERT_EQ(one.windows(), 29);
+  std::vector<std::vector<int32_t>> reference;
+  std::set<int32_t> epoch0;
+  for (int s = 0; s < steps; ++s) {
+    reference.push_back(rows(one, global, 0, 1));
+    for (size_t i = 0; i < reference.back().size(); i += T + 1)
+      if (s * global + static_cast<int64_t>(i / (T + 1)) < 29) epoch0.insert(reference.back()[i]);
+  }
+  EXPECT_EQ(epoch0.size(), 29u) << "an epoch visits every document once";
+  for (int world : {2, 4}) {
+    std::vector<WindowLoader> ranks;
+    for (int r = 0; r < world; ++r) ranks.emplace_back(shard, T, 4, Packing::padded);
+    for (int s = 0; s < steps; ++s) {
+      std::vector<int32_t> joined;
+      for (int r = 0; r < world; ++r) {
+        auto part = rows(ranks[r], global / world, r, world);
+        joined.insert(joined.end(), part.begin(), part.end());
+      }
+      EXPECT_EQ(joined, reference[s]) << "world " << world << " step " << s;
+    }
+  }
+  std::vector<WindowLoader> resumed;  // from step 5's cursor on 2 ranks
+  for (int r = 0; r < 2; ++r) {
+    resumed.emplace_back(shard, T, 4, Packing::padded);
+    resumed.back().set_cursor(5 * global);
+  }
+  for (int s = 5; s < steps; ++s) {
+    auto part = rows(resumed[0], global / 2, 0, 2), rest = rows(resumed[1], global / 2, 1, 2);
+    part.insert(part.end(), rest.begin(), rest.end());
+    EXPECT_EQ(part, reference[s]) << "resumed, step " << s;
+  }
+}
+
+TEST(PaddedLoader, ErrorsNameTheShard) {
+  TempDir dir("padded_err");
+  expect_error([&] { WindowLoader l(make_shard(dir, "noeot.bin", 100), 8, 1, Packing::padded); },
+               {"noeot.bin", "no end-of-text id", "--pack padded"});
+  expect_error([&] { WindowLoader l(doc_shard(dir, "empty.bin", {0, 0, 0}), 8, 1, Packing::padded); },
+               {"empty.bin", "no document", "--pack padded"});
+  std::vector<int32_t> t = {1, 2, 7, 3, 7};
+  write_shard(dir / "other.bin", t, 1 << 20, 7);
+  expect_error(
+      [&] {
+        WindowLoader l({doc_shard(dir, "a.bin", {3}), std::make_shared<const Shard>(dir / "other.bin")}, 8, 1,
+                       Packing::padded);
+      },
+      {"other.bin", "ends documents with 7", "a.bin"});
 }
 
 }  // namespace
