@@ -20,6 +20,7 @@ std::vector<Flag> TransformerConfig::flags() {
       Flag::integer("sandwich-dim", 128, "Sandwich d-bar"),
       Flag::text("activation", "gelu", "gelu (tanh) | relu | swiglu"),
       Flag::text("norm", "layernorm", "layernorm | rmsnorm"),
+      Flag::real("norm-eps", 1e-5, "epsilon of the model's LayerNorm/RMSNorm"),
       Flag::boolean("tie-embeddings", true, "share input and output embeddings"),
       Flag::boolean("bias", true, "biases in linear layers and LayerNorm"),
       Flag::real("dropout", 0.0, "dropout probability"),
@@ -40,6 +41,7 @@ TransformerConfig TransformerConfig::from_flags(const FlagValues& v) {
   c.sandwich_dim = v.integer("sandwich-dim");
   c.activation = v.text("activation");
   c.norm = v.text("norm");
+  c.norm_eps = static_cast<float>(v.real("norm-eps"));
   c.tie_embeddings = v.boolean("tie-embeddings");
   c.bias = v.boolean("bias");
   c.dropout = static_cast<float>(v.real("dropout"));
@@ -65,6 +67,7 @@ void TransformerConfig::validate() const {
   WEFT_CHECK(activation == "gelu" || activation == "relu" || activation == "swiglu",
              "--activation must be gelu, relu or swiglu, got '", activation, "'");
   WEFT_CHECK(norm == "layernorm" || norm == "rmsnorm", "--norm must be layernorm or rmsnorm, got '", norm, "'");
+  WEFT_CHECK(norm_eps > 0.0f && std::isfinite(norm_eps), "--norm-eps must be positive, got ", norm_eps);
   WEFT_CHECK(dropout >= 0.0f && dropout < 1.0f, "--dropout must be in [0, 1), got ", dropout);
   if (position == PositionScheme::rope) {
     WEFT_CHECK(rope_fraction > 0.0f && rope_fraction <= 1.0f, "--rope-fraction must be in (0, 1], got ",

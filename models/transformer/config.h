@@ -20,6 +20,7 @@ struct TransformerConfig {
   int64_t max_seq_len = 256;    // --seq-len (learned positions have this many rows)
   std::string activation = "gelu";   // --activation gelu | relu | swiglu  (gelu = tanh approximation)
   std::string norm = "layernorm";    // --norm layernorm | rmsnorm
+  float norm_eps = 1e-5f;            // --norm-eps
   bool tie_embeddings = true;   // --tie-embeddings
   bool bias = true;             // --bias (linear and LayerNorm biases)
   float dropout = 0.0f;         // --dropout

@@ -13,15 +13,7 @@ Transformer::Transformer(TransformerConfig cfg) : cfg_(std::move(cfg)) { cfg_.va
 void Transformer::declare(ParamStore& store) {
   const int64_t C = cfg_.d_model, V = cfg_.vocab_size, F = cfg_.ff(), L = cfg_.n_layers;
   const double std_init = 0.02, std_residual = 0.02 / std::sqrt(2.0 * L);  // GPT-2 scaled residual init
-  bool ln = cfg_.norm == "layernorm";
-  auto add_norm = [&](const std::string& name, int& w, int& b) {
-    w = store.add(name + ".weight", {C}, Init::Ones(), false);
-    b = ln && cfg_.bias ? store.add(name + ".bias", {C}, Init::Zeros(), false) : -1;
-  };
-  auto add_linear = [&](const std::string& name, int64_t out, int64_t in, double std, int& w, int& b) {
-    w = store.add(name + ".weight", {out, in}, Init::Normal(std));
-    b = cfg_.bias ? store.add(name + ".bias", {out}, Init::Zeros(), false) : -1;
-  };
+  const bool norm_bias = cfg_.norm == "layernorm" && cfg_.bias;
   tok_emb_ = store.add("tok_emb.weight", {V, C}, Init::Normal(std_init));
   if (cfg_.position == PositionScheme::learned)
     pos_emb_ = store.add("pos_emb.weight", {cfg_.max_seq_len, C}, Init::Normal(std_init));
@@ -29,15 +21,15 @@ void Transformer::declare(ParamStore& store) {
   for (int64_t l = 0; l < L; ++l) {
     Layer& y = layers_[l];
     std::string p = "blocks." + std::to_string(l);
-    add_norm(p + ".ln1", y.ln1_w, y.ln1_b);
-    add_linear(p + ".attn.qkv", 3 * C, C, std_init, y.qkv_w, y.qkv_b);
-    add_linear(p + ".attn.proj", C, C, std_residual, y.proj_w, y.proj_b);
-    add_norm(p + ".ln2", y.ln2_w, y.ln2_b);
+    y.ln1 = declare_norm(store, p + ".ln1", C, norm_bias);
+    y.attn.qkv = declare_linear(store, p + ".attn.qkv", 3 * C, C, Init::Normal(std_init), cfg_.bias);
+    y.attn.proj = declare_linear(store, p + ".attn.proj", C, C, Init::Normal(std_residual), cfg_.bias);
+    y.ln2 = declare_norm(store, p + ".ln2", C, norm_bias);
     int64_t fc_out = cfg_.activation == "swiglu" ? 2 * F : F;
-    add_linear(p + ".mlp.fc", fc_out, C, std_init, y.fc_w, y.fc_b);
-    add_linear(p + ".mlp.proj", C, F, std_residual, y.fc2_w, y.fc2_b);
+    y.mlp.fc = declare_linear(store, p + ".mlp.fc", fc_out, C, Init::Normal(std_init), cfg_.bias);
+    y.mlp.proj = declare_linear(store, p + ".mlp.proj", C, F, Init::Normal(std_residual), cfg_.bias);
   }
-  add_norm("ln_f", lnf_w_, lnf_b_);
+  ln_f_ = declare_norm(store, "ln_f", C, norm_bias);
   if (!cfg_.tie_embeddings) lm_head_ = store.add("lm_head.weight", {V, C}, Init::Normal(std_init));
 }
 
@@ -67,49 +59,30 @@ void Transformer::prepare_positions(Device dev, DType dt, int64_t T) {
   positions_len_ = T;
 }
 
-Var Transformer::norm(Graph& g, ParamStore& store, Var x, int w, int b) const {
-  if (cfg_.norm == "rmsnorm") return ops::rmsnorm(g, x, g.param(store, w), 1e-5f);
-  return ops::layernorm(g, x, g.param(store, w), param_or_null(g, store, b), 1e-5f);
+Var Transformer::norm(Graph& g, ParamStore& store, Var x, const NormParams& n) const {
+  return models::norm(g, store, cfg_.norm == "rmsnorm" ? NormKind::rmsnorm : NormKind::layernorm, n, x, cfg_.norm_eps);
 }
 
-Var Transformer::attention_block(Graph& g, ParamStore& store, const Layer& l, Var x, int64_t B, int64_t T) {
-  const int64_t C = cfg_.d_model, NH = cfg_.n_heads, HS = cfg_.head_size();
-  Var h = norm(g, store, x, l.ln1_w, l.ln1_b);
-  Var qkv = ops::linear(g, h, g.param(store, l.qkv_w), param_or_null(g, store, l.qkv_b));  // (B, T, 3C)
-  std::vector<Var> parts = ops::split(g, qkv, {C, C, C}, -1);
-  Shape heads{B, T, NH, HS};
-  Var q = ops::reshape(g, parts[0], heads), k = ops::reshape(g, parts[1], heads), v = ops::reshape(g, parts[2], heads);
-  PositionBias bias;
+AttentionPositions Transformer::attention_positions() const {
+  AttentionPositions pos;
   if (cfg_.position == PositionScheme::rope) {
-    q = ops::rope(g, q, cfg_.rope_channels(), cfg_.rope_base);
-    k = ops::rope(g, k, cfg_.rope_channels(), cfg_.rope_base);
+    pos.rope_channels = cfg_.rope_channels();
+    pos.rope_base = cfg_.rope_base;
   } else if (cfg_.position == PositionScheme::alibi) {
-    bias.kind = PositionBias::Kind::alibi;
-    bias.slopes = head_slopes_.ptr<float>();
+    pos.bias.kind = PositionBias::Kind::alibi;
+    pos.bias.slopes = head_slopes_.ptr<float>();
   } else if (cfg_.position == PositionScheme::sandwich) {
-    bias.kind = PositionBias::Kind::table;
-    bias.slopes = head_slopes_.ptr<float>();
-    bias.table = bias_table_.ptr<float>();
-    bias.table_len = positions_len_;
+    pos.bias.kind = PositionBias::Kind::table;
+    pos.bias.slopes = head_slopes_.ptr<float>();
+    pos.bias.table = bias_table_.ptr<float>();
+    pos.bias.table_len = positions_len_;
   }
-  Var att = ops::attention(g, q, k, v, bias);                                               // (B, T, NH, HS)
-  Var y = ops::linear(g, ops::reshape(g, att, {B, T, C}), g.param(store, l.proj_w), param_or_null(g, store, l.proj_b));
-  return y;
-}
-
-Var Transformer::mlp_block(Graph& g, ParamStore& store, const Layer& l, Var x) {
-  Var h = norm(g, store, x, l.ln2_w, l.ln2_b);
-  Var fc_w = g.param(store, l.fc_w), fc_b = param_or_null(g, store, l.fc_b);
-  Var f;  // (B, T, F)
-  if (cfg_.activation == "gelu") f = ops::linear_gelu(g, h, fc_w, fc_b);  // GELU fused into the GEMM on CUDA
-  else if (cfg_.activation == "relu") f = ops::relu(g, ops::linear(g, h, fc_w, fc_b));
-  else f = ops::swiglu(g, ops::linear(g, h, fc_w, fc_b));  // (B, T, 2F) -> (B, T, F)
-  return ops::linear(g, f, g.param(store, l.fc2_w), param_or_null(g, store, l.fc2_b));
+  return pos;
 }
 
 Var Transformer::forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rng, bool training) {
   WEFT_CHECK(ids.shape.rank == 2 && ids.dtype == DType::i32, "[transformer] ids must be i32 (B, T), got ", ids.str());
-  const int64_t B = ids.shape[0], T = ids.shape[1];
+  const int64_t T = ids.shape[1];
   if (cfg_.position == PositionScheme::learned)
     WEFT_CHECK(T <= cfg_.max_seq_len, "[transformer] sequence length ", T, " exceeds the ", cfg_.max_seq_len,
                " learned positions (use rope, alibi, sandwich or sinusoidal to evaluate longer)");
@@ -122,12 +95,16 @@ Var Transformer::forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rn
     x = ops::add(g, x, ops::cast(g, g.constant(sinusoid_.tensor().slice_rows(0, T)), store.dtype()));
   if (drop) x = ops::dropout(g, x, cfg_.dropout, *rng);
   if (tapping()) tap("embed", x);
+  const AttentionPositions pos = attention_positions();
+  const Activation act = cfg_.activation == "gelu"   ? Activation::gelu_tanh
+                         : cfg_.activation == "relu" ? Activation::relu
+                                                     : Activation::swiglu;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
-    Var a = attention_block(g, store, l, x, B, T);
+    Var a = causal_self_attention(g, store, l.attn, norm(g, store, x, l.ln1), cfg_.n_heads, pos);
     if (drop) a = ops::dropout(g, a, cfg_.dropout, *rng);
     x = ops::add(g, x, a);
-    Var m = mlp_block(g, store, l, x);
+    Var m = mlp(g, store, l.mlp, norm(g, store, x, l.ln2), act);
     if (drop) m = ops::dropout(g, m, cfg_.dropout, *rng);
     x = ops::add(g, x, m);
     if (tapping()) {
@@ -137,7 +114,7 @@ Var Transformer::forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rn
       tap(p + ".out", x);
     }
   }
-  x = norm(g, store, x, lnf_w_, lnf_b_);
+  x = norm(g, store, x, ln_f_);
   if (tapping()) tap("final", x);
   return ops::linear(g, x, g.param(store, cfg_.tie_embeddings ? tok_emb_ : lm_head_));  // (B, T, V)
 }

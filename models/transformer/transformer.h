@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "models/common/blocks.h"
 #include "models/model.h"
 #include "models/transformer/config.h"
 #include "runtime/memory.h"
@@ -29,18 +30,19 @@ class Transformer : public Model {
   const TransformerConfig& config() const { return cfg_; }
 
  private:
-  struct Layer {  // parameter ids; -1 when the configuration has no such parameter
-    int ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc2_w, fc2_b;
+  struct Layer {  // parameter ids (models/common/blocks.h); -1 when the configuration has no such parameter
+    NormParams ln1, ln2;
+    AttentionParams attn;
+    MlpParams mlp;
   };
   Var forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rng, bool training);  // (B, T, V)
-  Var norm(Graph& g, ParamStore& store, Var x, int w, int b) const;
-  Var attention_block(Graph& g, ParamStore& store, const Layer& l, Var x, int64_t B, int64_t T);
-  Var mlp_block(Graph& g, ParamStore& store, const Layer& l, Var x);
-  Var param_or_null(Graph& g, ParamStore& store, int id) const { return id < 0 ? nullptr : g.param(store, id); }
+  Var norm(Graph& g, ParamStore& store, Var x, const NormParams& n) const;
+  AttentionPositions attention_positions() const;
   void prepare_positions(Device dev, DType dt, int64_t T);  // device constants, grown on demand
 
   TransformerConfig cfg_;
-  int tok_emb_ = -1, pos_emb_ = -1, lnf_w_ = -1, lnf_b_ = -1, lm_head_ = -1;
+  int tok_emb_ = -1, pos_emb_ = -1, lm_head_ = -1;
+  NormParams ln_f_;
   std::vector<Layer> layers_;
   // Device-resident constants for the position scheme (sized for the longest T seen so far).
   int64_t positions_len_ = 0;
