@@ -35,6 +35,18 @@ void merge_model_config(po::variables_map& vm, const std::string& stored_ini, co
   }
 }
 
+// [data] pack when resuming: not given, the checkpoint's (concat when it predates --pack); given, it must
+// agree with it (another packing would continue the run on other samples from the same cursor).
+void merge_pack(po::variables_map& vm, const std::string& stored_ini, const std::string& path) {
+  auto data = ini_section(stored_ini, "data");
+  const std::string stored = data.count("pack") ? data["pack"] : "concat";
+  const std::string current = get<std::string>(vm, "pack");
+  if (current == stored) return;
+  if (!vm["pack"].defaulted())
+    throw UsageError("--pack " + current + " contradicts the checkpoint " + path + " (pack = " + stored + ")");
+  vm.at("pack").value() = boost::any(stored);
+}
+
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& args) {
@@ -76,6 +88,8 @@ int cmd_train(const std::vector<std::string>& args) {
         vm = parse_model_args(*set, with_model, stored_model);
       }
       merge_model_config(vm, stored_ini, resume);
+      merge_pack(vm, stored_ini, resume);
+      opt.pack = parse_packing(get<std::string>(vm, "pack"));
     }
     auto tok = data::load_tokenizer(opt.data);
     if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(tok->vocab_size());

@@ -48,7 +48,7 @@ EvalTotals evaluate_windows(models::Model& model, ParamStore& params, Exec& ex, 
       std::copy(losses.begin(), losses.begin() + N, wide.begin());
     }
     for (int64_t i = 0; i < N; ++i) totals.loss_sum += wide[i];  // token order: independent of batching
-    totals.tokens += N;
+    totals.tokens += data::count_targets(tg.ptr<int32_t>(), N);  // padded: pads and end-of-text do not count
     g.clear();
   }
   double buf[2] = {totals.loss_sum, static_cast<double>(totals.tokens)};

@@ -1,6 +1,7 @@
 // The one evaluation loop (weft eval and the trainer's periodic validation): windows of a data split in
-// file order, dealt to ranks in batches, scored by the model's logits in evaluation mode, per-token losses
-// summed in fp64 on the host, sums all-reduced in fp64. The mean depends neither on --batch-size nor on
+// file order (with --pack padded: its documents, one per window), dealt to ranks in batches, scored by the
+// model's logits in evaluation mode, per-token losses of the targets that count (not ignore_index) summed
+// in fp64 on the host, sums and counts all-reduced in fp64. The mean depends neither on --batch-size nor on
 // the rank count beyond fp64 rounding of the final sums.
 #pragma once
 
@@ -17,12 +18,12 @@ namespace weft::launch {
 
 struct EvalTotals {
   double loss_sum = 0.0;  // summed token NLL (nats)
-  int64_t tokens = 0;
+  int64_t tokens = 0;  // targets that counted (padded: not the pads)
   double mean() const { return tokens > 0 ? loss_sum / static_cast<double>(tokens) : 0.0; }
 };
 
 struct EvalRequest {
-  int64_t windows = 0;     // score windows [0, windows) of the loader (clamped to loader.windows())
+  int64_t windows = 0;     // score windows (padded: documents) [0, windows) of the loader, clamped to windows()
   int64_t batch_size = 8;  // windows per forward pass on each rank
 };
 

@@ -29,7 +29,8 @@ void device_options(const po::variables_map& vm, std::string& device, std::strin
 
 void add_train_options(OptionSet& set) {
   set.group("data").add_options()
-      ("data", po::value<std::string>()->required(), "data folder written by `weft prepare` (train.bin, val.bin)");
+      ("data", po::value<std::string>()->required(), "data folder written by `weft prepare` (train.bin, val.bin)")
+      ("pack", po::value<std::string>()->default_value("concat"), kPackHelp);
   set.group("train").add_options()
       ("out", po::value<std::string>()->required(), "run folder: metrics.jsonl, config.ini, checkpoints/")
       ("steps", po::value<int64_t>()->default_value(1000), "optimizer steps")
@@ -63,6 +64,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   TrainOptions o;
   o.data = get<std::string>(vm, "data");
   o.out = get<std::string>(vm, "out");
+  o.pack = parse_packing(get<std::string>(vm, "pack"));
   o.steps = get<int64_t>(vm, "steps");
   o.batch_size = get<int64_t>(vm, "batch-size");
   o.grad_accum = get<int64_t>(vm, "grad-accum");
@@ -112,6 +114,14 @@ TrainOptions train_options(const po::variables_map& vm) {
   if (o.clip < 0) throw UsageError("--clip must be >= 0");
   return o;
 }
+
+data::Packing parse_packing(const std::string& flag_value) {
+  if (flag_value == "concat") return data::Packing::concat;
+  if (flag_value == "padded") return data::Packing::padded;
+  throw UsageError("--pack must be concat or padded, got '" + flag_value + "'");
+}
+
+const char* packing_name(data::Packing p) { return p == data::Packing::padded ? "padded" : "concat"; }
 
 Device resolve_device(const std::string& flag_value) {
   const int gpus = cuda::device_count();

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "data/loader.h"
 #include "launch/options.h"
 #include "runtime/dtype.h"
 
@@ -11,6 +12,7 @@ namespace weft::launch {
 
 struct TrainOptions {
   std::string data, out;
+  data::Packing pack = data::Packing::concat;  // --pack
   int64_t steps = 1000, batch_size = 8, grad_accum = 1;
   double lr = 1e-3, min_lr = 1e-4, weight_decay = 0.1, beta1 = 0.9, beta2 = 0.95, clip = 1.0;
   int64_t warmup = 100;
@@ -33,6 +35,14 @@ void add_train_options(OptionSet& set);
 void add_device_options(OptionSet& set, const std::string& group);
 void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads);
 TrainOptions train_options(const po::variables_map& vm);  // validates; errors name the flag
+
+// --pack concat | padded (a UsageError naming the flag otherwise), and back.
+data::Packing parse_packing(const std::string& flag_value);
+const char* packing_name(data::Packing p);
+inline constexpr const char* kPackHelp =
+    "concat: windows of the concatenated token stream, across documents | padded: one document per sample, "
+    "truncated to --seq-len + 1 tokens, right-padded with end-of-text, pads and the end-of-text target not "
+    "counted in the loss (the masked-mixer paper's data)";
 
 // The device of --device: "auto" becomes cuda when this build has CUDA and a GPU is visible, else cpu;
 // "cuda" without either is a UsageError naming the flag.

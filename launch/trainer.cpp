@@ -33,8 +33,8 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
       arena_(exec_.device()),
       rng_(opt_.seed, static_cast<uint32_t>(comm.rank())),
       losses_(exec_.device()),
-      inputs_(DType::i32, {opt_.batch_size, seq_len}),
-      targets_(DType::i32, {opt_.batch_size, seq_len}) {
+      inputs_(DType::i32, {opt_.grad_accum * opt_.batch_size, seq_len}),
+      targets_(DType::i32, {opt_.grad_accum * opt_.batch_size, seq_len}) {
   Exec& ex = exec_.get();
   const DType compute = parse_compute_dtype(opt_.dtype, ex.device);
   const int world = comm_.size();
@@ -58,9 +58,9 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
   const int64_t V = model_->vocab_size();
   WEFT_CHECK(T_ <= model_->max_seq_len(), "--seq-len ", T_, ": model '", model_->name(),
              "' supports sequences of at most ", model_->max_seq_len(), " tokens");
-  train_ = std::make_unique<data::WindowLoader>(data::open_split(opt_.data, "train", V), T_, opt_.seed);
+  train_ = std::make_unique<data::WindowLoader>(data::open_split(opt_.data, "train", V), T_, opt_.seed, opt_.pack);
   if (!data::split_files(opt_.data, "val").empty())
-    val_ = std::make_unique<data::WindowLoader>(data::open_split(opt_.data, "val", V), T_, opt_.seed);
+    val_ = std::make_unique<data::WindowLoader>(data::open_split(opt_.data, "val", V), T_, opt_.seed, opt_.pack);
   state_.rng = rng_.state();
   state_.lr_decay_steps = opt_.decay_steps;
   if (comm_.rank() == 0) {
@@ -76,14 +76,15 @@ Trainer::~Trainer() {
   device_comm_.reset();
 }
 
-models::Batch Trainer::stage_batch(int64_t rows, float normalizer, const int64_t* streams) {
-  if (exec_.device() == Device::cpu)
-    return models::Batch{inputs_.tensor().slice_rows(0, rows), targets_.tensor().slice_rows(0, rows), normalizer,
-                         streams};
-  const size_t bytes = static_cast<size_t>(rows * T_) * sizeof(int32_t);
-  device_copy(Device::cuda, dev_inputs_.tensor().data, Device::cpu, inputs_.tensor().data, bytes);
-  device_copy(Device::cuda, dev_targets_.tensor().data, Device::cpu, targets_.tensor().data, bytes);
-  return models::Batch{dev_inputs_.tensor().slice_rows(0, rows), dev_targets_.tensor().slice_rows(0, rows), normalizer,
+models::Batch Trainer::stage_batch(int64_t micro, float normalizer, const int64_t* streams) {
+  const int64_t B = opt_.batch_size;
+  Tensor inputs = inputs_.tensor().slice_rows(micro * B, (micro + 1) * B);
+  Tensor targets = targets_.tensor().slice_rows(micro * B, (micro + 1) * B);
+  if (exec_.device() == Device::cpu) return models::Batch{inputs, targets, normalizer, streams};
+  const size_t bytes = static_cast<size_t>(B * T_) * sizeof(int32_t);
+  device_copy(Device::cuda, dev_inputs_.tensor().data, Device::cpu, inputs.data, bytes);
+  device_copy(Device::cuda, dev_targets_.tensor().data, Device::cpu, targets.data, bytes);
+  return models::Batch{dev_inputs_.tensor().slice_rows(0, B), dev_targets_.tensor().slice_rows(0, B), normalizer,
                        streams};
 }
 
@@ -114,22 +115,36 @@ void Trainer::resume_from(const std::string& path) {
 
 Trainer::StepResult Trainer::train_step() {
   Exec& ex = exec_.get();
-  const int64_t B = opt_.batch_size;
+  const int64_t B = opt_.batch_size, accum = opt_.grad_accum, rows = B * T_;
   const int world = comm_.size();
-  // Every micro-batch's loss is divided by the token count of the whole global step, so the summed
-  // gradients are exactly the gradient of the global mean loss however the step is split.
-  const float normalizer = static_cast<float>(B * T_ * opt_.grad_accum * world);
+  const bool padded = train_->packing() == data::Packing::padded;
+  // The whole step's data first: its global count of targets that count is every micro-batch's divisor.
+  for (int64_t micro = 0; micro < accum; ++micro)
+    train_->next_batch(B, comm_.rank(), world, inputs_.ptr<int32_t>() + micro * rows,
+                       targets_.ptr<int32_t>() + micro * rows);
+  const int64_t window_tokens = rows * accum * world;
+  int64_t counted = window_tokens;  // concat: every target counts
+  if (padded) {  // pads do not: count them here, sum over ranks
+    counted = data::count_targets(targets_.ptr<int32_t>(), rows * accum);
+    if (world > 1) comm_.all_reduce(&counted, 1, DType::i64, par::ReduceOp::sum);
+  }
+  // Every micro-batch's loss is divided by the count of the whole global step, so the summed gradients
+  // are exactly the gradient of the global mean loss however the step is split (a step of documents with
+  // nothing to predict divides zeros by 1).
+  const float normalizer = static_cast<float>(std::max<int64_t>(counted, 1));
+  // Auxiliary terms are reported as their mean over micro-batches: weight = the micro-batch's share of the
+  // step's windows (concat: its token share, as before).
   ParamStore& params = state_store_->params();
   losses_.begin_step(ex);
   Graph g(ex, arena_);
-  for (int64_t micro = 0; micro < opt_.grad_accum; ++micro) {
-    train_->next_batch(B, comm_.rank(), world, inputs_.ptr<int32_t>(), targets_.ptr<int32_t>());
+  for (int64_t micro = 0; micro < accum; ++micro) {
     std::vector<int64_t> streams;
     if (model_->has_state()) streams = stream_ids(micro, comm_.rank(), world, B);
-    models::Batch batch = stage_batch(B, normalizer, streams.empty() ? nullptr : streams.data());
+    models::Batch batch = stage_batch(micro, normalizer, streams.empty() ? nullptr : streams.data());
     models::LossTerms terms = model_->loss_terms(g, params, batch, rng_, true);
-    losses_.add(ex, terms, batch.token_share());
-    const bool folded = micro + 1 == opt_.grad_accum && reducer_->attach(g);
+    losses_.add(ex, terms,
+                padded ? static_cast<double>(rows) / static_cast<double>(window_tokens) : batch.token_share());
+    const bool folded = micro + 1 == accum && reducer_->attach(g);
     g.backward(terms.total);
     state_store_->end_micro_batch(folded);
     g.clear();
@@ -137,9 +152,10 @@ Trainer::StepResult Trainer::train_step() {
   StepResult r;
   r.losses = losses_.finish(comm_);
   r.grad_norm = state_store_->update(*reducer_, static_cast<float>(schedule_.at(state_.step)), opt_.clip);
+  r.tokens = counted;
   ++state_.step;
   state_.consumed_samples = train_->cursor();
-  state_.tokens_seen += B * T_ * opt_.grad_accum * world;
+  state_.tokens_seen += window_tokens;
   state_.rng = RngState{rng_.state().seed, 0, rng_.state().offset};
   return r;
 }
@@ -150,12 +166,19 @@ double Trainer::evaluate(int64_t batches) {
   return evaluate_windows(*model_, state_store_->params(), exec_.get(), arena_, *val_, request, comm_).mean();
 }
 
-void Trainer::log_step(const StepResult& r, double lr, double step_seconds) {
+void Trainer::log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step) {
   if (comm_.rank() != 0) return;
   const double tokens_per_step = static_cast<double>(opt_.batch_size * T_ * opt_.grad_accum * comm_.size());
-  const double tps = tokens_per_step / step_seconds;
+  const double tps = tokens_per_step / step_seconds, real_tps = real_tokens_per_step / step_seconds;
   const double eta = step_seconds * static_cast<double>(opt_.steps - state_.step);
+  const bool padded = train_->packing() == data::Packing::padded;
   std::string line = progress_line(state_.step, opt_.steps, r.losses.loss, lr, tps, eta);
+  if (padded) {  // window tokens/s above (what the hardware runs), real (counted) tokens/s here
+    char buf[64];
+    if (real_tps >= 1e4) std::snprintf(buf, sizeof buf, " | real %.1fk tok/s", real_tps / 1e3);
+    else std::snprintf(buf, sizeof buf, " | real %.0f tok/s", real_tps);
+    line += buf;
+  }
   JsonLine json;
   json.integer("step", state_.step).num("loss", r.losses.loss);
   for (const auto& [name, value] : r.losses.aux) {
@@ -166,11 +189,9 @@ void Trainer::log_step(const StepResult& r, double lr, double step_seconds) {
   }
   std::printf("%s\n", line.c_str());
   std::fflush(stdout);
-  metrics_->write(json.num("lr", lr)
-                      .num("grad_norm", r.grad_norm)
-                      .integer("tokens", state_.tokens_seen)
-                      .num("tokens_per_s", tps)
-                      .num("elapsed_s", state_.elapsed_s));
+  json.num("lr", lr).num("grad_norm", r.grad_norm).integer("tokens", state_.tokens_seen).num("tokens_per_s", tps);
+  if (padded) json.num("real_tokens_per_s", real_tps);
+  metrics_->write(json.num("elapsed_s", state_.elapsed_s));
 }
 
 void Trainer::save() {
@@ -190,12 +211,13 @@ void Trainer::save() {
 
 double Trainer::run() {
   if (comm_.rank() == 0)
-    std::printf("model %s: %lld parameters, %.3g training FLOPs/token; global batch %lld x %lld tokens; %s, %s%s\n",
+    std::printf("model %s: %lld parameters, %.3g training FLOPs/token; global batch %lld x %lld tokens%s; %s, %s%s\n",
                 meta_.model.c_str(), (long long)state_store_->master().numel(), model_->flops_per_token(T_),
                 (long long)(opt_.batch_size * opt_.grad_accum * comm_.size()), (long long)T_,
+                train_->packing() == data::Packing::padded ? " (one padded document each)" : "",
                 exec_.device() == Device::cuda ? "cuda" : "cpu", std::string(dtype_name(compute_dtype())).c_str(),
                 state_store_->mixed_precision() ? " (fp32 master weights)" : "");
-  double window_start = now_s();
+  double window_start = now_s(), window_tokens = 0;
   int64_t window_steps = 0;
   double val_loss = std::nan("");
   while (state_.step < opt_.steps) {
@@ -205,12 +227,14 @@ double Trainer::run() {
     double dt = now_s() - t0;
     state_.elapsed_s += dt;
     ++window_steps;
+    window_tokens += static_cast<double>(r.tokens);
     WEFT_CHECK(std::isfinite(r.losses.loss), "[train] loss is ", r.losses.loss, " at step ", state_.step,
                " (diverged: lower --lr or raise --warmup)");
     if (state_.step % opt_.log_every == 0 || state_.step == opt_.steps) {
-      log_step(r, lr, (now_s() - window_start) / window_steps);
+      log_step(r, lr, (now_s() - window_start) / window_steps, window_tokens / window_steps);
       window_start = now_s();
       window_steps = 0;
+      window_tokens = 0;
     }
     bool last = state_.step == opt_.steps;
     if ((opt_.eval_every > 0 && state_.step % opt_.eval_every == 0) || last) {
@@ -224,6 +248,7 @@ double Trainer::run() {
       }
       window_start = now_s();
       window_steps = 0;
+      window_tokens = 0;
     }
     if ((opt_.save_every > 0 && state_.step % opt_.save_every == 0) || (last && opt_.save_on_exit)) save();
     // All ranks agree on stopping at the same step: a signal seen by any rank stops all of them.

@@ -1,5 +1,7 @@
 // Trainer: the training loop shared by every model. One step = grad-accum micro-batches (each rank
-// reads its slice of the global batch; TrainableState::end_micro_batch after each backward), then
+// reads its slices of the global batch first, so that the global count of targets that count, which
+// normalises every micro-batch's loss, is known before the first backward; TrainableState::end_micro_batch
+// after each backward), then
 // TrainableState::update with this run's GradReducer (replicated all-reduce overlapping the last backward,
 // or ZeRO-1), then logging (loss and the model's auxiliary terms), evaluation (launch/evaluation.h) and
 // checkpoints (parameters, optimizer, data cursor, RNG and the model's state across steps) on their
@@ -47,12 +49,14 @@ class Trainer {
   struct StepResult {
     StepLosses::Totals losses;
     double grad_norm = 0.0;
+    int64_t tokens = 0;  // targets that counted in the global step (padded: fewer than the window tokens)
   };
   StepResult train_step();
-  void log_step(const StepResult& r, double lr, double step_seconds);
+  // real_tokens_per_step: counted targets per step over the logging window.
+  void log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step);
   void save();
-  // Copies (rows, T) host token ids of one micro-batch to the device tensors the model reads.
-  models::Batch stage_batch(int64_t rows, float normalizer, const int64_t* streams);
+  // Micro-batch `micro`'s (B, T) host token ids, copied to the device tensors the model reads on CUDA.
+  models::Batch stage_batch(int64_t micro, float normalizer, const int64_t* streams);
 
   TrainOptions opt_;
   std::unique_ptr<models::Model> model_;
@@ -70,7 +74,7 @@ class Trainer {
   TrainState state_;
   StepLosses losses_;
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
-  OwnedTensor inputs_, targets_;  // (B, T) this rank's micro-batch, on the host
+  OwnedTensor inputs_, targets_;  // (grad-accum x B, T) this rank's micro-batches of the step, on the host
   OwnedTensor dev_inputs_, dev_targets_;  // (B, T) their copies on the device (CUDA)
   bool stopped_ = false;
 };
