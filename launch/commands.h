@@ -14,5 +14,7 @@ int cmd_sample(const std::vector<std::string>& args);
 int cmd_plot(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
+int cmd_embed(const std::vector<std::string>& args);
+int cmd_retrieval(const std::vector<std::string>& args);
 
 }  // namespace weft::launch

@@ -27,6 +27,8 @@ const Command kCommands[] = {
     {"plot", weft::launch::cmd_plot, "draw a run's loss curves to RUN_DIR/loss.svg"},
     {"inspect", weft::launch::cmd_inspect, "a checkpoint's step, configuration and tensors (name, shape, dtype, norm)"},
     {"bench", weft::launch::cmd_bench, "training throughput and MFU on synthetic tokens: --device cuda --dtype bf16"},
+    {"embed", weft::launch::cmd_embed, "embed query/document pairs with a frozen model: --checkpoint RUN --pairs F --out E.h5"},
+    {"retrieval", weft::launch::cmd_retrieval, "retrieval model on embeddings: retrieval train | retrieval eval"},
 };
 
 int print_help() {
