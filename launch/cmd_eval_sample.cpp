@@ -29,7 +29,6 @@ struct Loaded {
   std::unique_ptr<TrainableState> state;  // the checkpoint's fp32 parameters (+ the bf16 copy under --dtype bf16)
   int64_t seq_len = 0;
   std::string data_dir;  // the training data folder recorded in the configuration
-  std::string pack;      // the training packing recorded in the configuration (concat when it predates --pack)
   Exec& ex() { return exec->get(); }
   ParamStore& params() { return state->params(); }
   Loaded() = default;
@@ -51,9 +50,7 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   l.exec = std::make_unique<ExecContext>(dev, 0, threads);
   l.state = std::make_unique<TrainableState>(*l.model, l.ex(), compute);
   l.state->load(path, nullptr);
-  auto data = ini_section(meta.config_ini, "data");
-  l.data_dir = data["data"];
-  l.pack = data.count("pack") ? data["pack"] : "concat";
+  l.data_dir = ini_section(meta.config_ini, "data")["data"];
 }
 
 }  // namespace
@@ -64,8 +61,7 @@ int cmd_eval(const std::vector<std::string>& args) {
       ("checkpoint", po::value<std::string>()->required(), "checkpoint folder, or a run folder (its latest)")
       ("data", po::value<std::string>()->default_value(""), "data folder (default: the one trained on)")
       ("split", po::value<std::string>()->default_value("val"), "val | train")
-      ("pack", po::value<std::string>()->default_value(""),
-       (std::string("default: the packing trained with; ") + kPackHelp).c_str())
+      ("pack", po::value<std::string>()->default_value("concat"), kPackHelp)
       ("seq-len", po::value<int64_t>()->default_value(0), "evaluation length (0: the training length)")
       ("batch-size", po::value<int64_t>()->default_value(8), "windows per forward pass")
       ("batches", po::value<int64_t>()->default_value(0), "batches to score (0: the whole split)");
@@ -85,8 +81,8 @@ int cmd_eval(const std::vector<std::string>& args) {
     throw UsageError("--seq-len " + std::to_string(T) + ": model '" + l.model->name() + "' supports sequences of at most " +
                      std::to_string(l.model->max_seq_len()) + " tokens");
   const std::string split = get<std::string>(vm, "split");
-  const data::Packing pack = parse_packing(get<std::string>(vm, "pack").empty() ? l.pack : get<std::string>(vm, "pack"));
-  data::WindowLoader loader(data::open_split(dir, split, l.model->vocab_size()), T, 0, pack);
+  data::WindowLoader loader(data::open_split(dir, split, l.model->vocab_size()), T, 0,
+                            parse_packing(get<std::string>(vm, "pack")));
   int64_t windows = loader.windows();
   if (get<int64_t>(vm, "batches") > 0) windows = std::min(windows, get<int64_t>(vm, "batches") * B);
   if (windows == 0)

@@ -180,7 +180,7 @@ TEST_F(Pack, EvalCountsOnlyRealTargets) {
   }
   ASSERT_GT(documents, 20);
   ASSERT_LT(real, documents * kT) << "the corpus must have documents shorter than a window";
-  Result padded = run("eval --checkpoint " + out + " --threads 1 --batch-size 3");  // the trained packing
+  Result padded = run("eval --checkpoint " + out + " --threads 1 --batch-size 3 --pack padded");
   ASSERT_EQ(padded.code, 0) << padded.out;
   EXPECT_EQ(json_field(padded.out, "tokens"), std::to_string(real)) << padded.out;
   Result other = run("eval --checkpoint " + out + " --threads 1 --batch-size 5 --pack padded");
@@ -188,9 +188,11 @@ TEST_F(Pack, EvalCountsOnlyRealTargets) {
   EXPECT_EQ(json_field(other.out, "tokens"), std::to_string(real));
   EXPECT_NEAR(std::stod(json_field(other.out, "loss")), std::stod(json_field(padded.out, "loss")),
               1e-8 * std::stod(json_field(padded.out, "loss")));
-  Result concat = run("eval --checkpoint " + out + " --threads 1 --pack concat");
+  Result concat = run("eval --checkpoint " + out + " --threads 1");  // the default, whatever the run trained on
   ASSERT_EQ(concat.code, 0) << concat.out;
   EXPECT_EQ(json_field(concat.out, "tokens"), std::to_string((val.size() - 1) / kT * kT)) << concat.out;
+  Result explicit_concat = run("eval --checkpoint " + out + " --threads 1 --pack concat");
+  EXPECT_EQ(explicit_concat.out, concat.out);
   EXPECT_EQ(json_keys(padded.out), json_keys(concat.out)) << padded.out << concat.out;
   EXPECT_NE(json_field(padded.out, "loss"), json_field(concat.out, "loss"));
 }
