@@ -52,7 +52,8 @@ TEST_P(FamilyCli, HelpListsTheFamilysFlagsOnly) {
   for (const models::ModelFamily& other : models::model_families()) {
     for (const models::Flag& f : other.flags()) {
       if (own.count(f.key)) continue;
-      EXPECT_EQ(r.out.find("--" + f.key), std::string::npos) << other.name << "'s --" << f.key << " listed:\n" << r.out;
+      EXPECT_EQ(r.out.find("\n  --" + f.key + " "), std::string::npos)
+          << other.name << "'s --" << f.key << " listed:\n" << r.out;
     }
   }
 }
