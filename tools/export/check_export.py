@@ -36,6 +36,7 @@ MODEL_DEFAULTS = {
     "model": "transformer", "vocab-size": "0", "d-model": "128", "n-layers": "4", "n-heads": "4", "d-ff": "0",
     "seq-len": "256", "position": "learned", "rope-fraction": "1", "rope-base": "10000", "sandwich-dim": "128",
     "activation": "gelu", "norm": "layernorm", "tie-embeddings": "true", "bias": "true", "dropout": "0",
+    "norm-eps": "1e-05",
 }
 CHOICES = {"position": ("learned", "sinusoidal", "rope", "alibi", "sandwich", "none"),
            "activation": ("gelu", "relu", "swiglu"), "norm": ("layernorm", "rmsnorm")}
@@ -100,7 +101,8 @@ def model_config(section):
                seq_len=as_int("seq-len", m["seq-len"], 1), position=m["position"], activation=m["activation"],
                norm=m["norm"], tie=as_bool("tie-embeddings", m["tie-embeddings"]), bias=as_bool("bias", m["bias"]),
                rope_fraction=m["rope-fraction"], rope_base=as_real("rope-base", m["rope-base"]),
-               sandwich_dim=as_int("sandwich-dim", m["sandwich-dim"], 2), dropout=as_real("dropout", m["dropout"]))
+               sandwich_dim=as_int("sandwich-dim", m["sandwich-dim"], 2), dropout=as_real("dropout", m["dropout"]),
+               norm_eps=as_real("norm-eps", m["norm-eps"]))
     if d % cfg["n_heads"]:
         raise Refused(f"[model] n-heads = {cfg['n_heads']} does not divide d-model = {d}")
     if not 0.0 <= cfg["dropout"] < 1.0:  # eval applies no dropout, so the value only has to be valid
@@ -243,7 +245,8 @@ def main():
             total += ref.forward(cfg, params, w[:, :-1], w[:, 1:], reduction="sum").item()
     torch_loss = total / (windows * T)
     cmd = [a.weft, "eval", "--checkpoint", ckpt, "--data", data, "--seq-len", str(T), "--batches",
-           str(a.batches), "--batch-size", str(a.batch_size), "--device", "cpu", "--threads", "1"]
+           str(a.batches), "--batch-size", str(a.batch_size), "--device", "cpu", "--threads", "1",
+           "--pack", "concat"]  # the reference scores concatenated windows, whatever the run trained on
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         print(f"check_export: {' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}", file=sys.stderr)

@@ -119,9 +119,10 @@ def make_params(cfg, gen):
 
 
 def norm(cfg, x, w, b):
+    eps = cfg.get("norm_eps", 1e-5)  # --norm-eps (weft's default 1e-5)
     if cfg["norm"] == "rmsnorm":
-        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + 1e-5) * w
-    return F.layer_norm(x, (x.shape[-1],), w, b, eps=1e-5)
+        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
+    return F.layer_norm(x, (x.shape[-1],), w, b, eps=eps)
 
 
 def forward(cfg, p, ids, targets, reduction="mean"):
