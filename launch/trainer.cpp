@@ -132,8 +132,8 @@ Trainer::StepResult Trainer::train_step() {
   // are exactly the gradient of the global mean loss however the step is split (a step of documents with
   // nothing to predict divides zeros by 1).
   const float normalizer = static_cast<float>(std::max<int64_t>(counted, 1));
-  // Auxiliary terms are reported as their mean over micro-batches: weight = the micro-batch's share of the
-  // step's windows (concat: its token share, as before).
+  // Auxiliary terms enter the objective and the report weighted by the micro-batch's share of the step's
+  // windows (Batch::share under padding, where the normalizer counts real targets only).
   ParamStore& params = state_store_->params();
   losses_.begin_step(ex);
   Graph g(ex, arena_);
@@ -141,9 +141,9 @@ Trainer::StepResult Trainer::train_step() {
     std::vector<int64_t> streams;
     if (model_->has_state()) streams = stream_ids(micro, comm_.rank(), world, B);
     models::Batch batch = stage_batch(micro, normalizer, streams.empty() ? nullptr : streams.data());
+    if (padded) batch.share = static_cast<double>(rows) / static_cast<double>(window_tokens);
     models::LossTerms terms = model_->loss_terms(g, params, batch, rng_, true);
-    losses_.add(ex, terms,
-                padded ? static_cast<double>(rows) / static_cast<double>(window_tokens) : batch.token_share());
+    losses_.add(ex, terms, batch.token_share());
     const bool folded = micro + 1 == accum && reducer_->attach(g);
     g.backward(terms.total);
     state_store_->end_micro_batch(folded);

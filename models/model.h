@@ -8,6 +8,8 @@
 //   max_seq_len()  the longest context the parameters support (eval/sample give clear errors)
 //   taps           hidden states and sub-block outputs (and their gradients) for analysis commands
 //   set_parallel() the parallel context (expert dispatch)
+//   blocks_from_embeddings() / token_embeddings()  run every block from given input embeddings, and the
+//                  token embedding matrix E (representation accuracy, spec A.9: `weft analyze represent`)
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,7 @@
 
 #include "models/parallel_context.h"
 #include "models/taps.h"
+#include "runtime/check.h"
 #include "runtime/memory.h"
 #include "runtime/ops/ops.h"
 #include "runtime/param_store.h"
@@ -30,10 +33,14 @@ struct Batch {
   // (B) host: the global stream id of each row (its position in the global step's batch, the same for any
   // rank count and split into micro-batches); null when the caller has no streams (evaluation, tests).
   const int64_t* streams = nullptr;
+  // > 0: this batch's share of the global step, set by the trainer when the normalizer is not the step's
+  // window-token count (--pack padded divides by the real targets); else derived from the normalizer.
+  double share = 0.0;
 
   // Share of the global step's tokens in this batch: an auxiliary term computed per micro-batch enters
   // the total scaled by this, so accumulated gradients are those of its mean over micro-batches and ranks.
   double token_share() const {
+    if (share > 0.0) return share;
     const double tokens = static_cast<double>(inputs.numel());
     return normalizer > 0.0f ? tokens / static_cast<double>(normalizer) : 1.0;
   }
@@ -91,6 +98,22 @@ class Model {
   virtual void reset_state() {}
   virtual std::vector<StateTensor> save_state() const { return {}; }
   virtual void load_state(const std::vector<StateTensor>& state) { (void)state; }
+
+  // From embeddings (analysis, spec masked-mixer.md A.9): the last block's output (B, T, C), no final norm,
+  // no head, in evaluation mode, for x (B, T, C) taking the place of the token embedding E[ids]. Whatever the
+  // family adds to E[ids] before the first block (learned or sinusoidal positions) it adds to x too, so
+  // blocks_from_embeddings(E[ids]) equals the forward's last "blocks.<l>.out" tap. Gradients flow to x.
+  virtual Var blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
+    (void)g;
+    (void)store;
+    (void)x;
+    throw Error("model '" + name() + "' does not support running from embeddings (blocks_from_embeddings)");
+  }
+  // The token embedding matrix E (V, C) inside `store` (the table blocks_from_embeddings' x replaces rows of).
+  virtual Tensor token_embeddings(const ParamStore& store) const {
+    (void)store;
+    throw Error("model '" + name() + "' does not expose its token embeddings (token_embeddings)");
+  }
 
   // Taps: while set, the forward hands the Vars named by the taps' patterns to it (see models/taps.h).
   void set_taps(Taps* taps) { taps_ = taps; }
