@@ -30,10 +30,29 @@ inline const char* precision_name(Precision p) { return p == Precision::f32 ? "f
 // 64-byte aligned arena tensors, so they skip such a case (its aligned twin is in the same table).
 inline const char* misaligned_tag(int shift) { return shift ? " misaligned" : ""; }
 
+// A shape of up to 4 dims as plain data ({2, {3, 7}} is (3, 7)); op-level runners turn it into a Shape with
+// Shape::from(d.d, d.d + d.rank).
+struct Dims {
+  int rank = 0;
+  int64_t d[4] = {};
+  constexpr int64_t operator[](int i) const { return d[i < 0 ? rank + i : i]; }
+  constexpr int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < rank; ++i) n *= d[i];
+    return n;
+  }
+};
+
 inline std::string format(const char* fmt, long a, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
   char buf[160];
   std::snprintf(buf, sizeof buf, fmt, a, b, c, d, e, f);
   return buf;
+}
+
+inline std::string dims_str(const Dims& d) {
+  std::string s = "(";
+  for (int i = 0; i < d.rank; ++i) s += (i ? ", " : "") + std::to_string(d.d[i]);
+  return s + ")";
 }
 
 }  // namespace weft::cases

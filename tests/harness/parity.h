@@ -3,6 +3,9 @@
 // from the same inputs, seeds the same random output cotangents, and compares outputs and input
 // gradients elementwise with |gpu - cpu| <= atol + rtol * |cpu|. Without a GPU, or when a kernel is
 // still pending on CUDA, the calling test is reported SKIPPED (GTEST_SKIP), never passed.
+// WEFT_PARITY_DRY_RUN=1 without a GPU: each case still runs its CPU half (the build, its backward), so a
+// table's shapes are checked and its cases counted (one "[parity dry run]" line each on stderr), and the
+// test goes on to its next case; it is still reported SKIPPED.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -33,7 +36,11 @@ std::string parity_compare(const std::vector<ParityInput>& inputs, const BuildFn
 
 struct SkipParity {
   std::string reason;
+  bool dry_run = false;  // the CPU half ran (WEFT_PARITY_DRY_RUN): skip, but go on to the next case
 };
+
+// GTEST_SKIP from a helper: marks the test skipped and returns to the caller, which continues.
+inline void mark_skipped(const std::string& reason) { GTEST_SKIP() << reason; }
 
 // Kernel-level parity fixture: a GPU Exec (the test is SKIPPED without a GPU, never passed), device copies
 // of host vectors placed `shift` elements into a fresh allocation (shift 1 breaks 16-byte alignment, to
@@ -91,7 +98,8 @@ class GpuKernelTest : public ::testing::Test {
     try {                                                                                  \
       weft_parity_msg = ::weft::test::parity_compare(inputs, build, gpu_dtype, tol);        \
     } catch (const ::weft::test::SkipParity& s) {                                          \
-      GTEST_SKIP() << s.reason;                                                            \
+      if (!s.dry_run) GTEST_SKIP() << s.reason;                                            \
+      ::weft::test::mark_skipped(s.reason);                                                \
     }                                                                                      \
     EXPECT_EQ(weft_parity_msg, "");                                                        \
   } while (0)

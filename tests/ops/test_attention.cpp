@@ -1,12 +1,13 @@
-// Attention: fp64 gradient checks (causal and not, no bias, ALiBi slopes, a Sandwich-like table, odd T,
-// NH, HS, more than one query block), an f32 check against softmax(scale Q K^T + materialised bias and
+// Attention: fp64 gradient checks on the cases of tests/cases/attention_cases.h (causal and not, no bias,
+// ALiBi slopes, a Sandwich-like table, odd T, NH, HS, more than one query block, the CUDA head sizes at short
+// lengths), an f32 check against softmax(scale Q K^T + materialised bias and
 // mask) V built from transpose12 + matmul + add + softmax (values and gradients), thread-count
 // independence, and shape and bias errors that name the op.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <ostream>
 
+#include "tests/cases/attention_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
@@ -32,43 +33,29 @@ void bind(BiasSetup& s) {
   s.bias.table_len = static_cast<int64_t>(s.table.size());
 }
 
-struct Case {
-  int64_t B, T, NH, HS;
-  PositionBias::Kind kind;
-  bool causal;
-};
+using K = PositionBias::Kind;
 
-void PrintTo(const Case& c, std::ostream* os) {
-  const char* kinds[] = {"none", "alibi", "table"};
-  *os << "B" << c.B << " T" << c.T << " NH" << c.NH << " HS" << c.HS << " " << kinds[int(c.kind)]
-      << (c.causal ? " causal" : " full");
-}
-
-class AttentionGrad : public ::testing::TestWithParam<Case> {};
-
-TEST_P(AttentionGrad, Fp64FiniteDifference) {
-  Case c = GetParam();
-  BiasSetup bias = make_bias(c.kind, c.NH, c.T);
+void check_case(const cases::AttentionCase& c) {
+  BiasSetup bias = make_bias(static_cast<K>(c.bias), c.NH, c.T);
   bind(bias);
   std::vector<GradInput> in;
-  for (int i = 0; i < 3; ++i) in.push_back({random_f64({c.B, c.T, c.NH, c.HS}, 10 + i, -1.5, 1.5), true});
+  for (int i = 0; i < 3; ++i)
+    in.push_back({random_f64({c.B, c.T, c.NH, c.HS}, 10 + i, -1.5, 1.5), (c.grads >> i & 1) != 0});
   auto r = gradcheck(in, [&](Graph& g, const std::vector<Var>& v) {
     return std::vector<Var>{ops::attention(g, v[0], v[1], v[2], bias.bias, 0.0f, c.causal)};
   });
-  EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
+  EXPECT_LT(r.max_rel_error, 1e-6) << cases::describe(c) << "\n" << r.report;
 }
 
-using K = PositionBias::Kind;
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, AttentionGrad,
-    ::testing::Values(Case{1, 1, 1, 1, K::none, true}, Case{2, 3, 3, 4, K::none, true},
-                      Case{1, 7, 1, 8, K::none, false}, Case{2, 33, 1, 1, K::none, true},
-                      Case{2, 7, 3, 4, K::alibi, true}, Case{1, 3, 3, 1, K::alibi, false},
-                      Case{1, 33, 1, 4, K::alibi, true},
-                      Case{1, 1, 3, 4, K::table, true}, Case{1, 7, 3, 8, K::table, true},
-                      Case{2, 3, 1, 1, K::table, false}, Case{1, 33, 3, 8, K::table, false},
-                      // more than one 64-row query block: the blocked causal path and the full key range
-                      Case{1, 70, 1, 2, K::alibi, true}, Case{1, 70, 1, 2, K::table, false}));
+TEST(AttentionGrad, SmallCases) {
+  for (const cases::AttentionCase& c : cases::kAttentionSmallCases)
+    if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
+}
+
+TEST(AttentionGrad, CudaGridCases) {
+  for (const cases::AttentionCase& c : cases::kAttentionGridCases)
+    if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
+}
 
 // Values and gradients of the fused op and of the composite on the same f32 inputs.
 void expect_fused_matches_composite(int64_t B, int64_t T, int64_t NH, int64_t HS, PositionBias::Kind kind,

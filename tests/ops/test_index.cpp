@@ -1,36 +1,59 @@
-// Indexing ops: fp64 gradient checks of embedding, gather_rows, scatter_add_rows (repeated indices) and
-// top-k values on odd sizes; top-k ordering and ties; scatter-adds bit-identical for any thread count;
-// out-of-range indices are errors naming the position.
+// Indexing ops: fp64 gradient checks of embedding, gather_rows, scatter_add_rows and top-k values on the
+// cases of tests/cases/index_cases.h, and on explicitly repeated indices; top-k ordering and ties;
+// scatter-adds bit-identical for any thread count; out-of-range indices are errors naming the position.
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "runtime/kernels.h"
+#include "tests/cases/index_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
 namespace {
 
-TEST(EmbeddingGrad, RepeatedIds) {
-  for (auto [N, V, C] : {std::tuple{1, 1, 1}, {7, 3, 5}, {33, 7, 3}}) {
+constexpr double kTol = 1e-6;
+
+bool runs_here(unsigned runners) { return cases::runs_in(runners, cases::kGradcheck); }
+
+TEST(EmbeddingGrad, EveryCase) {
+  for (const cases::RowsCase& c : cases::kRowsCases) {
+    if (!runs_here(c.runners)) continue;
     std::vector<GradInput> in;
-    in.push_back({random_ids({N}, 1, V), false});
-    in.push_back({random_f64({V, C}, 2), true});
-    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::embedding(g, v[0], v[1])}; });
-    EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
+    in.push_back({random_ids(c.lead > 1 ? Shape{c.lead, c.ids} : Shape{c.ids}, 1, int32_t(c.rows)), false});
+    in.push_back({random_f64({c.rows, c.C}, 2), true});
+    auto r = gradcheck(in, [&c](Graph& g, const std::vector<Var>& v) {
+      Var out = ops::embedding(g, v[0], v[1]);
+      EXPECT_EQ(out->value.shape, c.lead > 1 ? Shape({c.lead, c.ids, c.C}) : Shape({c.ids, c.C}));
+      return std::vector<Var>{out};
+    });
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
   }
 }
 
-TEST(EmbeddingGrad, RankTwoIds) {
-  std::vector<GradInput> in;
-  in.push_back({random_ids({3, 7}, 6, 5), false});
-  in.push_back({random_f64({5, 33}, 7), true});
-  auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) {
-    Var out = ops::embedding(g, v[0], v[1]);
-    EXPECT_EQ(out->value.shape, (Shape{3, 7, 33}));
-    return std::vector<Var>{out};
-  });
-  EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
+TEST(GatherRowsGrad, EveryCase) {  // x (rows, C), idx (lead * ids)
+  for (const cases::RowsCase& c : cases::kRowsCases) {
+    if (!runs_here(c.runners)) continue;
+    std::vector<GradInput> in;
+    in.push_back({random_f64({c.rows, c.C}, 8), true});
+    in.push_back({random_ids({c.lead * c.ids}, 9, int32_t(c.rows)), false});
+    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::gather_rows(g, v[0], v[1])}; });
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
+  }
+}
+
+TEST(ScatterAddRowsGrad, EveryCase) {  // src (lead * ids, C), idx (lead * ids) into rows
+  for (const cases::RowsCase& c : cases::kRowsCases) {
+    if (!runs_here(c.runners)) continue;
+    std::vector<GradInput> in;
+    in.push_back({random_f64({c.lead * c.ids, c.C}, 10), true});
+    in.push_back({random_ids({c.lead * c.ids}, 11, int32_t(c.rows)), false});
+    const int64_t rows = c.rows;
+    auto r = gradcheck(in, [rows](Graph& g, const std::vector<Var>& v) {
+      return std::vector<Var>{ops::scatter_add_rows(g, v[0], v[1], rows)};
+    });
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
+  }
 }
 
 TEST(GatherRowsGrad, RepeatedIndices) {
@@ -38,17 +61,7 @@ TEST(GatherRowsGrad, RepeatedIndices) {
   in.push_back({random_f64({7, 5}, 3), true});
   in.push_back({from_values(DType::i32, {9}, {0, 6, 6, 3, 0, 1, 6, 2, 2}), false});
   auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::gather_rows(g, v[0], v[1])}; });
-  EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
-}
-
-TEST(GatherRowsGrad, OddSizes) {  // x (N, C), idx (M)
-  for (auto [N, C, M] : {std::tuple{1, 1, 1}, {3, 7, 33}, {7, 33, 3}, {33, 3, 7}}) {
-    std::vector<GradInput> in;
-    in.push_back({random_f64({N, C}, 8), true});
-    in.push_back({random_ids({M}, 9, N), false});
-    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::gather_rows(g, v[0], v[1])}; });
-    EXPECT_LT(r.max_rel_error, 1e-6) << N << " " << C << " " << M << "\n" << r.report;
-  }
+  EXPECT_LT(r.max_rel_error, kTol) << r.report;
 }
 
 TEST(ScatterAddRowsGrad, RepeatedIndices) {
@@ -58,24 +71,9 @@ TEST(ScatterAddRowsGrad, RepeatedIndices) {
   auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) {
     return std::vector<Var>{ops::scatter_add_rows(g, v[0], v[1], 7)};
   });
-  EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
+  EXPECT_LT(r.max_rel_error, kTol) << r.report;
 }
 
-TEST(ScatterAddRowsGrad, OddSizes) {  // src (M, C), idx (M) into n_rows
-  for (auto [M, C, n_rows] : {std::tuple{1, 1, 1}, {33, 3, 7}, {7, 33, 3}, {3, 7, 33}}) {
-    std::vector<GradInput> in;
-    in.push_back({random_f64({M, C}, 10), true});
-    in.push_back({random_ids({M}, 11, n_rows), false});
-    const int64_t rows = n_rows;
-    auto r = gradcheck(in, [rows](Graph& g, const std::vector<Var>& v) {
-      return std::vector<Var>{ops::scatter_add_rows(g, v[0], v[1], rows)};
-    });
-    EXPECT_LT(r.max_rel_error, 1e-6) << M << " " << C << " " << n_rows << "\n" << r.report;
-  }
-}
-
-// The scatter-add (embedding backward, scatter_add_rows) must give the same bits for any thread count,
-// equal to the serial sum in row order.
 TEST(EmbeddingBackward, DeterministicAcrossThreadCounts) {
   const int64_t N = 4099, V = 13, C = 197;
   OwnedTensor ids = random_ids({N}, 12, V), dout = random_f32({N, C}, 13);
@@ -90,23 +88,20 @@ TEST(EmbeddingBackward, DeterministicAcrossThreadCounts) {
   }
 }
 
-TEST(TopkGrad, ValuesGradientGoesToChosenEntries) {
-  for (auto [N, C, K] : {std::tuple{1, 1, 1}, {3, 7, 2}, {7, 33, 7}, {33, 3, 3}}) {
+// Every case on distinct random values (a tie is not differentiable): the values' gradient goes to the chosen
+// entries; the indices are an output without a gradient.
+TEST(TopkGrad, EveryCaseValuesGradientGoesToChosenEntries) {
+  for (const cases::TopkCase& c : cases::kTopkCases) {
+    if (!runs_here(c.runners)) continue;
     std::vector<GradInput> in;
-    in.push_back({random_f64({N, C}, 5), true});
+    in.push_back({random_f64(c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C}, 5), true});
+    const int64_t K = c.K;
     auto r = gradcheck(in, [K](Graph& g, const std::vector<Var>& v) {
       auto t = ops::topk(g, v[0], K);
       return std::vector<Var>{t.values, t.indices};
     });
-    EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
   }
-}
-
-TEST(TopkGrad, RankThree) {  // (2, 3, 7) -> top 3 along the last dim
-  std::vector<GradInput> in;
-  in.push_back({random_f64({2, 3, 7}, 14), true});
-  auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::topk(g, v[0], 3).values}; });
-  EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
 }
 
 TEST(Topk, OrderAndTies) {

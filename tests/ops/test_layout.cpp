@@ -1,7 +1,9 @@
-// Layout ops: fp64 gradient checks of reshape, concat, split, transpose12 on odd shapes and every axis;
+// Layout ops: fp64 gradient checks of concat, split, transpose12 on the cases of tests/cases/layout_cases.h
+// (odd shapes, every axis) and of reshape;
 // values of concat, split, transpose12 (and of sum / mean, tests/ops/test_reduce.cpp's ops, on the same data).
 #include <gtest/gtest.h>
 
+#include "tests/cases/layout_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
@@ -9,39 +11,44 @@ namespace {
 
 constexpr double kTol = 1e-6;
 
-TEST(ConcatGrad, EveryAxis) {
-  for (int axis : {0, 1, 2, -1}) {
+Shape shape_of(const cases::Dims& d) { return Shape::from(d.d, d.d + d.rank); }
+
+TEST(ConcatGrad, EveryCase) {
+  for (const cases::ConcatCase& c : cases::kConcatCases) {
+    if (!cases::runs_in(c.runners, cases::kGradcheck)) continue;
+    Shape a = shape_of(c.a), b = a;
+    b[c.axis] = c.b_len;
     std::vector<GradInput> in;
-    Shape a{3, 7, 5}, b{3, 7, 5};
-    int ax = axis < 0 ? 2 : axis;
-    b.dims[ax] = 1;
     in.push_back({random_f64(a, 1), true});
     in.push_back({random_f64(b, 2), true});
+    const int axis = c.axis;
     auto r = gradcheck(in, [axis](Graph& g, const std::vector<Var>& v) {
       return std::vector<Var>{ops::concat(g, {v[0], v[1], v[0]}, axis)};  // v[0] used twice
     });
-    EXPECT_LT(r.max_rel_error, kTol) << "axis " << axis << "\n" << r.report;
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
   }
 }
 
-TEST(SplitGrad, EveryAxis) {
-  for (int axis : {0, 1, 2}) {
+TEST(SplitGrad, EveryCase) {
+  for (const cases::SplitCase& c : cases::kSplitCases) {
+    if (!cases::runs_in(c.runners, cases::kGradcheck)) continue;
     std::vector<GradInput> in;
-    in.push_back({random_f64({7, 9, 33}, 3), true});
-    std::vector<int64_t> sizes = axis == 0 ? std::vector<int64_t>{1, 3, 3}
-                                 : axis == 1 ? std::vector<int64_t>{2, 7}
-                                             : std::vector<int64_t>{1, 32};
-    auto r = gradcheck(in, [&](Graph& g, const std::vector<Var>& v) { return ops::split(g, v[0], sizes, axis); });
-    EXPECT_LT(r.max_rel_error, kTol) << "axis " << axis << "\n" << r.report;
+    in.push_back({random_f64(shape_of(c.x), 3), true});
+    std::vector<int64_t> sizes;
+    for (int64_t n : c.sizes)
+      if (n) sizes.push_back(n);
+    const int axis = c.axis;
+    auto r = gradcheck(in, [&sizes, axis](Graph& g, const std::vector<Var>& v) { return ops::split(g, v[0], sizes, axis); });
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
   }
 }
 
-TEST(Transpose12Grad, Rank3And4) {
-  for (Shape s : {Shape{3, 7, 5}, Shape{2, 3, 7, 4}, Shape{1, 1, 3, 1}}) {
+TEST(Transpose12Grad, EveryCase) {
+  for (const cases::Dims& d : cases::kTransposeCases) {
     std::vector<GradInput> in;
-    in.push_back({random_f64(s, 4), true});
+    in.push_back({random_f64(shape_of(d), 4), true});
     auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::transpose12(g, v[0])}; });
-    EXPECT_LT(r.max_rel_error, kTol) << s.str() << "\n" << r.report;
+    EXPECT_LT(r.max_rel_error, kTol) << cases::dims_str(d) << "\n" << r.report;
   }
 }
 

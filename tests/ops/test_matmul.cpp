@@ -1,8 +1,10 @@
-// matmul / linear / linear_gelu: fp64 gradient checks on odd shapes, every transpose combination, batched
-// and shared-B forms; f32 checks of the fused linear against matmul + broadcast add and of linear_gelu against
-// gelu_tanh(linear) (bit-identical on the CPU, gradients included).
+// matmul / linear / linear_gelu: fp64 gradient checks on the cases of tests/cases/matmul_cases.h (every
+// transpose combination, batched and shared-B forms; linear and linear_gelu each with and without bias);
+// f32 checks of the fused linear against matmul + broadcast add and of linear_gelu against gelu_tanh(linear)
+// (bit-identical on the CPU, gradients included).
 #include <gtest/gtest.h>
 
+#include "tests/cases/matmul_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
@@ -10,58 +12,43 @@ namespace {
 
 constexpr double kTol = 1e-6;
 
-struct MatmulCase {
-  Shape a, b;
-  bool ta, tb;
-};
+Shape shape_of(const cases::Dims& d) { return Shape::from(d.d, d.d + d.rank); }
+Shape x_shape(const cases::LinearCase& c) { return c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C}; }
 
-class MatmulGrad : public ::testing::TestWithParam<MatmulCase> {};
-
-TEST_P(MatmulGrad, Fp64FiniteDifference) {
-  const MatmulCase& c = GetParam();
-  std::vector<GradInput> in;
-  in.push_back({random_f64(c.a, 1), true});
-  in.push_back({random_f64(c.b, 2), true});
-  auto r = gradcheck(in, [&](Graph& g, const std::vector<Var>& v) {
-    return std::vector<Var>{ops::matmul(g, v[0], v[1], c.ta, c.tb)};
-  });
-  EXPECT_LT(r.max_rel_error, kTol) << r.report;
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, MatmulGrad,
-    ::testing::Values(MatmulCase{{3, 7}, {7, 5}, false, false}, MatmulCase{{7, 3}, {7, 5}, true, false},
-                      MatmulCase{{3, 7}, {5, 7}, false, true}, MatmulCase{{7, 3}, {5, 7}, true, true},
-                      MatmulCase{{1, 1}, {1, 33}, false, false},
-                      MatmulCase{{2, 3, 7}, {2, 7, 5}, false, false},    // batched
-                      MatmulCase{{2, 7, 3}, {2, 5, 7}, true, true},      // batched, both transposed
-                      MatmulCase{{2, 3, 3, 7}, {7, 5}, false, false},    // shared B
-                      MatmulCase{{2, 3, 3, 7}, {5, 7}, false, true},     // shared B, transposed
-                      MatmulCase{{3, 7, 3}, {7, 5}, true, false},        // shared B, A transposed
-                      MatmulCase{{3, 7, 3}, {5, 7}, true, true}));
-
-TEST(LinearGrad, Fp64FiniteDifference) {
-  for (auto [N, C, OC] : {std::tuple{1, 1, 1}, {3, 7, 5}, {33, 3, 7}}) {
+TEST(MatmulGrad, EveryCase) {
+  for (const cases::MatmulCase& c : cases::kMatmulCases) {
+    if (!cases::runs_in(c.runners, cases::kGradcheck)) continue;
     std::vector<GradInput> in;
-    in.push_back({random_f64({N, C}, 3), true});
-    in.push_back({random_f64({OC, C}, 4), true});
-    in.push_back({random_f64({OC}, 5), true});
-    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) {
-      return std::vector<Var>{ops::linear(g, v[0], v[1], v[2])};
+    in.push_back({random_f64(shape_of(c.a), 1), true});
+    in.push_back({random_f64(shape_of(c.b), 2), true});
+    auto r = gradcheck(in, [&c](Graph& g, const std::vector<Var>& v) {
+      return std::vector<Var>{ops::matmul(g, v[0], v[1], c.ta, c.tb)};
     });
-    EXPECT_LT(r.max_rel_error, kTol) << "N=" << N << " C=" << C << " OC=" << OC << "\n" << r.report;
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
   }
 }
 
-TEST(LinearGrad, ThreeDimInputNoBias) {
-  std::vector<GradInput> in;
-  in.push_back({random_f64({2, 3, 7}, 6), true});
-  in.push_back({random_f64({5, 7}, 7), true});
-  auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) {
-    return std::vector<Var>{ops::linear(g, v[0], v[1])};
-  });
-  EXPECT_LT(r.max_rel_error, kTol) << r.report;
+// linear (fused = false) or linear_gelu (fused = true) on every case, with and without bias.
+void check_linear(bool gelu, uint64_t seed) {
+  for (const cases::LinearCase& c : cases::kLinearCases)
+    for (bool with_bias : cases::kLinearBias) {
+      if (!cases::runs_in(c.runners, cases::kGradcheck)) continue;
+      std::vector<GradInput> in;
+      in.push_back({random_f64(x_shape(c), seed), true});
+      in.push_back({random_f64({c.OC, c.C}, seed + 1), true});
+      if (with_bias) in.push_back({random_f64({c.OC}, seed + 2), true});
+      auto r = gradcheck(in, [gelu, with_bias](Graph& g, const std::vector<Var>& v) {
+        Var b = with_bias ? v[2] : nullptr;
+        return std::vector<Var>{gelu ? ops::linear_gelu(g, v[0], v[1], b) : ops::linear(g, v[0], v[1], b)};
+      });
+      EXPECT_LT(r.max_rel_error, kTol) << (gelu ? "linear_gelu " : "linear ") << cases::describe(c, with_bias)
+                                       << "\n" << r.report;
+    }
 }
+
+TEST(LinearGrad, EveryCaseWithAndWithoutBias) { check_linear(false, 3); }
+
+TEST(LinearGeluGrad, EveryCaseWithAndWithoutBias) { check_linear(true, 8); }
 
 TEST(LinearFused, MatchesMatmulPlusBias) {
   Exec ex = cpu_exec();
@@ -73,31 +60,6 @@ TEST(LinearFused, MatchesMatmulPlusBias) {
   auto f = to_host_doubles(fused->value), c = to_host_doubles(composite->value);
   ASSERT_EQ(f.size(), c.size());
   for (size_t i = 0; i < f.size(); ++i) EXPECT_NEAR(f[i], c[i], 1e-5);
-}
-
-TEST(LinearGeluGrad, Fp64FiniteDifference) {
-  for (auto [N, C, OC, with_bias] : {std::tuple{1, 1, 1, true}, {3, 7, 5, true}, {33, 3, 7, false}, {5, 4, 8, true}}) {
-    std::vector<GradInput> in;
-    in.push_back({random_f64({N, C}, 8), true});
-    in.push_back({random_f64({OC, C}, 9), true});
-    if (with_bias) in.push_back({random_f64({OC}, 10), true});
-    auto r = gradcheck(in, [with_bias](Graph& g, const std::vector<Var>& v) {
-      return std::vector<Var>{ops::linear_gelu(g, v[0], v[1], with_bias ? v[2] : nullptr)};
-    });
-    EXPECT_LT(r.max_rel_error, kTol) << "N=" << N << " C=" << C << " OC=" << OC << (with_bias ? "" : " no bias")
-                                     << "\n" << r.report;
-  }
-}
-
-TEST(LinearGeluGrad, ThreeDimInput) {
-  std::vector<GradInput> in;
-  in.push_back({random_f64({2, 3, 7}, 11), true});
-  in.push_back({random_f64({5, 7}, 12), true});
-  in.push_back({random_f64({5}, 13), true});
-  auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) {
-    return std::vector<Var>{ops::linear_gelu(g, v[0], v[1], v[2])};
-  });
-  EXPECT_LT(r.max_rel_error, kTol) << r.report;
 }
 
 // On the CPU the fused op runs the kernels of linear then gelu_tanh: outputs and gradients are bit-identical.

@@ -1,15 +1,19 @@
-// Pointwise ops: fp64 gradient checks of every unary activation, broadcasting add/sub/mul, scale,
-// SwiGLU and dropout; f32 checks of the fused SwiGLU against silu * split; dropout statistics; cast.
+// Pointwise ops: fp64 gradient checks of every unary activation, broadcasting add/sub/mul, scale, SwiGLU
+// and dropout on the cases of tests/cases/pointwise_cases.h; f32 checks of the fused SwiGLU against
+// silu * split; dropout statistics; cast.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "tests/cases/pointwise_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
 namespace {
 
 constexpr double kTol = 1e-6;
+
+Shape shape_of(const cases::Dims& d) { return Shape::from(d.d, d.d + d.rank); }
 
 GradCheckResult check_unary(UnaryOp op, Shape shape, uint64_t seed) {
   bool positive = op == UnaryOp::log || op == UnaryOp::rsqrt;
@@ -27,53 +31,45 @@ class UnaryGrad : public ::testing::TestWithParam<int> {};
 
 TEST_P(UnaryGrad, Fp64FiniteDifference) {
   UnaryOp op = static_cast<UnaryOp>(GetParam());
-  for (Shape s : {Shape{1}, Shape{3, 7}, Shape{33}}) {
-    auto r = check_unary(op, s, 17);
-    EXPECT_LT(r.max_rel_error, kTol) << unary_name(op) << " " << s.str() << "\n" << r.report;
+  for (const cases::UnaryCase& c : cases::kUnaryCases) {
+    if (!cases::runs_in(c.runners, cases::kGradcheck) || c.shift) continue;
+    auto r = check_unary(op, shape_of(c.x), 17);
+    EXPECT_LT(r.max_rel_error, kTol) << unary_name(op) << " " << cases::describe(c) << "\n" << r.report;
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllUnaryOps, UnaryGrad, ::testing::Range(0, static_cast<int>(UnaryOp::count)),
                          [](const auto& info) { return std::string(unary_name(static_cast<UnaryOp>(info.param))); });
 
-struct BinaryCase {
-  Shape a, b;
-};
-class BinaryGrad : public ::testing::TestWithParam<BinaryCase> {};
+TEST(BinaryGrad, AddSubMulEveryCase) {
+  for (const cases::BinaryCase& c : cases::kBinaryCases)
+    for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul}) {
+      if (!cases::runs_in(c.runners, cases::kGradcheck)) continue;
+      std::vector<GradInput> in;
+      in.push_back({random_f64(shape_of(c.a), 1), true});
+      in.push_back({random_f64(shape_of(c.b), 2), true});
+      auto r = gradcheck(in, [op](Graph& g, const std::vector<Var>& v) {
+        return std::vector<Var>{ops::binary(g, op, v[0], v[1])};
+      });
+      EXPECT_LT(r.max_rel_error, kTol) << "op " << int(op) << " " << cases::describe(c) << "\n" << r.report;
+    }
+}
 
-TEST_P(BinaryGrad, AddSubMulFp64) {
-  const BinaryCase& c = GetParam();
-  for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul}) {
+TEST(ScaleGrad, EveryCase) {
+  for (const cases::Dims& d : cases::kScaleCases) {
     std::vector<GradInput> in;
-    in.push_back({random_f64(c.a, 1), true});
-    in.push_back({random_f64(c.b, 2), true});
-    auto r = gradcheck(in, [op](Graph& g, const std::vector<Var>& v) {
-      return std::vector<Var>{ops::binary(g, op, v[0], v[1])};
-    });
-    EXPECT_LT(r.max_rel_error, kTol) << "op " << int(op) << " " << c.a.str() << " . " << c.b.str() << "\n" << r.report;
+    in.push_back({random_f64(shape_of(d), 3), true});
+    auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::scale(g, v[0], -2.5f)}; });
+    EXPECT_LT(r.max_rel_error, kTol) << cases::dims_str(d) << "\n" << r.report;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Broadcasting, BinaryGrad,
-                         ::testing::Values(BinaryCase{{3, 7}, {3, 7}}, BinaryCase{{1}, {1}},
-                                           BinaryCase{{3, 7}, {7}},        // bias over rows
-                                           BinaryCase{{3, 7}, {3, 1}},     // per-row gate
-                                           BinaryCase{{3, 1}, {1, 7}},     // outer sum, both broadcast
-                                           BinaryCase{{2, 3, 33}, {1, 3, 1}}, BinaryCase{{7}, {2, 3, 7}}));
-
-TEST(ScaleGrad, Fp64) {
-  std::vector<GradInput> in;
-  in.push_back({random_f64({3, 7}, 3), true});
-  auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::scale(g, v[0], -2.5f)}; });
-  EXPECT_LT(r.max_rel_error, kTol) << r.report;
-}
-
-TEST(SwigluGrad, Fp64) {
-  for (Shape s : {Shape{1, 2}, Shape{3, 14}, Shape{2, 3, 66}}) {
+TEST(SwigluGrad, EveryCase) {
+  for (const cases::Dims& d : cases::kSwigluCases) {
     std::vector<GradInput> in;
-    in.push_back({random_f64(s, 4, -2, 2), true});
+    in.push_back({random_f64(shape_of(d), 4, -2, 2), true});
     auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::swiglu(g, v[0])}; });
-    EXPECT_LT(r.max_rel_error, kTol) << s.str() << "\n" << r.report;
+    EXPECT_LT(r.max_rel_error, kTol) << cases::dims_str(d) << "\n" << r.report;
   }
 }
 
@@ -94,16 +90,20 @@ TEST(SwigluFused, MatchesSiluTimesSplitForwardAndBackward) {
   for (size_t i = 0; i < ga.size(); ++i) EXPECT_NEAR(ga[i], gb[i], 1e-5 * (1 + std::fabs(gb[i])));
 }
 
-TEST(DropoutGrad, Fp64SameMaskForwardAndBackward) {
-  Rng rng(123, 0);
-  std::vector<GradInput> in;
-  in.push_back({random_f64({7, 33}, 7), true});
-  RngState start = rng.state();
-  auto r = gradcheck(in, [&](Graph& g, const std::vector<Var>& v) {
-    rng.set_state(start);  // every evaluation draws the same mask
-    return std::vector<Var>{ops::dropout(g, v[0], 0.3f, rng)};
-  });
-  EXPECT_LT(r.max_rel_error, kTol) << r.report;
+TEST(DropoutGrad, EveryCaseSameMaskForwardAndBackward) {
+  for (const cases::DropoutCase& c : cases::kDropoutCases) {
+    if (!cases::runs_in(c.runners, cases::kGradcheck)) continue;
+    Rng rng(123, 0);
+    std::vector<GradInput> in;
+    in.push_back({random_f64(shape_of(c.x), 7), true});
+    RngState start = rng.state();
+    const float p = c.p;
+    auto r = gradcheck(in, [&rng, start, p](Graph& g, const std::vector<Var>& v) {
+      rng.set_state(start);  // every evaluation draws the same mask
+      return std::vector<Var>{ops::dropout(g, v[0], p, rng)};
+    });
+    EXPECT_LT(r.max_rel_error, kTol) << cases::describe(c) << "\n" << r.report;
+  }
 }
 
 TEST(Dropout, KeepsAboutOneMinusPAndScales) {

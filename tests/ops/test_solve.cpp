@@ -1,10 +1,11 @@
-// spd_solve (Cholesky): fp64 gradient checks on A = M M^T + n I (every element perturbed: the upper
-// triangle, which the solver does not read, must get zero gradient), with B's gradient already
-// accumulated by another use and with A used twice; a residual check; the not-positive-definite error.
+// spd_solve (Cholesky): fp64 gradient checks on the cases of tests/cases/solve_cases.h, A = M M^T + n I
+// (every element perturbed: the upper triangle, which the solver does not read, must get zero gradient),
+// plain and with B's gradient already accumulated by another use and A used twice; a residual check; the not-positive-definite error.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "tests/cases/solve_cases.h"
 #include "tests/harness/gradcheck.h"
 
 namespace weft::test {
@@ -22,8 +23,12 @@ OwnedTensor spd(int64_t n, uint64_t seed) {
   return a;
 }
 
-TEST(SpdSolveGrad, LowerTriangleAndRightHandSide) {
-  for (auto [n, m] : {std::pair{1, 1}, {3, 7}, {7, 3}, {33, 2}}) {
+bool runs_here(const cases::SolveCase& c) { return cases::runs_in(c.runners, cases::kGradcheck); }
+
+TEST(SpdSolveGrad, EveryCaseLowerTriangleAndRightHandSide) {
+  for (const cases::SolveCase& c : cases::kSolveCases) {
+    if (!runs_here(c)) continue;
+    const int64_t n = c.n, m = c.m;
     std::vector<GradInput> in;
     in.push_back({spd(n, 1), true});
     in.push_back({random_f64({n, m}, 2), true});
@@ -35,8 +40,10 @@ TEST(SpdSolveGrad, LowerTriangleAndRightHandSide) {
 // B also feeds a later op (scaled small so its constant term does not swamp the finite differences),
 // whose backward runs first: dA must use only the fresh A^-1 dX, not the
 // accumulated dB. A is solved against twice (X2 = A^-1 A^-1 B), so dA accumulates too.
-TEST(SpdSolveGrad, AccumulatedGradientsAndChainedSolves) {
-  for (auto [n, m] : {std::pair{1, 1}, {3, 3}, {7, 1}, {33, 7}}) {
+TEST(SpdSolveGrad, EveryCaseAccumulatedGradientsAndChainedSolves) {
+  for (const cases::SolveCase& c : cases::kSolveCases) {
+    if (!runs_here(c)) continue;
+    const int64_t n = c.n, m = c.m;
     std::vector<GradInput> in;
     in.push_back({spd(n, 5), true});
     in.push_back({random_f64({n, m}, 6), true});

@@ -1,9 +1,8 @@
-// CPU-vs-CUDA parity of attention (forward and backward: out, dq, dk, dv). It covers
-// every CUDA head size (32, 64, 96, 128), sequence lengths that are not multiples of the 64-row tile
-// (1, 17, 130: a partial tile, one tile, three tiles), causal and full masks, each positional bias
-// (none, ALiBi slopes, a Sandwich-like table; the slopes and table are built inside the graph on its
-// device, since the kernels read them there), f32 and bf16, and gradients of single inputs (null dq,
-// dk or dv). Plus a bitwise run-to-run check of the GPU backward and an unsupported head size error.
+// CPU-vs-CUDA parity of attention (forward and backward: out, dq, dk, dv) on the cases of
+// tests/cases/attention_cases.h: every CUDA head size (32, 64, 96, 128), sequence lengths that are not
+// multiples of the 64-row tile (1, 17, 70, 130), causal and full masks, each positional bias (none, ALiBi
+// slopes, a Sandwich-like table; the slopes and table are built inside the graph on its device, since the
+// kernels read them there), f32 and bf16, and every subset of null gradients (dq, dk or dv not wanted). Plus a bitwise run-to-run check of the GPU backward and an unsupported head size error.
 // Every case reports SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
@@ -13,14 +12,13 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/cases/attention_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
 namespace {
 
 using K = PositionBias::Kind;
-
-const char* kind_name(K kind) { return kind == K::none ? "none" : kind == K::alibi ? "alibi" : "table"; }
 
 // The biases of tests/ops/test_attention.cpp (slopes 2^-(h+1), table -2 log(1 + d) over T + 3
 // distances), copied into the graph's arena on the graph's device.
@@ -40,29 +38,16 @@ PositionBias graph_bias(Graph& g, K kind, int64_t NH, int64_t T) {
   return bias;
 }
 
-struct AttnCase {
-  int64_t B, T, NH, HS;
-  K kind;
-  bool causal;
-};
-
-std::string describe(const AttnCase& c, DType dt) {
-  return std::string(dtype_name(dt)) + " B" + std::to_string(c.B) + " T" + std::to_string(c.T) + " NH" +
-         std::to_string(c.NH) + " HS" + std::to_string(c.HS) + " " + kind_name(c.kind) +
-         (c.causal ? " causal" : " full");
-}
-
-BuildFn attention_build(const AttnCase& c) {
+BuildFn attention_build(const cases::AttentionCase& c) {
   return [c](Graph& g, const std::vector<Var>& v) {
-    PositionBias bias = graph_bias(g, c.kind, c.NH, c.T);
+    PositionBias bias = graph_bias(g, static_cast<K>(c.bias), c.NH, c.T);
     return std::vector<Var>{ops::attention(g, v[0], v[1], v[2], bias, 0.0f, c.causal)};
   };
 }
 
-std::vector<ParityInput> qkv(const AttnCase& c, bool dq = true, bool dk = true, bool dv = true) {
+std::vector<ParityInput> qkv(const cases::AttentionCase& c) {
   std::vector<ParityInput> in;
-  const bool diff[3] = {dq, dk, dv};
-  for (int i = 0; i < 3; ++i) in.push_back({random_f32({c.B, c.T, c.NH, c.HS}, 40 + i, -1.5, 1.5), diff[i]});
+  for (int i = 0; i < 3; ++i) in.push_back({random_f32({c.B, c.T, c.NH, c.HS}, 40 + i, -1.5, 1.5), (c.grads >> i & 1) != 0});
   return in;
 }
 
@@ -73,17 +58,18 @@ std::vector<ParityInput> qkv(const AttnCase& c, bool dq = true, bool dk = true, 
 // outputs / gradients are stored in bf16 again; dk and dv sum up to 130 such terms (sum p <= ~5).
 Tolerance attention_tolerance(DType dt) { return dt == DType::bf16 ? Tolerance{5e-2, 3e-2} : Tolerance{2e-5, 2e-4}; }
 
-TEST(ParityAttention, EveryHeadSizeLengthMaskAndBias) {
+template <class List>
+void check_cases(const List& list) {
   for (DType dt : {DType::f32, DType::bf16})
-    for (int64_t HS : {32, 64, 96, 128})
-      for (int64_t T : {1, 17, 130})
-        for (bool causal : {true, false})
-          for (K kind : {K::none, K::alibi, K::table}) {
-            const AttnCase c{2, T, 3, HS, kind, causal};
-            SCOPED_TRACE(describe(c, dt));
-            WEFT_PARITY(qkv(c), attention_build(c), dt, attention_tolerance(dt));
-          }
+    for (const cases::AttentionCase& c : list) {
+      if (!cases::runs_in(c.runners, cases::kParity)) continue;
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c));
+      WEFT_PARITY(qkv(c), attention_build(c), dt, attention_tolerance(dt));
+    }
 }
+
+// kAttentionSmallCases are the gradient check's only (head sizes the kernels do not take).
+TEST(ParityAttention, CudaGridCases) { check_cases(cases::kAttentionGridCases); }
 
 // random_f32 values stored as dt (bf16: rounded on the host), for the determinism check.
 OwnedTensor random_of(DType dt, Shape shape, uint64_t seed) {
@@ -95,23 +81,11 @@ OwnedTensor random_of(DType dt, Shape shape, uint64_t seed) {
   return conv;
 }
 
-// One input differentiable at a time: the backward gets two null gradient pointers (only the dq
-// kernel, or only the dk / dv kernel with one of its outputs null).
-TEST(ParityAttention, SingleInputGradients) {
-  for (DType dt : {DType::f32, DType::bf16})
-    for (bool causal : {true, false})
-      for (int which = 0; which < 3; ++which) {
-        const AttnCase c{2, 70, 3, 64, K::alibi, causal};
-        SCOPED_TRACE(describe(c, dt) + " grad of input " + std::to_string(which));
-        WEFT_PARITY(qkv(c, which == 0, which == 1, which == 2), attention_build(c), dt, attention_tolerance(dt));
-      }
-}
-
 // Two runs of the same GPU graph give bitwise equal outputs and gradients (no atomics in the backward),
 // for the f32 kernels and the bf16 tensor-core ones (attention_tc_*.cu).
 TEST(ParityAttention, GpuBackwardIsDeterministic) {
   if (cuda::device_count() == 0) GTEST_SKIP() << "no CUDA device (or built without CUDA): parity not run";
-  const AttnCase c{2, 130, 3, 64, K::table, true};
+  const cases::AttentionCase c{2, 130, 3, 64, cases::AttnBias::table, true};
   auto run = [&c](DType dt) {
     Exec gpu = cuda::exec_create(0);
     std::vector<std::vector<double>> results;

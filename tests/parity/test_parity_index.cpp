@@ -1,5 +1,5 @@
-// CPU-vs-CUDA parity of the index family: embedding, gather_rows / scatter_add_rows (repeated ids, long
-// runs onto one row), top-k (ties, K = 1, K = C), f32 and bf16. Ops used twice make their backward
+// CPU-vs-CUDA parity of the index family on the cases of tests/cases/index_cases.h: embedding, gather_rows
+// / scatter_add_rows (repeated ids, long runs onto one row), top-k (ties, K = 1, K = C), f32 and bf16. Ops used twice make their backward
 // accumulate onto a non-zero gradient. Kernel level: gather accumulating on misaligned pointers, and a
 // scatter-add bit-identical to the CPU and from run to run. Every case reports SKIPPED without a GPU.
 #include <cmath>
@@ -9,6 +9,7 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/cases/index_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
@@ -24,29 +25,25 @@ Tolerance tol_for(DType dt, double bf16_atol = 2e-2) {
   return dt == DType::bf16 ? Tolerance{bf16_atol, 2e-2} : default_tolerance(dt);
 }
 
-// Values that bf16 holds exactly and that tie often: multiples of 1/4 in [-2, 2).
-OwnedTensor tied_values(Shape shape, uint64_t seed) {
+// Values that bf16 holds exactly: multiples of 1/4 in [-2, 2), which tie often, or of 1/64 (8 significant
+// bits), which tie rarely. Both backends then see the same order, ties included.
+OwnedTensor bf16_exact_values(Shape shape, uint64_t seed, float steps) {
   OwnedTensor t = random_f32(shape, seed, -2.0, 2.0);
-  for (int64_t i = 0; i < t.numel(); ++i) t.ptr<float>()[i] = std::floor(t.ptr<float>()[i] * 4.0f) / 4.0f;
+  for (int64_t i = 0; i < t.numel(); ++i) t.ptr<float>()[i] = std::floor(t.ptr<float>()[i] * steps) / steps;
   return t;
 }
+OwnedTensor tied_values(Shape shape, uint64_t seed) { return bf16_exact_values(shape, seed, 4.0f); }
 
-// ---- embedding, gather_rows, scatter_add_rows
+bool runs_here(unsigned runners) { return cases::runs_in(runners, cases::kParity); }
 
-struct RowsCase {
-  int64_t rows, ids, C;  // table / destination rows, indices, columns
-};
-// Few rows with many ids (long runs onto one row), odd and vector-friendly widths, one column, a
-// single id, and more rows than ids (rows nobody hits stay zero).
-const RowsCase kRowsCases[] = {{5, 111, 33}, {3, 1000, 7}, {7, 40, 16}, {50, 37, 1}, {1, 1, 5}, {300, 64, 24}};
-
-TEST(ParityIndex, EmbeddingTwiceF32AndBf16) {
+TEST(ParityIndex, EmbeddingTwiceEveryCase) {
   for (DType dt : kDtypes)
-    for (const RowsCase& c : kRowsCases) {
-      SCOPED_TRACE(trace(dt, "V=" + std::to_string(c.rows) + " N=" + std::to_string(c.ids) + " C=" +
-                                 std::to_string(c.C)));
+    for (const cases::RowsCase& c : cases::kRowsCases) {
+      if (!runs_here(c.runners)) continue;
+      SCOPED_TRACE(trace(dt, cases::describe(c)));
       std::vector<ParityInput> in;
-      in.push_back({random_ids({c.ids}, 11, static_cast<int32_t>(c.rows)), false});
+      in.push_back({random_ids(c.lead > 1 ? Shape{c.lead, c.ids} : Shape{c.ids}, 11, static_cast<int32_t>(c.rows)),
+                    false});
       in.push_back({random_f32({c.rows, c.C}, 12), true});
       // Runs of up to ~330 bf16 cotangents onto one table row (|sum| ~ 10): ~0.03 of drift plus 0.04 of
       // final rounding.
@@ -57,22 +54,14 @@ TEST(ParityIndex, EmbeddingTwiceF32AndBf16) {
     }
 }
 
-TEST(ParityIndex, EmbeddingOfRank2IdsF32) {
-  std::vector<ParityInput> in;
-  in.push_back({random_ids({3, 37}, 13, 9), false});
-  in.push_back({random_f32({9, 20}, 14), true});
-  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::embedding(g, v[0], v[1])}; }),
-              DType::f32, default_tolerance(DType::f32));
-}
-
-TEST(ParityIndex, GatherRowsTwiceF32AndBf16) {
+TEST(ParityIndex, GatherRowsTwiceEveryCase) {
   for (DType dt : kDtypes)
-    for (const RowsCase& c : kRowsCases) {
-      SCOPED_TRACE(trace(dt, "N=" + std::to_string(c.rows) + " M=" + std::to_string(c.ids) + " C=" +
-                                 std::to_string(c.C)));
+    for (const cases::RowsCase& c : cases::kRowsCases) {
+      if (!runs_here(c.runners)) continue;
+      SCOPED_TRACE(trace(dt, cases::describe(c)));
       std::vector<ParityInput> in;
       in.push_back({random_f32({c.rows, c.C}, 15), true});
-      in.push_back({random_ids({c.ids}, 16, static_cast<int32_t>(c.rows)), false});
+      in.push_back({random_ids({c.lead * c.ids}, 16, static_cast<int32_t>(c.rows)), false});
       // Backward: the scatter-add of up to ~330 rows per destination (see the embedding case).
       WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
                     return std::vector<Var>{ops::gather_rows(g, v[0], v[1]), ops::gather_rows(g, v[0], v[1])};
@@ -81,14 +70,14 @@ TEST(ParityIndex, GatherRowsTwiceF32AndBf16) {
     }
 }
 
-TEST(ParityIndex, ScatterAddRowsTwiceF32AndBf16) {
+TEST(ParityIndex, ScatterAddRowsTwiceEveryCase) {
   for (DType dt : kDtypes)
-    for (const RowsCase& c : kRowsCases) {
-      SCOPED_TRACE(trace(dt, "n_rows=" + std::to_string(c.rows) + " M=" + std::to_string(c.ids) + " C=" +
-                                 std::to_string(c.C)));
+    for (const cases::RowsCase& c : cases::kRowsCases) {
+      if (!runs_here(c.runners)) continue;
+      SCOPED_TRACE(trace(dt, cases::describe(c)));
       std::vector<ParityInput> in;
-      in.push_back({random_f32({c.ids, c.C}, 17), true});
-      in.push_back({random_ids({c.ids}, 18, static_cast<int32_t>(c.rows)), false});
+      in.push_back({random_f32({c.lead * c.ids, c.C}, 17), true});
+      in.push_back({random_ids({c.lead * c.ids}, 18, static_cast<int32_t>(c.rows)), false});
       const int64_t n_rows = c.rows;
       // Forward: sums of up to ~330 bf16 inputs of size <= 1; backward: a gather (accumulating).
       WEFT_PARITY(in, ([n_rows](Graph& g, const std::vector<Var>& v) {
@@ -101,37 +90,26 @@ TEST(ParityIndex, ScatterAddRowsTwiceF32AndBf16) {
 
 // ---- top-k
 
-struct TopkCase {
-  Shape x;
-  int64_t k;
-};
-// K = 1, K = C, rows longer than a warp, one column, a long row (C = 1000) with many ties.
-const TopkCase kTopkCases[] = {{{6, 37}, 1},  {{6, 37}, 3}, {{6, 37}, 37}, {{2, 3, 65}, 8},
-                               {{5, 1}, 1},   {{1, 1000}, 16}, {{40, 8}, 2}};
-
-TEST(ParityIndex, TopkWithTiesF32AndBf16) {
+// Tied cases on multiples of 1/4, the others on distinct values (f32) or multiples of 1/64 (bf16: the GPU's
+// inputs are rounded to bf16, the CPU's are not, so values must be exact in bf16 to be ordered alike).
+TEST(ParityIndex, TopkEveryCase) {
   for (DType dt : kDtypes)
-    for (const TopkCase& c : kTopkCases) {
-      SCOPED_TRACE(trace(dt, c.x.str() + " k=" + std::to_string(c.k)));
+    for (const cases::TopkCase& c : cases::kTopkCases) {
+      if (!runs_here(c.runners)) continue;
+      SCOPED_TRACE(trace(dt, cases::describe(c)));
+      const Shape x = c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C};
       std::vector<ParityInput> in;
-      in.push_back({tied_values(c.x, 19), true});  // exact in bf16: both sides see the same ties
-      const int64_t k = c.k;
+      in.push_back({c.ties                ? tied_values(x, 19)
+                    : dt == DType::bf16 ? bf16_exact_values(x, 20, 64.0f)
+                                        : random_f32(x, 20),
+                    true});
+      const int64_t k = c.K;
       WEFT_PARITY(in, ([k](Graph& g, const std::vector<Var>& v) {
                     ops::TopK a = ops::topk(g, v[0], k), b = ops::topk(g, v[0], k);
                     return std::vector<Var>{a.values, a.indices, b.values};
                   }),
                   dt, tol_for(dt));
     }
-}
-
-TEST(ParityIndex, TopkDistinctValuesF32) {
-  std::vector<ParityInput> in;
-  in.push_back({random_f32({9, 300}, 20), true});
-  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
-                ops::TopK a = ops::topk(g, v[0], 5);
-                return std::vector<Var>{a.values, a.indices};
-              }),
-              DType::f32, default_tolerance(DType::f32));
 }
 
 TEST(ParityIndex, TopkAllEqualRowPicksLowIndicesFirst) {

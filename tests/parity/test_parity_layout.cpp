@@ -1,5 +1,5 @@
-// CPU-vs-CUDA parity of the layout family: concat / split (strided block copies, copy2d) and reshape,
-// transpose12 (permute_0213: tiled and row paths), f32 and bf16; kernel level (f32): copy2d strided, plain
+// CPU-vs-CUDA parity of the layout family on the cases of tests/cases/layout_cases.h: concat / split
+// (strided block copies, copy2d) and reshape, transpose12 (permute_0213: tiled and row paths), f32 and bf16; kernel level (f32): copy2d strided, plain
 // and accumulating, permute_0213 accumulating on misaligned pointers. SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/cases/layout_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
@@ -33,36 +34,51 @@ Tolerance tol_for(DType dt, double bf16_atol = 2e-2) {
   return dt == DType::bf16 ? Tolerance{bf16_atol, 2e-2} : default_tolerance(dt);
 }
 
-TEST(ParityLayout, ConcatSplitReshapeF32AndBf16) {
+Shape shape_of(const cases::Dims& d) { return Shape::from(d.d, d.d + d.rank); }
+
+// f32: exact copies and sums of two cotangents; bf16: inputs and cotangents rounded to 2^-8 relative.
+Tolerance copy_tolerance(DType dt) { return dt == DType::bf16 ? Tolerance{1e-2, 1e-2} : Tolerance{1e-6, 1e-6}; }
+
+TEST(ParityLayout, ConcatSplitReshapeEveryCase) {
   // concat and split are strided block copies (copy2d) forward and backward; reshape is a view.
-  for (DType dt : {DType::f32, DType::bf16}) {
-    for (int axis : {0, 1, 2}) {
-      SCOPED_TRACE(std::string(dtype_name(dt)) + " axis " + std::to_string(axis));
-      Shape a{3, 5, 7}, b{3, 5, 7};
-      b.dims[axis] = 4;  // uneven parts along the axis
+  for (DType dt : kDtypes)
+    for (const cases::ConcatCase& c : cases::kConcatCases) {
+      if (!cases::runs_in(c.runners, cases::kParity)) continue;
+      SCOPED_TRACE(trace(dt, cases::describe(c)));
+      Shape a = shape_of(c.a), b = a;
+      b[c.axis] = c.b_len;
       auto in = f32_inputs({a, b});
+      const int axis = c.axis;
       WEFT_PARITY(in, ([axis](Graph& g, const std::vector<Var>& v) {
                     Var cat = ops::concat(g, {v[0], v[1], v[0]}, axis);
                     std::vector<Var> parts = ops::split(g, cat, {2, cat->value.shape[axis] - 2}, axis);
                     return std::vector<Var>{cat, parts[0], ops::reshape(g, parts[1], Shape{parts[1]->value.numel()})};
                   }),
-                  // f32: exact copies and sums of two cotangents; bf16: inputs and cotangents rounded to 2^-8 relative.
-                  dt, (dt == DType::bf16 ? Tolerance{1e-2, 1e-2} : Tolerance{1e-6, 1e-6}));
+                  dt, copy_tolerance(dt));
     }
-  }
 }
 
-// D <= 4 takes the shared-memory tile path (several tiles, partial ones); larger D the row path,
-// vectorised when D is a multiple of 4 (f32) / 8 (bf16).
-const Shape kTransposeShapes[] = {{2, 5, 7, 1}, {2, 5, 7, 3}, {1, 70, 45, 1}, {33, 40, 2}, {2, 5, 7, 4},
-                                  {2, 5, 7, 5}, {2, 3, 9, 8}, {3, 4, 5, 16}, {2, 9, 3, 33}, {1, 1, 1, 1}};
-
-TEST(ParityLayout, Transpose12TwiceF32AndBf16) {
+TEST(ParityLayout, SplitEveryCase) {
   for (DType dt : kDtypes)
-    for (const Shape& s : kTransposeShapes) {
-      SCOPED_TRACE(trace(dt, s.str()));
+    for (const cases::SplitCase& c : cases::kSplitCases) {
+      if (!cases::runs_in(c.runners, cases::kParity)) continue;
+      SCOPED_TRACE(trace(dt, cases::describe(c)));
+      std::vector<int64_t> sizes;
+      for (int64_t n : c.sizes)
+        if (n) sizes.push_back(n);
+      auto in = f32_inputs({shape_of(c.x)});
+      const int axis = c.axis;
+      WEFT_PARITY(in, ([sizes, axis](Graph& g, const std::vector<Var>& v) { return ops::split(g, v[0], sizes, axis); }),
+                  dt, copy_tolerance(dt));
+    }
+}
+
+TEST(ParityLayout, Transpose12TwiceEveryCase) {
+  for (DType dt : kDtypes)
+    for (const cases::Dims& d : cases::kTransposeCases) {
+      SCOPED_TRACE(trace(dt, cases::dims_str(d)));
       std::vector<ParityInput> in;
-      in.push_back({random_f32(s, 21), true});
+      in.push_back({random_f32(shape_of(d), 21), true});
       WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
                     return std::vector<Var>{ops::transpose12(g, v[0]), ops::transpose12(g, v[0])};
                   }),

@@ -1,7 +1,9 @@
-// CPU-vs-CUDA parity of the matmul family: matmul (every transpose combination, batched, shared B; f32 and
-// bf16), linear with the bias in cuBLASLt's epilogue and linear_gelu (GELU_AUX[_BIAS] for bf16) through the
-// ops and at kernel level (fallbacks), a long bias reduction in chunks, a GEMM with K = 0. Every case
-// reports SKIPPED without a GPU.
+// CPU-vs-CUDA parity of the matmul family, op level, f32 and bf16, on the cases of
+// tests/cases/matmul_cases.h: matmul (every transpose combination, batched, shared B), linear with the bias
+// in cuBLASLt's epilogue and linear_gelu (GELU_AUX[_BIAS] for bf16 where OC % 8 == 0, else linear_forward +
+// the gelu_tanh kernel; backward: dpre from the gelu_tanh kernel, then the linear GEMMs), each with and
+// without bias. Kernel level: the unfused fallbacks, a long bias reduction in chunks, a GEMM with K = 0.
+// Every case reports SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,123 +14,61 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/cases/matmul_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
 namespace {
 
-std::vector<ParityInput> f32_inputs(std::initializer_list<Shape> shapes) {
-  std::vector<ParityInput> in;
-  uint64_t seed = 1;
-  for (const Shape& s : shapes) in.push_back({random_f32(s, seed++), true});
-  return in;
-}
+const DType kDtypes[] = {DType::f32, DType::bf16};
 
-TEST(Parity, MatmulF32) {
-  auto in = f32_inputs({{2, 33, 17}, {2, 17, 9}});
-  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::matmul(g, v[0], v[1])}; }),
-              DType::f32, default_tolerance(DType::f32));
-}
+Shape shape_of(const cases::Dims& d) { return Shape::from(d.d, d.d + d.rank); }
 
-TEST(Parity, LinearBf16) {
-  auto in = f32_inputs({{64, 96}, {80, 96}, {80}});
-  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
-                return std::vector<Var>{ops::linear(g, v[0], v[1], v[2])};
-              }),
-              DType::bf16, (Tolerance{6e-2, 3e-2}));
-}
+// bf16: products of 2^-9-rounded inputs summed over K <= 130 terms of size <= 1.
+Tolerance matmul_tolerance(DType dt) { return dt == DType::bf16 ? Tolerance{1e-1, 3e-2} : default_tolerance(dt); }
 
-struct MatmulCase {
-  Shape a, b;
-  bool ta, tb;
-};
+// bf16: inputs rounded to 2^-9 relative, K <= 96 products of size <= 1 accumulated in float, the output
+// rounded once (the epilogue adds the bias before rounding); for linear_gelu also pre, and the GELU's slope
+// is at most 1.13, so it scales those errors by little more than 1.
+Tolerance linear_tolerance(DType dt) { return dt == DType::bf16 ? Tolerance{6e-2, 3e-2} : default_tolerance(dt); }
 
-// Every transpose combination, batched, and shared-B forms. Odd sizes put batch matrices at addresses
-// that are only 4-byte (f32) or 2-byte (bf16) aligned, which cuBLASLt must be told about; a shared B
-// with A transposed is a strided batch with a zero stride.
-const MatmulCase kMatmulCases[] = {
-    {{3, 7}, {7, 5}, false, false},       {{7, 3}, {7, 5}, true, false},   {{3, 7}, {5, 7}, false, true},
-    {{7, 3}, {5, 7}, true, true},         {{2, 3, 7}, {2, 7, 5}, false, false}, {{2, 7, 3}, {2, 5, 7}, true, true},
-    {{2, 3, 3, 7}, {7, 5}, false, false}, {{3, 7, 3}, {7, 5}, true, false},  {{3, 7, 3}, {5, 7}, true, true},
-    {{1, 1}, {1, 33}, false, false},      {{65, 130}, {130, 72}, false, false},
-};
-
-TEST(Parity, MatmulTransposedBatchedSharedF32AndBf16) {
-  for (DType dt : {DType::f32, DType::bf16}) {
-    for (const MatmulCase& c : kMatmulCases) {
-      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + c.a.str() + (c.ta ? "^T" : "") + " @ " + c.b.str() +
-                   (c.tb ? "^T" : ""));
-      auto in = f32_inputs({c.a, c.b});
-      // bf16: products of 2^-9-rounded inputs summed over K <= 130 terms of size <= 1.
-      Tolerance tol = dt == DType::bf16 ? Tolerance{1e-1, 3e-2} : default_tolerance(dt);
+TEST(ParityMatmul, MatmulEveryCase) {
+  for (DType dt : kDtypes)
+    for (const cases::MatmulCase& c : cases::kMatmulCases) {
+      if (!cases::runs_in(c.runners, cases::kParity)) continue;
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c));
+      std::vector<ParityInput> in;
+      in.push_back({random_f32(shape_of(c.a), 1), true});
+      in.push_back({random_f32(shape_of(c.b), 2), true});
       WEFT_PARITY(in, ([c](Graph& g, const std::vector<Var>& v) {
                     return std::vector<Var>{ops::matmul(g, v[0], v[1], c.ta, c.tb)};
                   }),
-                  dt, tol);
+                  dt, matmul_tolerance(dt));
     }
-  }
 }
 
-TEST(Parity, LinearLongBatchF32) {
-  // 300 rows: the bias gradient is a long column reduction, split in chunks on the GPU.
-  auto in = f32_inputs({{300, 40}, {24, 40}, {24}});
-  WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
-                return std::vector<Var>{ops::linear(g, v[0], v[1], v[2])};
-              }),
-              DType::f32, default_tolerance(DType::f32));
-}
-
-struct LinearCase {
-  int64_t N, C, OC;
-};
-
-TEST(Parity, LinearForwardFusedBiasWithAndWithoutBias) {
-  for (DType dt : {DType::f32, DType::bf16}) {
-    for (const LinearCase& c : {LinearCase{1, 1, 1}, {37, 33, 65}, {64, 96, 80}, {130, 7, 3}}) {
-      for (bool with_bias : {true, false}) {
-        SCOPED_TRACE(std::string(dtype_name(dt)) + " N " + std::to_string(c.N) + " C " + std::to_string(c.C) +
-                     " OC " + std::to_string(c.OC) + (with_bias ? " bias" : " no bias"));
+void check_linear(bool gelu, uint64_t seed) {
+  for (DType dt : kDtypes)
+    for (const cases::LinearCase& c : cases::kLinearCases)
+      for (bool with_bias : cases::kLinearBias) {
+        if (!cases::runs_in(c.runners, cases::kParity)) continue;
+        SCOPED_TRACE(std::string(dtype_name(dt)) + (gelu ? " linear_gelu " : " linear ") +
+                     cases::describe(c, with_bias));
         std::vector<ParityInput> in;
-        in.push_back({random_f32({c.N, c.C}, 60), true});
-        in.push_back({random_f32({c.OC, c.C}, 61), true});
-        if (with_bias) in.push_back({random_f32({c.OC}, 62), true});
-        // bf16: inputs rounded to 2^-9 relative, K <= 96 products of size <= 1 accumulated in float, the
-        // output rounded once (the epilogue adds the bias before rounding): as Parity.LinearBf16.
-        const Tolerance tol = dt == DType::bf16 ? Tolerance{6e-2, 3e-2} : default_tolerance(dt);
-        WEFT_PARITY(in, ([with_bias](Graph& g, const std::vector<Var>& v) {
-                      return std::vector<Var>{ops::linear(g, v[0], v[1], with_bias ? v[2] : nullptr)};
+        in.push_back({random_f32(c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C}, seed), true});
+        in.push_back({random_f32({c.OC, c.C}, seed + 1), true});
+        if (with_bias) in.push_back({random_f32({c.OC}, seed + 2), true});
+        WEFT_PARITY(in, ([gelu, with_bias](Graph& g, const std::vector<Var>& v) {
+                      Var b = with_bias ? v[2] : nullptr;
+                      return std::vector<Var>{gelu ? ops::linear_gelu(g, v[0], v[1], b) : ops::linear(g, v[0], v[1], b)};
                     }),
-                    dt, tol);
+                    dt, linear_tolerance(dt));
       }
-    }
-  }
 }
 
-// linear_gelu: cuBLASLt's GELU_AUX[_BIAS] epilogue for bf16 where OC % 8 == 0 (here OC 8, 24 and 64 with
-// odd N), else (OC 1, 3, 65, and every f32 case) linear_forward + the gelu_tanh kernel. Backward through
-// the op: dpre from the gelu_tanh kernel, then the linear GEMMs.
-TEST(Parity, LinearGeluForwardFusedWithAndWithoutBias) {
-  for (DType dt : {DType::f32, DType::bf16}) {
-    for (const LinearCase& c :
-         {LinearCase{1, 1, 1}, {1, 5, 8}, {37, 33, 65}, {37, 33, 64}, {130, 7, 3}, {131, 96, 24}}) {
-      for (bool with_bias : {true, false}) {
-        SCOPED_TRACE(std::string(dtype_name(dt)) + " N " + std::to_string(c.N) + " C " + std::to_string(c.C) +
-                     " OC " + std::to_string(c.OC) + (with_bias ? " bias" : " no bias"));
-        std::vector<ParityInput> in;
-        in.push_back({random_f32({c.N, c.C}, 63), true});
-        in.push_back({random_f32({c.OC, c.C}, 64), true});
-        if (with_bias) in.push_back({random_f32({c.OC}, 65), true});
-        // bf16: as LinearForwardFusedBias (inputs rounded to 2^-9, float accumulation, one rounding of pre and
-        // of out); the GELU's slope is at most 1.13, so it scales those errors by little more than 1.
-        const Tolerance tol = dt == DType::bf16 ? Tolerance{6e-2, 3e-2} : default_tolerance(dt);
-        WEFT_PARITY(in, ([with_bias](Graph& g, const std::vector<Var>& v) {
-                      return std::vector<Var>{ops::linear_gelu(g, v[0], v[1], with_bias ? v[2] : nullptr)};
-                    }),
-                    dt, tol);
-      }
-    }
-  }
-}
+TEST(ParityMatmul, LinearEveryCaseWithAndWithoutBias) { check_linear(false, 60); }
+
+TEST(ParityMatmul, LinearGeluEveryCaseWithAndWithoutBias) { check_linear(true, 63); }
 
 class MatmulKernelParity : public GpuKernelTest {
  protected:

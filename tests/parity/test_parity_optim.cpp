@@ -1,6 +1,7 @@
-// CPU-vs-CUDA parity of the optim family: adamw_update over several steps (f32 and bf16 parameters, with
-// and without weight decay, clipped gradients, odd and large ranges, aligned and misaligned pointers) and
-// sum_squares (empty, one element, odd, 10^6; bit-identical when repeated). SKIPPED without a GPU.
+// CPU-vs-CUDA parity of the optim family on the cases of tests/cases/optim_cases.h: adamw_update over
+// several steps (f32 and bf16 parameters, with and without weight decay, clipped gradients, odd and large
+// ranges, aligned and misaligned pointers) and sum_squares (empty, one element, odd, 10^6; bit-identical when
+// repeated). SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +11,7 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/cases/optim_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
@@ -35,25 +37,12 @@ class OptimParity : public GpuKernelTest {
   }
 };
 
-struct AdamCase {
-  int64_t n;
-  float weight_decay, grad_scale;
-  int shift;  // 0: vectorised path; 1: scalar fallback
-};
-
-const AdamCase kAdamCases[] = {
-    {1, 0.0f, 1.0f, 0},
-    {37, 0.1f, 0.5f, 0},
-    {37, 0.0f, 0.25f, 1},
-    {4099, 0.1f, 1.0f, 1},
-    {(1 << 20) + 3, 0.1f, 0.7f, 0},
-};
-
 // Three steps with fresh gradients each time; bias corrections as AdamW::step computes them.
 TEST_F(OptimParity, AdamWF32MatchesCpuOverSteps) {
   const float lr = 1e-2f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f;
-  for (const AdamCase& c : kAdamCases) {
-    SCOPED_TRACE("n = " + std::to_string(c.n) + " shift " + std::to_string(c.shift));
+  for (const cases::AdamCase& c : cases::kAdamCases) {
+    if (!cases::runs_in(c.runners, cases::kParity)) continue;
+    SCOPED_TRACE(cases::describe(c));
     const size_t n = static_cast<size_t>(c.n);
     std::vector<float> p = values(n, 1), m(n, 0.0f), v(n, 0.0f);
     float *gp = upload(p, c.shift), *gm = upload(m, c.shift), *gv = upload(v, c.shift);
@@ -78,8 +67,9 @@ TEST_F(OptimParity, AdamWF32MatchesCpuOverSteps) {
 // bf16-rounded values, rounding the parameters to bf16 after every step as the GPU stores them.
 TEST_F(OptimParity, AdamWBf16ParamsF32StateMatchesCpuOverSteps) {
   const float lr = 1e-2f, b1 = 0.9f, b2 = 0.95f, eps = 1e-8f;
-  for (const AdamCase& c : kAdamCases) {
-    SCOPED_TRACE("n = " + std::to_string(c.n) + " shift " + std::to_string(c.shift));
+  for (const cases::AdamCase& c : cases::kAdamCases) {
+    if (!cases::runs_in(c.runners, cases::kParity)) continue;
+    SCOPED_TRACE(cases::describe(c));
     const size_t n = static_cast<size_t>(c.n);
     std::vector<bf16> pb = to_bf16(values(n, 2));
     std::vector<float> p = to_f32(pb), m(n, 0.0f), v(n, 0.0f);
@@ -106,29 +96,29 @@ TEST_F(OptimParity, AdamWBf16ParamsF32StateMatchesCpuOverSteps) {
 }
 
 TEST_F(OptimParity, SumSquaresF32AndBf16) {
-  for (int64_t n :
-       {int64_t(0), int64_t(1), int64_t(37), int64_t(255), int64_t(257), int64_t(1000000), int64_t(1000003)}) {
-    for (int shift : {0, 1}) {
-      SCOPED_TRACE("n = " + std::to_string(n) + " shift " + std::to_string(shift));
-      std::vector<float> x = values(static_cast<size_t>(n), 30 + n, -2.0, 2.0);
-      double want = -1.0, got = -1.0, again = -2.0;
-      cpu::sum_squares(cpu_, DType::f32, &want, x.data(), n);
-      const float* gx = upload(x, shift);
-      cuda::sum_squares(gpu_, DType::f32, &got, gx, n);
-      cuda::sum_squares(gpu_, DType::f32, &again, gx, n);
-      // Exact squares summed in double on both sides, in different orders.
-      EXPECT_NEAR(got, want, 1e-12 * want + 1e-300);
-      EXPECT_EQ(got, again) << "not deterministic";
+  for (const cases::SumSquaresCase& c : cases::kSumSquaresCases) {
+    if (!cases::runs_in(c.runners, cases::kParity)) continue;
+    const int64_t n = c.n;
+    const int shift = c.shift;
+    SCOPED_TRACE(cases::describe(c));
+    std::vector<float> x = values(static_cast<size_t>(n), 30 + n, -2.0, 2.0);
+    double want = -1.0, got = -1.0, again = -2.0;
+    cpu::sum_squares(cpu_, DType::f32, &want, x.data(), n);
+    const float* gx = upload(x, shift);
+    cuda::sum_squares(gpu_, DType::f32, &got, gx, n);
+    cuda::sum_squares(gpu_, DType::f32, &again, gx, n);
+    // Exact squares summed in double on both sides, in different orders.
+    EXPECT_NEAR(got, want, 1e-12 * want + 1e-300);
+    EXPECT_EQ(got, again) << "not deterministic";
 
-      std::vector<bf16> xb = to_bf16(x);
-      std::vector<float> xr = to_f32(xb);
-      cpu::sum_squares(cpu_, DType::f32, &want, xr.data(), n);
-      const bf16* gxb = upload(xb, shift);
-      cuda::sum_squares(gpu_, DType::bf16, &got, gxb, n);
-      cuda::sum_squares(gpu_, DType::bf16, &again, gxb, n);
-      EXPECT_NEAR(got, want, 1e-12 * want + 1e-300);
-      EXPECT_EQ(got, again) << "not deterministic";
-    }
+    std::vector<bf16> xb = to_bf16(x);
+    std::vector<float> xr = to_f32(xb);
+    cpu::sum_squares(cpu_, DType::f32, &want, xr.data(), n);
+    const bf16* gxb = upload(xb, shift);
+    cuda::sum_squares(gpu_, DType::bf16, &got, gxb, n);
+    cuda::sum_squares(gpu_, DType::bf16, &again, gxb, n);
+    EXPECT_NEAR(got, want, 1e-12 * want + 1e-300);
+    EXPECT_EQ(got, again) << "not deterministic";
   }
 }
 

@@ -1,7 +1,7 @@
-// CPU-vs-CUDA parity of the pointwise ops: broadcasting add/sub/mul (forward and the reduced gradient
-// of a broadcast operand), scale (axpby), cast, swiglu, dropout (the same Philox mask on both backends)
-// and unary activations, in f32 and bf16 with tolerances for the dtype; kernel level (f32): unary, axpby,
-// dropout and cast on misaligned pointers. SKIPPED without a GPU.
+// CPU-vs-CUDA parity of the pointwise ops on the cases of tests/cases/pointwise_cases.h: broadcasting
+// add/sub/mul (forward and the reduced gradient of a broadcast operand), scale (axpby), swiglu, dropout (the
+// same Philox mask on both backends) and unary activations, in f32 and bf16 with tolerances for the dtype;
+// casts; kernel level (f32): unary, axpby, dropout and cast on misaligned pointers. SKIPPED without a GPU.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -9,6 +9,7 @@
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
 
+#include "tests/cases/pointwise_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
@@ -22,25 +23,17 @@ std::vector<ParityInput> f32_inputs(std::initializer_list<Shape> shapes, uint64_
   return in;
 }
 
-struct ShapePair {
-  Shape a, b;
-};
+const DType kDtypes[] = {DType::f32, DType::bf16};
 
-// Equal shapes (vector path with a tail), a bias row, a per-row scale, both operands broadcast, a
-// leading-dim broadcast with a middle size-1 dim, a one-element operand, and a reduction long enough
-// to be split in chunks.
-const ShapePair kBroadcastCases[] = {
-    {{7, 33}, {7, 33}},       {{7, 33}, {33}},    {{7, 33}, {7, 1}},  {{3, 1, 5}, {1, 4, 5}},
-    {{2, 3, 4, 5}, {3, 1, 5}}, {{1}, {7, 33}},    {{512, 64}, {64}},  {{33, 2, 7}, {33, 1, 1}},
-};
+Shape shape_of(const cases::Dims& d) { return Shape::from(d.d, d.d + d.rank); }
 
 void check_binary(DType dt, Tolerance tol) {
   for (BinaryOp op : {BinaryOp::add, BinaryOp::sub, BinaryOp::mul}) {
     uint64_t seed = 10;
-    for (const ShapePair& c : kBroadcastCases) {
-      SCOPED_TRACE(std::string(binary_label(op)) + " " + c.a.str() + " with " + c.b.str() + " in " +
-                   std::string(dtype_name(dt)));
-      auto in = f32_inputs({c.a, c.b}, seed += 2);
+    for (const cases::BinaryCase& c : cases::kBinaryCases) {
+      if (!cases::runs_in(c.runners, cases::kParity)) continue;
+      SCOPED_TRACE(std::string(binary_label(op)) + " " + cases::describe(c) + " in " + std::string(dtype_name(dt)));
+      auto in = f32_inputs({shape_of(c.a), shape_of(c.b)}, seed += 2);
       WEFT_PARITY(in, ([op](Graph& g, const std::vector<Var>& v) {
                     return std::vector<Var>{ops::binary(g, op, v[0], v[1])};
                   }),
@@ -63,16 +56,17 @@ TEST(ParityBinary, OneSideNeedsNoGradient) {
               DType::f32, default_tolerance(DType::f32));
 }
 
-TEST(ParityScale, AxpbyF32AndBf16) {
-  for (DType dt : {DType::f32, DType::bf16}) {
-    SCOPED_TRACE(dtype_name(dt));
-    auto in = f32_inputs({{5, 37}});
-    WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
-                  // Used twice: the second backward accumulates (beta = 1) onto the first.
-                  return std::vector<Var>{ops::scale(g, v[0], 0.37f), ops::scale(g, v[0], -2.5f)};
-                }),
-                dt, default_tolerance(dt));
-  }
+TEST(ParityScale, AxpbyEveryCase) {
+  for (DType dt : kDtypes)
+    for (const cases::Dims& d : cases::kScaleCases) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::dims_str(d));
+      auto in = f32_inputs({shape_of(d)});
+      WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
+                    // Used twice: the second backward accumulates (beta = 1) onto the first.
+                    return std::vector<Var>{ops::scale(g, v[0], 0.37f), ops::scale(g, v[0], -2.5f)};
+                  }),
+                  dt, default_tolerance(dt));
+    }
 }
 
 TEST(ParityCast, F32ToBf16AndBackIsExact) {
@@ -97,61 +91,54 @@ TEST(ParityCast, Bf16ToF32) {
               DType::bf16, default_tolerance(DType::bf16));
 }
 
-TEST(ParitySwiglu, F32AndBf16) {
+TEST(ParitySwiglu, EveryCase) {
   // (7, 66): F = 33 takes the scalar path; (4, 3, 32): F = 16 the vector path in both dtypes.
-  for (DType dt : {DType::f32, DType::bf16}) {
-    for (Shape s : {Shape{7, 66}, Shape{4, 3, 32}}) {
-      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + s.str());
+  for (DType dt : kDtypes)
+    for (const cases::Dims& d : cases::kSwigluCases) {
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::dims_str(d));
       std::vector<ParityInput> in;
-      in.push_back({random_f32(s, 21, -3.0, 3.0), true});
+      in.push_back({random_f32(shape_of(d), 21, -3.0, 3.0), true});
       WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::swiglu(g, v[0])}; }),
                   dt, default_tolerance(dt));
     }
-  }
 }
 
-TEST(ParityDropout, SameMaskF32AndBf16) {
-  // 231 elements (a tail of 3 after packs of 4) and 3072; a non-zero Philox offset.
-  for (DType dt : {DType::f32, DType::bf16}) {
-    for (Shape s : {Shape{7, 33}, Shape{64, 48}}) {
-      for (float p : {0.1f, 0.5f}) {
-        SCOPED_TRACE(std::string(dtype_name(dt)) + " " + s.str() + " p=" + std::to_string(p));
-        auto in = f32_inputs({s}, 31);
-        WEFT_PARITY(in, ([p](Graph& g, const std::vector<Var>& v) {
-                      Rng rng(1234, 5);  // built per run: both backends draw the same counters
-                      rng.take(37);
-                      return std::vector<Var>{ops::dropout(g, v[0], p, rng)};
-                    }),
-                    dt, default_tolerance(dt));
-      }
+TEST(ParityDropout, EveryCaseSameMask) {
+  // A non-zero Philox offset.
+  for (DType dt : kDtypes)
+    for (const cases::DropoutCase& c : cases::kDropoutCases) {
+      if (!cases::runs_in(c.runners, cases::kParity)) continue;
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c));
+      auto in = f32_inputs({shape_of(c.x)}, 31);
+      const float p = c.p;
+      WEFT_PARITY(in, ([p](Graph& g, const std::vector<Var>& v) {
+                    Rng rng(1234, 5);  // built per run: both backends draw the same counters
+                    rng.take(37);
+                    return std::vector<Var>{ops::dropout(g, v[0], p, rng)};
+                  }),
+                  dt, default_tolerance(dt));
     }
-  }
 }
 
-TEST(ParityUnary, AllOpsBf16) {
-  for (int op = 0; op < static_cast<int>(UnaryOp::count); ++op) {
-    UnaryOp u = static_cast<UnaryOp>(op);
-    bool positive = u == UnaryOp::log || u == UnaryOp::rsqrt;
-    std::vector<ParityInput> in;
-    in.push_back({random_f32({9, 40}, 3, positive ? 0.5 : -2.0, 2.0), true});
-    SCOPED_TRACE(unary_name(u));
-    // exp and square reach 7.4 and 4: their bf16 outputs carry 2^-9 relative error on top of the input's.
-    WEFT_PARITY(in, ([u](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::unary(g, u, v[0])}; }),
-                DType::bf16, (Tolerance{3e-2, 3e-2}));
-  }
+// Unary ops on every case (the misaligned ones are the emulator's): f32 with the default tolerance; bf16:
+// exp and square reach 7.4 and 4, so their bf16 outputs carry 2^-9 relative error on top of the input's.
+void check_unary(DType dt, Tolerance tol) {
+  for (const cases::UnaryCase& c : cases::kUnaryCases)
+    for (int op = 0; op < static_cast<int>(UnaryOp::count); ++op) {
+      if (!cases::runs_in(c.runners, cases::kParity) || c.shift) continue;
+      UnaryOp u = static_cast<UnaryOp>(op);
+      bool positive = u == UnaryOp::log || u == UnaryOp::rsqrt;
+      std::vector<ParityInput> in;
+      in.push_back({random_f32(shape_of(c.x), 3, positive ? 0.5 : -2.0, 2.0), true});
+      SCOPED_TRACE(std::string(unary_name(u)) + " " + cases::describe(c));
+      WEFT_PARITY(in, ([u](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::unary(g, u, v[0])}; }),
+                  dt, tol);
+    }
 }
 
-TEST(ParityUnary, AllOpsF32) {
-  for (int op = 0; op < static_cast<int>(UnaryOp::count); ++op) {
-    UnaryOp u = static_cast<UnaryOp>(op);
-    bool positive = u == UnaryOp::log || u == UnaryOp::rsqrt;
-    std::vector<ParityInput> in;
-    in.push_back({random_f32({7, 33}, 3, positive ? 0.5 : -2.0, 2.0), true});
-    SCOPED_TRACE(unary_name(u));
-    WEFT_PARITY(in, ([u](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::unary(g, u, v[0])}; }),
-                DType::f32, default_tolerance(DType::f32));
-  }
-}
+TEST(ParityUnary, AllOpsEveryCaseBf16) { check_unary(DType::bf16, Tolerance{3e-2, 3e-2}); }
+
+TEST(ParityUnary, AllOpsEveryCaseF32) { check_unary(DType::f32, default_tolerance(DType::f32)); }
 
 // ---- kernel level, f32, on memory the arena never hands out: pointers one element past an alignment
 // boundary (the scalar fallbacks of the vectorised kernels).

@@ -1,5 +1,6 @@
-// CPU-vs-CUDA parity of the reduce family: sum / mean over each axis (warp, block and chunked paths) and
-// their backward (broadcast_axis), sum_all over a long vector, f32 and bf16; kernel level (f32):
+// CPU-vs-CUDA parity of the reduce family on the cases of tests/cases/reduce_cases.h: sum / mean over each
+// axis (warp, block and chunked paths) and their backward (broadcast_axis), sum_all up to a long vector, f32
+// and bf16; kernel level (f32):
 // reduce_sum with alpha and accumulate on every path, broadcast_axis on misaligned pointers. SKIPPED
 // without a GPU.
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/cases/reduce_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
@@ -27,25 +29,16 @@ Tolerance tol_for(DType dt, double bf16_atol = 2e-2) {
   return dt == DType::bf16 ? Tolerance{bf16_atol, 2e-2} : default_tolerance(dt);
 }
 
-struct ReduceCase {
-  Shape x;
-  int axis;
-  bool keepdim;
-};
+Shape shape_of(const cases::Dims& d) { return Shape::from(d.d, d.d + d.rank); }
 
-// inner > 1 (one chunk, and many chunks for few outputs with a long axis), inner == 1 (a warp per
-// row, a block per row for len >= 4096), a single element.
-const ReduceCase kReduceCases[] = {{{3, 37, 5}, 0, false}, {{3, 37, 5}, 1, true}, {{3, 37, 5}, 2, false},
-                                   {{5000, 3}, 0, false},  {{2, 5000}, 1, false}, {{1, 9, 7000}, 1, true},
-                                   {{1}, 0, false},        {{4, 1, 6}, 1, false}};
-
-TEST(ParityReduce, SumAndMeanTwiceF32AndBf16) {
+TEST(ParityReduce, SumAndMeanTwiceEveryCase) {
   for (DType dt : kDtypes)
     for (bool mean : {false, true})
-      for (const ReduceCase& c : kReduceCases) {
-        SCOPED_TRACE(trace(dt, std::string(mean ? "mean " : "sum ") + c.x.str() + " axis " + std::to_string(c.axis)));
+      for (const cases::ReduceCase& c : cases::kReduceCases) {
+        if (!cases::runs_in(c.runners, cases::kParity)) continue;
+        SCOPED_TRACE(trace(dt, std::string(mean ? "mean " : "sum ") + cases::describe(c)));
         std::vector<ParityInput> in;
-        in.push_back({random_f32(c.x, 22), true});
+        in.push_back({random_f32(shape_of(c.x), 22), true});
         // Sums of up to 7000 bf16 inputs of size <= 1 (|sum| ~ 50): ~0.05 of drift plus a final rounding
         // of 2^-8 relative.
         WEFT_PARITY(in, ([c, mean](Graph& g, const std::vector<Var>& v) {
@@ -56,15 +49,16 @@ TEST(ParityReduce, SumAndMeanTwiceF32AndBf16) {
       }
 }
 
-TEST(ParityReduce, SumAllLongF32AndBf16) {
-  for (DType dt : kDtypes) {
-    SCOPED_TRACE(dtype_name(dt));
-    std::vector<ParityInput> in;
-    in.push_back({random_f32({70001}, 23), true});
-    // |sum| ~ 150 from 70001 terms: ~0.2 of bf16 drift, f32 tree-vs-sequential order ~1e-4.
-    WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::sum_all(g, v[0])}; }),
-                dt, (dt == DType::bf16 ? Tolerance{2.0, 2e-2} : Tolerance{1e-3, 1e-4}));
-  }
+TEST(ParityReduce, SumAllEveryCase) {
+  for (DType dt : kDtypes)
+    for (const cases::Dims& d : cases::kSumAllCases) {
+      SCOPED_TRACE(trace(dt, cases::dims_str(d)));
+      std::vector<ParityInput> in;
+      in.push_back({random_f32(shape_of(d), 23), true});
+      // |sum| ~ 150 from 70001 terms: ~0.2 of bf16 drift, f32 tree-vs-sequential order ~1e-4.
+      WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::sum_all(g, v[0])}; }),
+                  dt, (dt == DType::bf16 ? Tolerance{2.0, 2e-2} : Tolerance{1e-3, 1e-4}));
+    }
 }
 
 class ReduceKernelParity : public GpuKernelTest {

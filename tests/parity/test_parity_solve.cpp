@@ -1,5 +1,5 @@
 // CPU-vs-CUDA parity of the solve family: spd_solve (Cholesky) forward and backward through ops::spd_solve
-// in f32 and bf16, and its not-positive-definite error. SKIPPED without a GPU.
+// on the cases of tests/cases/solve_cases.h in f32 and bf16, and its not-positive-definite error. SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,6 +10,7 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/cases/solve_cases.h"
 #include "tests/harness/parity.h"
 
 namespace weft::test {
@@ -31,28 +32,22 @@ std::vector<ParityInput> spd_inputs(int64_t n, int64_t m, uint64_t seed) {
   return in;
 }
 
-TEST(ParitySolve, SpdSolveF32ForwardBackward) {
-  for (auto [n, m] : {std::pair<int64_t, int64_t>{1, 1}, {5, 7}, {33, 1}, {70, 300}, {130, 65}}) {
-    SCOPED_TRACE(std::to_string(n) + " x " + std::to_string(m));
-    auto in = spd_inputs(n, m, 40 + n);
-    // Same loops and summation order as the CPU (runtime/math/cholesky.h); FMA contraction on the GPU
-    // changes last bits, amplified by the (small) condition number of M M^T + n I.
-    WEFT_PARITY(in,
-                ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::spd_solve(g, v[0], v[1])}; }),
-                DType::f32, (Tolerance{1e-4, 1e-4}));
-  }
-}
+// f32: same loops and summation order as the CPU (runtime/math/cholesky.h); FMA contraction on the GPU
+// changes last bits, amplified by the (small) condition number of M M^T + n I.
+// bf16: inputs rounded to bf16 (2^-9 relative), solved in float, outputs rounded again: errors of a few
+// 2^-9 times the condition number (a few units for M M^T + n I).
+Tolerance solve_tolerance(DType dt) { return dt == DType::bf16 ? Tolerance{5e-2, 5e-2} : Tolerance{1e-4, 1e-4}; }
 
-TEST(ParitySolve, SpdSolveBf16ForwardBackward) {
-  for (auto [n, m] : {std::pair<int64_t, int64_t>{3, 2}, {17, 9}}) {
-    SCOPED_TRACE(std::to_string(n) + " x " + std::to_string(m));
-    auto in = spd_inputs(n, m, 50 + n);
-    // Inputs rounded to bf16 (2^-9 relative), solved in float, outputs rounded again: errors of a few
-    // 2^-9 times the condition number (a few units for M M^T + n I).
-    WEFT_PARITY(in,
-                ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::spd_solve(g, v[0], v[1])}; }),
-                DType::bf16, (Tolerance{5e-2, 5e-2}));
-  }
+TEST(ParitySolve, SpdSolveEveryCaseForwardBackward) {
+  for (DType dt : {DType::f32, DType::bf16})
+    for (const cases::SolveCase& c : cases::kSolveCases) {
+      if (!cases::runs_in(c.runners, cases::kParity)) continue;
+      SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c));
+      auto in = spd_inputs(c.n, c.m, (dt == DType::bf16 ? 50 : 40) + c.n);
+      WEFT_PARITY(in,
+                  ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::spd_solve(g, v[0], v[1])}; }),
+                  dt, solve_tolerance(dt));
+    }
 }
 
 class SolveKernelParity : public GpuKernelTest {};

@@ -1,5 +1,5 @@
 // Emulator cases of attention_forward / attention_backward against the CPU twin (backend_cpu/attention.cpp),
-// on the cases of tests/parity/test_parity_attention.cpp.
+// on the CUDA grid of tests/cases/attention_cases.h (the small cases' head sizes are not CUDA ones).
 // The wrappers pick the kernel by dtype: f32 runs the FMA kernels (attention_forward.cu,
 // attention_backward.cu), bf16 the tensor-core ones (attention_tc_*.cu, WMMA emulated by wmma_emu.h).
 // Attention is slow to emulate (256 fibers per block, every lane multiplies whole WMMA tiles), so the
@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "check_util.h"
+#include "tests/cases/attention_cases.h"
 
 using namespace check;
 using namespace weft;
@@ -18,6 +19,7 @@ using Kind = PositionBias::Kind;
 
 const char* kind_name(Kind k) { return k == Kind::none ? "none" : k == Kind::alibi ? "alibi" : "table"; }
 
+// A grid case in one dtype.
 struct AttnCase {
   bool bf;
   int64_t HS, T;
@@ -105,18 +107,12 @@ bool in_default(const AttnCase& c) {
 }
 
 void check_attention_cases(bool full) {
-  std::vector<AttnCase> cases;
   for (bool bf : {false, true})
-    for (int64_t HS : {32, 64, 96, 128})
-      for (int64_t T : {1, 17, 70, 130})
-        for (bool causal : {false, true})
-          for (Kind kind : {Kind::none, Kind::alibi, Kind::table}) {
-            cases.push_back({bf, HS, T, causal, kind, 7});
-            if (HS == 64 && T == 70 && kind == Kind::alibi)
-              for (int grads = 6; grads >= 1; --grads) cases.push_back({bf, HS, T, causal, kind, grads});
-          }
-  for (const AttnCase& c : cases)
-    if (full || in_default(c)) attention_case(c);
+    for (const cases::AttentionCase& t : cases::kAttentionGridCases) {
+      if (!cases::runs_in(t.runners, cases::kEmu)) continue;
+      const AttnCase c{bf, t.HS, t.T, t.causal, static_cast<Kind>(t.bias), t.grads};
+      if (full || in_default(c)) attention_case(c);
+    }
 }
 
 }  // namespace

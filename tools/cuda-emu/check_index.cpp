@@ -1,8 +1,12 @@
 // Emulator checks of the index family (index.cu: gather_rows / embedding_forward, scatter_add_rows /
-// embedding_backward through the CUB shim, topk forward / backward) against the CPU twins.
+// embedding_backward through the CUB shim, topk forward / backward) against the CPU twins, on the cases of
+// tests/cases/index_cases.h: every rows case gathered (plain, accumulating, as embedding_forward; aligned and
+// misaligned) and scattered (scatter_add_rows, embedding_backward; with a workspace that sorts all indices
+// at once and one that sorts them in chunks), every top-k case forward and backward.
 #include <algorithm>
 
 #include "check_util.h"
+#include "tests/cases/index_cases.h"
 
 using namespace check;
 using namespace weft;
@@ -24,9 +28,12 @@ void index(bool bf) {
   const DType dt = bf ? DType::bf16 : DType::f32;
   Exec cpu = cpu_exec(1);
   struct S {
-    int64_t M, N, C;
+    int64_t M, N, C;  // ids, rows, columns
   };
-  for (S s : {S{1, 1, 1}, S{5, 7, 3}, S{9, 4, 16}, S{3, 10, 40}, S{40, 6, 130}})
+  std::vector<S> rows_cases;
+  for (const cases::RowsCase& c : cases::kRowsCases)
+    if (cases::runs_in(c.runners, cases::kEmu)) rows_cases.push_back({c.lead * c.ids, c.rows, c.C});
+  for (S s : rows_cases)
     for (int mode = 0; mode < 3; ++mode)  // 0: gather, 1: gather +=, 2: embedding_forward
       for (int shift : {0, 1})
         run(fmt("%s %s M%ld N%ld C%ld%s", mode == 2 ? "embedding_forward" : mode ? "gather_rows+=" : "gather_rows",
@@ -48,7 +55,7 @@ void index(bool bf) {
               out.buf.check_guards("out");
               c("out", out_r, out.got(), T);
             });
-  for (S s : {S{1, 1, 1}, S{20, 5, 3}, S{50, 7, 130}, S{9, 300, 16}, S{33, 2, 1}})
+  for (S s : rows_cases)
     for (int mode = 0; mode < 2; ++mode)  // 1: embedding_backward
       for (size_t wsb : {size_t(1) << 20, size_t(2600)})
         run(fmt("%s %s M%ld N%ld C%ld ws%zu", mode ? "embedding_backward" : "scatter_add_rows", name(bf), long(s.M),
@@ -72,12 +79,12 @@ void index(bool bf) {
               // rounded once per chunk, at the partial sum's magnitude (up to max|dst|).
               c("dst", dst_r, dst.got(), bf && wsb < 4096 ? Tol{2.0 / 256, 1.0 / 256} : T);
             });
-  struct K {
-    int64_t N, C, K;
-    bool ties;
-  };
-  for (K s : {K{1, 1, 1, false}, K{3, 7, 3, false}, K{2, 40, 5, false}, K{5, 33, 33, true}, K{4, 100, 10, true},
-              K{9, 64, 2, true}, K{2, 5, 5, false}})
+  for (const cases::TopkCase& t : cases::kTopkCases) {
+    if (!cases::runs_in(t.runners, cases::kEmu)) continue;
+    const struct {
+      int64_t N, C, K;
+      bool ties;
+    } s{t.lead * t.N, t.C, t.K, t.ties};
     run(fmt("topk_forward+backward %s N%ld C%ld K%ld%s", name(bf), long(s.N), long(s.C), long(s.K),
             s.ties ? " ties" : ""),
         [&](Case& c) {
@@ -103,6 +110,7 @@ void index(bool bf) {
           dx.buf.check_guards("dx");
           c("dx", dx_r, dx.got(), T);
         });
+  }
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
-// Emulator checks of the optim family (optim.cu: adamw_update, sum_squares) against the CPU twins.
+// Emulator checks of the optim family (optim.cu: adamw_update, sum_squares) against the CPU twins on the
+// cases of tests/cases/optim_cases.h: one AdamW step with the case's weight decay and gradient scale (random
+// moments, bias corrections of a late step), sum_squares in double.
 #include "check_util.h"
+#include "tests/cases/optim_cases.h"
 
 using namespace check;
 using namespace weft;
@@ -12,26 +15,30 @@ void optim(bool bf) {
   const Tol T = bf ? kBf16 : kF32;
   const DType dt = bf ? DType::bf16 : DType::f32;
   Exec cpu = cpu_exec(1);
-  for (int64_t n : {1, 3, 4, 7, 8, 1000, 1029})
-    for (int shift : {0, 1}) {
-      run(fmt("adamw_update %s n%ld%s", name(bf), long(n), shift ? " misaligned" : ""), [&](Case& c) {
-        FTensor p(uniform(n, -1, 1), bf, shift), g(uniform(n, -0.1f, 0.1f), bf, shift);
-        FTensor m(uniform(n, -0.01f, 0.01f), false, shift), v(uniform(n, 0, 1e-3f), false, shift);
-        std::vector<float> p_r = p.ref, m_r = m.ref, v_r = v.ref;
-        const float a[8] = {3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 0.4f, 0.05f, 0.5f};
-        cpu::adamw_update(cpu, DType::f32, p_r.data(), m_r.data(), v_r.data(), g.r(), n, a[0], a[1], a[2], a[3], a[4],
-                          a[5], a[6], a[7]);
-        Exec ex = emu_exec(1 << 20);
-        cuda::adamw_update(ex, dt, p.p(), m.p(), v.p(), g.p(), n, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
-        p.buf.check_guards("param"), m.buf.check_guards("m"), v.buf.check_guards("v");
-        c("param", p_r, p.got(), T);
-        c("m", m_r, m.got(), kF32);
-        c("v", v_r, v.got(), kF32);
-      });
-    }
-  for (int64_t n : {0, 1, 255, 256, 257, 5000, 300000})
-    run(fmt("sum_squares %s n%ld", name(bf), long(n)), [&](Case& c) {
-      FTensor x(uniform(n, -2, 2), bf, 1);
+  for (const cases::AdamCase& k : cases::kAdamCases) {
+    if (!cases::runs_in(k.runners, cases::kEmu)) continue;
+    const int64_t n = k.n;
+    const int shift = k.shift;
+    run(fmt("adamw_update %s %s", name(bf), cases::describe(k).c_str()), [&](Case& c) {
+      FTensor p(uniform(n, -1, 1), bf, shift), g(uniform(n, -0.1f, 0.1f), bf, shift);
+      FTensor m(uniform(n, -0.01f, 0.01f), false, shift), v(uniform(n, 0, 1e-3f), false, shift);
+      std::vector<float> p_r = p.ref, m_r = m.ref, v_r = v.ref;
+      const float a[8] = {3e-4f, 0.9f, 0.95f, 1e-8f, k.weight_decay, 0.4f, 0.05f, k.grad_scale};
+      cpu::adamw_update(cpu, DType::f32, p_r.data(), m_r.data(), v_r.data(), g.r(), n, a[0], a[1], a[2], a[3], a[4],
+                        a[5], a[6], a[7]);
+      Exec ex = emu_exec(1 << 20);
+      cuda::adamw_update(ex, dt, p.p(), m.p(), v.p(), g.p(), n, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+      p.buf.check_guards("param"), m.buf.check_guards("m"), v.buf.check_guards("v");
+      c("param", p_r, p.got(), T);
+      c("m", m_r, m.got(), kF32);
+      c("v", v_r, v.got(), kF32);
+    });
+  }
+  for (const cases::SumSquaresCase& k : cases::kSumSquaresCases) {
+    if (!cases::runs_in(k.runners, cases::kEmu)) continue;
+    const int64_t n = k.n;
+    run(fmt("sum_squares %s %s", name(bf), cases::describe(k).c_str()), [&](Case& c) {
+      FTensor x(uniform(n, -2, 2), bf, k.shift);
       double r = 0, got = -1;
       cpu::sum_squares(cpu, DType::f32, &r, x.r(), n);
       Exec ex = emu_exec(1 << 20);
@@ -42,6 +49,7 @@ void optim(bool bf) {
       c.worst = got == r ? c.worst : std::isfinite(ratio) ? std::max(c.worst, ratio) : INFINITY;
       if (c.worst > 1) c.bad = fmt("sum %.17g, CPU %.17g", got, r);
     });
+  }
 }
 
 }  // namespace

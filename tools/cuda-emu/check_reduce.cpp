@@ -1,5 +1,9 @@
-// Emulator checks of the reduce family (reduce.cu: reduce_sum, broadcast_axis) against the CPU twins.
+// Emulator checks of the reduce family (reduce.cu: reduce_sum, broadcast_axis) against the CPU twins on the
+// cases of tests/cases/reduce_cases.h as (outer, len, inner): reduce_sum plain and accumulating, with and
+// without workspace (the row path takes none), broadcast_axis aligned and misaligned; sum_all's cases as
+// reduce_sum of one row.
 #include "check_util.h"
+#include "tests/cases/reduce_cases.h"
 
 using namespace check;
 using namespace weft;
@@ -15,8 +19,15 @@ void reduce(bool bf) {
   struct S {
     int64_t outer, len, inner;
   };
-  for (S s : {S{1, 1, 1}, S{3, 7, 1}, S{5, 100, 1}, S{9, 33, 1}, S{2, 4096, 1}, S{3, 5000, 1}, S{4, 37, 3},
-              S{2, 300, 5}, S{1, 2000, 2}, S{3, 0, 4}, S{2, 64, 8}})
+  std::vector<S> shapes;
+  for (const cases::ReduceCase& c : cases::kReduceCases)
+    if (cases::runs_in(c.runners, cases::kEmu)) {
+      const cases::ReduceDims r = cases::reduce_dims(c);
+      shapes.push_back({r.outer, r.len, r.inner});
+    }
+  const size_t n_axis_cases = shapes.size();
+  for (const cases::Dims& d : cases::kSumAllCases) shapes.push_back({1, d.numel(), 1});
+  for (S s : shapes)
     for (int acc = 0; acc < 2; ++acc)
       for (size_t wsb : {size_t(1) << 20, size_t(0)}) {
         if (wsb == 0 && s.inner == 1) continue;  // the row path takes no workspace
@@ -33,7 +44,8 @@ void reduce(bool bf) {
               c("out", out_r, out.got(), T);
             });
       }
-  for (S s : {S{3, 7, 1}, S{2, 5, 8}, S{2, 3, 16}, S{1, 4, 33}, S{2, 1, 4}, S{3, 2, 12}})
+  shapes.resize(n_axis_cases);  // the backward of sum / mean
+  for (S s : shapes)
     for (int shift : {0, 1})
       run(fmt("broadcast_axis %s outer%ld len%ld inner%ld%s", name(bf), long(s.outer), long(s.len), long(s.inner),
               shift ? " misaligned" : ""),

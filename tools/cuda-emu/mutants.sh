@@ -16,6 +16,8 @@ mutants=(
   "index|index.cu|      for (int off = 16; off > 0; off /= 2) {|      if (best.i >= 0) for (int off = 16; off > 0; off /= 2) {|topk shuffles only in lanes with a candidate (divergent)"
   "layout|layout.cu|if (c0 + cl < C && b0 * D + r < B * D)|if (c0 + cl < C)|permute writes past the last row of a tile (bounds)"
   "reduce|reduce.cu|for (int64_t l = t; l < len; l += G)|for (int64_t l = t; l < len - 1; l += G)|reduce_sum drops the last element"
+  "mix|mix.cu|    } else if (!accumulate) {|    } else if (false) {|tril_copy leaves the upper triangle of a copy"
+  "mix|mix.cu|store(dst, i * ld_dst + j, accumulate|store(dst, i * ld_src + j, accumulate|tril_copy writes with the source's leading dimension"
   "attention|attention_forward.cu|for (int n = 0; n < NC; ++n) o[a][n] *= al;|(void)al;|attention f32 forward skips the online-softmax rescale"
   "attention|attention_tc_forward.cu|    __syncthreads();  // the previous tile's K, V, S and P are no longer read, O is stored|    // (barrier removed)|attention tensor-core forward reloads K, V without the reuse barrier"
   "attention|attention_tc.cuh|FragAt w;|FragA w;|attention tensor-core dk / dv read W^T as W (fragment layout)"

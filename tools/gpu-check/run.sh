@@ -49,11 +49,18 @@ if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1
   done
 fi
 
-# compute-sanitizer last, inside the device call's 10-minute limit: memcheck on the kernel families written
-# this round, racecheck (shared-memory hazards) on attention; each run capped, skipped past 450 s.
+# compute-sanitizer last, inside the device call's 10-minute limit: racecheck (shared-memory hazards) on
+# attention, then memcheck on every parity binary there is (a glob, so renamed or new families are never
+# missed; the transformer's, a whole model over training steps, last); each run capped, skipped past 450 s.
 sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-for run in "memcheck test_parity_attention" "racecheck test_parity_attention" "memcheck test_parity_rows" \
-           "memcheck test_parity_index" "memcheck test_parity_optim"; do
+runs=()
+[ -x "$carry/bin/test_parity_attention" ] && runs+=("racecheck test_parity_attention")
+for t in "$carry"/bin/test_parity_*; do
+  name=$(basename "$t")
+  [ "$name" = test_parity_transformer ] || runs+=("memcheck $name")
+done
+[ -x "$carry/bin/test_parity_transformer" ] && runs+=("memcheck test_parity_transformer")
+for run in "${runs[@]}"; do
   set -- $run
   tool=$1 t=$2
   if [ "$SECONDS" -gt 450 ]; then note "compute-sanitizer $tool $t: skipped (time)"; continue; fi

@@ -1,0 +1,76 @@
+// The attention family's cases (q, k, v (B, T, NH, HS); a causal or full mask; no positional bias, ALiBi
+// slopes 2^-(h+1) or a Sandwich-like table -2 log(1 + d) over T + 3 distances). Small shapes with head sizes
+// the CUDA kernels do not take (one element, odd T, NH, HS, more than one 64-row query block), and the CUDA
+// grid: every head size of the kernels (32, 64, 96, 128) at T 1, 17, 70 and 130 (a partial tile, one tile,
+// two and three tiles, the last partial), causal and full, every bias; plus every subset of null gradients
+// (only some of dq, dk, dv wanted) at HS 64, T 70, ALiBi.
+#pragma once
+
+#include <array>
+
+#include "tests/cases/case_table.h"
+
+namespace weft::cases {
+
+enum class AttnBias { none, alibi, table };  // the order of PositionBias::Kind
+inline const char* attn_bias_name(AttnBias b) {
+  return b == AttnBias::none ? "none" : b == AttnBias::alibi ? "alibi" : "table";
+}
+
+struct AttentionCase {
+  int64_t B, T, NH, HS;
+  AttnBias bias;
+  bool causal;
+  int grads = 7;  // bit 0: dq, bit 1: dk, bit 2: dv (the others are null / not differentiable)
+  unsigned runners = kAll;
+};
+
+// Head sizes other than 32, 64, 96, 128 are an error on CUDA: the small cases are the gradient check's.
+inline constexpr unsigned kSmallHeads = kGradcheck;
+// Central differences of T >= 70 with HS >= 32 take minutes in fp64 (2 x 400 x 3 forward passes per case):
+// the gradient check takes the grid's T 1 and 17.
+inline constexpr unsigned kLongRows = kParity | kEmu;
+
+inline constexpr AttentionCase kAttentionSmallCases[] = {
+    {1, 1, 1, 1, AttnBias::none, true, 7, kSmallHeads},   {2, 3, 3, 4, AttnBias::none, true, 7, kSmallHeads},
+    {1, 7, 1, 8, AttnBias::none, false, 7, kSmallHeads},  {2, 33, 1, 1, AttnBias::none, true, 7, kSmallHeads},
+    {2, 7, 3, 4, AttnBias::alibi, true, 7, kSmallHeads},  {1, 3, 3, 1, AttnBias::alibi, false, 7, kSmallHeads},
+    {1, 33, 1, 4, AttnBias::alibi, true, 7, kSmallHeads}, {1, 1, 3, 4, AttnBias::table, true, 7, kSmallHeads},
+    {1, 7, 3, 8, AttnBias::table, true, 7, kSmallHeads},  {2, 3, 1, 1, AttnBias::table, false, 7, kSmallHeads},
+    {1, 33, 3, 8, AttnBias::table, false, 7, kSmallHeads},
+    // more than one 64-row query block: the blocked causal path and the full key range
+    {1, 70, 1, 2, AttnBias::alibi, true, 7, kSmallHeads}, {1, 70, 1, 2, AttnBias::table, false, 7, kSmallHeads},
+};
+
+inline constexpr int64_t kAttentionHeadSizes[] = {32, 64, 96, 128};
+inline constexpr int64_t kAttentionLengths[] = {1, 17, 70, 130};
+
+// The CUDA grid (B 2, NH 3), in the emulator's order: head size, length, mask (full first), bias, and after
+// each all-gradient case of HS 64, T 70, ALiBi its six null-gradient subsets.
+inline constexpr std::array<AttentionCase, 4 * 4 * 2 * 3 + 2 * 6> attention_grid() {
+  std::array<AttentionCase, 4 * 4 * 2 * 3 + 2 * 6> g{};
+  size_t n = 0;
+  for (int64_t HS : kAttentionHeadSizes)
+    for (int64_t T : kAttentionLengths)
+      for (bool causal : {false, true})
+        for (AttnBias bias : {AttnBias::none, AttnBias::alibi, AttnBias::table}) {
+          const unsigned runners = T <= 17 ? kAll : kLongRows;
+          g[n++] = {2, T, 3, HS, bias, causal, 7, runners};
+          if (HS == 64 && T == 70 && bias == AttnBias::alibi)
+            for (int grads = 6; grads >= 1; --grads) g[n++] = {2, T, 3, HS, bias, causal, grads, runners};
+        }
+  return g;
+}
+inline constexpr auto kAttentionGridCases = attention_grid();
+
+inline std::string describe(const AttentionCase& c) {
+  std::string s = format("B%ld T%ld NH%ld HS%ld ", c.B, c.T, c.NH, c.HS) + attn_bias_name(c.bias) +
+                  (c.causal ? " causal" : " full");
+  const char* names[3] = {"dq", "dk", "dv"};
+  if (c.grads != 7)
+    for (int i = 0; i < 3; ++i)
+      if (c.grads >> i & 1) s += std::string(" ") + names[i];
+  return s;
+}
+
+}  // namespace weft::cases
