@@ -118,9 +118,10 @@ int cmd_bench(const std::vector<std::string>& args) {
                     std::to_string(info.sm_count) + " SMs, " + std::to_string(static_cast<int>(info.clock_hz / 1e6)) +
                     " MHz)";
     }
+    // Peak memory of the training steps, read before the GEMM peak measurement allocates its matrices.
+    const double memory = dev == Device::cuda ? static_cast<double>(peak_device) : peak_rss_bytes();
     const double gemm_peak = dev == Device::cuda ? measured_gemm_peak(ex, compute, {4096, 8192})
                                                  : measured_gemm_peak(ex, DType::f32, {1024, 2048});
-    const double memory = dev == Device::cuda ? static_cast<double>(peak_device) : peak_rss_bytes();
 
     std::printf("bench %s on %s, %s: B=%lld T=%lld, %lld parameters, %.4g FLOPs/token\n", model->name().c_str(),
                 device_name.c_str(), std::string(dtype_name(compute)).c_str(), (long long)B, (long long)T,
