@@ -99,11 +99,21 @@ Var Hybrid::forward(Graph& g, ParamStore& store, const Tensor& ids) {
   WEFT_CHECK(ids.shape.rank == 2 && ids.dtype == DType::i32, "[hybrid] ids must be i32 (B, T), got ", ids.str());
   WEFT_CHECK(ids.shape[1] <= cfg_.seq_len, "[hybrid] sequence length ", ids.shape[1], " exceeds the ", cfg_.seq_len,
              " positions of the mixing matrices (--seq-len of the run)");
+  Var x = ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
+  x = norm(g, store, NormKind::rmsnorm, ln_f_, blocks_from_embeddings(g, store, x), cfg_.norm_eps);
+  if (tapping()) tap("final", x);
+  return ops::linear(g, x, g.param(store, lm_head_));  // (B, T, V)
+}
+
+Var Hybrid::blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
+  WEFT_CHECK(x->value.shape.rank == 3 && x->value.shape[2] == cfg_.d_model, "[hybrid] embeddings must be (B, T, ",
+             cfg_.d_model, "), got ", x->value.str());
+  WEFT_CHECK(x->value.shape[1] <= cfg_.seq_len, "[hybrid] sequence length ", x->value.shape[1], " exceeds the ",
+             cfg_.seq_len, " positions of the mixing matrices (--seq-len of the run)");
   AttentionPositions pos;
   pos.rope_channels = cfg_.d_model / cfg_.n_heads;
   pos.rope_base = cfg_.rope_base;
   const float eps = cfg_.norm_eps;
-  Var x = ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
   if (tapping()) tap("embed", x);
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
@@ -121,10 +131,10 @@ Var Hybrid::forward(Graph& g, ParamStore& store, const Tensor& ids) {
       tap(p + ".out", x);
     }
   }
-  x = norm(g, store, NormKind::rmsnorm, ln_f_, x, eps);
-  if (tapping()) tap("final", x);
-  return ops::linear(g, x, g.param(store, lm_head_));  // (B, T, V)
+  return x;
 }
+
+Tensor Hybrid::token_embeddings(const ParamStore& store) const { return store.value(tok_emb_); }
 
 Var Hybrid::loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) {
   (void)rng;

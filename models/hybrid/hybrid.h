@@ -49,6 +49,8 @@ class Hybrid : public Model {
   double flops_per_token(int64_t T) const override;
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   int64_t max_seq_len() const override { return cfg_.seq_len; }
+  Var blocks_from_embeddings(Graph& g, ParamStore& store, Var x) override;  // every layer, no final norm
+  Tensor token_embeddings(const ParamStore& store) const override;         // tok_emb (V, C)
   const HybridConfig& config() const { return cfg_; }
 
  private:

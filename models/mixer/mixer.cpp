@@ -164,6 +164,14 @@ Var MaskedMixer::forward(Graph& g, ParamStore& store, const Tensor& ids) {
   WEFT_CHECK(ids.shape[1] <= cfg_.seq_len, "[mixer] sequence length ", ids.shape[1], " exceeds the ", cfg_.seq_len,
              " positions of the mixing matrices (--seq-len of the run)");
   Var x = ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
+  return ops::linear(g, blocks_from_embeddings(g, store, x), g.param(store, lm_head_));  // (B, T, V), no final norm
+}
+
+Var MaskedMixer::blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
+  WEFT_CHECK(x->value.shape.rank == 3 && x->value.shape[2] == cfg_.d_model, "[mixer] embeddings must be (B, T, ",
+             cfg_.d_model, "), got ", x->value.str());
+  WEFT_CHECK(x->value.shape[1] <= cfg_.seq_len, "[mixer] sequence length ", x->value.shape[1], " exceeds the ",
+             cfg_.seq_len, " positions of the mixing matrices (--seq-len of the run)");
   if (tapping()) tap("embed", x);
   for (size_t l = 0; l < blocks_.size(); ++l) {
     const Block& b = blocks_[l];
@@ -180,8 +188,10 @@ Var MaskedMixer::forward(Graph& g, ParamStore& store, const Tensor& ids) {
       tap(p + ".out", x);
     }
   }
-  return ops::linear(g, x, g.param(store, lm_head_));  // (B, T, V), no final norm
+  return x;
 }
+
+Tensor MaskedMixer::token_embeddings(const ParamStore& store) const { return store.value(tok_emb_); }
 
 Var MaskedMixer::loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) {
   (void)rng;

@@ -82,13 +82,22 @@ AttentionPositions Transformer::attention_positions() const {
 
 Var Transformer::forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rng, bool training) {
   WEFT_CHECK(ids.shape.rank == 2 && ids.dtype == DType::i32, "[transformer] ids must be i32 (B, T), got ", ids.str());
-  const int64_t T = ids.shape[1];
+  Var x = ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
+  x = blocks(g, store, x, rng, training);
+  x = norm(g, store, x, ln_f_);
+  if (tapping()) tap("final", x);
+  return ops::linear(g, x, g.param(store, cfg_.tie_embeddings ? tok_emb_ : lm_head_));  // (B, T, V)
+}
+
+Var Transformer::blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool training) {
+  WEFT_CHECK(x->value.shape.rank == 3 && x->value.shape[2] == cfg_.d_model, "[transformer] embeddings must be (B, T, ",
+             cfg_.d_model, "), got ", x->value.str());
+  const int64_t T = x->value.shape[1];
   if (cfg_.position == PositionScheme::learned)
     WEFT_CHECK(T <= cfg_.max_seq_len, "[transformer] sequence length ", T, " exceeds the ", cfg_.max_seq_len,
                " learned positions (use rope, alibi, sandwich or sinusoidal to evaluate longer)");
   prepare_positions(g.device(), store.dtype(), T);
   bool drop = training && cfg_.dropout > 0.0f && rng;
-  Var x = ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
   if (cfg_.position == PositionScheme::learned)
     x = ops::add(g, x, ops::embedding(g, g.constant(pos_ids_.tensor().slice_rows(0, T)), g.param(store, pos_emb_)));
   else if (cfg_.position == PositionScheme::sinusoidal)
@@ -114,10 +123,14 @@ Var Transformer::forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rn
       tap(p + ".out", x);
     }
   }
-  x = norm(g, store, x, ln_f_);
-  if (tapping()) tap("final", x);
-  return ops::linear(g, x, g.param(store, cfg_.tie_embeddings ? tok_emb_ : lm_head_));  // (B, T, V)
+  return x;
 }
+
+Var Transformer::blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
+  return blocks(g, store, x, nullptr, false);
+}
+
+Tensor Transformer::token_embeddings(const ParamStore& store) const { return store.value(tok_emb_); }
 
 Var Transformer::loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) {
   Var logits = forward(g, store, batch.inputs, &rng, training);

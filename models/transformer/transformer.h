@@ -27,6 +27,9 @@ class Transformer : public Model {
   int64_t max_seq_len() const override {
     return cfg_.position == PositionScheme::learned ? cfg_.max_seq_len : kUnboundedLength;
   }
+  // The blocks on x + positions (learned or sinusoidal; RoPE, ALiBi and Sandwich act inside attention).
+  Var blocks_from_embeddings(Graph& g, ParamStore& store, Var x) override;
+  Tensor token_embeddings(const ParamStore& store) const override;  // tok_emb (V, C)
   const TransformerConfig& config() const { return cfg_; }
 
  private:
@@ -36,6 +39,8 @@ class Transformer : public Model {
     MlpParams mlp;
   };
   Var forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rng, bool training);  // (B, T, V)
+  // Positions, dropout and every layer on x (B, T, C) = E[ids]: the last layer's output (B, T, C).
+  Var blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool training);
   Var norm(Graph& g, ParamStore& store, Var x, const NormParams& n) const;
   AttentionPositions attention_positions() const;
   void prepare_positions(Device dev, DType dt, int64_t T);  // device constants, grown on demand
