@@ -150,7 +150,7 @@ int retrieval_train(const std::vector<std::string>& args) {
       ("batch-size", po::value<int64_t>()->default_value(32), "samples per step")
       ("lr", po::value<double>()->default_value(1e-4), "peak learning rate")
       ("min-lr", po::value<double>()->default_value(0.0), "learning rate at the end of the cosine")
-      ("warmup", po::value<int64_t>()->default_value(100), "linear warmup steps")
+      ("warmup", po::value<int64_t>()->default_value(100), "linear warmup steps (at most --steps when not given)")
       ("weight-decay", po::value<double>()->default_value(0.01), "AdamW decoupled weight decay (matrices only)")
       ("beta1", po::value<double>()->default_value(0.9), "AdamW beta1")
       ("beta2", po::value<double>()->default_value(0.999), "AdamW beta2")
@@ -221,7 +221,8 @@ int retrieval_train(const std::vector<std::string>& args) {
   state.initialize(seed);
   const optim::LrSchedule schedule = [&] {
     try {
-      return optim::LrSchedule("cosine", get<double>(vm, "lr"), get<double>(vm, "min-lr"), get<int64_t>(vm, "warmup"), steps);
+      const int64_t warmup = vm["warmup"].defaulted() ? std::min(get<int64_t>(vm, "warmup"), steps) : get<int64_t>(vm, "warmup");
+      return optim::LrSchedule("cosine", get<double>(vm, "lr"), get<double>(vm, "min-lr"), warmup, steps);
     } catch (const Error& e) {
       throw UsageError(e.what());
     }
