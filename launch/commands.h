@@ -16,5 +16,6 @@ int cmd_inspect(const std::vector<std::string>& args);
 int cmd_bench(const std::vector<std::string>& args);
 int cmd_embed(const std::vector<std::string>& args);
 int cmd_retrieval(const std::vector<std::string>& args);
+int cmd_analyze(const std::vector<std::string>& args);
 
 }  // namespace weft::launch

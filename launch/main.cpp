@@ -29,6 +29,7 @@ const Command kCommands[] = {
     {"bench", weft::launch::cmd_bench, "training throughput and MFU on synthetic tokens: --device cuda --dtype bf16"},
     {"embed", weft::launch::cmd_embed, "embed query/document pairs with a frozen model: --checkpoint RUN --pairs F --out E.h5"},
     {"retrieval", weft::launch::cmd_retrieval, "retrieval model on embeddings: retrieval train | retrieval eval"},
+    {"analyze", weft::launch::cmd_analyze, "analyses of checkpoints: analyze represent --checkpoint RUN (spec A.9)"},
 };
 
 int print_help() {
