@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "launch/analyze_represent.h"
@@ -93,49 +94,54 @@ struct Tiny {
 
 TEST(Represent, BlocksFromEmbeddingsEqualTheForwardsLastBlock) {
   constexpr int64_t V = 13, L = 9, B = 2, T = 7;
+  // Every family's test configurations, and the transformer at every position scheme (positions are added to
+  // the given embeddings inside the hook).
+  std::vector<std::pair<std::string, models::TestConfig>> cases;
+  for (const models::ModelFamily& f : models::model_families())
+    for (const models::TestConfig& c : models::family_test_configs(f)) cases.push_back({f.name, c});
+  for (const char* p : {"learned", "sinusoidal", "rope", "alibi", "sandwich", "none"})
+    cases.push_back({"transformer", {p, {{"d-model", "8"}, {"n-layers", "2"}, {"n-heads", "2"}, {"position", p}}}});
   int implemented = 0;
-  for (const models::ModelFamily& f : models::model_families()) {
-    for (const models::TestConfig& c : models::family_test_configs(f)) {
-      SCOPED_TRACE(f.name + "/" + c.name);
-      Tiny m(f.name, c.flags, V, L);
-      Tensor E;
-      const std::string err = error_of([&] { E = m.model->token_embeddings(m.store); });
-      if (!err.empty()) {  // the default hooks: both unsupported, naming the model
-        EXPECT_NE(err.find(m.model->name()), std::string::npos) << err;
-        Graph g(m.ex, m.arena);
-        OwnedTensor x(DType::f32, {B, T, 4});
-        EXPECT_NE(error_of([&] { m.model->blocks_from_embeddings(g, m.store, g.constant(x.tensor())); })
-                      .find("does not support"),
-                  std::string::npos);
-        continue;
-      }
-      ++implemented;
-      const OwnedTensor ids = random_ids({B, T}, 3, static_cast<int32_t>(V));
+  for (const auto& [family, c] : cases) {
+    SCOPED_TRACE(family + "/" + c.name);
+    Tiny m(family, c.flags, V, L);
+    Tensor E;
+    const std::string err = error_of([&] { E = m.model->token_embeddings(m.store); });
+    if (!err.empty()) {  // the default hooks: both unsupported, naming the model
+      EXPECT_NE(err.find(m.model->name()), std::string::npos) << err;
       Graph g(m.ex, m.arena);
-      g.grad_enabled = false;
-      models::Taps taps({"blocks.*"});
-      m.model->set_taps(&taps);
-      m.model->logits(g, m.store, ids.tensor());
-      m.model->set_taps(nullptr);
-      Var last = nullptr;
-      for (const auto& [name, v] : taps.captured())
-        if (name.size() > 4 && name.compare(name.size() - 4, 4, ".out") == 0) last = v;
-      ASSERT_NE(last, nullptr);
-      const std::vector<double> want = to_host_doubles(last->value);
-      // E[ids] on the host, then the blocks from it.
-      const std::vector<double> table = to_host_doubles(E);
-      const int64_t C = E.shape[1];
-      std::vector<double> e(static_cast<size_t>(B * T * C));
-      for (int64_t n = 0; n < B * T; ++n)
-        for (int64_t k = 0; k < C; ++k) e[n * C + k] = table[ids.ptr<int32_t>()[n] * C + k];
-      const OwnedTensor x = test::from_values(DType::f32, {B, T, C}, e);
-      const std::vector<double> got = to_host_doubles(m.model->blocks_from_embeddings(g, m.store, g.constant(x.tensor()))->value);
-      ASSERT_EQ(got.size(), want.size());
-      for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "element " << i;
-      g.clear();
+      OwnedTensor x(DType::f32, {B, T, 4});
+      EXPECT_NE(error_of([&] { m.model->blocks_from_embeddings(g, m.store, g.constant(x.tensor())); })
+                    .find("does not support"),
+                std::string::npos);
+      continue;
     }
+    ++implemented;
+    const OwnedTensor ids = random_ids({B, T}, 3, static_cast<int32_t>(V));
+    Graph g(m.ex, m.arena);
+    g.grad_enabled = false;
+    models::Taps taps({"blocks.*"});
+    m.model->set_taps(&taps);
+    m.model->logits(g, m.store, ids.tensor());
+    m.model->set_taps(nullptr);
+    Var last = nullptr;
+    for (const auto& [name, v] : taps.captured())
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".out") == 0) last = v;
+    ASSERT_NE(last, nullptr);
+    const std::vector<double> want = to_host_doubles(last->value);
+    // E[ids] on the host, then the blocks from it.
+    const std::vector<double> table = to_host_doubles(E);
+    const int64_t C = E.shape[1];
+    std::vector<double> e(static_cast<size_t>(B * T * C));
+    for (int64_t n = 0; n < B * T; ++n)
+      for (int64_t k = 0; k < C; ++k) e[n * C + k] = table[ids.ptr<int32_t>()[n] * C + k];
+    const OwnedTensor x = test::from_values(DType::f32, {B, T, C}, e);
+    const std::vector<double> got = to_host_doubles(m.model->blocks_from_embeddings(g, m.store, g.constant(x.tensor()))->value);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], want[i]) << "element " << i;
+    g.clear();
   }
-  EXPECT_GE(implemented, 3) << "transformer, mixer and hybrid implement blocks_from_embeddings";
+  EXPECT_GE(implemented, 3 + 6) << "transformer, mixer and hybrid implement blocks_from_embeddings";
 }
 
 // An untrained tiny mixer: from a random start, 300 steps recover most tokens (top-5 of 64); with no step the
