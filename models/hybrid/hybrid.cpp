@@ -150,12 +150,13 @@ Var Hybrid::logits(Graph& g, ParamStore& store, const Tensor& ids) { return forw
 double Hybrid::flops_per_token(int64_t T) const {
   // What runs: 6 per weight (forward, input and weight gradients) of q|k|v, proj, the SwiGLU's three
   // matrices and the head (the embedding is a lookup); attention 6 T C per layer as the transformer counts
-  // it; the mixing as computed, one dense T x T product of width C per layer (2 T C per token in the forward,
-  // three products in all), as MaskedMixer::flops_per_token counts it.
+  // it; the mixing as computed, one T x T product of width C per layer (2 T C per token in the forward for a
+  // dense product, three products in all) times the share causal_mix computes of it (it skips the upper
+  // triangle in blocks), as MaskedMixer::flops_per_token counts it.
   const double C = static_cast<double>(cfg_.d_model), V = static_cast<double>(cfg_.vocab_size),
                F = static_cast<double>(cfg_.ff()), Tt = static_cast<double>(T), Ly = static_cast<double>(cfg_.n_layers);
   const double per_layer = 4.0 * C * C + 3.0 * C * F;
-  return 6.0 * (Ly * per_layer + V * C) + 6.0 * Ly * Tt * C + 6.0 * Ly * Tt * C;
+  return 6.0 * (Ly * per_layer + V * C) + 6.0 * Ly * Tt * C + 6.0 * Ly * ops::causal_mix_share(T) * Tt * C;
 }
 
 }  // namespace weft::models

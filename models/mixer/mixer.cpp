@@ -206,8 +206,9 @@ Var MaskedMixer::logits(Graph& g, ParamStore& store, const Tensor& ids) { return
 
 double MaskedMixer::flops_per_token(int64_t T) const {
   // Matrices every token goes through (6 per weight: forward, input and weight gradients), and the mixing
-  // products as computed: dense T x T GEMMs (the upper triangle multiplies zeros), 2 T d FLOPs per token and
-  // product in the forward, three products in all; the kernel variant's shift matrices count as weights.
+  // products as computed: T x T GEMMs, 2 T d FLOPs per token and product in the forward for a dense product,
+  // three products in all, times the share causal_mix computes (it skips the upper triangle in blocks); the
+  // kernel variant's shift matrices count as weights.
   const double C = static_cast<double>(cfg_.d_model), V = static_cast<double>(cfg_.vocab_size),
                F = static_cast<double>(cfg_.ff()), Tt = static_cast<double>(T), Ly = static_cast<double>(cfg_.n_layers);
   double per_layer = 2.0 * C * F;
@@ -216,7 +217,7 @@ double MaskedMixer::flops_per_token(int64_t T) const {
   else if (cfg_.expanded) products = 2.0;
   else if (cfg_.kernel > 1) products = static_cast<double>(cfg_.kernel), per_layer += (products - 1.0) * C * C;
   else products = static_cast<double>(cfg_.parallel);
-  return 6.0 * (Ly * per_layer + V * C) + 6.0 * Ly * products * Tt * C;
+  return 6.0 * (Ly * per_layer + V * C) + 6.0 * Ly * products * ops::causal_mix_share(T) * Tt * C;
 }
 
 }  // namespace weft::models

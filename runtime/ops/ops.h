@@ -87,6 +87,9 @@ Var transpose12(Graph& g, Var x);                       // (A, B, C, D) -> (A, C
 // top-left T x T block of w. Only w's lower triangle is read and receives a gradient, so an upper triangle
 // that starts at zero stays zero under AdamW.
 Var causal_mix(Graph& g, Var x, Var w, Var bias = nullptr);
+// The share of a dense T x T product's FLOPs that each of causal_mix's three products computes (it skips
+// the upper triangle in blocks): for FLOPs-per-token counts.
+double causal_mix_share(int64_t T);
 // Bidirectional (unmasked) token mixing over T slots, the retrieval model's mixer (spec A.10): x (B, T, C),
 // w (T, T) full, bias (T) or null -> (B, T, C), y[b, i, :] = bias[i] + sum_j w[i, j] x[b, j, :]. Every entry of w
 // is read and receives a gradient.
