@@ -178,7 +178,10 @@ int analyze_represent(const std::vector<std::string>& args) {
                                  .text();
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
-    if (out) std::fprintf(out, "%s\n", line.c_str());
+    if (out) {
+      std::fprintf(out, "%s\n", line.c_str());
+      std::fflush(out);
+    }
     rows.push_back({step, total});
   }
   if (out) std::fclose(out);
