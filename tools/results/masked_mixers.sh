@@ -4,7 +4,10 @@
 #      parameter count (1.1-1.2M) train on the same tokens for the same steps; validation loss over the whole
 #      val split (weft eval);
 #   2. training throughput of a mixer and a transformer of the same width and depth at L = 512 (weft bench);
-#   3. peak memory of a training step against the context length (weft bench, peak RSS).
+#   3. peak memory of a training step against the context length (weft bench, peak RSS);
+#   4. retrieval (spec A.10): each LM's embeddings of the corpus's summary/story pairs, a retrieval mixer over
+#      N = 32 slots trained on them, top-1 accuracy on the val pairs (chance 1/31);
+#   5. representation accuracy (spec A.9) of each LM: top-5 Hamming of input recovery, 10 stories, 500 steps.
 # Usage: tools/results/masked_mixers.sh [WORK_DIR] [STEPS] [THREADS]; writes WORK_DIR/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,7 +52,7 @@ done
   echo "| model | tokens/s | ms/step | peak RSS (MB) |"
   echo "|---|---|---|---|"
 } >> "$out"
-bench=(--seq-len 512 --batch-size 4 --vocab-size 257 --d-model 128 --n-layers 4 --steps 6 --warmup-steps 2 --threads "$threads")
+bench=(--seq-len 512 --batch-size 4 --vocab-size 257 --steps 6 --warmup-steps 2 --threads "$threads")
 for name in transformer mixer; do
   flags=${model_flags[$name]/--n-layers 7/--n-layers 4}
   # shellcheck disable=SC2086
@@ -77,5 +80,37 @@ for L in 256 512 1024 2048; do
     row="$row | $mem"
   done
   echo "$row |" >> "$out"
+done
+{
+  echo
+  echo "## Retrieval at N = 32 (summary -> story; weft embed, weft retrieval train --steps 1500 --layers 4 --lr 1e-3)"
+  echo
+  echo "| embedding model | val accuracy | val loss | chance |"
+  echo "|---|---|---|---|"
+} >> "$out"
+for name in transformer mixer hybrid; do
+  emb="$work/$name.emb.h5"
+  [ -f "$emb" ] || $weft embed --checkpoint "$work/$name" --pairs "$work/data/pairs.jsonl" --out "$emb" \
+                     --threads "$threads" > /dev/null
+  [ -f "$work/ret_$name/checkpoints/latest" ] ||
+    $weft retrieval train --embeddings "$emb" --candidates 32 --out "$work/ret_$name" --steps 1500 --layers 4 \
+      --lr 1e-3 --threads "$threads" > "$work/ret_$name.log"
+  line=$($weft retrieval eval --checkpoint "$work/ret_$name" --embeddings "$emb" --candidates 32 --threads "$threads")
+  acc=$(echo "$line" | sed -n 's/.*"accuracy": \([0-9.e+-]*\).*/\1/p')
+  loss=$(echo "$line" | sed -n 's/.*"loss": \([0-9.e+-]*\).*/\1/p')
+  printf "| %s | %.3f | %.3f | %.3f |\n" "$name" "$acc" "$loss" "$(echo "1/31" | bc -l)" >> "$out"
+done
+
+{
+  echo
+  echo "## Representation accuracy (weft analyze represent: 10 val stories, 500 descent steps, top-5 Hamming)"
+  echo
+  echo "| model | Hamming (lower is better) |"
+  echo "|---|---|"
+} >> "$out"
+for name in transformer mixer hybrid; do
+  h=$($weft analyze represent --checkpoint "$work/$name" --threads "$threads" 2>/dev/null |
+      sed -n 's/.*"hamming": \([0-9.e+-]*\).*/\1/p')
+  printf "| %s | %.3f |\n" "$name" "$h" >> "$out"
 done
 cat "$out"
