@@ -111,6 +111,9 @@ int cmd_embed(const std::vector<std::string>& args) {
       ("tap", po::value<std::string>()->default_value(""),
        "tap to read (default: \"final\" where the model has it, else its last block's output)")
       ("index", po::value<int64_t>(), "position to read, negative from the end (default: -1 for final, else -2)")
+      ("last-token", po::value<bool>()->default_value(false)->implicit_value(true),
+       "read each text's last real (non-pad) token instead of --index (not the spec's position: a small model's "
+       "state deep in the padding collapses; the file's tap attribute gets the suffix @last)")
       ("batch-size", po::value<int64_t>()->default_value(16), "sequences per forward pass")
       ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)")
       ("device", po::value<std::string>()->default_value("auto"), "cpu | cuda | auto (cuda when a GPU is visible)");
@@ -179,6 +182,8 @@ int cmd_embed(const std::vector<std::string>& args) {
     int64_t d = 0;
     std::vector<float> mine;  // (share, 2, d), zero beyond `last`
     std::vector<int32_t> host_ids(static_cast<size_t>(B * L));
+    const bool last_token = get<bool>(vm, "last-token");
+    std::vector<int64_t> row_pos(static_cast<size_t>(B), pos);  // the position read in each row
     OwnedTensor ids(DType::i32, {B, L}, m.ex().device);
     Arena arena(m.ex().device);
     Graph g(m.ex(), arena);
@@ -191,6 +196,7 @@ int cmd_embed(const std::vector<std::string>& args) {
       for (int64_t r = 0; r < rows; ++r) {
         const PairText& p = pairs[static_cast<size_t>(first + (s0 + r) / 2)];
         std::vector<int32_t> t = tok->encode((s0 + r) % 2 == 0 ? p.query : p.document);
+        row_pos[r] = last_token ? std::max<int64_t>(0, std::min<int64_t>(static_cast<int64_t>(t.size()), L) - 1) : pos;
         t.resize(static_cast<size_t>(L), tok->eot());  // truncate, or right-pad with end-of-text
         std::copy(t.begin(), t.end(), host_ids.begin() + r * L);
       }
@@ -207,7 +213,8 @@ int cmd_embed(const std::vector<std::string>& args) {
       }
       for (int64_t r = 0; r < rows; ++r)
         device_copy(Device::cpu, mine.data() + (s0 + r) * d, v->value.device,
-                    static_cast<const float*>(v->value.data) + (r * L + pos) * d, static_cast<size_t>(d) * sizeof(float));
+                    static_cast<const float*>(v->value.data) + (r * L + row_pos[r]) * d,
+                    static_cast<size_t>(d) * sizeof(float));
       taps.clear();
       g.clear();
     }
@@ -233,7 +240,7 @@ int cmd_embed(const std::vector<std::string>& args) {
     }
     e.model = m.meta.model;
     e.checkpoint = std::filesystem::absolute(m.path).lexically_normal().string();
-    e.tap = tap;
+    e.tap = get<bool>(vm, "last-token") ? tap + "@last" : tap;
     e.index = index;
     e.seq_len = L;
     e.tokenizer = tok->name();
@@ -246,10 +253,11 @@ int cmd_embed(const std::vector<std::string>& args) {
     const std::filesystem::path parent = std::filesystem::path(out).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     write_embeddings(out, e);
-    std::printf("embedded %lld pairs (%lld train, %lld val) with %s (%s at position %lld of %lld, d = %lld) on %d "
+    const std::string where = get<bool>(vm, "last-token") ? "the last real token" : "position " + std::to_string(index);
+    std::printf("embedded %lld pairs (%lld train, %lld val) with %s (%s at %s of %lld, d = %lld) on %d "
                 "rank%s in %.1f s: %s\n",
                 (long long)P, (long long)e.count(0), (long long)e.count(1), e.model.c_str(), tap.c_str(),
-                (long long)index, (long long)L, (long long)width, world, world > 1 ? "s" : "", seconds_since(t0),
+                where.c_str(), (long long)L, (long long)width, world, world > 1 ? "s" : "", seconds_since(t0),
                 out.c_str());
     return 0;
   });

@@ -96,6 +96,22 @@ TEST_F(Retrieval, EmbeddingsRecordTheirProvenanceAndDefaultTaps) {
   }
 }
 
+TEST_F(Retrieval, LastTokenEmbeddingsReadTheLastRealToken) {
+  Result r = run("embed --checkpoint " + dir_ + "/lm_tr --pairs " + dir_ + "/data/pairs.jsonl --out " + dir_ +
+                 "/emb_last.h5 --last-token --threads 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  weft::ckpt::H5File last = weft::ckpt::H5File::open_read(dir_ + "/emb_last.h5");
+  weft::ckpt::H5File fixed = weft::ckpt::H5File::open_read(dir_ + "/emb_tr.h5");
+  EXPECT_EQ(last.attr_string("tap"), "final@last");  // provenance tells the two positions apart
+  const weft::Shape q = fixed.shape_of("queries");
+  ASSERT_EQ(last.shape_of("queries"), q);
+  std::vector<float> a(static_cast<size_t>(q.numel())), b(a.size());
+  last.read("queries", weft::DType::f32, q, a.data());
+  fixed.read("queries", weft::DType::f32, q, b.data());
+  // The summaries are shorter than the 128 positions: their last real byte is not position -1.
+  EXPECT_NE(a, b);
+}
+
 TEST_F(Retrieval, LearnsToMatchFarAboveChanceAndEvalReportsIt) {
   Result r = run(retrieval_train("emb_same.h5", "rt_same", "--steps 400 --lr 3e-3"));
   ASSERT_EQ(r.code, 0) << r.out;
