@@ -152,7 +152,7 @@ int retrieval_train(const std::vector<std::string>& args) {
       ("min-lr", po::value<double>()->default_value(0.0), "learning rate at the end of the cosine")
       ("warmup", po::value<int64_t>()->default_value(100), "linear warmup steps (at most --steps when not given)")
       ("weight-decay", po::value<double>()->default_value(0.01), "AdamW decoupled weight decay (matrices only)")
-      ("beta1", po::value<double>()->default_value(0.9), "AdamW beta1")
+      ("beta1", po::value<double>()->default_value(0.9, "0.9"), "AdamW beta1")
       ("beta2", po::value<double>()->default_value(0.999), "AdamW beta2")
       ("clip", po::value<double>()->default_value(0.0), "global gradient-norm clip (0: off)")
       ("seed", po::value<uint64_t>()->default_value(1), "initialisation and sampling seed")

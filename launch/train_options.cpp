@@ -42,8 +42,8 @@ void add_train_options(OptionSet& set) {
       ("schedule", po::value<std::string>()->default_value("cosine"), "cosine | linear | constant")
       ("decay-steps", po::value<int64_t>()->default_value(0),
        "steps over which the LR decays (0: --steps); keep it fixed to stop early and resume bit-exactly")
-      ("weight-decay", po::value<double>()->default_value(0.1), "AdamW decoupled weight decay")
-      ("beta1", po::value<double>()->default_value(0.9), "AdamW beta1")
+      ("weight-decay", po::value<double>()->default_value(0.1, "0.1"), "AdamW decoupled weight decay")
+      ("beta1", po::value<double>()->default_value(0.9, "0.9"), "AdamW beta1")
       ("beta2", po::value<double>()->default_value(0.95), "AdamW beta2")
       ("clip", po::value<double>()->default_value(1.0), "global gradient-norm clip (0: off)")
       ("seed", po::value<uint64_t>()->default_value(1337), "seed of initialisation, data order and dropout")
