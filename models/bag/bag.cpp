@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "models/common/constants.h"
+#include "models/common/blocks.h"
 #include "models/registry.h"
 #include "runtime/check.h"
 #include "runtime/kernels.h"
@@ -123,9 +124,7 @@ LossTerms BagModel::loss_terms(Graph& g, ParamStore& store, const Batch& batch, 
   (void)rng;
   const bool carry = cfg_.carry && training && batch.streams;
   Forward f = forward(g, store, batch.inputs, carry ? batch.streams : nullptr);
-  const int64_t N = batch.inputs.numel(), V = cfg_.vocab_size;
-  Var xent = ops::cross_entropy(g, ops::reshape(g, f.logits, {N, V}), g.constant(batch.targets.reshape({N})), -100,
-                                batch.normalizer);
+  Var xent = next_token_loss(g, f.logits, batch);
   const double elements = static_cast<double>(f.bag->value.numel());
   Var l2 = ops::scale(g, ops::sum_all(g, ops::mul(g, f.bag, f.bag)), static_cast<float>(1.0 / elements));
   if (l2->value.dtype != xent->value.dtype) l2 = ops::cast(g, l2, xent->value.dtype);

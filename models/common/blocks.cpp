@@ -54,4 +54,10 @@ Var mlp(Graph& g, ParamStore& store, const MlpParams& p, Var h, Activation act) 
   return linear(g, store, p.proj, f);
 }
 
+Var next_token_loss(Graph& g, Var logits, const Batch& batch) {
+  const int64_t N = batch.inputs.numel(), V = logits->value.shape[-1];
+  return ops::cross_entropy(g, ops::reshape(g, logits, {N, V}), g.constant(batch.targets.reshape({N})), -100,
+                            batch.normalizer);
+}
+
 }  // namespace weft::models

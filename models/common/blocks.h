@@ -10,6 +10,7 @@
 
 #include "runtime/math/position_bias.h"
 #include "runtime/ops/ops.h"
+#include "models/model.h"
 #include "runtime/param_store.h"
 
 namespace weft::models {
@@ -56,5 +57,9 @@ Var causal_self_attention(Graph& g, ParamStore& store, const AttentionParams& p,
 
 // proj(act(fc(h))); SwiGLU: silu(gate) * up of the fc's two halves. GELU (tanh) runs as ops::linear_gelu.
 Var mlp(Graph& g, ParamStore& store, const MlpParams& p, Var h, Activation act);
+
+// The next-token cross-entropy of logits (B, T, V) against batch.targets, ignore_index -100, divided by
+// batch.normalizer (the global target count) when it is set: every language-model family's loss.
+Var next_token_loss(Graph& g, Var logits, const Batch& batch);
 
 }  // namespace weft::models

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "models/common/constants.h"
+#include "models/common/blocks.h"
 #include "models/registry.h"
 #include "runtime/check.h"
 
@@ -196,10 +197,7 @@ Tensor MaskedMixer::token_embeddings(const ParamStore& store) const { return sto
 Var MaskedMixer::loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) {
   (void)rng;
   (void)training;
-  Var logits = forward(g, store, batch.inputs);
-  const int64_t N = batch.inputs.numel();
-  return ops::cross_entropy(g, ops::reshape(g, logits, {N, cfg_.vocab_size}), g.constant(batch.targets.reshape({N})),
-                            -100, batch.normalizer);
+  return next_token_loss(g, forward(g, store, batch.inputs), batch);
 }
 
 Var MaskedMixer::logits(Graph& g, ParamStore& store, const Tensor& ids) { return forward(g, store, ids); }

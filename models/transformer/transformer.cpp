@@ -133,10 +133,7 @@ Var Transformer::blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
 Tensor Transformer::token_embeddings(const ParamStore& store) const { return store.value(tok_emb_); }
 
 Var Transformer::loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) {
-  Var logits = forward(g, store, batch.inputs, &rng, training);
-  int64_t N = batch.inputs.numel();
-  return ops::cross_entropy(g, ops::reshape(g, logits, {N, cfg_.vocab_size}),
-                            g.constant(batch.targets.reshape({N})), -100, batch.normalizer);
+  return next_token_loss(g, forward(g, store, batch.inputs, &rng, training), batch);
 }
 
 Var Transformer::logits(Graph& g, ParamStore& store, const Tensor& ids) {
