@@ -51,6 +51,9 @@ void add_train_options(OptionSet& set) {
       ("eval-batches", po::value<int64_t>()->default_value(20), "validation batches per evaluation")
       ("log-every", po::value<int64_t>()->default_value(10), "steps between progress lines")
       ("zero", po::value<int>()->default_value(0), "1: shard the optimizer state across ranks (ZeRO-1)")
+      ("expert-parallel", po::value<int>()->default_value(1),
+       "E: split the experts of every MoE module over E consecutive ranks (world = E x data-parallel D; "
+       "E divides the world and the experts; not with --zero 1)")
       ("bucket-mb", po::value<double>()->default_value(25.0), "gradient all-reduce bucket size in MiB");
   add_device_options(set, "train");
   set.group("checkpoint").add_options()
@@ -89,6 +92,13 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.bucket_mb = get<double>(vm, "bucket-mb");
   if (!(o.bucket_mb > 0)) throw UsageError("--bucket-mb must be positive");
   if (o.zero != 0 && o.zero != 1) throw UsageError("--zero must be 0 or 1, got " + std::to_string(o.zero));
+  o.expert_parallel = get<int>(vm, "expert-parallel");
+  if (o.expert_parallel < 1)
+    throw UsageError("--expert-parallel must be >= 1, got " + std::to_string(o.expert_parallel));
+  if (o.expert_parallel > 1 && o.zero == 1)
+    throw UsageError("--expert-parallel " + std::to_string(o.expert_parallel) +
+                     " with --zero 1: ZeRO-1 shards the flat parameter layout over every rank, which would mix the "
+                     "expert shards of different ranks; use --zero 0 with expert parallelism");
   o.save_every = get<int64_t>(vm, "save-every");
   o.save_on_exit = get<bool>(vm, "save-on-exit");
   o.keep_checkpoints = get<int64_t>(vm, "keep-checkpoints");

@@ -24,6 +24,7 @@ struct TrainOptions {
   std::string device = "auto";  // "cpu", "cuda" or "auto" (cuda when built with CUDA and a GPU is visible)
   std::string dtype = "fp32";   // compute precision: "fp32" or "bf16" (fp32 master weights; CUDA only)
   int zero = 0;                 // 1: shard AdamW state across ranks (ZeRO stage 1)
+  int expert_parallel = 1;      // E: ranks sharing the experts of each MoE module (world = E x D)
   double bucket_mb = 25.0;      // gradient all-reduce bucket size
   int64_t save_every = 0, keep_checkpoints = 3;
   bool save_on_exit = true;

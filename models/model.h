@@ -90,6 +90,9 @@ class Model {
   }
   // Longest sequence the parameters support (learned positions, a mixer's L x L matrices), or unbounded.
   virtual int64_t max_seq_len() const { return kUnboundedLength; }
+  // Experts per MoE module (the logical count, before expert-parallel sharding); 0: no experts, so
+  // --expert-parallel must stay 1. The trainer checks that E divides it before declare().
+  virtual int64_t n_experts() const { return 0; }
 
   // State across training steps (memories, caches of previous segments). Training calls of loss_terms
   // read and update the state of the streams in Batch::streams. save_state returns the streams this rank
