@@ -11,10 +11,19 @@ namespace weft::par {
 
 namespace {
 
+bool has_experts(const ParamStore& store) {
+  for (int id = 0; id < store.size(); ++id)
+    if (store.info(id).group == ParamGroup::expert) return true;
+  return false;
+}
+
 class Replicated : public GradReducer {
  public:
-  Replicated(ParamStore& master, Communicator& grad_comm, int64_t bucket_bytes, RangeFn fold) : total_(master.total()) {
-    if (grad_comm.size() > 1) sync_ = std::make_unique<GradSync>(master, grad_comm, bucket_bytes, std::move(fold));
+  Replicated(ParamStore& master, Communicator& grad_comm, int64_t bucket_bytes, RangeFn fold, const ExpertGrads* experts)
+      : total_(master.total()) {
+    if (experts && experts->replicas && has_experts(master)) experts_ = *experts;
+    if (grad_comm.size() > 1)
+      sync_ = std::make_unique<GradSync>(master, grad_comm, bucket_bytes, std::move(fold), experts_.replicas);
   }
   std::string name() const override { return "replicated"; }
   int64_t update_begin() const override { return 0; }
@@ -26,7 +35,12 @@ class Replicated : public GradReducer {
   }
   double reduce(Exec& ex, ParamStore& master) override {
     if (sync_) sync_->finish();
-    return optim::global_grad_norm(ex, master);
+    if (!experts_.replicas) return optim::global_grad_norm(ex, master);
+    // Dense gradients are equal on every rank: counted once. Each rank of the expert group holds another
+    // shard of the expert gradients: their squares are summed over the group.
+    double expert_ss = group_grad_sum_squares(ex, master, ParamGroup::expert);
+    if (experts_.group_host) experts_.group_host->all_reduce(&expert_ss, 1, DType::f64, ReduceOp::sum);
+    return std::sqrt(group_grad_sum_squares(ex, master, ParamGroup::dense) + expert_ss);
   }
   void* update_grads(ParamStore& master) override { return master.grads().data; }
   OwnedTensor gather_full(const Tensor& range, int64_t total) override {
@@ -38,6 +52,7 @@ class Replicated : public GradReducer {
 
  private:
   int64_t total_;
+  ExpertGrads experts_;
   std::unique_ptr<GradSync> sync_;
 };
 
@@ -85,12 +100,36 @@ class Zero1 : public GradReducer {
 
 }  // namespace
 
+double group_grad_sum_squares(Exec& ex, const ParamStore& store, ParamGroup group) {
+  const Tensor grads = store.grads();
+  const size_t es = dtype_size(grads.dtype);
+  double total = 0.0;
+  for (int id = 0; id < store.size();) {  // runs of consecutive parameters of the group, padding included
+    if (store.info(id).group != group) {
+      ++id;
+      continue;
+    }
+    const int64_t begin = store.info(id).offset;
+    while (id < store.size() && store.info(id).group == group) ++id;
+    const int64_t end = id < store.size() ? store.info(id).offset : store.total();
+    double ss = 0.0;
+    WEFT_LAUNCH(ex, sum_squares, ex, grads.dtype, &ss, static_cast<const char*>(grads.data) + begin * es, end - begin);
+    total += ss;
+  }
+  return total;
+}
+
 std::unique_ptr<GradReducer> make_grad_reducer(int zero, ParamStore& master, Communicator& grad_comm,
                                                Communicator& host_comm, int64_t bucket_bytes,
-                                               GradReducer::RangeFn fold) {
-  if (zero == 1) return std::make_unique<Zero1>(master, grad_comm, host_comm);
+                                               GradReducer::RangeFn fold, const ExpertGrads* experts) {
+  if (zero == 1) {
+    WEFT_CHECK(!(experts && experts->replicas && has_experts(master)),
+               "--zero 1 with --expert-parallel > 1: ZeRO-1 shards the flat layout over every rank, which would mix "
+               "the expert shards of different ranks; use --zero 0 with expert parallelism");
+    return std::make_unique<Zero1>(master, grad_comm, host_comm);
+  }
   WEFT_CHECK(zero == 0, "--zero must be 0 or 1, got ", zero);
-  return std::make_unique<Replicated>(master, grad_comm, bucket_bytes, std::move(fold));
+  return std::make_unique<Replicated>(master, grad_comm, bucket_bytes, std::move(fold), experts);
 }
 
 }  // namespace weft::par

@@ -6,6 +6,9 @@
 // The reducer owns the communication; TrainableState (launch/) owns the arithmetic (clip, AdamW).
 // Gradients and shards live on the model's device (grad_comm: NCCL or device-local on CUDA); host
 // values (norm partials) go through host_comm.
+// Expert parallelism (ExpertGrads): ParamGroup::expert parameters hold this rank's expert shard, so their
+// gradients are summed over the replicas of that shard only, and the gradient norm is that of the whole
+// logical model: dense part once, the expert shards' squares summed over the expert group.
 #pragma once
 
 #include <cstdint>
@@ -47,10 +50,21 @@ class GradReducer {
   virtual OwnedTensor gather_full(const Tensor& range, int64_t total) = 0;
 };
 
+// Where expert gradients go (null in make_grad_reducer, or E = 1: expert parameters are treated as dense).
+struct ExpertGrads {
+  Communicator* replicas = nullptr;    // the D ranks with this rank's shard (device buffers, like grad_comm)
+  Communicator* group_host = nullptr;  // the E ranks of this rank's expert group (host values: norm partials)
+};
+
 // zero = 0: Replicated (bucket_bytes per all-reduce; a one-rank communicator needs no buckets), 1: Zero1.
 // master must be finalized with total() a multiple of grad_comm.size() for Zero1 (ParamStore::finalize).
+// experts: Replicated only (Zero1 shards the flat layout over the world, which would mix expert shards of
+// different ranks: refused when the store has expert parameters).
 std::unique_ptr<GradReducer> make_grad_reducer(int zero, ParamStore& master, Communicator& grad_comm,
                                                Communicator& host_comm, int64_t bucket_bytes,
-                                               GradReducer::RangeFn fold = {});
+                                               GradReducer::RangeFn fold = {}, const ExpertGrads* experts = nullptr);
+
+// Sum of squares of the gradients of every parameter of `group` (alignment padding is zero).
+double group_grad_sum_squares(Exec& ex, const ParamStore& store, ParamGroup group);
 
 }  // namespace weft::par
