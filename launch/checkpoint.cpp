@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/checkpoint/h5.h"
@@ -61,8 +63,34 @@ std::string state_dataset(const models::StateTensor& t) {
   return buf + t.name;
 }
 
+// A sharded parameter's logical tensors gathered over the expert group: value, m, v (host bytes).
+using Gathered = std::unordered_map<int, std::array<std::vector<char>, 3>>;
+
+// Collective over expert_group: every sharded parameter's value and moments as full logical tensors.
+Gathered gather_shards(const ParamStore& store, const OptimState& opt, par::Communicator* group) {
+  Gathered out;
+  for (int id = 0; id < store.size(); ++id) {
+    const ParamInfo& info = store.info(id);
+    if (!info.shard.sharded() || info.shard.rows == info.shape[0]) continue;
+    const int E = group ? group->size() : 1;
+    WEFT_CHECK(group && info.shard.rows == info.shape[0] * E && info.shard.begin == info.shape[0] * group->rank(),
+               "[checkpoint] '", info.name, "' holds rows [", info.shard.begin, ", ", info.shard.begin + info.shape[0],
+               ") of ", info.shard.rows, ", which is not expert-group rank ", group ? group->rank() : 0, "'s equal slice over ",
+               E, " ranks (no expert group to gather the other rows from?)");
+    const Tensor parts[3] = {store.value(id), slot(opt.m, info), slot(opt.v, info)};
+    for (int k = 0; k < 3; ++k) {
+      std::vector<char> mine = host_copy(parts[k]);
+      std::vector<char>& full = out[id][k];
+      full.resize(mine.size() * E);
+      group->all_gather(mine.data(), full.data(), parts[k].numel(), parts[k].dtype);
+    }
+  }
+  return out;
+}
+
 void write_file(const std::string& path, const ParamStore& store, const OptimState& opt, const TrainState& s,
-                const CheckpointMeta& meta, const std::vector<models::StateTensor>& model_state) {
+                const CheckpointMeta& meta, const std::vector<models::StateTensor>& model_state,
+                const Gathered& gathered, int expert_parallel) {
   ckpt::H5File f = ckpt::H5File::create(path);
   for (const models::StateTensor& t : model_state) {
     WEFT_CHECK(t.value.tensor().device == Device::cpu, "[checkpoint] model state '", t.name, "' is not on the host");
@@ -70,6 +98,14 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   }
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
+    auto it = gathered.find(id);
+    if (it != gathered.end()) {  // an expert shard: the logical tensor gathered from the expert group
+      const Shape full = info.full_shape();
+      f.write("params/" + info.name, store.dtype(), full, it->second[0].data());
+      f.write("optim/m/" + info.name, opt.m.dtype, full, it->second[1].data());
+      f.write("optim/v/" + info.name, opt.v.dtype, full, it->second[2].data());
+      continue;
+    }
     auto v = host_copy(store.value(id));
     f.write("params/" + info.name, store.dtype(), info.shape, v.data());
     auto m = host_copy(slot(opt.m, info));
@@ -82,6 +118,7 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   f.set_attr("config", meta.config_ini);
   f.set_attr("weft_version", meta.version);
   f.set_attr("world_size", int64_t(meta.world_size));
+  f.set_attr("expert_parallel", int64_t(expert_parallel));  // informational: tensors are stored unsharded
   f.set_attr("step", s.step);
   f.set_attr("optimizer_steps", opt.steps);
   f.set_attr("consumed_samples", s.consumed_samples);
@@ -111,17 +148,24 @@ void write_text_atomically(const std::string& dir, const std::string& name, cons
 
 std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
-                            par::Communicator& comm, const std::vector<models::StateTensor>& model_state) {
+                            par::Communicator& comm, const std::vector<models::StateTensor>& model_state,
+                            par::Communicator* expert_group) {
   const std::string dir = run_dir + "/checkpoints";
   const std::string final_dir = dir + "/" + step_name(state.step);
   std::string error;
+  // Expert shards: rank 0's expert group gathers them (collective within that group only).
+  Gathered gathered;
+  int64_t writers = comm.rank() == 0 ? 1 : 0;  // 1 on every rank of rank 0's expert group
+  const int E = expert_group ? expert_group->size() : 1;
+  if (E > 1) expert_group->all_reduce(&writers, 1, DType::i64, par::ReduceOp::max);
+  if (writers) gathered = gather_shards(store, opt, E > 1 ? expert_group : nullptr);
   if (comm.rank() == 0) {
     try {
       fs::create_directories(dir);
       const std::string tmp = final_dir + ".tmp";
       fs::remove_all(tmp);
       fs::create_directories(tmp);
-      write_file(tmp + "/rank_00000.h5", store, opt, state, meta, model_state);
+      write_file(tmp + "/rank_00000.h5", store, opt, state, meta, model_state, gathered, E);
       fsync_path(tmp + "/rank_00000.h5");
       ckpt::write_manifest(tmp, state.step, {ckpt::digest_file(tmp, "rank_00000.h5")});  // written last
       fsync_path(tmp + "/manifest.txt");
@@ -193,15 +237,20 @@ void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt
   ckpt::H5File f = ckpt::H5File::open_read(verified_file(path));
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
-    std::vector<char> buf(info.shape.numel() * dtype_size(store.dtype()));
-    f.read("params/" + info.name, store.dtype(), info.shape, buf.data());
-    device_copy(store.device(), store.value(id).data, Device::cpu, buf.data(), buf.size());
+    // The stored logical tensor; a sharded parameter keeps its rows [shard.begin, shard.begin + shape[0]).
+    const Shape full = info.full_shape();
+    auto read_rows = [&](const std::string& dataset, DType dt, void* dst, Device dst_dev) {
+      const size_t es = dtype_size(dt), n = static_cast<size_t>(info.shape.numel());
+      std::vector<char> b(static_cast<size_t>(full.numel()) * es);
+      f.read(dataset, dt, full, b.data());
+      const size_t skip = info.shard.sharded() ? static_cast<size_t>(info.shard.begin) * (n / info.shape[0]) : 0;
+      device_copy(dst_dev, dst, Device::cpu, b.data() + skip * es, n * es);
+    };
+    read_rows("params/" + info.name, store.dtype(), store.value(id).data, store.device());
     if (opt) {
       for (const auto& [group, flat] : {std::pair{"optim/m/", &opt->m}, std::pair{"optim/v/", &opt->v}}) {
         Tensor dst = slot(*flat, info);
-        std::vector<char> b(dst.nbytes());
-        f.read(group + info.name, dst.dtype, info.shape, b.data());
-        device_copy(dst.device, dst.data, Device::cpu, b.data(), b.size());
+        read_rows(group + info.name, dst.dtype, dst.data, dst.device);
       }
     }
   }

@@ -40,9 +40,15 @@ struct CheckpointMeta {
 
 // Collective: every rank calls it; rank 0 writes (all state is replicated, model_state already gathered
 // from every rank: state/stream_<id>/<name>, state/shared/<name>). Returns the final path.
+// Expert parallelism: a sharded parameter (ParamInfo::shard, rows [begin, begin + shape[0]) of a logical
+// tensor) holds only this rank's rows; expert_group (host buffers, the E ranks whose shards make up the
+// logical tensors, rank k holding the k-th equal slice) gathers them, and rank 0 writes the full logical
+// tensor (parameters and both moments), so the file does not depend on E. Collective over the expert group
+// of rank 0; the other groups only take part in the final all-reduce.
 std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
-                            par::Communicator& comm, const std::vector<models::StateTensor>& model_state = {});
+                            par::Communicator& comm, const std::vector<models::StateTensor>& model_state = {},
+                            par::Communicator* expert_group = nullptr);
 
 // Resolves --resume: "" (no resume), "latest", "auto" (latest if it exists, else ""), or a path.
 // Throws naming the file when "latest" is requested but missing or points at a missing folder.
@@ -51,7 +57,8 @@ std::string resolve_checkpoint(const std::string& run_dir, const std::string& re
 // Reads the metadata (model name, configuration) of a checkpoint folder.
 CheckpointMeta read_checkpoint_meta(const std::string& path);
 // Loads parameters (always), and optimizer state (into opt->m / opt->v, full-size, and opt->steps) and
-// training state when given. Errors name the tensor and both shapes on a mismatch.
+// training state when given. Errors name the tensor and both shapes on a mismatch. A sharded parameter
+// reads its rows of the stored logical tensor (any expert-parallel layout loads any checkpoint).
 void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt, TrainState* state);
 // Every tensor of the checkpoint's state/ group (empty when it has none).
 std::vector<models::StateTensor> load_model_state(const std::string& path);
