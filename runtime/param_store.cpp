@@ -16,15 +16,49 @@ uint32_t name_hash(const std::string& s) {  // FNV-1a
   for (unsigned char c : s) h = (h ^ c) * 16777619u;
   return h;
 }
+// torch.Tensor.std(): the unbiased standard deviation of v.
+double unbiased_std(const double* v, int64_t n) {
+  if (n < 2) return 0.0;
+  double mean = 0.0, ss = 0.0;
+  for (int64_t i = 0; i < n; ++i) mean += v[i];
+  mean /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i) ss += (v[i] - mean) * (v[i] - mean);
+  return std::sqrt(ss / static_cast<double>(n - 1));
+}
+
+// The renorm step of Init (see param_store.h) over rows of `cols` elements.
+void renorm_rows(std::vector<double>& v, int64_t cols, Init::Renorm mode) {
+  const int64_t n = static_cast<int64_t>(v.size()), rows = n / cols;
+  const double std_before = unbiased_std(v.data(), n);
+  std::vector<double> row_std(rows);
+  for (int64_t r = 0; r < rows; ++r) {
+    double* row = v.data() + r * cols;
+    row_std[r] = unbiased_std(row, cols);
+    double norm = 0.0;
+    for (int64_t c = 0; c < cols; ++c) norm += row[c] * row[c];
+    norm = std::sqrt(norm);
+    for (int64_t c = 0; c < cols; ++c) row[c] /= norm;
+  }
+  const double std_unit = unbiased_std(v.data(), n);
+  for (int64_t r = 0; r < rows; ++r) {
+    const double f = mode == Init::keep_std ? std_before / std_unit : row_std[r] / std_unit;
+    for (int64_t c = 0; c < cols; ++c) v[r * cols + c] *= f;
+  }
+}
 }  // namespace
 
 const char* param_group_name(ParamGroup g) { return g == ParamGroup::expert ? "expert" : "dense"; }
 
-int ParamStore::add(const std::string& name, Shape shape, Init init, bool weight_decay, ParamGroup group) {
+int ParamStore::add(const std::string& name, Shape shape, Init init, bool weight_decay, ParamGroup group,
+                    ShardOf shard) {
   WEFT_CHECK(!finalized_, "[ParamStore::add] '", name, "' declared after finalize()");
   WEFT_CHECK(!by_name_.count(name), "[ParamStore::add] duplicate parameter name '", name, "'");
   WEFT_CHECK(shape.numel() > 0, "[ParamStore::add] '", name, "' has empty shape ", shape.str());
-  ParamInfo p{name, shape, total_, init, weight_decay, group};
+  if (shard.sharded())
+    WEFT_CHECK(shape.rank >= 1 && shard.begin >= 0 && shard.begin + shape[0] <= shard.rows,
+               "[ParamStore::add] '", name, "': rows [", shard.begin, ", ", shard.begin + shape[0],
+               ") are not inside the ", shard.rows, " rows of the logical tensor");
+  ParamInfo p{name, shape, total_, init, weight_decay, group, shard};
   total_ += (shape.numel() + kAlignElems - 1) / kAlignElems * kAlignElems;
   by_name_[name] = static_cast<int>(params_.size());
   params_.push_back(p);
@@ -48,10 +82,11 @@ void ParamStore::initialize(uint64_t seed) {
   WEFT_CHECK(finalized_, "[ParamStore::initialize] call finalize() first");
   for (int id = 0; id < size(); ++id) {
     const ParamInfo& p = params_[id];
-    int64_t n = p.shape.numel();
-    std::vector<double> host(n);
+    const Shape full = p.full_shape();
+    const int64_t n_full = full.numel(), n = p.shape.numel();
+    std::vector<double> host(n_full);
     Rng rng(seed, name_hash(p.name));
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t i = 0; i < n_full; ++i) {
       switch (p.init.kind) {
         case Init::zeros: host[i] = 0.0; break;
         case Init::ones: host[i] = 1.0; break;
@@ -61,10 +96,15 @@ void ParamStore::initialize(uint64_t seed) {
       }
     }
     if (p.init.lower_triangular) {
-      WEFT_CHECK(p.shape.rank >= 2, "[ParamStore::initialize] '", p.name, "': a lower-triangular init needs 2 dims");
-      const int64_t rows = p.shape[p.shape.rank - 2], cols = p.shape[p.shape.rank - 1];
-      for (int64_t i = 0; i < n; ++i)
+      WEFT_CHECK(full.rank >= 2, "[ParamStore::initialize] '", p.name, "': a lower-triangular init needs 2 dims");
+      const int64_t rows = full[full.rank - 2], cols = full[full.rank - 1];
+      for (int64_t i = 0; i < n_full; ++i)
         if (i % cols > (i / cols) % rows) host[i] = 0.0;
+    }
+    if (p.init.renorm != Init::none) renorm_rows(host, full[full.rank - 1], p.init.renorm);
+    if (p.shard.sharded()) {  // keep this rank's rows of the logical tensor
+      const int64_t row = n / p.shape[0];
+      host = std::vector<double>(host.begin() + p.shard.begin * row, host.begin() + p.shard.begin * row + n);
     }
     Tensor v = value(id);
     if (dtype_ == DType::f64) {

@@ -20,6 +20,18 @@ struct Init {
   // Zero every element above the diagonal of the last two dims (masked mixers' causal matrices); the
   // other elements get the values they would have without the mask.
   bool lower_triangular = false;
+  // After drawing, rescale the rows of the last dim (MoEUT's selector inits, spec moeut A.6; torch.std is
+  // the unbiased estimate):
+  //   keep_std:     every row to unit norm, then the whole tensor rescaled to its pre-renorm std
+  //                 (moeut.py renorm_keep_std(dim=1): all rows end with equal norm);
+  //   row_std:      every row to unit norm, times its own pre-renorm std over the std of the whole
+  //                 unit-row tensor (moeut.py renorm_rows).
+  enum Renorm { none, keep_std, row_std } renorm = none;
+  Init renormed(Renorm r) const {
+    Init i = *this;
+    i.renorm = r;
+    return i;
+  }
   Init tril() const {
     Init i = *this;
     i.lower_triangular = true;
@@ -37,6 +49,15 @@ struct Init {
 enum class ParamGroup { dense, expert };
 const char* param_group_name(ParamGroup g);
 
+// Rows [begin, begin + shape[0]) of a logical tensor with `rows` rows along dim 0 (the rest of its shape is
+// the local shape's): an expert-parallel rank holds only its experts. Initialisation draws the whole
+// logical tensor and keeps the slice, so the values do not depend on how it is split; checkpoints store
+// the slice under the logical name with its range. rows == 0: not sharded.
+struct ShardOf {
+  int64_t begin = 0, rows = 0;
+  bool sharded() const { return rows > 0; }
+};
+
 struct ParamInfo {
   std::string name;
   Shape shape;
@@ -44,6 +65,13 @@ struct ParamInfo {
   Init init;
   bool weight_decay = true;  // AdamW applies decoupled decay only where true (not norms, biases)
   ParamGroup group = ParamGroup::dense;
+  ShardOf shard;  // not sharded by default
+  // The logical (unsharded) shape: shape with dim 0 = shard.rows when sharded.
+  Shape full_shape() const {
+    Shape s = shape;
+    if (shard.sharded()) s[0] = shard.rows;
+    return s;
+  }
 };
 
 class ParamStore {
@@ -52,12 +80,13 @@ class ParamStore {
 
   // Declare a parameter; names are unique. Only before finalize().
   int add(const std::string& name, Shape shape, Init init, bool weight_decay = true,
-          ParamGroup group = ParamGroup::dense);
+          ParamGroup group = ParamGroup::dense, ShardOf shard = {});
   // Allocate values and gradients (zeroed). The flat size is padded to a multiple of total_multiple
   // (ZeRO-1 splits it into equal shards, one per rank); padding stays zero.
   void finalize(int64_t total_multiple = 1);
   void initialize(uint64_t seed);         // run every initialiser; a parameter's values depend only
-                                          // on (seed, its name, its shape), not on declaration order
+                                          // on (seed, its name, its logical shape), not on declaration
+                                          // order or sharding
   void zero_grads();
   // A finalized store with this one's parameters at the same element offsets, in another dtype (zeroed):
   // the compute-precision copy of mixed-precision training (runtime/optim/mixed_precision.h).

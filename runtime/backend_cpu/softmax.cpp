@@ -1,4 +1,5 @@
-// CPU softmax over the last dim of x (N, C) and its backward (dx += y * (dy - sum(dy * y))).
+// CPU softmax over the last dim of x (N, C) and its backward (dx += y * (dy - sum(dy * y))); log-sum-exp
+// over the last dim and its backward (dx += dy * exp(x - lse)).
 // Rows are independent and run in parallel, each reduced in a fixed order, so results do not depend on
 // the thread count. f32 rows use the vectorised exp of vec.h.
 #include <algorithm>
@@ -47,6 +48,41 @@ void softmax_backward(Exec& ex, DType dt, void* dx, const void* dy, const void* 
       for (int64_t c = 0; c < C; ++c) dot += dr[c] * yr[c];
       T* dxr = dxp + r * C;
       for (int64_t c = 0; c < C; ++c) dxr[c] += softmax_dx(yr[c], dr[c], dot);
+    }
+  });
+}
+
+void logsumexp_forward(Exec& ex, DType dt, void* y, const void* x, int64_t N, int64_t C) {
+  dispatch_float(dt, "logsumexp_forward", [&](auto tag) {
+    using T = decltype(tag);
+    T* yp = static_cast<T*>(y);
+    const T* xp = static_cast<const T*>(x);
+#pragma omp parallel for num_threads(threads_for(ex, N * C))
+    for (int64_t r = 0; r < N; ++r) {
+      const T* xr = xp + r * C;
+      const T m = *std::max_element(xr, xr + C);
+      if (std::isinf(m)) {  // a row of -inf (or one +inf): the limit, not inf - inf
+        yp[r] = m;
+        continue;
+      }
+      T sum = 0;
+      for (int64_t c = 0; c < C; ++c) sum += std::exp(xr[c] - m);
+      yp[r] = m + std::log(sum);
+    }
+  });
+}
+
+void logsumexp_backward(Exec& ex, DType dt, void* dx, const void* dy, const void* x, const void* y, int64_t N,
+                        int64_t C) {
+  dispatch_float(dt, "logsumexp_backward", [&](auto tag) {
+    using T = decltype(tag);
+    T* dxp = static_cast<T*>(dx);
+    const T *dyp = static_cast<const T*>(dy), *xp = static_cast<const T*>(x), *yp = static_cast<const T*>(y);
+#pragma omp parallel for num_threads(threads_for(ex, N * C))
+    for (int64_t r = 0; r < N; ++r) {
+      const T *xr = xp + r * C, d = dyp[r], lse = yp[r];
+      T* dxr = dxp + r * C;
+      for (int64_t c = 0; c < C; ++c) dxr[c] += d * std::exp(xr[c] - lse);
     }
   });
 }

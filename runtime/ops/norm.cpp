@@ -1,4 +1,4 @@
-// Normalisation ops over the last dim: layernorm, rmsnorm, softmax. Statistics (mean, rstd) are saved
+// Normalisation ops over the last dim: layernorm, rmsnorm, softmax, logsumexp. Statistics (mean, rstd) are saved
 // for the backward in f32 (f64 for f64 inputs); softmax saves nothing but its output.
 #include "runtime/kernels.h"
 #include "runtime/ops/ops.h"
@@ -69,6 +69,25 @@ Var softmax(Graph& g, Var x) {
   g.record(out, [&g, x, out, N, C] {
     Exec& ex = g.exec();
     WEFT_LAUNCH(ex, softmax_backward, ex, x->value.dtype, g.grad(x).data, out->grad.data, out->value.data, N, C);
+  });
+  return out;
+}
+
+Var logsumexp(Graph& g, Var x) {
+  const Tensor& X = x->value;
+  WEFT_CHECK((X.dtype == DType::f32 || X.dtype == DType::f64) && X.shape.rank >= 1 && X.shape.last() >= 1,
+             "[logsumexp] needs a non-empty f32 or f64 tensor (cast bf16 first: a log-sum-exp rounded to bf16 "
+             "spoils exp(x - lse)), got ", X.str());
+  const int64_t N = X.shape.rows(), C = X.shape.last();
+  Shape s = X.shape;
+  s[s.rank - 1] = 1;
+  Var out = g.output(g.alloc(X.dtype, s), g.needs_grad({x}));
+  Exec& ex = g.exec();
+  WEFT_LAUNCH(ex, logsumexp_forward, ex, X.dtype, out->value.data, X.data, N, C);
+  g.record(out, [&g, x, out, N, C] {
+    Exec& ex = g.exec();
+    WEFT_LAUNCH(ex, logsumexp_backward, ex, x->value.dtype, g.grad(x).data, out->grad.data, x->value.data,
+                out->value.data, N, C);
   });
   return out;
 }

@@ -48,6 +48,9 @@ Var cast(Graph& g, Var x, DType dt);
 Var layernorm(Graph& g, Var x, Var weight, Var bias, float eps = 1e-5f);
 Var rmsnorm(Graph& g, Var x, Var weight, float eps = 1e-6f);
 Var softmax(Graph& g, Var x);  // over the last dim
+// log sum exp over the last dim, kept as a dim of 1: x (..., C) -> (..., 1), stable for any logits (max
+// subtracted inside), so x - logsumexp(x) is a log-softmax that never takes log(0). f32 or f64 only.
+Var logsumexp(Graph& g, Var x);
 
 // ---- attention (ops/attention.cpp): q, k, v (B, T, NH, HS) -> (B, T, NH, HS).
 // scale <= 0 means 1/sqrt(HS). The bias is evaluated inside the kernel (no T x T tensor).

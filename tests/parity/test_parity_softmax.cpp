@@ -1,4 +1,4 @@
-// CPU-vs-CUDA parity of the softmax family. Op level, f32 and bf16: the cases of
+// CPU-vs-CUDA parity of the softmax family (softmax, logsumexp). Op level, f32 and bf16: the cases of
 // tests/cases/softmax_cases.h, plain (probabilities spread over orders of magnitude) and masked (large
 // logits, -inf entries). Kernel level (f32): misaligned pointers, "+=" into a non-zero gradient. Every case
 // reports SKIPPED without a GPU.
@@ -29,6 +29,23 @@ TEST(ParitySoftmax, EveryCasePlainAndMasked) {
           for (int64_t i = 0; i < s.numel(); ++i)
             if (cases::softmax_masked_out(i, c.C)) in[0].value.ptr<float>()[i] = -INFINITY;
         WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::softmax(g, v[0])}; }),
+                    dt, default_tolerance(dt));
+      }
+}
+
+TEST(ParityLogSumExp, EveryCasePlainAndMasked) {  // f32 only: the op refuses bf16
+  for (DType dt : {DType::f32})
+    for (const cases::SoftmaxCase& c : cases::kSoftmaxCases)
+      for (bool masked : cases::kSoftmaxMasked) {
+        if (!cases::runs_in(c.runners, cases::kParity) || c.shift) continue;
+        SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c, masked));
+        std::vector<ParityInput> in;
+        Shape s = c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C};
+        in.push_back({random_f32(s, 19, masked ? -40.0 : -6.0, masked ? 40.0 : 6.0), true});
+        if (masked)
+          for (int64_t i = 0; i < s.numel(); ++i)
+            if (cases::softmax_masked_out(i, c.C)) in[0].value.ptr<float>()[i] = -INFINITY;
+        WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::logsumexp(g, v[0])}; }),
                     dt, default_tolerance(dt));
       }
 }

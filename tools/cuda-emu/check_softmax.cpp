@@ -1,4 +1,4 @@
-// Emulator checks of the softmax family (softmax.cu over rows.cuh) against the CPU twin, f32 and bf16,
+// Emulator checks of the softmax family (softmax.cu over rows.cuh: softmax, logsumexp) against the CPU twin, f32 and bf16,
 // on the cases of tests/cases/softmax_cases.h, plain and masked (large logits, -inf entries).
 #include "check_util.h"
 #include "tests/cases/softmax_cases.h"
@@ -38,6 +38,25 @@ void softmax(bool bf) {
         cpu::softmax_backward(cpu, DType::f32, dx_r.data(), dy.r(), y.r(), N, C);
         Exec ex = emu_exec(kRowsWorkspace);
         cuda::softmax_backward(ex, dt, dx.p(), dy.p(), y.p(), N, C);
+        dx.buf.check_guards("dx");
+        c("dx", dx_r, dx.got(), T);
+      });
+      if (bf) continue;  // logsumexp takes f32 and f64 only
+      std::vector<float> lse_r(N);
+      cpu::logsumexp_forward(cpu, DType::f32, lse_r.data(), x.r(), N, C);
+      run("logsumexp_forward " + tag, [&](Case& c) {
+        FTensor y(std::vector<float>(N, 0), bf, 0);
+        Exec ex = emu_exec(kRowsWorkspace);
+        cuda::logsumexp_forward(ex, dt, y.p(), x.p(), N, C);
+        y.buf.check_guards("lse");
+        c("lse", lse_r, y.got(), T);
+      });
+      run("logsumexp_backward " + tag, [&](Case& c) {
+        FTensor y(lse_r, bf, 0), dl(uniform(N, -1, 1), bf, 0), dx(uniform(n, -1, 1), bf, s.shift);
+        std::vector<float> dx_r = dx.ref;
+        cpu::logsumexp_backward(cpu, DType::f32, dx_r.data(), dl.r(), x.r(), y.r(), N, C);
+        Exec ex = emu_exec(kRowsWorkspace);
+        cuda::logsumexp_backward(ex, dt, dx.p(), dl.p(), x.p(), y.p(), N, C);
         dx.buf.check_guards("dx");
         c("dx", dx_r, dx.got(), T);
       });
