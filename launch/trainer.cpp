@@ -46,10 +46,26 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
     device_comm_ = world > 1 ? par::make_nccl_communicator(comm_, ex) : par::make_local_communicator(Device::cuda);
     grad_comm = device_comm_.get();
   }
-  model_->set_parallel(models::ParallelContext{comm_.rank(), world, nullptr});
+  // Expert parallelism: checked before anything is declared (exit 2 naming --expert-parallel); the model
+  // learns its shard and its exchange before declare(), so it declares only its own experts.
+  experts_ = par::make_expert_layout(world, comm_.rank(), opt_.expert_parallel, model_->n_experts(), model_->name());
+  par::ExpertGrads expert_grads;
+  if (experts_.expert_parallel > 1) {
+    WEFT_CHECK(opt_.zero == 0, "--expert-parallel ", experts_.expert_parallel, " with --zero 1 is not supported");
+    expert_host_ = par::split_expert_comms(comm_, experts_);
+    par::ExpertComms* on_device = &expert_host_;
+    if (ex.device == Device::cuda) {
+      expert_device_ = par::split_expert_comms(*device_comm_, experts_);
+      on_device = &expert_device_;
+    }
+    exchange_ = std::make_unique<par::CommExpertExchange>(*on_device->group);
+    expert_grads = par::ExpertGrads{on_device->replicas.get(), expert_host_.group.get()};
+  }
+  model_->set_parallel(par::make_parallel_context(experts_, exchange_.get()));
   state_store_ = std::make_unique<TrainableState>(*model_, ex, compute, opt_.zero ? world : 1);
   reducer_ = par::make_grad_reducer(opt_.zero, state_store_->master(), *grad_comm, comm_,
-                                    static_cast<int64_t>(opt_.bucket_mb * (1 << 20)), state_store_->fold_fn());
+                                    static_cast<int64_t>(opt_.bucket_mb * (1 << 20)), state_store_->fold_fn(),
+                                    experts_.expert_parallel > 1 ? &expert_grads : nullptr);
   state_store_->attach_optimizer(optim::AdamWConfig{static_cast<float>(opt_.lr), static_cast<float>(opt_.beta1),
                                                     static_cast<float>(opt_.beta2), 1e-8f,
                                                     static_cast<float>(opt_.weight_decay)},
@@ -73,6 +89,8 @@ Trainer::~Trainer() {
   // Everything that queues work on the stream goes before the stream itself (exec_ is destroyed last).
   reducer_.reset();
   state_store_.reset();
+  exchange_.reset();
+  expert_device_ = par::ExpertComms{};  // NCCL sub-communicators before their parent
   device_comm_.reset();
 }
 
@@ -205,7 +223,7 @@ void Trainer::save() {
     model_state = gather_model_state(mine, comm_);  // collective; rank 0 writes
   }
   std::string path = save_checkpoint(opt_.out, state_store_->master(), os, state_, meta_, opt_.keep_checkpoints, comm_,
-                                     model_state);
+                                     model_state, expert_host_.group.get());  // expert shards gathered
   if (comm_.rank() == 0) std::printf("saved checkpoint %s\n", path.c_str());
 }
 

@@ -10,6 +10,9 @@
 // are reduced by NCCL on its own stream while the backward runs, and host values (loss sums, stop flags)
 // go through the launching communicator (MPI). With --dtype bf16 the model runs on a bf16 copy of the
 // fp32 master weights (runtime/optim/mixed_precision.h).
+// --expert-parallel E (parallel/expert_parallel.h): world = E x D; the layout is validated and the model
+// receives its expert exchange (set_parallel) before it declares its parameters, so it declares only its
+// expert shard; expert gradients are summed over the shard's replicas, checkpoints gather the shards.
 #pragma once
 
 #include <memory>
@@ -23,6 +26,7 @@
 #include "launch/trainable_state.h"
 #include "models/model.h"
 #include "parallel/comm.h"
+#include "parallel/expert_parallel.h"
 #include "parallel/grad_reducer.h"
 #include "runtime/optim/lr_schedule.h"
 
@@ -65,6 +69,10 @@ class Trainer {
   par::Communicator& comm_;       // the launching communicator (host buffers)
   ExecContext exec_;
   std::unique_ptr<par::Communicator> device_comm_;  // CUDA: device buffers (NCCL, or local for one GPU)
+  par::ExpertLayout experts_;                        // E x D (E = 1: no expert parallelism)
+  par::ExpertComms expert_host_;    // E > 1: expert group and shard replicas on comm_ (norms, checkpoints)
+  par::ExpertComms expert_device_;  // E > 1 on CUDA: the same groups for device buffers (NCCL)
+  std::unique_ptr<par::CommExpertExchange> exchange_;  // E > 1: the model's token exchange
   std::unique_ptr<TrainableState> state_store_;     // master weights, compute copy, AdamW
   std::unique_ptr<par::GradReducer> reducer_;
   optim::LrSchedule schedule_;
