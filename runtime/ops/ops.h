@@ -98,6 +98,19 @@ double causal_mix_share(int64_t T);
 // is read and receives a gradient.
 Var dense_mix(Graph& g, Var x, Var w, Var bias = nullptr);
 
+// ---- mixture of experts (ops/moe.cpp)
+// Rows grouped by expert: a stable counting sort of the expert id of every row.
+struct ExpertRoute {
+  Tensor order;                  // (M) i32 on the ids' device: row ids sorted by expert, stable (ascending row id
+                                 // within an expert)
+  std::vector<int64_t> offsets;  // (n_experts + 1) host: rows of expert e are order[offsets[e] .. offsets[e+1])
+  int64_t n_experts = 0;
+};
+// The error of an id out of [0, n_experts) names the id and its row. On CUDA it synchronizes the stream once.
+ExpertRoute route_by_expert(Graph& g, const Tensor& expert /* (M) i32 */, int64_t n_experts);
+// x (M, C), w (E, C, O) -> (M, O): y[m] = x[m] @ w[expert of m] (w[e] is a C x O matrix, row-major).
+Var grouped_matmul(Graph& g, Var x, Var w, const ExpertRoute& route);
+
 // ---- reductions (ops/reduce.cpp)
 Var sum(Graph& g, Var x, int axis, bool keepdim = false);
 Var mean(Graph& g, Var x, int axis, bool keepdim = false);

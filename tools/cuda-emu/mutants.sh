@@ -18,6 +18,8 @@ mutants=(
   "reduce|reduce.cu|for (int64_t l = t; l < len; l += G)|for (int64_t l = t; l < len - 1; l += G)|reduce_sum drops the last element"
   "mix|mix.cu|    } else if (!accumulate) {|    } else if (false) {|tril_copy leaves the upper triangle of a copy"
   "mix|mix.cu|store(dst, i * ld_dst + j, accumulate|store(dst, i * ld_src + j, accumulate|tril_copy writes with the source's leading dimension"
+  "moe|moe.cu|if (keys[mid] < static_cast<uint32_t>(e))|if (keys[mid] <= static_cast<uint32_t>(e))|moe_route offsets: upper instead of lower bound"
+  "moe|moe.cu|store(dst, row * C + c, accumulate ? load(dst, row * C + c) + v : v)|store(dst, r * C + c, accumulate ? load(dst, row * C + c) + v : v)|moe_scatter_rows writes to the source row"
   "attention|attention_forward.cu|for (int n = 0; n < NC; ++n) o[a][n] *= al;|(void)al;|attention f32 forward skips the online-softmax rescale"
   "attention|attention_tc_forward.cu|    __syncthreads();  // the previous tile's K, V, S and P are no longer read, O is stored|    // (barrier removed)|attention tensor-core forward reloads K, V without the reuse barrier"
   "attention|attention_tc.cuh|FragAt w;|FragA w;|attention tensor-core dk / dv read W^T as W (fragment layout)"
