@@ -229,8 +229,10 @@ void Trainer::save() {
 
 double Trainer::run() {
   if (comm_.rank() == 0)
-    std::printf("model %s: %lld parameters, %.3g training FLOPs/token; global batch %lld x %lld tokens%s; %s, %s%s\n",
-                meta_.model.c_str(), (long long)state_store_->master().numel(), model_->flops_per_token(T_),
+    std::printf("model %s: %lld parameters%s, %.3g training FLOPs/token; global batch %lld x %lld tokens%s; %s, %s%s\n",
+                meta_.model.c_str(), (long long)state_store_->master().numel(),
+                experts_.expert_parallel > 1 ? " on this rank (experts split over --expert-parallel ranks)" : "",
+                model_->flops_per_token(T_),
                 (long long)(opt_.batch_size * opt_.grad_accum * comm_.size()), (long long)T_,
                 train_->packing() == data::Packing::padded ? " (one padded document each)" : "",
                 exec_.device() == Device::cuda ? "cuda" : "cpu", std::string(dtype_name(compute_dtype())).c_str(),

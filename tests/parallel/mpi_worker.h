@@ -33,11 +33,12 @@ class MpiFinalizer : public ::testing::Environment {
 };
 inline ::testing::Environment* const kMpiFinalizer = ::testing::AddGlobalTestEnvironment(new MpiFinalizer);
 
-// Runs this binary's tests matching `filter` on n ranks; the result's code is mpirun's.
-inline ProcessResult run_mpi_workers(int n, const std::string& filter) {
+// Runs this binary's tests matching `filter` on n ranks; the result's code is mpirun's. extra: more
+// mpirun arguments (-x NAME=VALUE for the workers' environment).
+inline ProcessResult run_mpi_workers(int n, const std::string& filter, const std::string& extra = "") {
   std::string cmd = "timeout 300 mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
   if (geteuid() == 0) cmd += " --allow-run-as-root";
-  cmd += " -x WEFT_TEST_MPI_WORKER=1 -x OMP_NUM_THREADS=1 " + std::filesystem::read_symlink("/proc/self/exe").string();
+  cmd += " -x WEFT_TEST_MPI_WORKER=1 -x OMP_NUM_THREADS=1" + extra + " " + std::filesystem::read_symlink("/proc/self/exe").string();
   return run_shell(cmd + " --gtest_filter='" + filter + "'");
 }
 
