@@ -87,6 +87,13 @@ std::unique_ptr<Tokenizer> setup_tokenizer(const std::string& kind, const std::s
   return load_sentencepiece(model);
 }
 
+std::string tokenizer_origin_json(const std::string& kind, const std::string& sp_model,
+                                  const SentencePieceOptions& sp) {
+  if (kind != "sentencepiece") return "";
+  if (!sp_model.empty()) return "\"sentencepiece_model\": \"" + json_escape_string(sp_model) + "\"";
+  return "\"sentencepiece_training\": " + sentencepiece_options_json(sp);
+}
+
 std::vector<std::vector<int32_t>> encode_documents(const Tokenizer& tok, const std::vector<std::string>& docs) {
   std::vector<std::vector<int32_t>> out(docs.size());
   const int64_t n = static_cast<int64_t>(docs.size());
@@ -134,6 +141,7 @@ TextPrepareStats prepare_text(const TextPrepareOptions& opt) {
   SentencePieceOptions sp;
   sp.vocab_size = opt.sp_vocab_size;
   sp.model_type = opt.sp_model_type;
+  sp.split_digits = opt.sp_split_digits;
   auto tok = setup_tokenizer(opt.tokenizer, opt.sp_model, sp, opt.out_dir, [&](std::ostream& corpus) {
     DocumentReader r(opt.input);
     std::string doc;
@@ -162,7 +170,8 @@ TextPrepareStats prepare_text(const TextPrepareOptions& opt) {
   router.finish();
   save_tokenizer_description(*tok, opt.out_dir);
   write_data_summary(opt.out_dir, fs::absolute(opt.input).string(), *tok, router.documents(), router.train_tokens(),
-                     router.val_tokens(), router.train_files(), router.val_files());
+                     router.val_tokens(), router.train_files(), router.val_files(),
+                     tokenizer_origin_json(opt.tokenizer, opt.sp_model, sp));
   TextPrepareStats st;
   st.documents = router.documents();
   st.train_tokens = router.train_tokens();

@@ -23,6 +23,7 @@ struct TextPrepareOptions {
   std::string sp_model;            // existing SentencePiece model; empty: train one on the input
   int sp_vocab_size = 4096;
   std::string sp_model_type = "bpe";            // bpe | unigram
+  bool sp_split_digits = true;                  // SentencePieceOptions::split_digits
   int64_t sp_train_bytes = int64_t(256) << 20;  // the first documents up to this size train the model
   double val_fraction = 0.05;
   int64_t shard_tokens = 0;  // > 0: shards of about this many tokens (split.h)
@@ -66,6 +67,12 @@ class DocumentRouter {
 std::unique_ptr<Tokenizer> setup_tokenizer(const std::string& kind, const std::string& sp_model,
                                            const SentencePieceOptions& sp, const std::string& out_dir,
                                            const std::function<void(std::ostream&)>& write_corpus);
+
+// The data.json member that says where the tokenizer came from, so a folder can be rebuilt: trained here,
+// "sentencepiece_training": {"model_type", "vocab_size", "split_digits"} (sentencepiece_options_json);
+// copied, "sentencepiece_model": the --sp-model path given; "" for the byte tokenizer.
+std::string tokenizer_origin_json(const std::string& kind, const std::string& sp_model,
+                                  const SentencePieceOptions& sp);
 
 // Encodes documents in parallel (OpenMP); the result does not depend on the thread count.
 std::vector<std::vector<int32_t>> encode_documents(const Tokenizer& tok, const std::vector<std::string>& docs);

@@ -151,6 +151,7 @@ PrepareStats prepare_builtin_stories(const StoriesOptions& opt) {
   SentencePieceOptions sp;
   sp.vocab_size = opt.sp_vocab_size;
   sp.model_type = opt.sp_model_type;
+  sp.split_digits = opt.sp_split_digits;
   auto tok = setup_tokenizer(opt.tokenizer, opt.sp_model, sp, opt.out_dir, [&](std::ostream& corpus) {
     const int64_t n = opt.stories > 0 ? std::min<int64_t>(opt.stories, 10000) : 10000;
     for (int64_t i = 0; i < n; ++i) {
@@ -207,9 +208,11 @@ PrepareStats prepare_builtin_stories(const StoriesOptions& opt) {
   st.documents = i;
   const std::vector<std::string> train_files = train.close(), val_files = val.close();
   save_tokenizer_description(*tok, opt.out_dir);
+  const std::string origin = tokenizer_origin_json(opt.tokenizer, opt.sp_model, sp);
   write_data_summary(opt.out_dir, "builtin stories", *tok, st.documents, st.train_tokens, st.val_tokens, train_files,
                      val_files,
-                     "\"seed\": " + std::to_string(opt.seed) + ",\n  \"stories\": " + std::to_string(st.documents));
+                     "\"seed\": " + std::to_string(opt.seed) + ",\n  \"stories\": " + std::to_string(st.documents) +
+                         (origin.empty() ? "" : ",\n  " + origin));
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return st;
 }

@@ -35,6 +35,7 @@ struct StoriesOptions {
   std::string sp_model;               // existing SentencePiece model; empty: train one on the stories
   int sp_vocab_size = 4096;
   std::string sp_model_type = "bpe";
+  bool sp_split_digits = true;         // SentencePieceOptions::split_digits
   double val_fraction = 0.05;  // story i validates when floor((i + 1) f) > floor(i f)
   int64_t shard_tokens = 0;    // > 0: shards of about this many tokens (split.h)
 };

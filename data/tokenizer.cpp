@@ -10,6 +10,7 @@
 #include <fstream>
 #include <unordered_map>
 
+#include "data/jsonl.h"
 #include "runtime/check.h"
 
 namespace weft::data {
@@ -109,12 +110,17 @@ void train_sentencepiece(const std::string& input, const std::string& prefix, co
       {"max_sentence_length", "16384"},
       {"normalization_rule_name", "identity"},
       {"remove_extra_whitespaces", "false"},
-      {"split_digits", "true"},
+      {"split_digits", opt.split_digits ? "true" : "false"},
       {"num_threads", std::to_string(std::max(1, opt.threads))},
       {"minloglevel", "2"},
   };
   auto st = sentencepiece::SentencePieceTrainer::Train(args);
   WEFT_CHECK(st.ok(), "[tokenizer] SentencePiece training on '", input, "' failed: ", st.ToString());
+}
+
+std::string sentencepiece_options_json(const SentencePieceOptions& opt) {
+  return "{\"model_type\": \"" + json_escape_string(opt.model_type) + "\", \"vocab_size\": " +
+         std::to_string(opt.vocab_size) + ", \"split_digits\": " + (opt.split_digits ? "true" : "false") + "}";
 }
 
 void train_sentencepiece(const std::string& input, const std::string& prefix, int vocab_size) {

@@ -30,12 +30,17 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& model_path);
 struct SentencePieceOptions {
   int vocab_size = 4096;
   std::string model_type = "bpe";     // bpe | unigram
+  bool split_digits = true;           // every digit its own piece (MoEUT's tokenizer: BPE 8000, split digits)
   int64_t max_sentences = 2'000'000;  // lines sampled from the input for training
   int threads = 2;
 };
+// The options above that shape the model, as a JSON object ({"model_type": "bpe", "vocab_size": 8000,
+// "split_digits": true}) for data.json, so a data folder says how its tokenizer was trained.
+std::string sentencepiece_options_json(const SentencePieceOptions& opt);
 // Trains a SentencePiece model on a text file (one sentence or document per line); writes
 // <prefix>.model and <prefix>.vocab. Identity normalisation and kept whitespace, so decode(encode(t)) ==
-// t; byte fallback, so any byte (newlines, rare characters) has ids; end-of-text = the model's </s>.
+// t; byte fallback, so any byte (newlines, rare characters) has ids; end-of-text = the model's </s>;
+// digits split into single-digit pieces unless opt.split_digits is false.
 void train_sentencepiece(const std::string& input_text, const std::string& model_prefix,
                          const SentencePieceOptions& opt);
 void train_sentencepiece(const std::string& input_text, const std::string& model_prefix, int vocab_size);

@@ -20,6 +20,9 @@ int cmd_prepare(const std::vector<std::string>& args) {
       ("tokenizer", po::value<std::string>()->default_value("byte"), "byte | sentencepiece (also for --builtin)")
       ("sp-model", po::value<std::string>()->default_value(""), "existing SentencePiece model (else one is trained)")
       ("vocab-size", po::value<int>()->default_value(4096), "SentencePiece vocabulary when training one")
+      ("split-digits", po::value<bool>()->default_value(true, "true")->implicit_value(true, "true"),
+       "SentencePiece training: every digit its own piece (MoEUT: BPE 8000 with this); "
+       "--split-digits=false lets BPE merge digits")
       ("val-fraction", po::value<double>()->default_value(0.05), "share of documents for validation")
       ("tokens", po::value<int64_t>()->default_value(5'000'000), "built-in corpus: training tokens to generate")
       ("seed", po::value<uint64_t>()->default_value(1), "built-in corpus: generator seed");
@@ -32,6 +35,11 @@ int cmd_prepare(const std::vector<std::string>& args) {
   const std::string builtin = get<std::string>(vm, "builtin"), input = get<std::string>(vm, "input");
   const std::string out = get<std::string>(vm, "out");
   if (builtin.empty() == input.empty()) throw UsageError("give exactly one of --builtin stories or --input FILE");
+  const bool split_digits = get<bool>(vm, "split-digits");
+  if (!vm["split-digits"].defaulted() &&
+      (get<std::string>(vm, "tokenizer") != "sentencepiece" || !get<std::string>(vm, "sp-model").empty()))
+    throw UsageError("--split-digits applies when a SentencePiece model is trained (--tokenizer sentencepiece "
+                     "without --sp-model)");
   if (!builtin.empty()) {
     if (builtin != "stories") throw UsageError("--builtin: unknown corpus '" + builtin + "' (available: stories)");
     data::StoriesOptions o;
@@ -41,6 +49,7 @@ int cmd_prepare(const std::vector<std::string>& args) {
     o.tokenizer = get<std::string>(vm, "tokenizer");
     o.sp_model = get<std::string>(vm, "sp-model");
     o.sp_vocab_size = get<int>(vm, "vocab-size");
+    o.sp_split_digits = split_digits;
     o.val_fraction = get<double>(vm, "val-fraction");
     data::PrepareStats st = data::prepare_builtin_stories(o);
     std::printf(
@@ -56,6 +65,7 @@ int cmd_prepare(const std::vector<std::string>& args) {
   o.tokenizer = get<std::string>(vm, "tokenizer");
   o.sp_model = get<std::string>(vm, "sp-model");
   o.sp_vocab_size = get<int>(vm, "vocab-size");
+  o.sp_split_digits = split_digits;
   o.val_fraction = get<double>(vm, "val-fraction");
   data::TextPrepareStats st = data::prepare_text(o);
   std::printf("wrote %s: %lld documents, %lld train + %lld val tokens (%s tokenizer)\n", out.c_str(),
@@ -66,13 +76,15 @@ int cmd_prepare(const std::vector<std::string>& args) {
 
 int cmd_tokenizer(const std::vector<std::string>& args) {
   if (args.empty() || args[0] != "train")
-    throw UsageError("usage: weft tokenizer train --input FILE --out PREFIX [--vocab-size N]");
+    throw UsageError("usage: weft tokenizer train --input FILE --out PREFIX [--vocab-size N] [--split-digits=false]");
   OptionSet set("tokenizer train");
   // clang-format off
   set.group("tokenizer").add_options()
       ("input", po::value<std::string>()->required(), "text file to learn from")
       ("out", po::value<std::string>()->required(), "model prefix: writes PREFIX.model and PREFIX.vocab")
-      ("vocab-size", po::value<int>()->default_value(4096), "vocabulary size");
+      ("vocab-size", po::value<int>()->default_value(4096), "vocabulary size")
+      ("split-digits", po::value<bool>()->default_value(true, "true")->implicit_value(true, "true"),
+       "every digit its own piece (MoEUT: BPE 8000 with this); --split-digits=false lets BPE merge digits");
   // clang-format on
   po::variables_map vm = set.parse(std::vector<std::string>(args.begin() + 1, args.end()));
   if (vm.count("help")) {
@@ -80,7 +92,10 @@ int cmd_tokenizer(const std::vector<std::string>& args) {
     return 0;
   }
   const std::string prefix = get<std::string>(vm, "out");
-  data::train_sentencepiece(get<std::string>(vm, "input"), prefix, get<int>(vm, "vocab-size"));
+  data::SentencePieceOptions sp;
+  sp.vocab_size = get<int>(vm, "vocab-size");
+  sp.split_digits = get<bool>(vm, "split-digits");
+  data::train_sentencepiece(get<std::string>(vm, "input"), prefix, sp);
   auto tok = data::load_sentencepiece(prefix + ".model");
   std::printf("wrote %s.model (vocabulary %lld)\n", prefix.c_str(), (long long)tok->vocab_size());
   return 0;

@@ -1,6 +1,7 @@
 // `weft prepare` end to end: the built-in story corpus with the byte tokenizer and with SentencePiece
 // (trained on the stories, or an existing model reused bit for bit), and a model that trains and evaluates
-// on the SentencePiece folder; contradicting flags give one line and exit code 2.
+// on the SentencePiece folder; --split-digits recorded in data.json and shown in --help; contradicting flags
+// give one line and exit code 2.
 #include <gtest/gtest.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -80,6 +81,34 @@ TEST_F(Prepare, BuiltinStoriesSentencePieceTrainsEvaluatesAndReusesTheModel) {
   EXPECT_EQ(read(dir_ + "/sp2/val.bin"), read(sp + "/val.bin"));
 }
 
+// How the SentencePiece model was trained goes into data.json (split_digits on by default, off with
+// --split-digits=false); a copied model records its source instead.
+TEST_F(Prepare, SplitDigitsIsRecordedAndDocumented) {
+  Result r = run("prepare --help");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("--split-digits"), std::string::npos) << r.out;
+  r = run("tokenizer train --help");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("--split-digits"), std::string::npos) << r.out;
+
+  const std::string base = "prepare --builtin stories --tokenizer sentencepiece --vocab-size 400 --tokens 5000 --out ";
+  r = run(base + dir_ + "/digits_on --split-digits");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(read(dir_ + "/digits_on/data.json")
+                .find(R"("sentencepiece_training": {"model_type": "bpe", "vocab_size": 400, "split_digits": true})"),
+            std::string::npos)
+      << read(dir_ + "/digits_on/data.json");
+  r = run(base + dir_ + "/digits_off --split-digits=false");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(read(dir_ + "/digits_off/data.json").find(R"("split_digits": false})"), std::string::npos)
+      << read(dir_ + "/digits_off/data.json");
+  r = run("prepare --builtin stories --tokenizer sentencepiece --sp-model " + dir_ +
+          "/digits_off/tokenizer.model --tokens 5000 --out " + dir_ + "/digits_copied");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(read(dir_ + "/digits_copied/data.json").find("\"sentencepiece_model\": \""), std::string::npos)
+      << read(dir_ + "/digits_copied/data.json");
+}
+
 TEST_F(Prepare, ContradictingFlagsNameTheFlag) {
   Result r = run("prepare --builtin stories --sp-model x.model --out " + dir_ + "/bad1 --tokens 1000");
   EXPECT_EQ(r.code, 2) << r.out;
@@ -90,6 +119,9 @@ TEST_F(Prepare, ContradictingFlagsNameTheFlag) {
   r = run("prepare --builtin novels --out " + dir_ + "/bad3");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--builtin: unknown corpus 'novels'"), std::string::npos) << r.out;
+  r = run("prepare --builtin stories --split-digits=false --out " + dir_ + "/bad4 --tokens 1000");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--split-digits applies when a SentencePiece model is trained"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Tokenizers: byte-level round trip (all bytes, UTF-8), SentencePiece BPE and unigram trained on a
 // generated corpus (exact round trips incl. newlines, leading spaces and characters it never saw),
-// training errors, and tokenizer.txt of a data folder.
+// split_digits on and off, training errors, and tokenizer.txt of a data folder.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -80,6 +80,43 @@ TEST(SentencePiece, UnigramTrainEncodeDecodeRoundTrip) {
   EXPECT_LE(tok->vocab_size(), 400);
   EXPECT_GT(tok->vocab_size(), 300);
   expect_round_trips(*tok);
+}
+
+// The digit runs of tok.encode(text)'s pieces: each piece decoded alone, its digits counted.
+std::vector<int> digits_per_piece(const Tokenizer& tok, const std::string& text) {
+  std::vector<int> out;
+  for (int32_t id : tok.encode(text)) {
+    int n = 0;
+    for (char ch : tok.decode({id})) n += ch >= '0' && ch <= '9';
+    if (n > 0) out.push_back(n);
+  }
+  return out;
+}
+
+// split_digits (the default; MoEUT's tokenizer): "12345" is five one-digit pieces even when the corpus repeats
+// it so often that BPE without the option learns a multi-digit piece.
+TEST(SentencePiece, SplitDigitsGivesOneDigitPieces) {
+  TempDir dir("spdigits");
+  const std::string corpus = story_corpus(dir, 300);
+  {
+    std::ofstream f(corpus, std::ios::app);
+    for (int i = 0; i < 2000; ++i) f << "Ticket 12345 costs 2024 coins, call 12345 now.\n";
+  }
+  SentencePieceOptions opt;
+  opt.vocab_size = 400;
+  train_sentencepiece(corpus, dir / "split", opt);
+  opt.split_digits = false;
+  train_sentencepiece(corpus, dir / "merged", opt);
+  auto split = load_sentencepiece(dir / "split.model"), merged = load_sentencepiece(dir / "merged.model");
+  for (const std::string& s : {std::string("12345"), std::string("Ticket 12345 costs 2024.")}) {
+    SCOPED_TRACE(s);
+    const std::vector<int> one = digits_per_piece(*split, s), many = digits_per_piece(*merged, s);
+    EXPECT_EQ(one, std::vector<int>(s == "12345" ? 5 : 9, 1));
+    EXPECT_LT(many.size(), one.size()) << "without split_digits BPE merges the frequent digit runs";
+    EXPECT_EQ(split->decode(split->encode(s)), s);
+    EXPECT_EQ(merged->decode(merged->encode(s)), s);
+  }
+  EXPECT_EQ(sentencepiece_options_json(opt), R"({"model_type": "bpe", "vocab_size": 400, "split_digits": false})");
 }
 
 TEST(SentencePiece, TrainingAndLoadingErrorsAreExplained) {
