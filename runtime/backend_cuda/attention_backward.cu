@@ -3,7 +3,8 @@
 // its keys and accumulates dk and dv of its 64 keys in registers; kernel B, one block per (query tile,
 // head, batch), walks the visible key tiles and accumulates dq. Both recompute p = exp(score - lse),
 // dp = dout . v and ds = attention_ds(p, dp, D, scale) (runtime/math/rowwise.h), with D_i = dout_i . out_i
-// formed per query tile (no scratch memory). Results are ADDED to dq, dk, dv; a null one is skipped.
+// formed per query tile (no scratch memory). Results are ADDED to dq, dk, dv; a null one is skipped. A
+// head size hs runs on the tile width HS that holds it (dispatch_head_size), channels past hs zero-padded.
 #include "runtime/backend_cuda/attention_tc.cuh"
 #include "runtime/backend_cuda/attention_tiles.cuh"
 #include "runtime/kernels.h"
@@ -53,10 +54,10 @@ __device__ __forceinline__ void tile_probs_and_ds(float (&p)[kRows][kRows], floa
 }
 
 // acc (kTile, HS) of this thread (rows ty + 16a, channels tx + 16n) added to rows [r0, r0 + kTile) of one
-// head of dst, rows past T skipped.
+// head of dst, rows past T and channels past hs skipped.
 template <int HS, class T>
 __device__ __forceinline__ void add_tile(T* dst_head, const float (&acc)[kRows][HS / 16], int64_t r0, int64_t T_,
-                                         int64_t stride) {
+                                         int64_t stride, int hs) {
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
 #pragma unroll
   for (int a = 0; a < kRows; ++a) {
@@ -64,6 +65,7 @@ __device__ __forceinline__ void add_tile(T* dst_head, const float (&acc)[kRows][
     if (i >= T_) continue;
 #pragma unroll
     for (int n = 0; n < HS / 16; ++n) {
+      if (tx + 16 * n >= hs) continue;
       const int64_t e = i * stride + tx + 16 * n;
       store(dst_head, e, load(dst_head, e) + acc[a][n]);
     }
@@ -78,11 +80,11 @@ __device__ __forceinline__ void zero(float (&acc)[kRows][HS / 16]) {
     for (int n = 0; n < HS / 16; ++n) acc[a][n] = 0.0f;
 }
 
-// Kernel A. Grid (key tiles, NH, B). dk, dv (B, T, NH, HS) += sum over query rows of ds^T q and p^T dout.
+// Kernel A. Grid (key tiles, NH, B). dk, dv (B, T, NH, hs) += sum over query rows of ds^T q and p^T dout.
 template <int HS, class T>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dkdv_kernel(T* dk, T* dv, const T* dout, const T* out, const float* lse, const T* q, const T* k,
-                          const T* v, int64_t T_, int64_t NH, float scale, PositionBias bias, bool causal) {
+                          const T* v, int64_t T_, int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
   extern __shared__ float smem[];
   float* Ks = smem;                    // (kTile, kLd)
   float* Vs = Ks + kTile * kLd<HS>;    // (kTile, kLd)
@@ -94,22 +96,22 @@ __global__ void __launch_bounds__(kTileThreads)
   float* D_s = lse_s + kTile;          // (kTile)
 
   const int64_t h = blockIdx.y, b = blockIdx.z, j0 = int64_t(blockIdx.x) * kTile;
-  const int64_t stride = NH * HS, head = b * T_ * stride + h * HS;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
   const float* lse_bh = lse + lse_index(b, h, 0, T_, NH);
   const bool need_ds = dk != nullptr;
 
-  load_tile<HS>(Ks, k + head, j0, T_, stride);
-  load_tile<HS>(Vs, v + head, j0, T_, stride);
+  load_tile<HS>(Ks, k + head, j0, T_, stride, hs);
+  load_tile<HS>(Vs, v + head, j0, T_, stride, hs);
   float dk_acc[kRows][HS / 16], dv_acc[kRows][HS / 16];  // rows: keys ty + 16a
   zero<HS>(dk_acc);
   zero<HS>(dv_acc);
   // Causal: query tiles before this key tile see none of its keys (tiles are aligned, so i0 = j0 first).
   for (int64_t i0 = causal ? j0 : 0; i0 < T_; i0 += kTile) {
     __syncthreads();  // the previous query tile is no longer read
-    load_tile<HS>(Qs, q + head, i0, T_, stride);
-    load_tile<HS>(dOs, dout + head, i0, T_, stride);
-    load_row_stats<HS>(lse_s, D_s, dout + head, out + head, lse_bh, i0, T_, stride);
+    load_tile<HS>(Qs, q + head, i0, T_, stride, hs);
+    load_tile<HS>(dOs, dout + head, i0, T_, stride, hs);
+    load_row_stats(lse_s, D_s, dout + head, out + head, lse_bh, i0, T_, stride, hs);
     __syncthreads();
     float p[kRows][kRows], ds[kRows][kRows];
     tile_probs_and_ds<HS>(p, ds, Qs, Ks, dOs, Vs, lse_s, D_s, i0, j0, T_, h, scale, bias, causal, need_ds);
@@ -125,16 +127,16 @@ __global__ void __launch_bounds__(kTileThreads)
     if (dv) tile_accumulate<HS, true>(dv_acc, Ps, dOs);  // dv += P^T dO
     if (dk) tile_accumulate<HS, true>(dk_acc, dSs, Qs);  // dk += dS^T Q
   }
-  if (dk) add_tile<HS>(dk + head, dk_acc, j0, T_, stride);
-  if (dv) add_tile<HS>(dv + head, dv_acc, j0, T_, stride);
+  if (dk) add_tile<HS>(dk + head, dk_acc, j0, T_, stride, hs);
+  if (dv) add_tile<HS>(dv + head, dv_acc, j0, T_, stride, hs);
 }
 
 // Kernel B. Grid (query tiles, NH, B); the last query tiles (most keys when causal) go first.
-// dq (B, T, NH, HS) += ds k over the visible keys.
+// dq (B, T, NH, hs) += ds k over the visible keys.
 template <int HS, class T>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dq_kernel(T* dq, const T* dout, const T* out, const float* lse, const T* q, const T* k, const T* v,
-                        int64_t T_, int64_t NH, float scale, PositionBias bias, bool causal) {
+                        int64_t T_, int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
   extern __shared__ float smem[];
   float* Qs = smem;                    // (kTile, kLd)
   float* dOs = Qs + kTile * kLd<HS>;   // (kTile, kLd)
@@ -145,19 +147,19 @@ __global__ void __launch_bounds__(kTileThreads)
   float* D_s = lse_s + kTile;          // (kTile)
 
   const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
-  const int64_t stride = NH * HS, head = b * T_ * stride + h * HS;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
 
-  load_tile<HS>(Qs, q + head, i0, T_, stride);
-  load_tile<HS>(dOs, dout + head, i0, T_, stride);
-  load_row_stats<HS>(lse_s, D_s, dout + head, out + head, lse + lse_index(b, h, 0, T_, NH), i0, T_, stride);
+  load_tile<HS>(Qs, q + head, i0, T_, stride, hs);
+  load_tile<HS>(dOs, dout + head, i0, T_, stride, hs);
+  load_row_stats(lse_s, D_s, dout + head, out + head, lse + lse_index(b, h, 0, T_, NH), i0, T_, stride, hs);
   float dq_acc[kRows][HS / 16];  // rows: queries ty + 16a
   zero<HS>(dq_acc);
   const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
   for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous key tile and dS are no longer read (first pass: Q, dO, stats written)
-    load_tile<HS>(Ks, k + head, j0, T_, stride);
-    load_tile<HS>(Vs, v + head, j0, T_, stride);
+    load_tile<HS>(Ks, k + head, j0, T_, stride, hs);
+    load_tile<HS>(Vs, v + head, j0, T_, stride, hs);
     __syncthreads();
     float p[kRows][kRows], ds[kRows][kRows];
     tile_probs_and_ds<HS>(p, ds, Qs, Ks, dOs, Vs, lse_s, D_s, i0, j0, T_, h, scale, bias, causal, true);
@@ -168,7 +170,7 @@ __global__ void __launch_bounds__(kTileThreads)
     __syncthreads();
     tile_accumulate<HS, false>(dq_acc, dSs, Ks);  // dq += dS K
   }
-  add_tile<HS>(dq + head, dq_acc, i0, T_, stride);
+  add_tile<HS>(dq + head, dq_acc, i0, T_, stride, hs);
 }
 
 }  // namespace
@@ -188,22 +190,23 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
     const V *dO = static_cast<const V*>(dout), *O = static_cast<const V*>(out);
     const V *Q = static_cast<const V*>(q), *K = static_cast<const V*>(k), *Vv = static_cast<const V*>(v);
     const float* L = static_cast<const float*>(lse);
-    dispatch_head_size(HS, "attention_backward", [&](auto hs) {
-      constexpr int kHS = decltype(hs)::value;
+    const int hs = static_cast<int>(HS);
+    dispatch_head_size(HS, "attention_backward", [&](auto width) {
+      constexpr int kHS = decltype(width)::value;
       if (dk || dv) {
         const size_t bytes = dkdv_shared_floats<kHS>() * sizeof(float);
         auto kernel = attention_dkdv_kernel<kHS, V>;
         allow_shared_bytes(kernel, bytes);
         kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<V*>(dk), static_cast<V*>(dv), dO, O, L, Q,
-                                                             K, Vv, T, NH, scale, bias, causal);
+                                                             K, Vv, T, NH, hs, scale, bias, causal);
         CUDA_CHECK_LAUNCH("attention_backward (dk, dv)");
       }
       if (dq) {
         const size_t bytes = dq_shared_floats<kHS>() * sizeof(float);
         auto kernel = attention_dq_kernel<kHS, V>;
         allow_shared_bytes(kernel, bytes);
-        kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<V*>(dq), dO, O, L, Q, K, Vv, T, NH, scale,
-                                                             bias, causal);
+        kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<V*>(dq), dO, O, L, Q, K, Vv, T, NH, hs,
+                                                             scale, bias, causal);
         CUDA_CHECK_LAUNCH("attention_backward (dq)");
       }
     });

@@ -3,7 +3,8 @@
 // the key tiles (only those at or left of the diagonal when causal) with an online softmax (running max
 // m and sum l per row, earlier output rescaled by exp(m_old - m_new)), and writes out = (sum p v) / l and
 // lse = m + log(l). No T x T tensor reaches global memory. Scores, mask and bias are evaluated exactly as
-// on the CPU (attention_tiles.cuh); f32 and bf16 compute in float; every output has one writer.
+// on the CPU (attention_tiles.cuh); f32 and bf16 compute in float; every output has one writer. A head
+// size hs runs on the tile width HS that holds it (dispatch_head_size), channels past hs zero-padded.
 #include <cmath>
 
 #include "runtime/backend_cuda/attention_tc.cuh"
@@ -21,12 +22,12 @@ constexpr size_t forward_shared_floats() {
   return 3 * kTile * kLd<HS> + kTile * kLdS + 2 * kTile;  // Q, K, V tiles, scores, alpha, 1 / l
 }
 
-// q, k, v, out: (B, T, NH, HS); lse (B, NH, T). Grid (query tiles, NH, B); the last query tiles (the
-// most keys when causal) are scheduled first.
+// q, k, v, out: (B, T, NH, hs), hs <= HS; lse (B, NH, T). Grid (query tiles, NH, B); the last query
+// tiles (the most keys when causal) are scheduled first.
 template <int HS, class T>
 __global__ void __launch_bounds__(kTileThreads)
     attention_forward_kernel(T* out, float* lse, const T* q, const T* k, const T* v, int64_t T_, int64_t NH,
-                             float scale, PositionBias bias, bool causal) {
+                             int hs, float scale, PositionBias bias, bool causal) {
   constexpr int NC = HS / 16;
   extern __shared__ float smem[];
   float* Qs = smem;                   // (kTile, kLd)
@@ -37,11 +38,11 @@ __global__ void __launch_bounds__(kTileThreads)
   float* inv_l_s = alpha_s + kTile;   // (kTile)
 
   const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
-  const int64_t stride = NH * HS, head = b * T_ * stride + h * HS;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
   const int srow = threadIdx.x / 4, spart = threadIdx.x % 4;  // softmax: 4 adjacent lanes per query row
 
-  load_tile<HS>(Qs, q + head, i0, T_, stride);
+  load_tile<HS>(Qs, q + head, i0, T_, stride, hs);
   float o[kRows][NC];
 #pragma unroll
   for (int a = 0; a < kRows; ++a)
@@ -52,8 +53,8 @@ __global__ void __launch_bounds__(kTileThreads)
   const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
   for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous tile's K, V and P are no longer read
-    load_tile<HS>(Ks, k + head, j0, T_, stride);
-    load_tile<HS>(Vs, v + head, j0, T_, stride);
+    load_tile<HS>(Ks, k + head, j0, T_, stride, hs);
+    load_tile<HS>(Vs, v + head, j0, T_, stride, hs);
     __syncthreads();
     float s[kRows][kRows];
     tile_dot<HS>(s, Qs, Ks);
@@ -93,7 +94,8 @@ __global__ void __launch_bounds__(kTileThreads)
     if (i >= T_) continue;
     const float inv_l = inv_l_s[r];
 #pragma unroll
-    for (int n = 0; n < NC; ++n) store(out, head + i * stride + tx + 16 * n, o[a][n] * inv_l);
+    for (int n = 0; n < NC; ++n)
+      if (tx + 16 * n < hs) store(out, head + i * stride + tx + 16 * n, o[a][n] * inv_l);
   }
 }
 
@@ -110,15 +112,15 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
     return attention_forward_tc(ex, out, lse, q, k, v, B, T, NH, HS, scale, bias, causal);
   dispatch_float(dt, "attention_forward", [&](auto tag) {
     using V = decltype(tag);
-    dispatch_head_size(HS, "attention_forward", [&](auto hs) {
-      constexpr int kHS = decltype(hs)::value;
+    dispatch_head_size(HS, "attention_forward", [&](auto width) {
+      constexpr int kHS = decltype(width)::value;
       const size_t bytes = forward_shared_floats<kHS>() * sizeof(float);
       auto kernel = attention_forward_kernel<kHS, V>;
       allow_shared_bytes(kernel, bytes);
       kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B)), kTileThreads,
                bytes, stream_of(ex)>>>(static_cast<V*>(out), static_cast<float*>(lse), static_cast<const V*>(q),
-                                       static_cast<const V*>(k), static_cast<const V*>(v), T, NH, scale, bias,
-                                       causal);
+                                       static_cast<const V*>(k), static_cast<const V*>(v), T, NH,
+                                       static_cast<int>(HS), scale, bias, causal);
       CUDA_CHECK_LAUNCH("attention_forward");
     });
   });

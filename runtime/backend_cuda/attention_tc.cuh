@@ -4,6 +4,8 @@
 // (rows padded by 8 elements: 16 bytes, so the 16 rows of a fragment load hit distinct banks), products
 // land in float tiles (rows padded by 4), where the per-row softmax code of attention_tiles.cuh works.
 // Fragments are only filled, loaded, stored and multiplied (never indexed), so the layout is the API's.
+// Head sizes pad to a tile width HS as in attention_tiles.cuh: bf16 tiles are zero past the real hs, so
+// the products are exact and the extra accumulator columns are 0 (and never stored).
 #pragma once
 
 #include <mma.h>
@@ -13,9 +15,10 @@
 
 namespace weft::cuda {
 
-// The head sizes the tensor-core kernels take (those of dispatch_head_size); only bf16 goes there.
+// The head sizes the tensor-core kernels take: every one of dispatch_head_size (1 to kMaxHeadSize, padded
+// to 32, 64, 96 or 128); only bf16 goes there. Larger ones fall to the f32-tile path, which names the size.
 inline bool attention_tc_supported(DType dt, int64_t HS) {
-  return dt == DType::bf16 && (HS == 32 || HS == 64 || HS == 96 || HS == 128);
+  return dt == DType::bf16 && HS >= 1 && HS <= attention_tiles::kMaxHeadSize;
 }
 // The bf16 paths of attention_forward / attention_backward (same arguments, dt == bf16 implied).
 void attention_forward_tc(Exec& ex, void* out, void* lse, const void* q, const void* k, const void* v, int64_t B,
@@ -66,15 +69,15 @@ struct SharedCarver {
   }
 };
 
-// Rows [r0, r0 + kTile) of one head of x (B, T, NH, HS) into dst (kTile, kLdH<HS>) bf16; rows at or past
-// T read as 0. `head` = x + b * T * NH * HS + h * HS, row stride NH * HS.
+// Rows [r0, r0 + kTile) of one head of x (B, T, NH, hs) into dst (kTile, kLdH<HS>) bf16; rows at or past
+// T and channels at or past hs read as 0. `head` = x + b * T * NH * hs + h * hs, row stride NH * hs.
 template <int HS>
 __device__ __forceinline__ void load_tile_bf16(bf16* dst, const bf16* head, int64_t r0, int64_t T_,
-                                               int64_t stride) {
+                                               int64_t stride, int hs) {
   for (int e = threadIdx.x; e < kTile * HS; e += kTileThreads) {
     const int r = e / HS, d = e % HS;
     const int64_t i = r0 + r;
-    dst[r * kLdH<HS> + d] = i < T_ ? head[i * stride + d] : __float2bfloat16(0.0f);
+    dst[r * kLdH<HS> + d] = i < T_ && d < hs ? head[i * stride + d] : __float2bfloat16(0.0f);
   }
 }
 

@@ -5,7 +5,7 @@
 // tiles and accumulates dq. Per tile pair: S = Q K^T and dP = dO V^T by WMMA into float tiles, then in
 // float p = exp(score - lse) and ds = attention_ds(p, dp, D, scale) (runtime/math/rowwise.h), rounded to
 // bf16 for dv += P^T dO, dk += dS^T Q, dq += dS K by WMMA. Results are ADDED to dq, dk, dv; a null one is
-// skipped.
+// skipped. A head size hs runs on the tile width HS that holds it, channels past hs zero-padded.
 #include "runtime/backend_cuda/attention_tc.cuh"
 #include "runtime/math/rowwise.h"
 
@@ -43,24 +43,25 @@ __device__ __forceinline__ void probs_and_ds(bf16* Pb, bf16* dSb, const float* S
   }
 }
 
-// tile (kTile, kLdAcc) float added to rows [r0, r0 + kTile) of one head of dst, rows past T skipped.
+// tile (kTile, kLdAcc) float added to rows [r0, r0 + kTile) of one head of dst, rows past T and channels
+// past hs skipped.
 template <int HS>
 __device__ __forceinline__ void add_result(bf16* dst_head, const float* tile, int64_t r0, int64_t T_,
-                                           int64_t stride) {
+                                           int64_t stride, int hs) {
   for (int e = threadIdx.x; e < kTile * HS; e += kTileThreads) {
     const int r = e / HS, d = e % HS;
-    if (r0 + r >= T_) continue;
+    if (r0 + r >= T_ || d >= hs) continue;
     const int64_t g = (r0 + r) * stride + d;
     dst_head[g] = __float2bfloat16(__bfloat162float(dst_head[g]) + tile[r * kLdAcc<HS> + d]);
   }
 }
 
-// Kernel A. Grid (key tiles, NH, B). dk, dv (B, T, NH, HS) += sum over query rows of ds^T q and p^T dout.
+// Kernel A. Grid (key tiles, NH, B). dk, dv (B, T, NH, hs) += sum over query rows of ds^T q and p^T dout.
 template <int HS>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dkdv_tc_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* out, const float* lse,
-                             const bf16* q, const bf16* k, const bf16* v, int64_t T_, int64_t NH, float scale,
-                             PositionBias bias, bool causal) {
+                             const bf16* q, const bf16* k, const bf16* v, int64_t T_, int64_t NH, int hs,
+                             float scale, PositionBias bias, bool causal) {
   extern __shared__ __align__(128) uint8_t smem_dkdv_tc[];
   SharedCarver carve{smem_dkdv_tc};
   bf16* Ks = carve.take<bf16>(bf16_tile_bytes<HS>());   // (kTile, kLdH)
@@ -76,20 +77,20 @@ __global__ void __launch_bounds__(kTileThreads)
   float* result = reinterpret_cast<float*>(smem_dkdv_tc);  // (kTile, kLdAcc) over K, V after the loop
 
   const int64_t h = blockIdx.y, b = blockIdx.z, j0 = int64_t(blockIdx.x) * kTile;
-  const int64_t stride = NH * HS, head = b * T_ * stride + h * HS;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
   const float* lse_bh = lse + lse_index(b, h, 0, T_, NH);
 
-  load_tile_bf16<HS>(Ks, k + head, j0, T_, stride);
-  load_tile_bf16<HS>(Vs, v + head, j0, T_, stride);
+  load_tile_bf16<HS>(Ks, k + head, j0, T_, stride, hs);
+  load_tile_bf16<HS>(Vs, v + head, j0, T_, stride, hs);
   FragC dk_acc[kAccFrags<HS>], dv_acc[kAccFrags<HS>];  // rows: keys
   zero_acc<HS>(dk_acc);
   zero_acc<HS>(dv_acc);
   // Causal: query tiles before this key tile see none of its keys (tiles are aligned, so i0 = j0 first).
   for (int64_t i0 = causal ? j0 : 0; i0 < T_; i0 += kTile) {
     __syncthreads();  // the previous query tile, P and dS are no longer read
-    load_tile_bf16<HS>(Qs, q + head, i0, T_, stride);
-    load_tile_bf16<HS>(dOs, dout + head, i0, T_, stride);
-    load_row_stats<HS>(lse_s, D_s, dout + head, out + head, lse_bh, i0, T_, stride);
+    load_tile_bf16<HS>(Qs, q + head, i0, T_, stride, hs);
+    load_tile_bf16<HS>(dOs, dout + head, i0, T_, stride, hs);
+    load_row_stats(lse_s, D_s, dout + head, out + head, lse_bh, i0, T_, stride, hs);
     __syncthreads();
     product_abt<HS>(Ss, Qs, Ks);                // S = Q K^T
     if (dk) product_abt<HS>(dPs, dOs, Vs);      // dP = dO V^T
@@ -104,23 +105,23 @@ __global__ void __launch_bounds__(kTileThreads)
     __syncthreads();  // K, V are no longer read (and the previous result is added)
     store_acc<HS>(result, dv_acc);
     __syncthreads();
-    add_result<HS>(dv + head, result, j0, T_, stride);
+    add_result<HS>(dv + head, result, j0, T_, stride, hs);
   }
   if (dk) {
     __syncthreads();
     store_acc<HS>(result, dk_acc);
     __syncthreads();
-    add_result<HS>(dk + head, result, j0, T_, stride);
+    add_result<HS>(dk + head, result, j0, T_, stride, hs);
   }
 }
 
 // Kernel B. Grid (query tiles, NH, B); the last query tiles (most keys when causal) go first.
-// dq (B, T, NH, HS) += ds k over the visible keys.
+// dq (B, T, NH, hs) += ds k over the visible keys.
 template <int HS>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dq_tc_kernel(bf16* dq, const bf16* dout, const bf16* out, const float* lse, const bf16* q,
-                           const bf16* k, const bf16* v, int64_t T_, int64_t NH, float scale, PositionBias bias,
-                           bool causal) {
+                           const bf16* k, const bf16* v, int64_t T_, int64_t NH, int hs, float scale,
+                           PositionBias bias, bool causal) {
   extern __shared__ __align__(128) uint8_t smem_dq_tc[];
   SharedCarver carve{smem_dq_tc};
   bf16* Qs = carve.take<bf16>(bf16_tile_bytes<HS>());   // (kTile, kLdH)
@@ -135,18 +136,18 @@ __global__ void __launch_bounds__(kTileThreads)
   float* result = reinterpret_cast<float*>(smem_dq_tc);  // (kTile, kLdAcc) over Q, dO after the loop
 
   const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
-  const int64_t stride = NH * HS, head = b * T_ * stride + h * HS;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
 
-  load_tile_bf16<HS>(Qs, q + head, i0, T_, stride);
-  load_tile_bf16<HS>(dOs, dout + head, i0, T_, stride);
-  load_row_stats<HS>(lse_s, D_s, dout + head, out + head, lse + lse_index(b, h, 0, T_, NH), i0, T_, stride);
+  load_tile_bf16<HS>(Qs, q + head, i0, T_, stride, hs);
+  load_tile_bf16<HS>(dOs, dout + head, i0, T_, stride, hs);
+  load_row_stats(lse_s, D_s, dout + head, out + head, lse + lse_index(b, h, 0, T_, NH), i0, T_, stride, hs);
   FragC dq_acc[kAccFrags<HS>];  // rows: queries
   zero_acc<HS>(dq_acc);
   const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
   for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous key tile and dS are no longer read (first pass: Q, dO, stats written)
-    load_tile_bf16<HS>(Ks, k + head, j0, T_, stride);
-    load_tile_bf16<HS>(Vs, v + head, j0, T_, stride);
+    load_tile_bf16<HS>(Ks, k + head, j0, T_, stride, hs);
+    load_tile_bf16<HS>(Vs, v + head, j0, T_, stride, hs);
     __syncthreads();
     product_abt<HS>(Ss, Qs, Ks);   // S = Q K^T
     product_abt<HS>(dPs, dOs, Vs); // dP = dO V^T
@@ -159,7 +160,7 @@ __global__ void __launch_bounds__(kTileThreads)
   __syncthreads();  // Q, dO are no longer read
   store_acc<HS>(result, dq_acc);
   __syncthreads();
-  add_result<HS>(dq + head, result, i0, T_, stride);
+  add_result<HS>(dq + head, result, i0, T_, stride, hs);
 }
 
 }  // namespace
@@ -172,15 +173,16 @@ void attention_backward_tc(Exec& ex, void* dq, void* dk, void* dv, const void* d
   const bf16 *dO = static_cast<const bf16*>(dout), *O = static_cast<const bf16*>(out);
   const bf16 *Q = static_cast<const bf16*>(q), *K = static_cast<const bf16*>(k), *V = static_cast<const bf16*>(v);
   const float* L = static_cast<const float*>(lse);
-  dispatch_head_size(HS, "attention_backward", [&](auto hs) {
-    constexpr int kHS = decltype(hs)::value;
+  const int hs = static_cast<int>(HS);
+  dispatch_head_size(HS, "attention_backward", [&](auto width) {
+    constexpr int kHS = decltype(width)::value;
     if (dk || dv) {
       constexpr size_t bytes = dkdv_tc_shared_bytes<kHS>();
       static_assert(bytes <= 227 * 1024, "attention_backward_tc (dk, dv): shared memory over the sm_90 limit");
       auto kernel = attention_dkdv_tc_kernel<kHS>;
       allow_shared_bytes(kernel, bytes);
       kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<bf16*>(dk), static_cast<bf16*>(dv), dO, O, L,
-                                                           Q, K, V, T, NH, scale, bias, causal);
+                                                           Q, K, V, T, NH, hs, scale, bias, causal);
       CUDA_CHECK_LAUNCH("attention_backward (dk, dv; tensor cores)");
     }
     if (dq) {
@@ -188,8 +190,8 @@ void attention_backward_tc(Exec& ex, void* dq, void* dk, void* dv, const void* d
       static_assert(bytes <= 227 * 1024, "attention_backward_tc (dq): shared memory over the sm_90 limit");
       auto kernel = attention_dq_tc_kernel<kHS>;
       allow_shared_bytes(kernel, bytes);
-      kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<bf16*>(dq), dO, O, L, Q, K, V, T, NH, scale,
-                                                           bias, causal);
+      kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<bf16*>(dq), dO, O, L, Q, K, V, T, NH, hs,
+                                                           scale, bias, causal);
       CUDA_CHECK_LAUNCH("attention_backward (dq; tensor cores)");
     }
   });

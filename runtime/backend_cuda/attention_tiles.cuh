@@ -3,6 +3,9 @@
 // (a < 4) and, of a (64, 64) score tile, keys tx + 16b (b < 4); of a (64, HS) accumulator, channels
 // tx + 16n (n < HS / 16). Tiles live in shared memory as float, rows padded by one element so column
 // walks do not hit the same bank. The score, mask and bias are the CPU's (backend_cpu/attention.cpp).
+// Any head size hs <= 128 runs: the kernels are compiled for a tile width HS (template) of 32, 64, 96 or
+// 128 and get the real hs at run time; loads read channels hs..HS-1 as 0 (they add nothing to a dot
+// product, and give 0 in the matching accumulator columns), stores skip them.
 #pragma once
 
 #include <type_traits>
@@ -19,17 +22,23 @@ constexpr int kLdS = kTile + 1;         // row stride of a (kTile, kTile) score 
 template <int HS>
 constexpr int kLd = HS + 1;             // row stride of a (kTile, HS) tile in shared memory
 
-// The head sizes the kernels are compiled for; anything else fails with a message naming it.
+// The tile widths the kernels are compiled for; a head size runs on the smallest one that holds it, so
+// 32, 64, 96 and 128 run unpadded (MoEUT-44M's 82 on 96, with 14 zero channels). Adding a width (say 48)
+// is one case here, at the price of compiling every attention kernel once more.
+inline constexpr int kMaxHeadSize = 128;
+inline int padded_head_size(int64_t hs) { return hs <= 32 ? 32 : hs <= 64 ? 64 : hs <= 96 ? 96 : 128; }
+
+// Calls fn(integral_constant<int, width>) with the tile width of head size hs; above kMaxHeadSize fails
+// with a message naming the kernel and the size (the shared-memory tiles of wider heads do not fit).
 template <class Fn>
-void dispatch_head_size(int64_t HS, const char* kernel, Fn&& fn) {
-  switch (HS) {
+void dispatch_head_size(int64_t hs, const char* kernel, Fn&& fn) {
+  WEFT_CHECK(hs >= 1 && hs <= kMaxHeadSize, "[cuda::", kernel, "] head size ", hs,
+             " is not supported on CUDA (1 to ", kMaxHeadSize, "; the CPU backend takes any)");
+  switch (padded_head_size(hs)) {
     case 32: fn(std::integral_constant<int, 32>{}); break;
     case 64: fn(std::integral_constant<int, 64>{}); break;
     case 96: fn(std::integral_constant<int, 96>{}); break;
-    case 128: fn(std::integral_constant<int, 128>{}); break;
-    default:
-      WEFT_FAIL("[cuda::", kernel, "] head size ", HS,
-                " is not supported on CUDA (compiled for 32, 64, 96 and 128; the CPU backend takes any)");
+    default: fn(std::integral_constant<int, 128>{}); break;
   }
 }
 
@@ -39,14 +48,15 @@ void allow_shared_bytes(Kernel kernel, size_t bytes) {
   CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
 }
 
-// Rows [r0, r0 + kTile) of one head of x (B, T, NH, HS) into dst (kTile, kLd<HS>) as float; rows at or
-// past T read as 0. `head` = x + b * T * NH * HS + h * HS, row stride NH * HS.
+// Rows [r0, r0 + kTile) of one head of x (B, T, NH, hs) into dst (kTile, kLd<HS>) as float; rows at or
+// past T and channels at or past hs read as 0. `head` = x + b * T * NH * hs + h * hs, row stride NH * hs.
 template <int HS, class T>
-__device__ __forceinline__ void load_tile(float* dst, const T* head, int64_t r0, int64_t T_, int64_t stride) {
+__device__ __forceinline__ void load_tile(float* dst, const T* head, int64_t r0, int64_t T_, int64_t stride,
+                                          int hs) {
   for (int e = threadIdx.x; e < kTile * HS; e += kTileThreads) {
     const int r = e / HS, d = e % HS;
     const int64_t i = r0 + r;
-    dst[r * kLd<HS> + d] = i < T_ ? load(head, i * stride + d) : 0.0f;
+    dst[r * kLd<HS> + d] = i < T_ && d < hs ? load(head, i * stride + d) : 0.0f;
   }
 }
 
@@ -130,15 +140,16 @@ __device__ __forceinline__ float online_softmax_step(const float* row, int spart
 }
 
 // lse_s[r] and D_s[r] of the query rows [i0, i0 + kTile) (0 past T), 4 adjacent lanes per row:
-// D_i = dout_i . out_i, read from global memory.
-template <int HS, class T>
+// D_i = dout_i . out_i over the hs channels, read from global memory.
+template <class T>
 __device__ __forceinline__ void load_row_stats(float* lse_s, float* D_s, const T* dout_head, const T* out_head,
-                                               const float* lse_bh, int64_t i0, int64_t T_, int64_t stride) {
+                                               const float* lse_bh, int64_t i0, int64_t T_, int64_t stride,
+                                               int hs) {
   const int srow = threadIdx.x / 4, spart = threadIdx.x % 4;
   const int64_t i = i0 + srow;
   float D = 0.0f;
   if (i < T_)
-    for (int d = spart; d < HS; d += 4) D += load(dout_head, i * stride + d) * load(out_head, i * stride + d);
+    for (int d = spart; d < hs; d += 4) D += load(dout_head, i * stride + d) * load(out_head, i * stride + d);
   D += __shfl_xor_sync(0xffffffffu, D, 1);
   D += __shfl_xor_sync(0xffffffffu, D, 2);
   if (spart == 0) {

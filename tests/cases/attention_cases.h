@@ -1,9 +1,10 @@
 // The attention family's cases (q, k, v (B, T, NH, HS); a causal or full mask; no positional bias, ALiBi
-// slopes 2^-(h+1) or a Sandwich-like table -2 log(1 + d) over T + 3 distances). Small shapes with head sizes
-// the CUDA kernels do not take (one element, odd T, NH, HS, more than one 64-row query block), and the CUDA
-// grid: every head size of the kernels (32, 64, 96, 128) at T 1, 17, 70 and 130 (a partial tile, one tile,
-// two and three tiles, the last partial), causal and full, every bias; plus every subset of null gradients
-// (only some of dq, dk, dv wanted) at HS 64, T 70, ALiBi.
+// slopes 2^-(h+1) or a Sandwich-like table -2 log(1 + d) over T + 3 distances). Small shapes (one element,
+// odd T, NH, HS, more than one 64-row query block); the CUDA grid: every tile width of the kernels (32, 64,
+// 96, 128) as the head size at T 1, 17, 70 and 130 (a partial tile, one tile, two and three tiles, the last
+// partial), causal and full, every bias, plus every subset of null gradients (only some of dq, dk, dv
+// wanted) at HS 64, T 70, ALiBi; and head sizes the CUDA kernels zero-pad to a tile width (1, 6, 41, 82 =
+// MoEUT-44M's, 100) at T 17, 70 and 130, with single-gradient cases at HS 82.
 #pragma once
 
 #include <array>
@@ -25,8 +26,8 @@ struct AttentionCase {
   unsigned runners = kAll;
 };
 
-// Head sizes other than 32, 64, 96, 128 are an error on CUDA: the small cases are the gradient check's.
-inline constexpr unsigned kSmallHeads = kGradcheck;
+// The small cases run everywhere (CUDA pads their head sizes 1 to 8 to a 32-wide tile).
+inline constexpr unsigned kSmallHeads = kAll;
 // Central differences of T >= 70 with HS >= 32 take minutes in fp64 (2 x 400 x 3 forward passes per case):
 // the gradient check takes the grid's T 1 and 17.
 inline constexpr unsigned kLongRows = kParity | kEmu;
@@ -42,7 +43,7 @@ inline constexpr AttentionCase kAttentionSmallCases[] = {
     {1, 70, 1, 2, AttnBias::alibi, true, 7, kSmallHeads}, {1, 70, 1, 2, AttnBias::table, false, 7, kSmallHeads},
 };
 
-inline constexpr int64_t kAttentionHeadSizes[] = {32, 64, 96, 128};
+inline constexpr int64_t kAttentionHeadSizes[] = {32, 64, 96, 128};  // the kernels' tile widths
 inline constexpr int64_t kAttentionLengths[] = {1, 17, 70, 130};
 
 // The CUDA grid (B 2, NH 3), in the emulator's order: head size, length, mask (full first), bias, and after
@@ -62,6 +63,21 @@ inline constexpr std::array<AttentionCase, 4 * 4 * 2 * 3 + 2 * 6> attention_grid
   return g;
 }
 inline constexpr auto kAttentionGridCases = attention_grid();
+
+// Head sizes between and below the tile widths (B 2, NH 3): the CUDA kernels read channels past HS as 0 and
+// skip them on stores; 1 and 6 pad to 32, 41 to 64, 82 to 96, 100 to 128. Each at one tile (T 17) and
+// three (T 130, the last partial), causal and full, the biases in rotation; at HS 82 (MoEUT-44M) also T 70
+// and each single gradient, so each kernel's padded stores are checked alone.
+inline constexpr AttentionCase kAttentionOddHeadCases[] = {
+    {2, 17, 3, 1, AttnBias::alibi, true},   {2, 130, 3, 1, AttnBias::table, false, 7, kLongRows},
+    {2, 17, 3, 6, AttnBias::table, false},  {2, 130, 3, 6, AttnBias::none, true, 7, kLongRows},
+    {2, 17, 3, 41, AttnBias::none, true},   {2, 130, 3, 41, AttnBias::alibi, false, 7, kLongRows},
+    {2, 17, 3, 82, AttnBias::alibi, false}, {2, 17, 3, 82, AttnBias::table, true},
+    {2, 70, 3, 82, AttnBias::none, true, 7, kLongRows}, {2, 130, 3, 82, AttnBias::alibi, true, 7, kLongRows},
+    {2, 70, 3, 82, AttnBias::alibi, true, 1, kLongRows}, {2, 70, 3, 82, AttnBias::alibi, true, 2, kLongRows},
+    {2, 70, 3, 82, AttnBias::alibi, true, 4, kLongRows},
+    {2, 17, 3, 100, AttnBias::table, true}, {2, 130, 3, 100, AttnBias::none, false, 7, kLongRows},
+};
 
 inline std::string describe(const AttentionCase& c) {
   std::string s = format("B%ld T%ld NH%ld HS%ld ", c.B, c.T, c.NH, c.HS) + attn_bias_name(c.bias) +

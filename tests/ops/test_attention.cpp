@@ -1,6 +1,6 @@
 // Attention: fp64 gradient checks on the cases of tests/cases/attention_cases.h (causal and not, no bias,
-// ALiBi slopes, a Sandwich-like table, odd T, NH, HS, more than one query block, the CUDA head sizes at short
-// lengths), an f32 check against softmax(scale Q K^T + materialised bias and
+// ALiBi slopes, a Sandwich-like table, odd T, NH, HS, more than one query block, the CUDA head sizes and the
+// ones CUDA pads (1, 6, 41, 82, 100) at short lengths), an f32 check against softmax(scale Q K^T + materialised bias and
 // mask) V built from transpose12 + matmul + add + softmax (values and gradients), thread-count
 // independence, and shape and bias errors that name the op.
 #include <gtest/gtest.h>
@@ -49,6 +49,11 @@ void check_case(const cases::AttentionCase& c) {
 
 TEST(AttentionGrad, SmallCases) {
   for (const cases::AttentionCase& c : cases::kAttentionSmallCases)
+    if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
+}
+
+TEST(AttentionGrad, OddHeadSizeCases) {
+  for (const cases::AttentionCase& c : cases::kAttentionOddHeadCases)
     if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
 }
 

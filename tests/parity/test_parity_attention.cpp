@@ -1,8 +1,10 @@
 // CPU-vs-CUDA parity of attention (forward and backward: out, dq, dk, dv) on the cases of
-// tests/cases/attention_cases.h: every CUDA head size (32, 64, 96, 128), sequence lengths that are not
-// multiples of the 64-row tile (1, 17, 70, 130), causal and full masks, each positional bias (none, ALiBi
-// slopes, a Sandwich-like table; the slopes and table are built inside the graph on its device, since the
-// kernels read them there), f32 and bf16, and every subset of null gradients (dq, dk or dv not wanted). Plus a bitwise run-to-run check of the GPU backward and an unsupported head size error.
+// tests/cases/attention_cases.h: every CUDA tile width as the head size (32, 64, 96, 128), sequence lengths
+// that are not multiples of the 64-row tile (1, 17, 70, 130), causal and full masks, each positional bias
+// (none, ALiBi slopes, a Sandwich-like table; the slopes and table are built inside the graph on its device,
+// since the kernels read them there), f32 and bf16, and every subset of null gradients (dq, dk or dv not
+// wanted); head sizes the kernels zero-pad (the small cases' 1 to 8; 1, 6, 41, 82, 100). Plus a bitwise
+// run-to-run check of the GPU backward and the error for a head size over the kernels' 128.
 // Every case reports SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
@@ -68,8 +70,9 @@ void check_cases(const List& list) {
     }
 }
 
-// kAttentionSmallCases are the gradient check's only (head sizes the kernels do not take).
+TEST(ParityAttention, SmallCases) { check_cases(cases::kAttentionSmallCases); }
 TEST(ParityAttention, CudaGridCases) { check_cases(cases::kAttentionGridCases); }
+TEST(ParityAttention, OddHeadSizeCases) { check_cases(cases::kAttentionOddHeadCases); }
 
 // random_f32 values stored as dt (bf16: rounded on the host), for the determinism check.
 OwnedTensor random_of(DType dt, Shape shape, uint64_t seed) {
@@ -121,13 +124,13 @@ TEST(ParityAttention, UnsupportedHeadSizeFailsNamingIt) {
   Exec gpu = cuda::exec_create(0);
   std::string message;
   try {
-    cuda::attention_forward(gpu, DType::f32, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 48, 1.0f,
+    cuda::attention_forward(gpu, DType::bf16, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 129, 1.0f,
                             PositionBias{}, false);
   } catch (const Error& e) {
     message = e.what();
   }
   cuda::exec_destroy(gpu);
-  EXPECT_NE(message.find("head size 48"), std::string::npos) << message;
+  EXPECT_NE(message.find("head size 129"), std::string::npos) << message;
 }
 
 }  // namespace

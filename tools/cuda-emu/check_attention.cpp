@@ -1,10 +1,11 @@
 // Emulator cases of attention_forward / attention_backward against the CPU twin (backend_cpu/attention.cpp),
-// on the CUDA grid of tests/cases/attention_cases.h (the small cases' head sizes are not CUDA ones).
+// on the cases of tests/cases/attention_cases.h: the CUDA grid (the tile widths as head sizes), then the
+// small cases and the odd head sizes (1 to 100), which the kernels zero-pad to a tile width.
 // The wrappers pick the kernel by dtype: f32 runs the FMA kernels (attention_forward.cu,
 // attention_backward.cu), bf16 the tensor-core ones (attention_tc_*.cu, WMMA emulated by wmma_emu.h).
 // Attention is slow to emulate (256 fibers per block, every lane multiplies whole WMMA tiles), so the
-// default run takes a subset that still reaches every head size, length, mask, bias and null gradient;
-// EMU_FULL=1 runs the parity test's whole grid.
+// default run takes a subset of the grid that still reaches every head size, length, mask, bias and null
+// gradient, plus every padded case; EMU_FULL=1 runs the parity test's whole grid.
 #include <cstdlib>
 
 #include "check_util.h"
@@ -19,10 +20,10 @@ using Kind = PositionBias::Kind;
 
 const char* kind_name(Kind k) { return k == Kind::none ? "none" : k == Kind::alibi ? "alibi" : "table"; }
 
-// A grid case in one dtype.
+// A case in one dtype.
 struct AttnCase {
   bool bf;
-  int64_t HS, T;
+  int64_t B, NH, HS, T;
   bool causal;
   Kind kind;
   int grads;  // bit 0: dq, bit 1: dk, bit 2: dv (the others are null)
@@ -44,10 +45,11 @@ void attention_case(const AttnCase& c) {
   std::string grads;
   for (int g = 0; g < 3; ++g)
     if (c.grads >> g & 1) grads += std::string(" ") + names[g];
-  run(fmt("attention %s HS%ld T%ld %s %s%s", c.bf ? "bf16" : "f32", long(c.HS), long(c.T),
-          c.causal ? "causal" : "full", kind_name(c.kind), grads.c_str()),
+  const std::string bnh = c.B == 2 && c.NH == 3 ? "" : fmt(" B%ld NH%ld", long(c.B), long(c.NH));
+  run(fmt("attention %s HS%ld T%ld %s %s%s%s", c.bf ? "bf16" : "f32", long(c.HS), long(c.T),
+          c.causal ? "causal" : "full", kind_name(c.kind), grads.c_str(), bnh.c_str()),
       [&](Case& cs) {
-        const int64_t B = 2, NH = 3, T = c.T, HS = c.HS, n = B * T * NH * HS;
+        const int64_t B = c.B, NH = c.NH, T = c.T, HS = c.HS, n = B * T * NH * HS;
         const int shift = int(T % 2);  // odd lengths: every tensor one element off 16-byte alignment
         std::vector<float> slopes, table;  // the parity test's biases
         for (int64_t h = 0; h < NH; ++h) slopes.push_back(std::pow(2.0f, -float(h + 1)));
@@ -106,13 +108,21 @@ bool in_default(const AttnCase& c) {
   return int(c.kind) == k;
 }
 
+AttnCase of(const cases::AttentionCase& t, bool bf) {
+  return {bf, t.B, t.NH, t.HS, t.T, t.causal, static_cast<Kind>(t.bias), t.grads};
+}
+
 void check_attention_cases(bool full) {
   for (bool bf : {false, true})
-    for (const cases::AttentionCase& t : cases::kAttentionGridCases) {
-      if (!cases::runs_in(t.runners, cases::kEmu)) continue;
-      const AttnCase c{bf, t.HS, t.T, t.causal, static_cast<Kind>(t.bias), t.grads};
-      if (full || in_default(c)) attention_case(c);
-    }
+    for (const cases::AttentionCase& t : cases::kAttentionGridCases)
+      if (cases::runs_in(t.runners, cases::kEmu) && (full || in_default(of(t, bf)))) attention_case(of(t, bf));
+  // Padded head sizes: every case, in both dtypes (f32 tiles and tensor cores pad alike but separately).
+  for (bool bf : {false, true}) {
+    for (const cases::AttentionCase& t : cases::kAttentionSmallCases)
+      if (cases::runs_in(t.runners, cases::kEmu)) attention_case(of(t, bf));
+    for (const cases::AttentionCase& t : cases::kAttentionOddHeadCases)
+      if (cases::runs_in(t.runners, cases::kEmu)) attention_case(of(t, bf));
+  }
 }
 
 }  // namespace
