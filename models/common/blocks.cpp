@@ -3,20 +3,22 @@
 
 #include <vector>
 
+#include "runtime/check.h"
+
 namespace weft::models {
 
 LinearParams declare_linear(ParamStore& store, const std::string& prefix, int64_t out, int64_t in, Init w_init,
-                            bool bias) {
+                            bool bias, bool decay_bias) {
   LinearParams l;
   l.w = store.add(prefix + ".weight", {out, in}, w_init);
-  l.b = bias ? store.add(prefix + ".bias", {out}, Init::Zeros(), false) : -1;
+  l.b = bias ? store.add(prefix + ".bias", {out}, Init::Zeros(), decay_bias) : -1;
   return l;
 }
 
-NormParams declare_norm(ParamStore& store, const std::string& prefix, int64_t C, bool bias) {
+NormParams declare_norm(ParamStore& store, const std::string& prefix, int64_t C, bool bias, bool decay) {
   NormParams n;
-  n.w = store.add(prefix + ".weight", {C}, Init::Ones(), false);
-  n.b = bias ? store.add(prefix + ".bias", {C}, Init::Zeros(), false) : -1;
+  n.w = store.add(prefix + ".weight", {C}, Init::Ones(), decay);
+  n.b = bias ? store.add(prefix + ".bias", {C}, Init::Zeros(), decay) : -1;
   return n;
 }
 
@@ -32,9 +34,12 @@ Var norm(Graph& g, ParamStore& store, NormKind kind, const NormParams& n, Var x,
 Var causal_self_attention(Graph& g, ParamStore& store, const AttentionParams& p, Var h, int64_t n_heads,
                           const AttentionPositions& pos) {
   const Shape& s = h->value.shape;
-  const int64_t B = s[0], T = s[1], C = s[2], HS = C / n_heads;
-  Var qkv = linear(g, store, p.qkv, h);  // (B, T, 3C)
-  std::vector<Var> parts = ops::split(g, qkv, {C, C, C}, -1);
+  const int64_t B = s[0], T = s[1];
+  Var qkv = linear(g, store, p.qkv, h);  // (B, T, 3A)
+  const int64_t A = qkv->value.shape[2] / 3, HS = A / n_heads;
+  WEFT_CHECK(3 * A == qkv->value.shape[2] && HS * n_heads == A, "[attention] q|k|v width ", qkv->value.shape[2],
+             " is not 3 x ", n_heads, " heads");
+  std::vector<Var> parts = ops::split(g, qkv, {A, A, A}, -1);
   Shape heads{B, T, n_heads, HS};
   Var q = ops::reshape(g, parts[0], heads), k = ops::reshape(g, parts[1], heads), v = ops::reshape(g, parts[2], heads);
   if (pos.rope_channels > 0) {
@@ -42,7 +47,7 @@ Var causal_self_attention(Graph& g, ParamStore& store, const AttentionParams& p,
     k = ops::rope(g, k, pos.rope_channels, pos.rope_base);
   }
   Var att = ops::attention(g, q, k, v, pos.bias);  // (B, T, NH, HS)
-  return linear(g, store, p.proj, ops::reshape(g, att, {B, T, C}));
+  return linear(g, store, p.proj, ops::reshape(g, att, {B, T, A}));
 }
 
 Var mlp(Graph& g, ParamStore& store, const MlpParams& p, Var h, Activation act) {

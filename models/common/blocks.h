@@ -22,8 +22,8 @@ struct NormParams {  // b < 0: no bias (RMSNorm, LayerNorm without bias)
   int w = -1, b = -1;
 };
 struct AttentionParams {
-  LinearParams qkv;   // (3C, C): rows q | k | v
-  LinearParams proj;  // (C, C)
+  LinearParams qkv;   // (3A, C): rows q | k | v, A = n_heads * head size (usually C)
+  LinearParams proj;  // (C, A)
 };
 struct MlpParams {
   LinearParams fc;    // (F, C), or (2F, C) for SwiGLU: rows gate | up
@@ -33,11 +33,12 @@ struct MlpParams {
 enum class NormKind { layernorm, rmsnorm };
 enum class Activation { gelu_tanh, relu, swiglu };
 
-// weight (out, in) with `w_init`; bias (out) zero-initialised when `bias`.
+// weight (out, in) with `w_init`; bias (out) zero-initialised when `bias`, weight-decayed only when
+// `decay_bias`.
 LinearParams declare_linear(ParamStore& store, const std::string& prefix, int64_t out, int64_t in, Init w_init,
-                            bool bias);
-// weight (C) ones; bias (C) zeros when `bias`. Neither decays.
-NormParams declare_norm(ParamStore& store, const std::string& prefix, int64_t C, bool bias);
+                            bool bias, bool decay_bias = false);
+// weight (C) ones; bias (C) zeros when `bias`. Neither decays unless `decay`.
+NormParams declare_norm(ParamStore& store, const std::string& prefix, int64_t C, bool bias, bool decay = false);
 
 Var linear(Graph& g, ParamStore& store, const LinearParams& l, Var x);
 Var norm(Graph& g, ParamStore& store, NormKind kind, const NormParams& n, Var x, float eps);
@@ -50,8 +51,9 @@ struct AttentionPositions {
   PositionBias bias;
 };
 
-// Causal self-attention of h (B, T, C): q|k|v = h Wqkv^T (+ b), heads of C / n_heads channels, RoPE and
-// bias per `pos`, softmax(q k^T / sqrt(HS)) v, output projection.
+// Causal self-attention of h (B, T, C): q|k|v = h Wqkv^T (+ b), n_heads heads of HS = A / n_heads channels
+// (A = a third of Wqkv's rows: C / n_heads unless the caller declared another head size), RoPE and bias per
+// `pos`, softmax(q k^T / sqrt(HS)) v, output projection (C, A).
 Var causal_self_attention(Graph& g, ParamStore& store, const AttentionParams& p, Var h, int64_t n_heads,
                           const AttentionPositions& pos);
 

@@ -1,5 +1,6 @@
 // The transformer family's flags, its typed configuration read from them, and validation.
 #include <cmath>
+#include <utility>
 
 #include "models/registry.h"
 #include "models/transformer/config.h"
@@ -13,6 +14,7 @@ std::vector<Flag> TransformerConfig::flags() {
       Flag::integer("d-model", 128, "model width"),
       Flag::integer("n-layers", 4, "number of layers"),
       Flag::integer("n-heads", 4, "attention heads"),
+      Flag::integer("head-dim", 0, "attention head size dh (0: d-model / n-heads)"),
       Flag::integer("d-ff", 0, "feed-forward width (0: 4 x d-model)"),
       Flag::text("position", "learned", "learned | sinusoidal | rope | alibi | sandwich | none"),
       Flag::real("rope-fraction", 1.0, "share of each head's channels RoPE rotates"),
@@ -23,6 +25,11 @@ std::vector<Flag> TransformerConfig::flags() {
       Flag::real("norm-eps", 1e-5, "epsilon of the model's LayerNorm/RMSNorm"),
       Flag::boolean("tie-embeddings", true, "share input and output embeddings"),
       Flag::boolean("bias", true, "biases in linear layers and LayerNorm"),
+      Flag::text("attn-bias", "auto", "biases of the q|k|v and output projections: true | false | auto (= --bias)"),
+      Flag::text("ffn-bias", "auto", "biases of the feed-forward linears: true | false | auto (= --bias)"),
+      Flag::boolean("head-bias", false, "a bias on the LM head (needs --tie-embeddings false)"),
+      Flag::boolean("decay-all", false, "AdamW weight decay on every parameter, norms and biases included"),
+      Flag::text("init", "gpt2", "gpt2 (N(0, 0.02), residual outputs / sqrt(2 L)) | scaled (N(0, 2 / (L fan_in)))"),
       Flag::real("dropout", 0.0, "dropout probability"),
   };
 }
@@ -34,6 +41,7 @@ TransformerConfig TransformerConfig::from_flags(const FlagValues& v) {
   c.d_model = v.integer("d-model");
   c.n_layers = v.integer("n-layers");
   c.n_heads = v.integer("n-heads");
+  c.head_dim = v.integer("head-dim");
   c.d_ff = v.integer("d-ff");
   c.position = parse_position_scheme(v.text("position"));
   c.rope_fraction = v.real("rope-fraction");
@@ -44,6 +52,18 @@ TransformerConfig TransformerConfig::from_flags(const FlagValues& v) {
   c.norm_eps = static_cast<float>(v.real("norm-eps"));
   c.tie_embeddings = v.boolean("tie-embeddings");
   c.bias = v.boolean("bias");
+  auto tri = [&](const std::string& key) -> std::string {  // true | false | auto, with --bias's spellings
+    const std::string& t = v.text(key);
+    if (t == "auto") return t;
+    for (const char* yes : {"true", "1", "yes", "on"}) if (t == yes) return "true";
+    for (const char* no : {"false", "0", "no", "off"}) if (t == no) return "false";
+    WEFT_FAIL("--", key, " must be true, false or auto, got '", t, "'");
+  };
+  c.attn_bias = tri("attn-bias");
+  c.ffn_bias = tri("ffn-bias");
+  c.head_bias = v.boolean("head-bias");
+  c.decay_all = v.boolean("decay-all");
+  c.init = v.text("init");
   c.dropout = static_cast<float>(v.real("dropout"));
   c.validate();
   return c;
@@ -61,7 +81,16 @@ void TransformerConfig::validate() const {
   WEFT_CHECK(d_model >= 1, "--d-model must be positive, got ", d_model);
   WEFT_CHECK(n_layers >= 1, "--n-layers must be positive, got ", n_layers);
   WEFT_CHECK(n_heads >= 1, "--n-heads must be positive, got ", n_heads);
-  WEFT_CHECK(d_model % n_heads == 0, "--n-heads ", n_heads, " does not divide --d-model ", d_model);
+  WEFT_CHECK(head_dim >= 0, "--head-dim must be >= 0 (0 means d-model / n-heads), got ", head_dim);
+  if (head_dim == 0)
+    WEFT_CHECK(d_model % n_heads == 0, "--n-heads ", n_heads, " does not divide --d-model ", d_model,
+               " (set --head-dim for another head size)");
+  for (const auto& [key, val] : {std::pair{"attn-bias", &attn_bias}, std::pair{"ffn-bias", &ffn_bias}})
+    WEFT_CHECK(*val == "auto" || *val == "true" || *val == "false", "--", key, " must be true, false or auto, got '",
+               *val, "'");
+  WEFT_CHECK(!head_bias || !tie_embeddings,
+             "--head-bias needs --tie-embeddings false (the tied LM head is the embedding matrix, with no bias)");
+  WEFT_CHECK(init == "gpt2" || init == "scaled", "--init must be gpt2 or scaled, got '", init, "'");
   WEFT_CHECK(d_ff >= 0, "--d-ff must be >= 0 (0 means 4 * d_model), got ", d_ff);
   WEFT_CHECK(max_seq_len >= 1, "--seq-len must be positive, got ", max_seq_len);
   WEFT_CHECK(activation == "gelu" || activation == "relu" || activation == "swiglu",

@@ -11,26 +11,42 @@ namespace weft::models {
 Transformer::Transformer(TransformerConfig cfg) : cfg_(std::move(cfg)) { cfg_.validate(); }
 
 void Transformer::declare(ParamStore& store) {
-  const int64_t C = cfg_.d_model, V = cfg_.vocab_size, F = cfg_.ff(), L = cfg_.n_layers;
+  const int64_t C = cfg_.d_model, V = cfg_.vocab_size, F = cfg_.ff(), L = cfg_.n_layers, A = cfg_.attn_width();
+  const bool norm_bias = cfg_.norm == "layernorm" && cfg_.bias, decay = cfg_.decay_all;
+  // --init gpt2: N(0, 0.02) everywhere, the residual branches' output projections N(0, 0.02 / sqrt(2 L)).
+  // --init scaled (spec moeut A.6, the dense baseline's reset_prenorm_params): every layer weight
+  // N(0, 2 / (L fan_in)) with fan_in its input width, biases 0. The reference draws a truncated normal
+  // rescaled to that std; we draw a plain normal of the same std (they differ only in the far tails).
+  // Embeddings (token and learned positions) N(0, 1 / C) (kaiming_normal fan_in, linear, on (V, C)); an
+  // untied LM head keeps PyTorch's nn.Linear default, weight and bias U(+-1 / sqrt(C)), as in MoEUT.
+  const bool scaled = cfg_.init == "scaled";
   const double std_init = 0.02, std_residual = 0.02 / std::sqrt(2.0 * L);  // GPT-2 scaled residual init
-  const bool norm_bias = cfg_.norm == "layernorm" && cfg_.bias;
-  tok_emb_ = store.add("tok_emb.weight", {V, C}, Init::Normal(std_init));
-  if (cfg_.position == PositionScheme::learned)
-    pos_emb_ = store.add("pos_emb.weight", {cfg_.max_seq_len, C}, Init::Normal(std_init));
+  auto layer_init = [&](int64_t fan_in, double gpt2_std) {
+    return Init::Normal(scaled ? std::sqrt(2.0 / (static_cast<double>(L) * static_cast<double>(fan_in))) : gpt2_std);
+  };
+  const Init emb_init = Init::Normal(scaled ? 1.0 / std::sqrt(static_cast<double>(C)) : std_init);
+  tok_emb_ = store.add("tok_emb.weight", {V, C}, emb_init);
+  if (cfg_.position == PositionScheme::learned) pos_emb_ = store.add("pos_emb.weight", {cfg_.max_seq_len, C}, emb_init);
+  const bool ab = cfg_.attn_biased(), fb = cfg_.ffn_biased();
   layers_.resize(L);
   for (int64_t l = 0; l < L; ++l) {
     Layer& y = layers_[l];
     std::string p = "blocks." + std::to_string(l);
-    y.ln1 = declare_norm(store, p + ".ln1", C, norm_bias);
-    y.attn.qkv = declare_linear(store, p + ".attn.qkv", 3 * C, C, Init::Normal(std_init), cfg_.bias);
-    y.attn.proj = declare_linear(store, p + ".attn.proj", C, C, Init::Normal(std_residual), cfg_.bias);
-    y.ln2 = declare_norm(store, p + ".ln2", C, norm_bias);
+    y.ln1 = declare_norm(store, p + ".ln1", C, norm_bias, decay);
+    y.attn.qkv = declare_linear(store, p + ".attn.qkv", 3 * A, C, layer_init(C, std_init), ab, decay);
+    y.attn.proj = declare_linear(store, p + ".attn.proj", C, A, layer_init(A, std_residual), ab, decay);
+    y.ln2 = declare_norm(store, p + ".ln2", C, norm_bias, decay);
     int64_t fc_out = cfg_.activation == "swiglu" ? 2 * F : F;
-    y.mlp.fc = declare_linear(store, p + ".mlp.fc", fc_out, C, Init::Normal(std_init), cfg_.bias);
-    y.mlp.proj = declare_linear(store, p + ".mlp.proj", C, F, Init::Normal(std_residual), cfg_.bias);
+    y.mlp.fc = declare_linear(store, p + ".mlp.fc", fc_out, C, layer_init(C, std_init), fb, decay);
+    y.mlp.proj = declare_linear(store, p + ".mlp.proj", C, F, layer_init(F, std_residual), fb, decay);
   }
-  ln_f_ = declare_norm(store, "ln_f", C, norm_bias);
-  if (!cfg_.tie_embeddings) lm_head_ = store.add("lm_head.weight", {V, C}, Init::Normal(std_init));
+  ln_f_ = declare_norm(store, "ln_f", C, norm_bias, decay);
+  if (!cfg_.tie_embeddings) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(C));
+    const Init head_init = scaled ? Init::Uniform(bound) : Init::Normal(std_init);
+    lm_head_ = store.add("lm_head.weight", {V, C}, head_init);
+    if (cfg_.head_bias) lm_head_b_ = store.add("lm_head.bias", {V}, scaled ? Init::Uniform(bound) : Init::Zeros(), decay);
+  }
 }
 
 void Transformer::prepare_positions(Device dev, DType dt, int64_t T) {
@@ -86,7 +102,8 @@ Var Transformer::forward(Graph& g, ParamStore& store, const Tensor& ids, Rng* rn
   x = blocks(g, store, x, rng, training);
   x = norm(g, store, x, ln_f_);
   if (tapping()) tap("final", x);
-  return ops::linear(g, x, g.param(store, cfg_.tie_embeddings ? tok_emb_ : lm_head_));  // (B, T, V)
+  return ops::linear(g, x, g.param(store, cfg_.tie_embeddings ? tok_emb_ : lm_head_),
+                     lm_head_b_ < 0 ? nullptr : g.param(store, lm_head_b_));  // (B, T, V)
 }
 
 Var Transformer::blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool training) {
@@ -142,11 +159,12 @@ Var Transformer::logits(Graph& g, ParamStore& store, const Tensor& ids) {
 
 double Transformer::flops_per_token(int64_t T) const {
   const double C = static_cast<double>(cfg_.d_model), V = static_cast<double>(cfg_.vocab_size),
-               F = static_cast<double>(cfg_.ff()), L = static_cast<double>(cfg_.n_layers);
+               F = static_cast<double>(cfg_.ff()), L = static_cast<double>(cfg_.n_layers),
+               A = static_cast<double>(cfg_.attn_width());  // H * dh (C unless --head-dim)
   double fc = cfg_.activation == "swiglu" ? 3.0 : 2.0;  // matrices in the MLP
-  double per_layer = 4.0 * C * C + fc * C * F;          // qkv + proj + mlp (weights only)
+  double per_layer = 4.0 * C * A + fc * C * F;          // qkv + proj + mlp (weights only)
   double n = L * per_layer + V * C + (cfg_.tie_embeddings ? 0.0 : V * C);
-  return 6.0 * n + 6.0 * L * static_cast<double>(T) * C;
+  return 6.0 * n + 6.0 * L * static_cast<double>(T) * A;
 }
 
 }  // namespace weft::models

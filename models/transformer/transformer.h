@@ -1,6 +1,8 @@
 // GPT-style decoder-only transformer (pre-LN) with six position schemes: learned, sinusoidal, rope,
 // alibi, sandwich, none. ALiBi and Sandwich enter as additive biases computed inside the attention op
-// from (i - j), so a model trained at length T evaluates at any length.
+// from (i - j), so a model trained at length T evaluates at any length. Heads may be of any size (--head-dim;
+// H dh need not be d), biases are chosen per part (--attn-bias, --ffn-bias, --head-bias), and --init scaled
+// is the MoEUT paper's dense-baseline init (spec moeut A.6; transformer.cpp declare()).
 // Taps: embed, blocks.<l>.attn (attention branch), blocks.<l>.mlp (MLP branch), blocks.<l>.out (residual
 // stream after layer l), final (after the final norm).
 #pragma once
@@ -46,7 +48,7 @@ class Transformer : public Model {
   void prepare_positions(Device dev, DType dt, int64_t T);  // device constants, grown on demand
 
   TransformerConfig cfg_;
-  int tok_emb_ = -1, pos_emb_ = -1, lm_head_ = -1;
+  int tok_emb_ = -1, pos_emb_ = -1, lm_head_ = -1, lm_head_b_ = -1;
   NormParams ln_f_;
   std::vector<Layer> layers_;
   // Device-resident constants for the position scheme (sized for the longest T seen so far).

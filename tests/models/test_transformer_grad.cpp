@@ -108,6 +108,17 @@ std::vector<Case> cases() {
   c.bias = false;
   c.dropout = 0.2f;
   cs.push_back({"alibi_relu_nobias_dropout", c});
+  // The MoEUT dense baseline's shape (spec moeut A.7): head size != d / H, RoPE on the even-rounded half of
+  // an odd head, attention without bias, ReLU FFN with bias, untied head with bias, the scaled init.
+  c = tiny(PositionScheme::rope);
+  c.head_dim = 5;
+  c.rope_fraction = 0.5;
+  c.activation = "relu";
+  c.attn_bias = "false";
+  c.tie_embeddings = false;
+  c.head_bias = true;
+  c.init = "scaled";
+  cs.push_back({"rope_half_headdim5_attn_nobias_head_bias", c});
   return cs;
 }
 
