@@ -56,11 +56,14 @@ void binary_forward(Exec& ex, DType dt, BinaryOp op, void* out, const void* a, c
       for (int64_t i = 0; i < n; ++i) o[i] = binary_value<T>(op, ap[i], bp[i]);
       return;
     }
+    // Row by row along the innermost dim: the index arithmetic once per row, then strides 0 or 1.
+    const int64_t inner = bc.out[bc.rank - 1], sa = bc.a_stride[bc.rank - 1], sb = bc.b_stride[bc.rank - 1];
 #pragma omp parallel for num_threads(threads_for(ex, n))
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t r = 0; r < n / inner; ++r) {
       int64_t ia, ib;
-      bc.offsets(i, ia, ib);
-      o[i] = binary_value<T>(op, ap[ia], bp[ib]);
+      bc.offsets(r * inner, ia, ib);
+      T* orow = o + r * inner;
+      for (int64_t c = 0; c < inner; ++c) orow[c] = binary_value<T>(op, ap[ia + c * sa], bp[ib + c * sb]);
     }
   });
 }
@@ -81,20 +84,31 @@ void binary_backward(Exec& ex, DType dt, BinaryOp op, void* da, void* db, const 
     }
     // An operand that is not broadcast (na == n) is written once per output element; a broadcast one
     // receives a sum, accumulated serially in output order so results do not depend on threads.
+    // Row by row along the innermost dim (index arithmetic once per row), in output order.
     bool a_full = na == n, b_full = nb == n;
+    const int64_t inner = bc.out[bc.rank - 1], sa = bc.a_stride[bc.rank - 1], sb = bc.b_stride[bc.rank - 1];
+    const int64_t rows = n / inner;
 #pragma omp parallel for num_threads(threads_for(ex, n))
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t r = 0; r < rows; ++r) {
       int64_t ia, ib;
-      bc.offsets(i, ia, ib);
-      if (dap && a_full) dap[ia] += d[i] * binary_da<T>(op, ap[ia], bp[ib]);
-      if (dbp && b_full) dbp[ib] += d[i] * binary_db<T>(op, ap[ia], bp[ib]);
+      bc.offsets(r * inner, ia, ib);
+      const T* drow = d + r * inner;
+      for (int64_t c = 0; c < inner; ++c) {
+        const int64_t ja = ia + c * sa, jb = ib + c * sb;
+        if (dap && a_full) dap[ja] += drow[c] * binary_da<T>(op, ap[ja], bp[jb]);
+        if (dbp && b_full) dbp[jb] += drow[c] * binary_db<T>(op, ap[ja], bp[jb]);
+      }
     }
     if ((dap && !a_full) || (dbp && !b_full)) {
-      for (int64_t i = 0; i < n; ++i) {
+      for (int64_t r = 0; r < rows; ++r) {
         int64_t ia, ib;
-        bc.offsets(i, ia, ib);
-        if (dap && !a_full) dap[ia] += d[i] * binary_da<T>(op, ap[ia], bp[ib]);
-        if (dbp && !b_full) dbp[ib] += d[i] * binary_db<T>(op, ap[ia], bp[ib]);
+        bc.offsets(r * inner, ia, ib);
+        const T* drow = d + r * inner;
+        for (int64_t c = 0; c < inner; ++c) {
+          const int64_t ja = ia + c * sa, jb = ib + c * sb;
+          if (dap && !a_full) dap[ja] += drow[c] * binary_da<T>(op, ap[ja], bp[jb]);
+          if (dbp && !b_full) dbp[jb] += drow[c] * binary_db<T>(op, ap[ja], bp[jb]);
+        }
       }
     }
   });
