@@ -23,6 +23,8 @@ mutants=(
   "attention|attention_forward.cu|for (int n = 0; n < NC; ++n) o[a][n] *= al;|(void)al;|attention f32 forward skips the online-softmax rescale"
   "attention|attention_tc_forward.cu|    __syncthreads();  // the previous tile's K, V, S and P are no longer read, O is stored|    // (barrier removed)|attention tensor-core forward reloads K, V without the reuse barrier"
   "attention|attention_tc.cuh|FragAt w;|FragA w;|attention tensor-core dk / dv read W^T as W (fragment layout)"
+  "attention|attention_tiles.cuh|i < T_ && d < hs ? load|i < T_ ? load|attention f32 tiles read the next head's channels into the padding"
+  "attention|attention_tc_forward.cu|if (i0 + r < T_ && d < hs)|if (i0 + r < T_)|attention tensor-core forward writes its padded columns over the next head"
 )
 for m in "${mutants[@]}"; do
   IFS='|' read -r group file old new what <<<"$m"
