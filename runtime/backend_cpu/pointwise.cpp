@@ -56,6 +56,7 @@ void binary_forward(Exec& ex, DType dt, BinaryOp op, void* out, const void* a, c
       for (int64_t i = 0; i < n; ++i) o[i] = binary_value<T>(op, ap[i], bp[i]);
       return;
     }
+    if (n == 0) return;
     // Row by row along the innermost dim: the index arithmetic once per row, then strides 0 or 1.
     const int64_t inner = bc.out[bc.rank - 1], sa = bc.a_stride[bc.rank - 1], sb = bc.b_stride[bc.rank - 1];
 #pragma omp parallel for num_threads(threads_for(ex, n))
@@ -84,6 +85,7 @@ void binary_backward(Exec& ex, DType dt, BinaryOp op, void* da, void* db, const 
     }
     // An operand that is not broadcast (na == n) is written once per output element; a broadcast one
     // receives a sum, accumulated serially in output order so results do not depend on threads.
+    if (n == 0) return;
     // Row by row along the innermost dim (index arithmetic once per row), in output order.
     bool a_full = na == n, b_full = nb == n;
     const int64_t inner = bc.out[bc.rank - 1], sa = bc.a_stride[bc.rank - 1], sb = bc.b_stride[bc.rank - 1];
