@@ -111,11 +111,17 @@ LossCurves read_loss_curves(const std::string& path) {
 }
 
 void write_loss_svg(const LossCurves& c, const std::string& title, const std::string& path) {
+  write_runs_svg({NamedCurves{"", c}}, title, path);
+}
+
+void write_runs_svg(const std::vector<NamedCurves>& runs, const std::string& title, const std::string& path,
+                    bool val_only) {
   const double W = 800, H = 500, L = 70, R = 20, T = 40, B = 50;
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
-  for (const auto* s : {&c.train, &c.val})
-    for (auto [x, y] : *s) {
-      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
+  for (const NamedCurves& r : runs)
+    for (const auto* s : {&r.curves.train, &r.curves.val}) {
+      if (val_only && s == &r.curves.train) continue;
+      for (auto [x, y] : *s) x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, y), y1 = std::max(y1, y);
     }
   WEFT_CHECK(x0 <= x1, "[plot] no loss values to plot");
   if (x1 == x0) x1 = x0 + 1;
@@ -135,14 +141,27 @@ void write_loss_svg(const LossCurves& c, const std::string& title, const std::st
   }
   os << "<text x='" << W / 2 << "' y='" << H - 10 << "' text-anchor='middle'>step</text>\n";
   os << "<text x='16' y='" << H / 2 << "' transform='rotate(-90 16 " << H / 2 << ")' text-anchor='middle'>loss</text>\n";
-  auto poly = [&](const std::vector<std::pair<double, double>>& s, const char* color, const char* name, int k) {
+  int legend = 0;
+  auto poly = [&](const std::vector<std::pair<double, double>>& s, const char* color, double width, double opacity,
+                  const std::string& name) {
     if (s.empty()) return;
-    os << "<polyline fill='none' stroke='" << color << "' stroke-width='1.5' points='";
+    os << "<polyline fill='none' stroke='" << color << "' stroke-width='" << width << "' stroke-opacity='" << opacity
+       << "' points='";
     for (auto [x, y] : s) os << px(x) << "," << py(y) << " ";
-    os << "'/>\n<text x='" << W - R - 110 << "' y='" << T + 16 * k << "' fill='" << color << "'>" << name << "</text>\n";
+    os << "'/>\n<text x='" << W - R - 190 << "' y='" << T + 16 * ++legend << "' fill='" << color << "'>"
+       << json_escape(name) << "</text>\n";
   };
-  poly(c.train, "#1f77b4", "train loss", 1);
-  poly(c.val, "#d62728", "val loss", 2);
+  static const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+  if (runs.size() == 1) {  // one run: train blue, validation red, as always
+    poly(runs[0].curves.train, kColors[0], 1.5, 1.0, "train loss");
+    poly(runs[0].curves.val, kColors[1], 1.5, 1.0, "val loss");
+  } else {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const char* color = kColors[i % 8];
+      if (!val_only) poly(runs[i].curves.train, color, 1.0, 0.45, runs[i].name + " train");
+      poly(runs[i].curves.val, color, 2.5, 1.0, runs[i].name + " val");
+    }
+  }
   os << "</svg>\n";
   std::ofstream out(path);
   WEFT_CHECK(out, "[plot] cannot write '", path, "'");

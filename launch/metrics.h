@@ -51,5 +51,13 @@ struct LossCurves {
 LossCurves read_loss_curves(const std::string& metrics_path);
 // Writes an SVG line plot of the curves (log-free axes, labelled ticks). Throws naming the file.
 void write_loss_svg(const LossCurves& curves, const std::string& title, const std::string& svg_path);
+// Several runs on one plot (same axes), one colour per run: train loss thin, validation loss thick, each run
+// labelled by its name. val_only: only the validation curves (runs of different batch noise compare better).
+struct NamedCurves {
+  std::string name;
+  LossCurves curves;
+};
+void write_runs_svg(const std::vector<NamedCurves>& runs, const std::string& title, const std::string& svg_path,
+                    bool val_only = false);
 
 }  // namespace weft::launch

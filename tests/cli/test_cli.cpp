@@ -131,6 +131,17 @@ TEST_F(Cli, TrainResumeEvalSamplePlot) {
   r = run("plot " + out);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(fs::exists(out + "/loss.svg"));
+  // Two runs on one plot (the same run twice): both named in the legend; several runs need --output.
+  r = run("plot " + out + " " + out + " --output " + dir_ + "/two.svg --val-only");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("2 runs"), std::string::npos) << r.out;
+  std::ifstream svg(dir_ + "/two.svg");
+  const std::string text((std::istreambuf_iterator<char>(svg)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find(" train<"), std::string::npos) << "--val-only drew a train curve";
+  EXPECT_NE(text.find(" val<"), std::string::npos);
+  r = run("plot " + out + " " + out);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--output"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, EveryPositionSchemeTrains) {
