@@ -295,6 +295,19 @@ Var InfiniteModel::logits(Graph& g, ParamStore& store, const Tensor& ids) {
   return forward(g, store, ids, rows, PhiloxKey{0, 0}, nullptr).logits;
 }
 
+Var InfiniteModel::stream_logits(Graph& g, ParamStore& store, const Batch& batch) {
+  const int64_t B = batch.inputs.shape[0];
+  std::vector<StreamMemory> rows(static_cast<size_t>(B));
+  if (!batch.streams || !has_state()) return forward(g, store, batch.inputs, rows, PhiloxKey{0, 0}, nullptr).logits;
+  for (int64_t b = 0; b < B; ++b) {
+    auto it = memory_.find(batch.streams[b]);
+    if (it != memory_.end() && !(batch.starts && batch.starts[b])) rows[b] = it->second;
+  }
+  Var logits = forward(g, store, batch.inputs, rows, PhiloxKey{0, 0}, batch.streams).logits;
+  for (int64_t b = 0; b < B; ++b) memory_[batch.streams[b]] = std::move(rows[b]);
+  return logits;
+}
+
 LossTerms InfiniteModel::loss_terms(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) {
   const int64_t B = batch.inputs.shape[0];
   const bool stateful = training && batch.streams && has_state();

@@ -12,7 +12,8 @@
 // evaluates (max_seq_len is unbounded). Training with Batch::streams carries each stream's memory (the last
 // segment's layer inputs, the coefficients, the last attention's mu and sigma, a token count and the number of
 // updates, which keys the sticky sampler's Philox counters) across steps in the model state; evaluation and
-// logits() start from an empty memory and neither read nor write it.
+// logits() start from an empty memory and neither read nor write it; stream_logits() (--pack segments
+// evaluation) carries the evaluation streams' memories, never saved.
 //
 // Choices where the spec is open or the official code is buggy (B.5-B.8, B.12):
 //  - KL (B.7): the sigma-only term 1/2 (s^2/s0^2 - log(s^2/s0^2) - 1), the paper's intent. The official GPT-2
@@ -89,6 +90,9 @@ class InfiniteModel : public Model {
   Var loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) override;
   LossTerms loss_terms(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) override;
   Var logits(Graph& g, ParamStore& store, const Tensor& ids) override;
+  // Evaluation over consecutive segments (--pack segments): the evaluation streams' memories (ids >=
+  // kEvalStreamBase, never saved), cleared where batch.starts is 1 whatever --memory-reset says.
+  Var stream_logits(Graph& g, ParamStore& store, const Batch& batch) override;
   double flops_per_token(int64_t T) const override;
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   Tensor token_embeddings(const ParamStore& store) const override { return store.value(tok_emb_); }

@@ -20,6 +20,7 @@ std::vector<StateTensor> InfiniteModel::save_state() const {
   std::vector<StateTensor> out;
   const int64_t C = cfg_.d_model;
   for (const auto& [stream, s] : memory_) {
+    if (stream >= kEvalStreamBase) continue;  // evaluation streams (stream_logits) are never saved
     out.push_back({stream, "counters", f64_tensor({static_cast<double>(s.tokens), static_cast<double>(s.updates)}, {2})});
     for (size_t l = 0; l < s.layers.size(); ++l) {
       const LayerMemory& m = s.layers[l];

@@ -317,6 +317,32 @@ TEST(InfiniteMemory, StepTwoDependsOnStepOneUnlessADocumentStarts) {
   EXPECT_NE(n1.step(12, both), n2.step(12, both)) << "--memory-reset never reset at a document start";
 }
 
+TEST(InfiniteMemory, EvaluationStreamsCarryMemoryAndAreNeverSaved) {
+  Tiny m("document");
+  OwnedTensor x = test::random_ids({2, 6}, 40, 11), y = test::random_ids({2, 6}, 41, 11), z = test::random_ids({2, 6}, 42, 11);
+  const int64_t eval[2] = {kEvalStreamBase, kEvalStreamBase + 1};
+  const uint8_t start[2] = {1, 1}, cont[2] = {0, 0};
+  auto run = [&](const OwnedTensor& ids, const uint8_t* starts) {
+    Batch b{ids, ids, 0.0f};
+    b.streams = eval;
+    b.starts = starts;
+    std::vector<double> v = to_host_doubles(m.model->stream_logits(m.g, m.store, b)->value);
+    m.g.clear();
+    return v;
+  };
+  const std::vector<double> plain = run(z, start);
+  EXPECT_EQ(plain, [&] {
+    std::vector<double> v = to_host_doubles(m.model->logits(m.g, m.store, z)->value);
+    m.g.clear();
+    return v;
+  }()) << "a stream's first segment sees an empty memory";
+  run(x, start);
+  const std::vector<double> after_x = run(z, cont);
+  run(y, start);
+  EXPECT_NE(after_x, run(z, cont)) << "the next segment does not depend on the previous one";
+  EXPECT_TRUE(m.model->save_state().empty()) << "evaluation streams were saved";
+}
+
 TEST(InfiniteMemory, FlagErrorsNameTheFlag) {
   auto error = [](std::map<std::string, std::string> f) {
     f["vocab-size"] = "11";
