@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "data/loss_mask.h"
 #include "runtime/check.h"
 #include "runtime/math/philox.h"
 
@@ -53,6 +54,7 @@ WindowLoader::WindowLoader(std::vector<std::shared_ptr<const Shard>> shards, int
     : shards_(std::move(shards)), T_(seq_len), seed_(seed), packing_(packing) {
   WEFT_CHECK(seq_len >= 1, "--seq-len must be positive, got ", seq_len);
   WEFT_CHECK(!shards_.empty(), "[data] the window loader needs at least one shard");
+  WEFT_CHECK(packing_ != Packing::segments, "[data] --pack segments reads through SegmentLoader, not WindowLoader");
   int64_t tokens = 0;
   for (size_t s = 0; s < shards_.size(); ++s) {
     WEFT_CHECK(shards_[s] != nullptr, "[data] null shard");
@@ -108,6 +110,15 @@ void WindowLoader::index_documents(size_t s) {
   add(begin, shard.size());  // a last document without end-of-text (its end-of-text target is a pad anyway)
 }
 
+void WindowLoader::set_loss_mask(std::vector<std::shared_ptr<const Shard>> masks) {
+  WEFT_CHECK(masks.empty() || masks.size() == shards_.size(), "[data] ", masks.size(), " loss-mask shards for ",
+             shards_.size(), " token shards");
+  for (size_t i = 0; i < masks.size(); ++i)
+    WEFT_CHECK(masks[i]->size() == shards_[i]->size(), "[data] loss mask '", masks[i]->path(), "' holds ",
+               masks[i]->size(), " values, its token shard ", shards_[i]->size(), " tokens");
+  masks_ = std::move(masks);
+}
+
 void WindowLoader::set_cursor(int64_t c) {
   WEFT_CHECK(c >= 0, "[data] loader cursor must be >= 0, got ", c);
   cursor_ = c;
@@ -131,11 +142,13 @@ void WindowLoader::sequential(int64_t k, int32_t* inputs, int32_t* targets) cons
     std::fill(inputs + in, inputs + T_, eot_);
     shards_[s]->copy(start + 1, tg, targets);
     std::fill(targets + tg, targets + T_, kIgnoreIndex);  // the end-of-text target and the pads
+    if (masked()) apply_loss_mask(*masks_[s], start + 1, tg, targets);
     return;
   }
   const int64_t start = (k - first_window_[s]) * T_;
   shards_[s]->copy(start, T_, inputs);
   shards_[s]->copy(start + 1, T_, targets);
+  if (masked()) apply_loss_mask(*masks_[s], start + 1, T_, targets);
 }
 
 void WindowLoader::next_batch(int64_t per_rank, int rank, int world, int32_t* inputs, int32_t* targets) {

@@ -22,6 +22,7 @@ inline constexpr int32_t kIgnoreIndex = -100;
 enum class Packing {
   concat,  // window k = tokens [k T, k T + T + 1) of the concatenated stream: crosses documents, no padding
   padded,  // window k = document k: its first T + 1 tokens, right-padded with end-of-text, pad targets ignored
+  segments,  // consecutive segments of one region per global stream: SegmentLoader (data/segments.h), not here
 };
 
 // Targets among targets[0, n) that count (are not kIgnoreIndex).
@@ -58,6 +59,11 @@ class WindowLoader {
                Packing packing = Packing::concat);
   WindowLoader(std::shared_ptr<const Shard> shard, int64_t seq_len, uint64_t seed, Packing packing = Packing::concat);
 
+  // Loss mask shards parallel to the token shards (data/loss_mask.h): targets at 0 positions become
+  // kIgnoreIndex, in every packing.
+  void set_loss_mask(std::vector<std::shared_ptr<const Shard>> masks);
+  bool masked() const { return !masks_.empty(); }
+
   int64_t windows() const { return windows_; }  // per epoch (padded: documents)
   Packing packing() const { return packing_; }
   int64_t seq_len() const { return T_; }
@@ -78,7 +84,7 @@ class WindowLoader {
 
  private:
   void index_documents(size_t shard);  // padded: appends the shard's non-empty documents
-  std::vector<std::shared_ptr<const Shard>> shards_;
+  std::vector<std::shared_ptr<const Shard>> shards_, masks_;
   std::vector<int64_t> first_window_;  // first global window of each shard, then W
   int64_t T_, windows_ = 0;
   uint64_t seed_;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "data/jsonl.h"
+#include "data/sorting.h"
 #include "runtime/check.h"
 
 namespace weft::data {
@@ -150,7 +151,16 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
       WEFT_CHECK(!file.empty(), "[data] ", path, ": 'sentencepiece' needs a model file name");
       return load_sentencepiece(fs::path(file).is_absolute() ? file : (fs::path(dir) / file).string());
     }
-    WEFT_FAIL("[data] ", path, ": unknown tokenizer '", kind, "' (expected byte or sentencepiece)");
+    if (kind == "symbols") {  // the sorting task's (data/sorting.h): "symbols N"
+      int n = 0;
+      try {
+        n = std::stoi(file);
+      } catch (const std::exception&) {
+        WEFT_FAIL("[data] ", path, ": 'symbols' needs a symbol count, got '", file, "'");
+      }
+      return make_symbol_tokenizer(n);
+    }
+    WEFT_FAIL("[data] ", path, ": unknown tokenizer '", kind, "' (expected byte, sentencepiece or symbols)");
   }
   WEFT_FAIL("[data] ", path, " names no tokenizer (expected 'byte' or 'sentencepiece <model file>')");
 }

@@ -128,6 +128,9 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   f.set_attr("best_val_loss", s.best_val_loss);
   f.set_attr("elapsed_s", s.elapsed_s);
   f.set_attr("lr_decay_steps", s.lr_decay_steps);
+  if (!s.segment_cursors.empty())
+    f.write("data/segment_cursors", DType::i64, Shape{static_cast<int64_t>(s.segment_cursors.size())},
+            s.segment_cursors.data());
   f.close();
 }
 
@@ -269,6 +272,14 @@ void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt
     state->best_val_loss = f.attr_double("best_val_loss");
     state->elapsed_s = f.attr_double("elapsed_s");
     state->lr_decay_steps = f.has_attr("lr_decay_steps") ? f.attr_int("lr_decay_steps") : 0;
+    state->segment_cursors.clear();
+    const std::vector<std::string> names = f.dataset_names();
+    if (std::find(names.begin(), names.end(), "data/segment_cursors") != names.end()) {
+      const Shape shape = f.shape_of("data/segment_cursors");
+      WEFT_CHECK(shape.rank == 1, "[checkpoint] ", f.path(), ": data/segment_cursors is not a vector");
+      state->segment_cursors.resize(static_cast<size_t>(shape[0]));
+      f.read("data/segment_cursors", DType::i64, shape, state->segment_cursors.data());
+    }
   }
 }
 

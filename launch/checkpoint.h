@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "models/model.h"
 #include "parallel/comm.h"
@@ -22,6 +23,9 @@ struct TrainState {
   double best_val_loss = 1e300;
   double elapsed_s = 0.0;
   int64_t lr_decay_steps = 0;    // length of the LR schedule the run used (0: not recorded, older files)
+  // --pack segments: each global stream's next token position (data/segments.h), dataset data/segment_cursors;
+  // empty for the other packings.
+  std::vector<int64_t> segment_cursors;
 };
 
 // AdamW state as full flat tensors (the store's layout, store.total() elements): a ZeRO-1 run gathers its

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "data/prepare.h"
+#include "data/sorting.h"
 #include "data/stories.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
@@ -14,7 +15,8 @@ int cmd_prepare(const std::vector<std::string>& args) {
   OptionSet set("prepare");
   // clang-format off
   set.group("prepare").add_options()
-      ("builtin", po::value<std::string>()->default_value(""), "generate a built-in corpus: stories")
+      ("builtin", po::value<std::string>()->default_value(""),
+       "generate a built-in corpus: stories | sorting (the infinity-former's sorting task, with a loss mask)")
       ("input", po::value<std::string>()->default_value(""), "a .txt or .jsonl (\"text\" field) file")
       ("out", po::value<std::string>()->required(), "output data folder")
       ("tokenizer", po::value<std::string>()->default_value("byte"), "byte | sentencepiece (also for --builtin)")
@@ -25,7 +27,11 @@ int cmd_prepare(const std::vector<std::string>& args) {
        "--split-digits=false lets BPE merge digits")
       ("val-fraction", po::value<double>()->default_value(0.05), "share of documents for validation")
       ("tokens", po::value<int64_t>()->default_value(5'000'000), "built-in corpus: training tokens to generate")
-      ("seed", po::value<uint64_t>()->default_value(1), "built-in corpus: generator seed");
+      ("seed", po::value<uint64_t>()->default_value(1), "built-in corpus: generator seed")
+      ("sequence-length", po::value<int64_t>()->default_value(0),
+       "--builtin sorting: symbols per example before the separator and the 20-symbol answer (required)")
+      ("examples", po::value<int64_t>()->default_value(1000),
+       "--builtin sorting: examples in all (--val-fraction of them, default 0.1 here, validate)");
   // clang-format on
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
@@ -34,14 +40,38 @@ int cmd_prepare(const std::vector<std::string>& args) {
   }
   const std::string builtin = get<std::string>(vm, "builtin"), input = get<std::string>(vm, "input");
   const std::string out = get<std::string>(vm, "out");
-  if (builtin.empty() == input.empty()) throw UsageError("give exactly one of --builtin stories or --input FILE");
+  if (builtin.empty() == input.empty())
+    throw UsageError("give exactly one of --builtin stories|sorting or --input FILE");
   const bool split_digits = get<bool>(vm, "split-digits");
   if (!vm["split-digits"].defaulted() &&
       (get<std::string>(vm, "tokenizer") != "sentencepiece" || !get<std::string>(vm, "sp-model").empty()))
     throw UsageError("--split-digits applies when a SentencePiece model is trained (--tokenizer sentencepiece "
                      "without --sp-model)");
+  if (builtin != "sorting" && (!vm["sequence-length"].defaulted() || !vm["examples"].defaulted()))
+    throw UsageError("--sequence-length and --examples apply to --builtin sorting");
+  if (builtin == "sorting") {
+    if (get<int64_t>(vm, "sequence-length") <= 0)
+      throw UsageError("--builtin sorting needs --sequence-length S > 0 (symbols before the separator)");
+    if (!vm["tokenizer"].defaulted() || !vm["tokens"].defaulted())
+      throw UsageError("--builtin sorting has its own symbol tokenizer and size (--examples, --sequence-length): "
+                       "--tokenizer and --tokens do not apply");
+    data::SortingOptions o;
+    o.out_dir = out;
+    o.sequence_length = get<int64_t>(vm, "sequence-length");
+    o.examples = get<int64_t>(vm, "examples");
+    if (!vm["val-fraction"].defaulted()) o.val_fraction = get<double>(vm, "val-fraction");
+    o.seed = get<uint64_t>(vm, "seed");
+    data::SortingStats st = data::prepare_builtin_sorting(o);
+    std::printf("wrote %s: sorting, %lld train + %lld val examples of %lld tokens (%lld + %lld tokens), loss masks "
+                "train_mask.bin / val_mask.bin, in %.2f s\n",
+                out.c_str(), (long long)st.train_examples, (long long)st.val_examples,
+                (long long)(o.sequence_length + data::kSortingSymbols + 2), (long long)st.train_tokens,
+                (long long)st.val_tokens, st.seconds);
+    return 0;
+  }
   if (!builtin.empty()) {
-    if (builtin != "stories") throw UsageError("--builtin: unknown corpus '" + builtin + "' (available: stories)");
+    if (builtin != "stories")
+      throw UsageError("--builtin: unknown corpus '" + builtin + "' (available: stories, sorting)");
     data::StoriesOptions o;
     o.out_dir = out;
     o.seed = get<uint64_t>(vm, "seed");

@@ -7,6 +7,8 @@
 #include <numeric>
 
 #include "data/loader.h"
+#include "data/loss_mask.h"
+#include "data/segments.h"
 #include "data/tokenizer.h"
 #include "launch/checkpoint.h"
 #include "launch/commands.h"
@@ -63,8 +65,9 @@ int cmd_eval(const std::vector<std::string>& args) {
       ("split", po::value<std::string>()->default_value("val"), "val | train")
       ("pack", po::value<std::string>()->default_value("concat"), kPackHelp)
       ("seq-len", po::value<int64_t>()->default_value(0), "evaluation length (0: the training length)")
-      ("batch-size", po::value<int64_t>()->default_value(8), "windows per forward pass")
-      ("batches", po::value<int64_t>()->default_value(0), "batches to score (0: the whole split)");
+      ("batch-size", po::value<int64_t>()->default_value(8), "windows per forward pass (--pack segments: streams)")
+      ("batches", po::value<int64_t>()->default_value(0),
+       "batches to score (0: the whole split; --pack segments: segments per stream)");
   add_device_options(set, "eval");
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
@@ -81,25 +84,39 @@ int cmd_eval(const std::vector<std::string>& args) {
     throw UsageError("--seq-len " + std::to_string(T) + ": model '" + l.model->name() + "' supports sequences of at most " +
                      std::to_string(l.model->max_seq_len()) + " tokens");
   const std::string split = get<std::string>(vm, "split");
-  data::WindowLoader loader(data::open_split(dir, split, l.model->vocab_size()), T, 0,
-                            parse_packing(get<std::string>(vm, "pack")));
-  int64_t windows = loader.windows();
-  if (get<int64_t>(vm, "batches") > 0) windows = std::min(windows, get<int64_t>(vm, "batches") * B);
-  if (windows == 0)
-    throw UsageError("--split " + split + ": " + dir + " holds no window of " + std::to_string(T) +
-                     " tokens (lower --seq-len)");
+  const data::Packing pack = parse_packing(get<std::string>(vm, "pack"));
+  auto shards = data::open_split(dir, split, l.model->vocab_size());
+  auto masks = data::open_loss_mask(dir, split, shards);
+  // A loss mask (the sorting task): only its targets count, and the argmax accuracy is reported.
+  EvalRequest request{0, B, !masks.empty()};
   Arena arena(l.ex().device);
   auto local = par::make_local_communicator();
-  EvalTotals totals = evaluate_windows(*l.model, l.params(), l.ex(), arena, loader, EvalRequest{windows, B}, *local);
+  EvalTotals totals;
+  if (pack == data::Packing::segments) {
+    data::SegmentLoader loader(shards, T, B);  // errors name --seq-len and the streams
+    loader.set_loss_mask(std::move(masks));
+    const int64_t batches = get<int64_t>(vm, "batches");
+    request.windows = (batches > 0 ? std::min(batches, loader.max_segments()) : loader.max_segments()) * B;
+    totals = evaluate_segments(*l.model, l.params(), l.ex(), arena, loader, request, *local);
+  } else {
+    data::WindowLoader loader(shards, T, 0, pack);
+    loader.set_loss_mask(std::move(masks));
+    int64_t windows = loader.windows();
+    if (get<int64_t>(vm, "batches") > 0) windows = std::min(windows, get<int64_t>(vm, "batches") * B);
+    if (windows == 0)
+      throw UsageError("--split " + split + ": " + dir + " holds no window of " + std::to_string(T) +
+                       " tokens (lower --seq-len)");
+    request.windows = windows;
+    totals = evaluate_windows(*l.model, l.params(), l.ex(), arena, loader, request, *local);
+  }
   const double loss = totals.mean();
-  std::printf("%s\n", JsonLine()
-                          .num("loss", loss)
-                          .num("perplexity", std::exp(loss))
-                          .integer("tokens", totals.tokens)
-                          .integer("seq_len", T)
-                          .str("data", dir)
-                          .text()
-                          .c_str());
+  JsonLine json;
+  json.num("loss", loss).num("perplexity", std::exp(loss)).integer("tokens", totals.tokens);
+  if (request.accuracy)  // answer tokens right by argmax; answers (runs of counted targets) entirely right
+    json.num("accuracy", totals.accuracy())
+        .num("sequence_accuracy", totals.sequence_accuracy())
+        .integer("sequences", totals.sequences);
+  std::printf("%s\n", json.integer("seq_len", T).str("pack", packing_name(pack)).str("data", dir).text().c_str());
   return 0;
 }
 

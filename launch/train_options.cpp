@@ -128,10 +128,13 @@ TrainOptions train_options(const po::variables_map& vm) {
 data::Packing parse_packing(const std::string& flag_value) {
   if (flag_value == "concat") return data::Packing::concat;
   if (flag_value == "padded") return data::Packing::padded;
-  throw UsageError("--pack must be concat or padded, got '" + flag_value + "'");
+  if (flag_value == "segments") return data::Packing::segments;
+  throw UsageError("--pack must be concat, padded or segments, got '" + flag_value + "'");
 }
 
-const char* packing_name(data::Packing p) { return p == data::Packing::padded ? "padded" : "concat"; }
+const char* packing_name(data::Packing p) {
+  return p == data::Packing::padded ? "padded" : p == data::Packing::segments ? "segments" : "concat";
+}
 
 Device resolve_device(const std::string& flag_value) {
   const int gpus = cuda::device_count();

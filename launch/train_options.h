@@ -37,13 +37,15 @@ void add_device_options(OptionSet& set, const std::string& group);
 void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads);
 TrainOptions train_options(const po::variables_map& vm);  // validates; errors name the flag
 
-// --pack concat | padded (a UsageError naming the flag otherwise), and back.
+// --pack concat | padded | segments (a UsageError naming the flag otherwise), and back.
 data::Packing parse_packing(const std::string& flag_value);
 const char* packing_name(data::Packing p);
 inline constexpr const char* kPackHelp =
     "concat: windows of the concatenated token stream, across documents | padded: one document per sample, "
     "truncated to --seq-len + 1 tokens, right-padded with end-of-text, pads and the end-of-text target not "
-    "counted in the loss (the masked-mixer paper's data)";
+    "counted in the loss (the masked-mixer paper's data) | segments: each global stream walks its own region "
+    "of the token stream, segment after segment, in order (models with memory; Batch::starts flags document "
+    "starts; cursors in the checkpoint)";
 
 // The device of --device: "auto" becomes cuda when this build has CUDA and a GPU is visible, else cpu;
 // "cuda" without either is a UsageError naming the flag.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "data/loss_mask.h"
 #include "data/split.h"
 #include "launch/evaluation.h"
 #include "launch/model_state.h"
@@ -74,9 +75,26 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
   const int64_t V = model_->vocab_size();
   WEFT_CHECK(T_ <= model_->max_seq_len(), "--seq-len ", T_, ": model '", model_->name(),
              "' supports sequences of at most ", model_->max_seq_len(), " tokens");
-  train_ = std::make_unique<data::WindowLoader>(data::open_split(opt_.data, "train", V), T_, opt_.seed, opt_.pack);
-  if (!data::split_files(opt_.data, "val").empty())
-    val_ = std::make_unique<data::WindowLoader>(data::open_split(opt_.data, "val", V), T_, opt_.seed, opt_.pack);
+  // --pack segments: one stream per row of the global batch (ids as in launch/model_state.h); validation walks
+  // --batch-size streams of the val split. A loss mask next to a split (data/loss_mask.h) applies in any packing.
+  const auto open = [&](const std::string& split, bool training) {
+    auto shards = data::open_split(opt_.data, split, V);
+    auto masks = data::open_loss_mask(opt_.data, split, shards);
+    if (training) masked_ = !masks.empty();
+    if (opt_.pack == data::Packing::segments) {
+      auto& seg = training ? train_segments_ : val_segments_;
+      seg = std::make_unique<data::SegmentLoader>(shards, T_,
+                                                  training ? opt_.batch_size * world * opt_.grad_accum : opt_.batch_size);
+      seg->set_loss_mask(std::move(masks));
+    } else {
+      auto& win = training ? train_ : val_;
+      win = std::make_unique<data::WindowLoader>(shards, T_, opt_.seed, opt_.pack);
+      win->set_loss_mask(std::move(masks));
+    }
+  };
+  open("train", true);
+  if (!data::split_files(opt_.data, "val").empty()) open("val", false);
+  if (opt_.pack == data::Packing::segments) starts_.assign(static_cast<size_t>(opt_.grad_accum * opt_.batch_size), 0);
   state_.rng = rng_.state();
   state_.lr_decay_steps = opt_.decay_steps;
   if (comm_.rank() == 0) {
@@ -98,18 +116,48 @@ models::Batch Trainer::stage_batch(int64_t micro, float normalizer, const int64_
   const int64_t B = opt_.batch_size;
   Tensor inputs = inputs_.tensor().slice_rows(micro * B, (micro + 1) * B);
   Tensor targets = targets_.tensor().slice_rows(micro * B, (micro + 1) * B);
-  if (exec_.device() == Device::cpu) return models::Batch{inputs, targets, normalizer, streams};
+  models::Batch batch{inputs, targets, normalizer, streams};
+  if (!starts_.empty()) batch.starts = starts_.data() + micro * B;
+  if (exec_.device() == Device::cpu) return batch;
   const size_t bytes = static_cast<size_t>(B * T_) * sizeof(int32_t);
   device_copy(Device::cuda, dev_inputs_.tensor().data, Device::cpu, inputs.data, bytes);
   device_copy(Device::cuda, dev_targets_.tensor().data, Device::cpu, targets.data, bytes);
-  return models::Batch{dev_inputs_.tensor().slice_rows(0, B), dev_targets_.tensor().slice_rows(0, B), normalizer,
-                       streams};
+  batch.inputs = dev_inputs_.tensor().slice_rows(0, B);
+  batch.targets = dev_targets_.tensor().slice_rows(0, B);
+  return batch;
+}
+
+void Trainer::read_step() {
+  const int64_t B = opt_.batch_size, rows = B * T_;
+  const int world = comm_.size();
+  int32_t* in = inputs_.ptr<int32_t>();
+  int32_t* tg = targets_.ptr<int32_t>();
+  if (!train_segments_) {
+    for (int64_t micro = 0; micro < opt_.grad_accum; ++micro)
+      train_->next_batch(B, comm_.rank(), world, in + micro * rows, tg + micro * rows);
+    return;
+  }
+  // Row b of micro-batch m reads the current segment of its global stream; then every stream moves on.
+  for (int64_t micro = 0; micro < opt_.grad_accum; ++micro) {
+    const std::vector<int64_t> ids = stream_ids(micro, comm_.rank(), world, B);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t row = micro * B + b;
+      train_segments_->read(ids[static_cast<size_t>(b)], in + row * T_, tg + row * T_, &starts_[static_cast<size_t>(row)]);
+    }
+  }
+  train_segments_->advance();
 }
 
 void Trainer::resume_from(const std::string& path) {
   const int64_t schedule_steps = state_.lr_decay_steps;
   state_store_->load(path, &state_);
-  train_->set_cursor(state_.consumed_samples);
+  if (train_segments_) {
+    WEFT_CHECK(!state_.segment_cursors.empty(), "[checkpoint] ", path,
+               " holds no stream cursors (data/segment_cursors) to continue --pack segments from");
+    train_segments_->set_cursors(state_.segment_cursors);
+  } else {
+    train_->set_cursor(state_.consumed_samples);
+  }
   rng_.set_state(RngState{state_.rng.seed, static_cast<uint32_t>(comm_.rank()), state_.rng.offset});
   std::vector<models::StateTensor> stored = load_model_state(path);
   WEFT_CHECK(model_->has_state() || stored.empty(), "[checkpoint] ", path, " holds model state (state/) that model '",
@@ -135,14 +183,13 @@ Trainer::StepResult Trainer::train_step() {
   Exec& ex = exec_.get();
   const int64_t B = opt_.batch_size, accum = opt_.grad_accum, rows = B * T_;
   const int world = comm_.size();
-  const bool padded = train_->packing() == data::Packing::padded;
+  // padded or a loss mask: not every target counts
+  const bool padded = opt_.pack == data::Packing::padded || masked_;
   // The whole step's data first: its global count of targets that count is every micro-batch's divisor.
-  for (int64_t micro = 0; micro < accum; ++micro)
-    train_->next_batch(B, comm_.rank(), world, inputs_.ptr<int32_t>() + micro * rows,
-                       targets_.ptr<int32_t>() + micro * rows);
+  read_step();
   const int64_t window_tokens = rows * accum * world;
-  int64_t counted = window_tokens;  // concat: every target counts
-  if (padded) {  // pads do not: count them here, sum over ranks
+  int64_t counted = window_tokens;  // concat, segments: every target counts
+  if (padded) {  // pads (masked targets) do not: count them here, sum over ranks
     counted = data::count_targets(targets_.ptr<int32_t>(), rows * accum);
     if (world > 1) comm_.all_reduce(&counted, 1, DType::i64, par::ReduceOp::sum);
   }
@@ -157,7 +204,7 @@ Trainer::StepResult Trainer::train_step() {
   Graph g(ex, arena_);
   for (int64_t micro = 0; micro < accum; ++micro) {
     std::vector<int64_t> streams;
-    if (model_->has_state()) streams = stream_ids(micro, comm_.rank(), world, B);
+    if (model_->has_state() || train_segments_) streams = stream_ids(micro, comm_.rank(), world, B);
     models::Batch batch = stage_batch(micro, normalizer, streams.empty() ? nullptr : streams.data());
     if (padded) batch.share = static_cast<double>(rows) / static_cast<double>(window_tokens);
     models::LossTerms terms = model_->loss_terms(g, params, batch, rng_, true);
@@ -172,15 +219,22 @@ Trainer::StepResult Trainer::train_step() {
   r.grad_norm = state_store_->update(*reducer_, static_cast<float>(schedule_.at(state_.step)), opt_.clip);
   r.tokens = counted;
   ++state_.step;
-  state_.consumed_samples = train_->cursor();
+  if (train_segments_) {
+    state_.consumed_samples += B * accum * world;  // segments read, globally
+    state_.segment_cursors = train_segments_->cursors();
+  } else {
+    state_.consumed_samples = train_->cursor();
+  }
   state_.tokens_seen += window_tokens;
   state_.rng = RngState{rng_.state().seed, 0, rng_.state().offset};
   return r;
 }
 
 double Trainer::evaluate(int64_t batches) {
-  if (!val_ || batches == 0) return std::nan("");
+  if ((!val_ && !val_segments_) || batches == 0) return std::nan("");
   EvalRequest request{batches * opt_.batch_size, opt_.batch_size};
+  if (val_segments_)
+    return evaluate_segments(*model_, state_store_->params(), exec_.get(), arena_, *val_segments_, request, comm_).mean();
   return evaluate_windows(*model_, state_store_->params(), exec_.get(), arena_, *val_, request, comm_).mean();
 }
 
@@ -189,7 +243,7 @@ void Trainer::log_step(const StepResult& r, double lr, double step_seconds, doub
   const double tokens_per_step = static_cast<double>(opt_.batch_size * T_ * opt_.grad_accum * comm_.size());
   const double tps = tokens_per_step / step_seconds, real_tps = real_tokens_per_step / step_seconds;
   const double eta = step_seconds * static_cast<double>(opt_.steps - state_.step);
-  const bool padded = train_->packing() == data::Packing::padded;
+  const bool padded = opt_.pack == data::Packing::padded || masked_;
   std::string line = progress_line(state_.step, opt_.steps, r.losses.loss, lr, tps, eta);
   if (padded) {  // window tokens/s above (what the hardware runs), real (counted) tokens/s here
     char buf[64];
@@ -234,7 +288,9 @@ double Trainer::run() {
                 experts_.expert_parallel > 1 ? " on this rank (experts split over --expert-parallel ranks)" : "",
                 model_->flops_per_token(T_),
                 (long long)(opt_.batch_size * opt_.grad_accum * comm_.size()), (long long)T_,
-                train_->packing() == data::Packing::padded ? " (one padded document each)" : "",
+                opt_.pack == data::Packing::padded    ? " (one padded document each)"
+                : opt_.pack == data::Packing::segments ? " (consecutive segments of one stream each)"
+                                                       : "",
                 exec_.device() == Device::cuda ? "cuda" : "cpu", std::string(dtype_name(compute_dtype())).c_str(),
                 state_store_->mixed_precision() ? " (fp32 master weights)" : "");
   double window_start = now_s(), window_tokens = 0;

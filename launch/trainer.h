@@ -19,6 +19,7 @@
 #include <string>
 
 #include "data/loader.h"
+#include "data/segments.h"
 #include "launch/checkpoint.h"
 #include "launch/metrics.h"
 #include "launch/step_losses.h"
@@ -61,6 +62,8 @@ class Trainer {
   void save();
   // Micro-batch `micro`'s (B, T) host token ids, copied to the device tensors the model reads on CUDA.
   models::Batch stage_batch(int64_t micro, float normalizer, const int64_t* streams);
+  // This rank's micro-batches of the step into inputs_/targets_ (and starts_ with --pack segments).
+  void read_step();
 
   TrainOptions opt_;
   std::unique_ptr<models::Model> model_;
@@ -76,13 +79,16 @@ class Trainer {
   std::unique_ptr<TrainableState> state_store_;     // master weights, compute copy, AdamW
   std::unique_ptr<par::GradReducer> reducer_;
   optim::LrSchedule schedule_;
-  std::unique_ptr<data::WindowLoader> train_, val_;
+  std::unique_ptr<data::WindowLoader> train_, val_;  // --pack concat | padded
+  std::unique_ptr<data::SegmentLoader> train_segments_, val_segments_;  // --pack segments (val: B streams)
+  bool masked_ = false;  // the training split has a loss mask (data/loss_mask.h): count the targets
   Arena arena_;
   Rng rng_;
   TrainState state_;
   StepLosses losses_;
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
   OwnedTensor inputs_, targets_;  // (grad-accum x B, T) this rank's micro-batches of the step, on the host
+  std::vector<uint8_t> starts_;   // (grad-accum x B) --pack segments: Batch::starts of each row
   OwnedTensor dev_inputs_, dev_targets_;  // (B, T) their copies on the device (CUDA)
   bool stopped_ = false;
 };

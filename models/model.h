@@ -5,6 +5,7 @@
 // defaults that a plain LM (the transformer) does not override:
 //   loss_terms()   named auxiliary terms next to the total (logged like the loss)
 //   *_state()      state that lives across steps, keyed by global stream id, saved in checkpoints
+//   stream_logits() evaluation logits over consecutive segments, with state (--pack segments)
 //   max_seq_len()  the longest context the parameters support (eval/sample give clear errors)
 //   taps           hidden states and sub-block outputs (and their gradients) for analysis commands
 //   set_parallel() the parallel context (expert dispatch)
@@ -33,6 +34,11 @@ struct Batch {
   // (B) host: the global stream id of each row (its position in the global step's batch, the same for any
   // rank count and split into micro-batches); null when the caller has no streams (evaluation, tests).
   const int64_t* streams = nullptr;
+  // (B) host: 1 where this row's segment begins a new document (a model with memory resets the stream's
+  // state first); null: unknown. Set with --pack segments (data/segments.h): 1 when the segment's FIRST token
+  // begins a document or the stream's region; a document beginning inside a segment is not flagged, so a
+  // model resets at segment granularity only.
+  const uint8_t* starts = nullptr;
   // > 0: this batch's share of the global step, set by the trainer when the normalizer is not the step's
   // window-token count (--pack padded divides by the real targets); else derived from the normalizer.
   double share = 0.0;
@@ -67,6 +73,9 @@ struct StateTensor {
 };
 
 inline constexpr int64_t kUnboundedLength = std::numeric_limits<int64_t>::max();
+// Evaluation streams (--pack segments in `weft eval` and the trainer's validation) have ids kEvalStreamBase + b,
+// apart from the training streams, so evaluation never touches the training state (and is never saved).
+inline constexpr int64_t kEvalStreamBase = int64_t(1) << 40;
 
 class Model {
  public:
@@ -101,6 +110,11 @@ class Model {
   virtual void reset_state() {}
   virtual std::vector<StateTensor> save_state() const { return {}; }
   virtual void load_state(const std::vector<StateTensor>& state) { (void)state; }
+  // Logits (B, T, V) in evaluation mode for the next segments of evaluation streams (--pack segments):
+  // batch.streams (ids >= kEvalStreamBase) and batch.starts are set; a model with state reads and updates
+  // those streams' state (resetting where starts is 1, which every stream's first segment is). Default:
+  // logits(batch.inputs), no state.
+  virtual Var stream_logits(Graph& g, ParamStore& store, const Batch& batch) { return logits(g, store, batch.inputs); }
 
   // From embeddings (analysis, spec masked-mixer.md A.9): the last block's output (B, T, C), no final norm,
   // no head, in evaluation mode, for x (B, T, C) taking the place of the token embedding E[ids]. Whatever the

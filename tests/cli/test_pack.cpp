@@ -160,7 +160,7 @@ TEST_F(Pack, ResumingWithAnotherPackingIsRefusedNamingTheFlag) {
   EXPECT_NE(r.out.find("--pack padded contradicts the checkpoint"), std::string::npos) << r.out;
   r = run("train --pack docs --data " + dir_ + "/data --out " + dir_ + "/bad");
   EXPECT_EQ(r.code, 2) << r.out;
-  EXPECT_NE(r.out.find("--pack must be concat or padded"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--pack must be concat, padded or segments"), std::string::npos) << r.out;
 }
 
 TEST_F(Pack, EvalCountsOnlyRealTargets) {
