@@ -1,7 +1,8 @@
 // CPU attention with an additive positional bias evaluated from (h, i, j), built on BLAS blocks:
 // for each (batch, head) and block of up to 64 query rows, S = scale Q K^T is one GEMM (heads are read
 // in place with a row stride of NH * HS), the bias, causal mask and softmax are applied row by row, and
-// O = P V is a second GEMM. Only the per-row log-sum-exp is saved; the backward recomputes P block by
+// O = P V is a second GEMM. Keys may outnumber queries (Tk >= Tq): query i sits at key position
+// i + Tk - Tq (a Transformer-XL memory before the segment). Only the per-row log-sum-exp is saved; the backward recomputes P block by
 // block (no T x T tensor outlives a block), parallel over (batch, head) pairs, each of which owns its
 // dk / dv slices, so there are no races. OpenBLAS runs single-threaded inside our parallel regions.
 #include <cblas.h>
@@ -94,14 +95,15 @@ inline void exp_row(double* row, double m, int64_t n) {
   for (int64_t j = 0; j < n; ++j) row[j] = std::exp(row[j] - m);
 }
 
-// Scores of query rows [i0, i0 + nq) against keys [0, nk): S (nq, nk) = scale q k^T + bias, masked.
+// Scores of query rows [i0, i0 + nq) against keys [0, nk): S (nq, nk) = scale q k^T + bias, masked; query
+// i sits at key position i + off.
 template <class F>
 void block_scores(F* S, const F* q, const F* k, int64_t i0, int64_t nq, int64_t nk, int64_t stride, int64_t HS,
-                  F scale, const PositionBias& bias, int64_t h, bool causal) {
+                  F scale, const PositionBias& bias, int64_t h, bool causal, int64_t off) {
   gemm_rm(false, true, nq, nk, HS, scale, q + i0 * stride, stride, k, stride, F(0), S, nk);
   const F neg_inf = -std::numeric_limits<F>::infinity();
   for (int64_t r = 0; r < nq; ++r) {
-    const int64_t i = i0 + r;
+    const int64_t i = i0 + r + off;
     F* row = S + r * nk;
     const int64_t visible = causal ? std::min(nk, i + 1) : nk;
     if (bias.kind != PositionBias::Kind::none)
@@ -113,21 +115,22 @@ void block_scores(F* S, const F* q, const F* k, int64_t i0, int64_t nq, int64_t 
 }  // namespace
 
 void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, const void* k, const void* v,
-                       int64_t B, int64_t T, int64_t NH, int64_t HS, float scale, const PositionBias& bias,
-                       bool causal) {
+                       int64_t B, int64_t Tq, int64_t Tk, int64_t NH, int64_t HS, float scale,
+                       const PositionBias& bias, bool causal) {
   dispatch_float(dt, "attention_forward", [&](auto tag) {
     using F = decltype(tag);
     F *o = static_cast<F*>(out), *l = static_cast<F*>(lse);
     const F *qp = static_cast<const F*>(q), *kp = static_cast<const F*>(k), *vp = static_cast<const F*>(v);
-    const int64_t stride = NH * HS, blocks = (T + kBlock - 1) / kBlock;
-#pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(threads_for(ex, B * NH * T * T * HS))
+    const int64_t stride = NH * HS, blocks = (Tq + kBlock - 1) / kBlock, off = Tk - Tq;
+#pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(threads_for(ex, B * NH * Tq * Tk * HS))
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < NH; ++h)
         for (int64_t blk = 0; blk < blocks; ++blk) {
-          const int64_t base = b * T * stride + h * HS, i0 = blk * kBlock, nq = std::min(kBlock, T - i0);
-          const int64_t nk = causal ? i0 + nq : T;
+          const int64_t base = b * Tq * stride + h * HS, kbase = b * Tk * stride + h * HS, i0 = blk * kBlock,
+                        nq = std::min(kBlock, Tq - i0);
+          const int64_t nk = causal ? i0 + nq + off : Tk;
           F* S = scratch<F>(0, nq * nk);
-          block_scores(S, qp + base, kp + base, i0, nq, nk, stride, HS, static_cast<F>(scale), bias, h, causal);
+          block_scores(S, qp + base, kp + kbase, i0, nq, nk, stride, HS, static_cast<F>(scale), bias, h, causal, off);
           F inv_sum[kBlock];
           for (int64_t r = 0; r < nq; ++r) {  // S becomes the unnormalised exp(S - max) row by row
             F* row = S + r * nk;
@@ -135,47 +138,47 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
             exp_row(row, m, nk);
             const F sum = row_sum(row, nk);
             inv_sum[r] = F(1) / sum;
-            l[(b * NH + h) * T + i0 + r] = m + std::log(sum);
+            l[(b * NH + h) * Tq + i0 + r] = m + std::log(sum);
           }
           F* ob = o + base + i0 * stride;  // O = (exp rows) V, then each row divided by its sum
-          gemm_rm(false, false, nq, HS, nk, F(1), S, nk, vp + base, stride, F(0), ob, stride);
+          gemm_rm(false, false, nq, HS, nk, F(1), S, nk, vp + kbase, stride, F(0), ob, stride);
           for (int64_t r = 0; r < nq; ++r) scale_row(ob + r * stride, inv_sum[r], HS);
         }
   });
 }
 
 void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const void* dout, const void* out,
-                        const void* lse, const void* q, const void* k, const void* v, int64_t B, int64_t T,
-                        int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal) {
+                        const void* lse, const void* q, const void* k, const void* v, int64_t B, int64_t Tq,
+                        int64_t Tk, int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal) {
   dispatch_float(dt, "attention_backward", [&](auto tag) {
     using F = decltype(tag);
     F *dqp = static_cast<F*>(dq), *dkp = static_cast<F*>(dk), *dvp = static_cast<F*>(dv);
     const F *dop = static_cast<const F*>(dout), *op = static_cast<const F*>(out), *l = static_cast<const F*>(lse);
     const F *qp = static_cast<const F*>(q), *kp = static_cast<const F*>(k), *vp = static_cast<const F*>(v);
-    const int64_t stride = NH * HS, blocks = (T + kBlock - 1) / kBlock;
+    const int64_t stride = NH * HS, blocks = (Tq + kBlock - 1) / kBlock, off = Tk - Tq;
     const F sc = static_cast<F>(scale);
-#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(threads_for(ex, B * NH * T * T * HS))
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(threads_for(ex, B * NH * Tq * Tk * HS))
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < NH; ++h) {
-        const int64_t base = b * T * stride + h * HS;
+        const int64_t base = b * Tq * stride + h * HS, kbase = b * Tk * stride + h * HS;
         for (int64_t blk = 0; blk < blocks; ++blk) {
-          const int64_t i0 = blk * kBlock, nq = std::min(kBlock, T - i0), nk = causal ? i0 + nq : T;
+          const int64_t i0 = blk * kBlock, nq = std::min(kBlock, Tq - i0), nk = causal ? i0 + nq + off : Tk;
           F* P = scratch<F>(0, nq * nk);
           F* dP = scratch<F>(1, nq * nk);
-          block_scores(P, qp + base, kp + base, i0, nq, nk, stride, HS, sc, bias, h, causal);
-          for (int64_t r = 0; r < nq; ++r) exp_row(P + r * nk, l[(b * NH + h) * T + i0 + r], nk);  // exp(S - lse)
+          block_scores(P, qp + base, kp + kbase, i0, nq, nk, stride, HS, sc, bias, h, causal, off);
+          for (int64_t r = 0; r < nq; ++r) exp_row(P + r * nk, l[(b * NH + h) * Tq + i0 + r], nk);  // exp(S - lse)
           const F* dO = dop + base + i0 * stride;
-          if (dvp) gemm_rm(true, false, nk, HS, nq, F(1), P, nk, dO, stride, F(1), dvp + base, stride);
+          if (dvp) gemm_rm(true, false, nk, HS, nq, F(1), P, nk, dO, stride, F(1), dvp + kbase, stride);
           if (!dqp && !dkp) continue;
-          gemm_rm(false, true, nq, nk, HS, F(1), dO, stride, vp + base, stride, F(0), dP, nk);  // dP = dO V^T
+          gemm_rm(false, true, nq, nk, HS, F(1), dO, stride, vp + kbase, stride, F(0), dP, nk);  // dP = dO V^T
           for (int64_t r = 0; r < nq; ++r) {  // dP becomes dS in place; D_i = dout_i . out_i
             const F D = dot(dO + r * stride, op + base + (i0 + r) * stride, HS);
             ds_row(dP + r * nk, P + r * nk, D, sc, nk);
           }
           if (dqp)  // dq (nq, HS) += dS K
-            gemm_rm(false, false, nq, HS, nk, F(1), dP, nk, kp + base, stride, F(1), dqp + base + i0 * stride, stride);
+            gemm_rm(false, false, nq, HS, nk, F(1), dP, nk, kp + kbase, stride, F(1), dqp + base + i0 * stride, stride);
           if (dkp)  // dk (nk, HS) += dS^T Q
-            gemm_rm(true, false, nk, HS, nq, F(1), dP, nk, qp + base + i0 * stride, stride, F(1), dkp + base, stride);
+            gemm_rm(true, false, nk, HS, nq, F(1), dP, nk, qp + base + i0 * stride, stride, F(1), dkp + kbase, stride);
         }
       }
   });

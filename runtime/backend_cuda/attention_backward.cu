@@ -31,8 +31,8 @@ template <int HS>
 __device__ __forceinline__ void tile_probs_and_ds(float (&p)[kRows][kRows], float (&ds)[kRows][kRows],
                                                   const float* Qs, const float* Ks, const float* dOs, const float* Vs,
                                                   const float* lse_s, const float* D_s, int64_t i0, int64_t j0,
-                                                  int64_t T_, int64_t h, float scale, const PositionBias& bias,
-                                                  bool causal, bool need_ds) {
+                                                  int64_t T_, int64_t Tk, int64_t h, float scale,
+                                                  const PositionBias& bias, bool causal, bool need_ds) {
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
   float s[kRows][kRows];
   tile_dot<HS>(s, Qs, Ks);
@@ -42,7 +42,7 @@ __device__ __forceinline__ void tile_probs_and_ds(float (&p)[kRows][kRows], floa
     for (int c = 0; c < kRows; ++c) {
       const int r = ty + 16 * a;
       const int64_t i = i0 + r, j = j0 + tx + 16 * c;
-      p[a][c] = visible(i, j, T_, causal) ? expf(score(s[a][c], scale, bias, h, i, j) - lse_s[r]) : 0.0f;
+      p[a][c] = visible(i, j, T_, Tk, causal) ? expf(score(s[a][c], scale, bias, h, i, j, Tk - T_) - lse_s[r]) : 0.0f;
     }
   if (!need_ds) return;
   float dp[kRows][kRows];
@@ -80,11 +80,12 @@ __device__ __forceinline__ void zero(float (&acc)[kRows][HS / 16]) {
     for (int n = 0; n < HS / 16; ++n) acc[a][n] = 0.0f;
 }
 
-// Kernel A. Grid (key tiles, NH, B). dk, dv (B, T, NH, hs) += sum over query rows of ds^T q and p^T dout.
+// Kernel A. Grid (key tiles, NH, B). dk, dv (B, Tk, NH, hs) += sum over query rows of ds^T q and p^T dout.
 template <int HS, class T>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dkdv_kernel(T* dk, T* dv, const T* dout, const T* out, const float* lse, const T* q, const T* k,
-                          const T* v, int64_t T_, int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
+                          const T* v, int64_t T_, int64_t Tk, int64_t NH, int hs, float scale, PositionBias bias,
+                          bool causal) {
   extern __shared__ float smem[];
   float* Ks = smem;                    // (kTile, kLd)
   float* Vs = Ks + kTile * kLd<HS>;    // (kTile, kLd)
@@ -96,25 +97,25 @@ __global__ void __launch_bounds__(kTileThreads)
   float* D_s = lse_s + kTile;          // (kTile)
 
   const int64_t h = blockIdx.y, b = blockIdx.z, j0 = int64_t(blockIdx.x) * kTile;
-  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs, khead = b * Tk * stride + h * hs;
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
   const float* lse_bh = lse + lse_index(b, h, 0, T_, NH);
   const bool need_ds = dk != nullptr;
 
-  load_tile<HS>(Ks, k + head, j0, T_, stride, hs);
-  load_tile<HS>(Vs, v + head, j0, T_, stride, hs);
+  load_tile<HS>(Ks, k + khead, j0, Tk, stride, hs);
+  load_tile<HS>(Vs, v + khead, j0, Tk, stride, hs);
   float dk_acc[kRows][HS / 16], dv_acc[kRows][HS / 16];  // rows: keys ty + 16a
   zero<HS>(dk_acc);
   zero<HS>(dv_acc);
-  // Causal: query tiles before this key tile see none of its keys (tiles are aligned, so i0 = j0 first).
-  for (int64_t i0 = causal ? j0 : 0; i0 < T_; i0 += kTile) {
+  // Causal: query tiles before the one holding query j0 - off see none of its keys.
+  for (int64_t i0 = query_begin_of(j0, T_, Tk, causal); i0 < T_; i0 += kTile) {
     __syncthreads();  // the previous query tile is no longer read
     load_tile<HS>(Qs, q + head, i0, T_, stride, hs);
     load_tile<HS>(dOs, dout + head, i0, T_, stride, hs);
     load_row_stats(lse_s, D_s, dout + head, out + head, lse_bh, i0, T_, stride, hs);
     __syncthreads();
     float p[kRows][kRows], ds[kRows][kRows];
-    tile_probs_and_ds<HS>(p, ds, Qs, Ks, dOs, Vs, lse_s, D_s, i0, j0, T_, h, scale, bias, causal, need_ds);
+    tile_probs_and_ds<HS>(p, ds, Qs, Ks, dOs, Vs, lse_s, D_s, i0, j0, T_, Tk, h, scale, bias, causal, need_ds);
 #pragma unroll
     for (int a = 0; a < kRows; ++a)
 #pragma unroll
@@ -127,16 +128,16 @@ __global__ void __launch_bounds__(kTileThreads)
     if (dv) tile_accumulate<HS, true>(dv_acc, Ps, dOs);  // dv += P^T dO
     if (dk) tile_accumulate<HS, true>(dk_acc, dSs, Qs);  // dk += dS^T Q
   }
-  if (dk) add_tile<HS>(dk + head, dk_acc, j0, T_, stride, hs);
-  if (dv) add_tile<HS>(dv + head, dv_acc, j0, T_, stride, hs);
+  if (dk) add_tile<HS>(dk + khead, dk_acc, j0, Tk, stride, hs);
+  if (dv) add_tile<HS>(dv + khead, dv_acc, j0, Tk, stride, hs);
 }
 
 // Kernel B. Grid (query tiles, NH, B); the last query tiles (most keys when causal) go first.
-// dq (B, T, NH, hs) += ds k over the visible keys.
+// dq (B, T_, NH, hs) += ds k over the visible keys.
 template <int HS, class T>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dq_kernel(T* dq, const T* dout, const T* out, const float* lse, const T* q, const T* k, const T* v,
-                        int64_t T_, int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
+                        int64_t T_, int64_t Tk, int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
   extern __shared__ float smem[];
   float* Qs = smem;                    // (kTile, kLd)
   float* dOs = Qs + kTile * kLd<HS>;   // (kTile, kLd)
@@ -147,7 +148,7 @@ __global__ void __launch_bounds__(kTileThreads)
   float* D_s = lse_s + kTile;          // (kTile)
 
   const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
-  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs, khead = b * Tk * stride + h * hs;
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
 
   load_tile<HS>(Qs, q + head, i0, T_, stride, hs);
@@ -155,14 +156,14 @@ __global__ void __launch_bounds__(kTileThreads)
   load_row_stats(lse_s, D_s, dout + head, out + head, lse + lse_index(b, h, 0, T_, NH), i0, T_, stride, hs);
   float dq_acc[kRows][HS / 16];  // rows: queries ty + 16a
   zero<HS>(dq_acc);
-  const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
+  const int64_t key_end = key_end_of(i0, T_, Tk, causal);
   for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous key tile and dS are no longer read (first pass: Q, dO, stats written)
-    load_tile<HS>(Ks, k + head, j0, T_, stride, hs);
-    load_tile<HS>(Vs, v + head, j0, T_, stride, hs);
+    load_tile<HS>(Ks, k + khead, j0, Tk, stride, hs);
+    load_tile<HS>(Vs, v + khead, j0, Tk, stride, hs);
     __syncthreads();
     float p[kRows][kRows], ds[kRows][kRows];
-    tile_probs_and_ds<HS>(p, ds, Qs, Ks, dOs, Vs, lse_s, D_s, i0, j0, T_, h, scale, bias, causal, true);
+    tile_probs_and_ds<HS>(p, ds, Qs, Ks, dOs, Vs, lse_s, D_s, i0, j0, T_, Tk, h, scale, bias, causal, true);
 #pragma unroll
     for (int a = 0; a < kRows; ++a)
 #pragma unroll
@@ -177,14 +178,15 @@ __global__ void __launch_bounds__(kTileThreads)
 
 void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const void* dout, const void* out,
                         const void* lse, const void* q, const void* k, const void* v, int64_t B, int64_t T,
-                        int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal) {
+                        int64_t Tk, int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal) {
   if (B == 0 || T == 0 || NH == 0 || (!dq && !dk && !dv)) return;
-  const int64_t tiles = (T + kTile - 1) / kTile;
-  if (tiles > 0x7fffffff || NH > 65535 || B > 65535)
-    WEFT_FAIL("[cuda::attention_backward] grid (", tiles, ", ", NH, ", ", B, ") too large");
+  const int64_t tiles = (T + kTile - 1) / kTile, key_tiles = (Tk + kTile - 1) / kTile;
+  if (key_tiles > 0x7fffffff || NH > 65535 || B > 65535)
+    WEFT_FAIL("[cuda::attention_backward] grid (", key_tiles, ", ", NH, ", ", B, ") too large");
   if (attention_tc_supported(dt, HS))  // bf16: tensor cores (attention_tc_backward.cu)
-    return attention_backward_tc(ex, dq, dk, dv, dout, out, lse, q, k, v, B, T, NH, HS, scale, bias, causal);
+    return attention_backward_tc(ex, dq, dk, dv, dout, out, lse, q, k, v, B, T, Tk, NH, HS, scale, bias, causal);
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B));
+  const dim3 key_grid(static_cast<unsigned>(key_tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B));
   dispatch_float(dt, "attention_backward", [&](auto tag) {
     using V = decltype(tag);
     const V *dO = static_cast<const V*>(dout), *O = static_cast<const V*>(out);
@@ -197,15 +199,15 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
         const size_t bytes = dkdv_shared_floats<kHS>() * sizeof(float);
         auto kernel = attention_dkdv_kernel<kHS, V>;
         allow_shared_bytes(kernel, bytes);
-        kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<V*>(dk), static_cast<V*>(dv), dO, O, L, Q,
-                                                             K, Vv, T, NH, hs, scale, bias, causal);
+        kernel<<<key_grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<V*>(dk), static_cast<V*>(dv), dO, O, L,
+                                                                 Q, K, Vv, T, Tk, NH, hs, scale, bias, causal);
         CUDA_CHECK_LAUNCH("attention_backward (dk, dv)");
       }
       if (dq) {
         const size_t bytes = dq_shared_floats<kHS>() * sizeof(float);
         auto kernel = attention_dq_kernel<kHS, V>;
         allow_shared_bytes(kernel, bytes);
-        kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<V*>(dq), dO, O, L, Q, K, Vv, T, NH, hs,
+        kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<V*>(dq), dO, O, L, Q, K, Vv, T, Tk, NH, hs,
                                                              scale, bias, causal);
         CUDA_CHECK_LAUNCH("attention_backward (dq)");
       }

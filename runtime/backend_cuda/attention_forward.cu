@@ -22,12 +22,12 @@ constexpr size_t forward_shared_floats() {
   return 3 * kTile * kLd<HS> + kTile * kLdS + 2 * kTile;  // Q, K, V tiles, scores, alpha, 1 / l
 }
 
-// q, k, v, out: (B, T, NH, hs), hs <= HS; lse (B, NH, T). Grid (query tiles, NH, B); the last query
-// tiles (the most keys when causal) are scheduled first.
+// q, out: (B, T_, NH, hs), hs <= HS; k, v: (B, Tk, NH, hs); lse (B, NH, T_). Grid (query tiles, NH, B); the
+// last query tiles (the most keys when causal) are scheduled first.
 template <int HS, class T>
 __global__ void __launch_bounds__(kTileThreads)
-    attention_forward_kernel(T* out, float* lse, const T* q, const T* k, const T* v, int64_t T_, int64_t NH,
-                             int hs, float scale, PositionBias bias, bool causal) {
+    attention_forward_kernel(T* out, float* lse, const T* q, const T* k, const T* v, int64_t T_, int64_t Tk,
+                             int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
   constexpr int NC = HS / 16;
   extern __shared__ float smem[];
   float* Qs = smem;                   // (kTile, kLd)
@@ -38,7 +38,7 @@ __global__ void __launch_bounds__(kTileThreads)
   float* inv_l_s = alpha_s + kTile;   // (kTile)
 
   const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
-  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs, khead = b * Tk * stride + h * hs, off = Tk - T_;
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
   const int srow = threadIdx.x / 4, spart = threadIdx.x % 4;  // softmax: 4 adjacent lanes per query row
 
@@ -50,11 +50,11 @@ __global__ void __launch_bounds__(kTileThreads)
     for (int n = 0; n < NC; ++n) o[a][n] = 0.0f;
   float m_run = -INFINITY, l_run = 0.0f;  // identical in the 4 lanes of a row
 
-  const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
+  const int64_t key_end = key_end_of(i0, T_, Tk, causal);
   for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous tile's K, V and P are no longer read
-    load_tile<HS>(Ks, k + head, j0, T_, stride, hs);
-    load_tile<HS>(Vs, v + head, j0, T_, stride, hs);
+    load_tile<HS>(Ks, k + khead, j0, Tk, stride, hs);
+    load_tile<HS>(Vs, v + khead, j0, Tk, stride, hs);
     __syncthreads();
     float s[kRows][kRows];
     tile_dot<HS>(s, Qs, Ks);
@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(kTileThreads)
       for (int c = 0; c < kRows; ++c) {
         const int r = ty + 16 * a, col = tx + 16 * c;
         const int64_t i = i0 + r, j = j0 + col;
-        Ss[r * kLdS + col] = visible(i, j, T_, causal) ? score(s[a][c], scale, bias, h, i, j) : -INFINITY;
+        Ss[r * kLdS + col] = visible(i, j, T_, Tk, causal) ? score(s[a][c], scale, bias, h, i, j, off) : -INFINITY;
       }
     __syncthreads();
     // Online softmax of row srow over this tile; p overwrites the scores.
@@ -102,14 +102,14 @@ __global__ void __launch_bounds__(kTileThreads)
 }  // namespace
 
 void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, const void* k, const void* v,
-                       int64_t B, int64_t T, int64_t NH, int64_t HS, float scale, const PositionBias& bias,
-                       bool causal) {
+                       int64_t B, int64_t T, int64_t Tk, int64_t NH, int64_t HS, float scale,
+                       const PositionBias& bias, bool causal) {
   if (B == 0 || T == 0 || NH == 0) return;
   const int64_t tiles = (T + kTile - 1) / kTile;
   if (tiles > 0x7fffffff || NH > 65535 || B > 65535)
     WEFT_FAIL("[cuda::attention_forward] grid (", tiles, ", ", NH, ", ", B, ") too large");
   if (attention_tc_supported(dt, HS))  // bf16: tensor cores (attention_tc_forward.cu)
-    return attention_forward_tc(ex, out, lse, q, k, v, B, T, NH, HS, scale, bias, causal);
+    return attention_forward_tc(ex, out, lse, q, k, v, B, T, Tk, NH, HS, scale, bias, causal);
   dispatch_float(dt, "attention_forward", [&](auto tag) {
     using V = decltype(tag);
     dispatch_head_size(HS, "attention_forward", [&](auto width) {
@@ -119,7 +119,7 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
       allow_shared_bytes(kernel, bytes);
       kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B)), kTileThreads,
                bytes, stream_of(ex)>>>(static_cast<V*>(out), static_cast<float*>(lse), static_cast<const V*>(q),
-                                       static_cast<const V*>(k), static_cast<const V*>(v), T, NH,
+                                       static_cast<const V*>(k), static_cast<const V*>(v), T, Tk, NH,
                                        static_cast<int>(HS), scale, bias, causal);
       CUDA_CHECK_LAUNCH("attention_forward");
     });

@@ -22,10 +22,11 @@ inline bool attention_tc_supported(DType dt, int64_t HS) {
 }
 // The bf16 paths of attention_forward / attention_backward (same arguments, dt == bf16 implied).
 void attention_forward_tc(Exec& ex, void* out, void* lse, const void* q, const void* k, const void* v, int64_t B,
-                          int64_t T, int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal);
+                          int64_t T, int64_t Tk, int64_t NH, int64_t HS, float scale, const PositionBias& bias,
+                          bool causal);
 void attention_backward_tc(Exec& ex, void* dq, void* dk, void* dv, const void* dout, const void* out,
                            const void* lse, const void* q, const void* k, const void* v, int64_t B, int64_t T,
-                           int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal);
+                           int64_t Tk, int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal);
 
 namespace attention_tc {
 

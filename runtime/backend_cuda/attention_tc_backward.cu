@@ -31,13 +31,14 @@ constexpr bool result_fits_leading_tiles() { return acc_tile_bytes<HS>() <= 2 * 
 // if dSb, dS[r][c] = attention_ds(p, dp, D_r, scale), both bf16 (kLdP); Pb may be null.
 __device__ __forceinline__ void probs_and_ds(bf16* Pb, bf16* dSb, const float* Ss, const float* dPs,
                                              const float* lse_s, const float* D_s, int64_t i0, int64_t j0,
-                                             int64_t T_, int64_t h, float scale, const PositionBias& bias,
-                                             bool causal) {
+                                             int64_t T_, int64_t Tk, int64_t h, float scale,
+                                             const PositionBias& bias, bool causal) {
   for (int e = threadIdx.x; e < kTile * kTile; e += kTileThreads) {
     const int r = e / kTile, c = e % kTile;
     const int64_t i = i0 + r, j = j0 + c;
     const float p =
-        visible(i, j, T_, causal) ? expf(score(Ss[r * kLdF + c], scale, bias, h, i, j) - lse_s[r]) : 0.0f;
+        visible(i, j, T_, Tk, causal) ? expf(score(Ss[r * kLdF + c], scale, bias, h, i, j, Tk - T_) - lse_s[r])
+                                      : 0.0f;
     if (Pb) Pb[r * kLdP + c] = __float2bfloat16(p);
     if (dSb) dSb[r * kLdP + c] = __float2bfloat16(attention_ds(p, dPs[r * kLdF + c], D_s[r], scale));
   }
@@ -56,12 +57,12 @@ __device__ __forceinline__ void add_result(bf16* dst_head, const float* tile, in
   }
 }
 
-// Kernel A. Grid (key tiles, NH, B). dk, dv (B, T, NH, hs) += sum over query rows of ds^T q and p^T dout.
+// Kernel A. Grid (key tiles, NH, B). dk, dv (B, Tk, NH, hs) += sum over query rows of ds^T q and p^T dout.
 template <int HS>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dkdv_tc_kernel(bf16* dk, bf16* dv, const bf16* dout, const bf16* out, const float* lse,
-                             const bf16* q, const bf16* k, const bf16* v, int64_t T_, int64_t NH, int hs,
-                             float scale, PositionBias bias, bool causal) {
+                             const bf16* q, const bf16* k, const bf16* v, int64_t T_, int64_t Tk, int64_t NH,
+                             int hs, float scale, PositionBias bias, bool causal) {
   extern __shared__ __align__(128) uint8_t smem_dkdv_tc[];
   SharedCarver carve{smem_dkdv_tc};
   bf16* Ks = carve.take<bf16>(bf16_tile_bytes<HS>());   // (kTile, kLdH)
@@ -77,16 +78,16 @@ __global__ void __launch_bounds__(kTileThreads)
   float* result = reinterpret_cast<float*>(smem_dkdv_tc);  // (kTile, kLdAcc) over K, V after the loop
 
   const int64_t h = blockIdx.y, b = blockIdx.z, j0 = int64_t(blockIdx.x) * kTile;
-  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs, khead = b * Tk * stride + h * hs;
   const float* lse_bh = lse + lse_index(b, h, 0, T_, NH);
 
-  load_tile_bf16<HS>(Ks, k + head, j0, T_, stride, hs);
-  load_tile_bf16<HS>(Vs, v + head, j0, T_, stride, hs);
+  load_tile_bf16<HS>(Ks, k + khead, j0, Tk, stride, hs);
+  load_tile_bf16<HS>(Vs, v + khead, j0, Tk, stride, hs);
   FragC dk_acc[kAccFrags<HS>], dv_acc[kAccFrags<HS>];  // rows: keys
   zero_acc<HS>(dk_acc);
   zero_acc<HS>(dv_acc);
-  // Causal: query tiles before this key tile see none of its keys (tiles are aligned, so i0 = j0 first).
-  for (int64_t i0 = causal ? j0 : 0; i0 < T_; i0 += kTile) {
+  // Causal: query tiles before the one holding query j0 - off see none of its keys.
+  for (int64_t i0 = query_begin_of(j0, T_, Tk, causal); i0 < T_; i0 += kTile) {
     __syncthreads();  // the previous query tile, P and dS are no longer read
     load_tile_bf16<HS>(Qs, q + head, i0, T_, stride, hs);
     load_tile_bf16<HS>(dOs, dout + head, i0, T_, stride, hs);
@@ -95,7 +96,8 @@ __global__ void __launch_bounds__(kTileThreads)
     product_abt<HS>(Ss, Qs, Ks);                // S = Q K^T
     if (dk) product_abt<HS>(dPs, dOs, Vs);      // dP = dO V^T
     __syncthreads();
-    probs_and_ds(dv ? Pb : nullptr, dk ? dSb : nullptr, Ss, dPs, lse_s, D_s, i0, j0, T_, h, scale, bias, causal);
+    probs_and_ds(dv ? Pb : nullptr, dk ? dSb : nullptr, Ss, dPs, lse_s, D_s, i0, j0, T_, Tk, h, scale, bias,
+                 causal);
     __syncthreads();
     if (dv) accumulate_wx<HS, true>(dv_acc, Pb, dOs);  // dv += P^T dO
     if (dk) accumulate_wx<HS, true>(dk_acc, dSb, Qs);  // dk += dS^T Q
@@ -105,22 +107,22 @@ __global__ void __launch_bounds__(kTileThreads)
     __syncthreads();  // K, V are no longer read (and the previous result is added)
     store_acc<HS>(result, dv_acc);
     __syncthreads();
-    add_result<HS>(dv + head, result, j0, T_, stride, hs);
+    add_result<HS>(dv + khead, result, j0, Tk, stride, hs);
   }
   if (dk) {
     __syncthreads();
     store_acc<HS>(result, dk_acc);
     __syncthreads();
-    add_result<HS>(dk + head, result, j0, T_, stride, hs);
+    add_result<HS>(dk + khead, result, j0, Tk, stride, hs);
   }
 }
 
 // Kernel B. Grid (query tiles, NH, B); the last query tiles (most keys when causal) go first.
-// dq (B, T, NH, hs) += ds k over the visible keys.
+// dq (B, T_, NH, hs) += ds k over the visible keys.
 template <int HS>
 __global__ void __launch_bounds__(kTileThreads)
     attention_dq_tc_kernel(bf16* dq, const bf16* dout, const bf16* out, const float* lse, const bf16* q,
-                           const bf16* k, const bf16* v, int64_t T_, int64_t NH, int hs, float scale,
+                           const bf16* k, const bf16* v, int64_t T_, int64_t Tk, int64_t NH, int hs, float scale,
                            PositionBias bias, bool causal) {
   extern __shared__ __align__(128) uint8_t smem_dq_tc[];
   SharedCarver carve{smem_dq_tc};
@@ -136,23 +138,23 @@ __global__ void __launch_bounds__(kTileThreads)
   float* result = reinterpret_cast<float*>(smem_dq_tc);  // (kTile, kLdAcc) over Q, dO after the loop
 
   const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
-  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs, khead = b * Tk * stride + h * hs;
 
   load_tile_bf16<HS>(Qs, q + head, i0, T_, stride, hs);
   load_tile_bf16<HS>(dOs, dout + head, i0, T_, stride, hs);
   load_row_stats(lse_s, D_s, dout + head, out + head, lse + lse_index(b, h, 0, T_, NH), i0, T_, stride, hs);
   FragC dq_acc[kAccFrags<HS>];  // rows: queries
   zero_acc<HS>(dq_acc);
-  const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
+  const int64_t key_end = key_end_of(i0, T_, Tk, causal);
   for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous key tile and dS are no longer read (first pass: Q, dO, stats written)
-    load_tile_bf16<HS>(Ks, k + head, j0, T_, stride, hs);
-    load_tile_bf16<HS>(Vs, v + head, j0, T_, stride, hs);
+    load_tile_bf16<HS>(Ks, k + khead, j0, Tk, stride, hs);
+    load_tile_bf16<HS>(Vs, v + khead, j0, Tk, stride, hs);
     __syncthreads();
     product_abt<HS>(Ss, Qs, Ks);   // S = Q K^T
     product_abt<HS>(dPs, dOs, Vs); // dP = dO V^T
     __syncthreads();
-    probs_and_ds(nullptr, dSb, Ss, dPs, lse_s, D_s, i0, j0, T_, h, scale, bias, causal);
+    probs_and_ds(nullptr, dSb, Ss, dPs, lse_s, D_s, i0, j0, T_, Tk, h, scale, bias, causal);
     __syncthreads();
     accumulate_wx<HS, false>(dq_acc, dSb, Ks);  // dq += dS K
   }
@@ -167,9 +169,10 @@ __global__ void __launch_bounds__(kTileThreads)
 
 void attention_backward_tc(Exec& ex, void* dq, void* dk, void* dv, const void* dout, const void* out,
                            const void* lse, const void* q, const void* k, const void* v, int64_t B, int64_t T,
-                           int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal) {
-  const int64_t tiles = (T + kTile - 1) / kTile;
+                           int64_t Tk, int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal) {
+  const int64_t tiles = (T + kTile - 1) / kTile, key_tiles = (Tk + kTile - 1) / kTile;
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B));
+  const dim3 key_grid(static_cast<unsigned>(key_tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B));
   const bf16 *dO = static_cast<const bf16*>(dout), *O = static_cast<const bf16*>(out);
   const bf16 *Q = static_cast<const bf16*>(q), *K = static_cast<const bf16*>(k), *V = static_cast<const bf16*>(v);
   const float* L = static_cast<const float*>(lse);
@@ -181,8 +184,8 @@ void attention_backward_tc(Exec& ex, void* dq, void* dk, void* dv, const void* d
       static_assert(bytes <= 227 * 1024, "attention_backward_tc (dk, dv): shared memory over the sm_90 limit");
       auto kernel = attention_dkdv_tc_kernel<kHS>;
       allow_shared_bytes(kernel, bytes);
-      kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<bf16*>(dk), static_cast<bf16*>(dv), dO, O, L,
-                                                           Q, K, V, T, NH, hs, scale, bias, causal);
+      kernel<<<key_grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<bf16*>(dk), static_cast<bf16*>(dv), dO, O,
+                                                               L, Q, K, V, T, Tk, NH, hs, scale, bias, causal);
       CUDA_CHECK_LAUNCH("attention_backward (dk, dv; tensor cores)");
     }
     if (dq) {
@@ -190,7 +193,7 @@ void attention_backward_tc(Exec& ex, void* dq, void* dk, void* dv, const void* d
       static_assert(bytes <= 227 * 1024, "attention_backward_tc (dq): shared memory over the sm_90 limit");
       auto kernel = attention_dq_tc_kernel<kHS>;
       allow_shared_bytes(kernel, bytes);
-      kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<bf16*>(dq), dO, O, L, Q, K, V, T, NH, hs,
+      kernel<<<grid, kTileThreads, bytes, stream_of(ex)>>>(static_cast<bf16*>(dq), dO, O, L, Q, K, V, T, Tk, NH, hs,
                                                            scale, bias, causal);
       CUDA_CHECK_LAUNCH("attention_backward (dq; tensor cores)");
     }

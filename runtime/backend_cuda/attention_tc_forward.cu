@@ -20,12 +20,12 @@ constexpr size_t forward_tc_shared_bytes() {  // Q, K, V; S; P; O; 1 / l
   return 3 * bf16_tile_bytes<HS>() + score_tile_bytes() + prob_tile_bytes() + acc_tile_bytes<HS>() + row_bytes();
 }
 
-// q, k, v, out: (B, T, NH, hs) bf16, hs <= HS; lse (B, NH, T) f32. Grid (query tiles, NH, B); the last
-// query tiles (the most keys when causal) are scheduled first.
+// q, out: (B, T_, NH, hs) bf16, hs <= HS; k, v: (B, Tk, NH, hs) bf16; lse (B, NH, T_) f32. Grid (query tiles,
+// NH, B); the last query tiles (the most keys when causal) are scheduled first.
 template <int HS>
 __global__ void __launch_bounds__(kTileThreads)
     attention_forward_tc_kernel(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v, int64_t T_,
-                                int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
+                                int64_t Tk, int64_t NH, int hs, float scale, PositionBias bias, bool causal) {
   extern __shared__ __align__(128) uint8_t smem_fwd_tc[];
   SharedCarver carve{smem_fwd_tc};
   bf16* Qs = carve.take<bf16>(bf16_tile_bytes<HS>());      // (kTile, kLdH)
@@ -37,7 +37,7 @@ __global__ void __launch_bounds__(kTileThreads)
   float* inv_l_s = carve.take<float>(row_bytes());         // (kTile)
 
   const int64_t h = blockIdx.y, b = blockIdx.z, i0 = int64_t(gridDim.x - 1 - blockIdx.x) * kTile;
-  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs;
+  const int64_t stride = NH * hs, head = b * T_ * stride + h * hs, khead = b * Tk * stride + h * hs, off = Tk - T_;
   const int srow = threadIdx.x / 4, spart = threadIdx.x % 4;  // softmax: 4 adjacent lanes per query row
   const int64_t i = i0 + srow;
 
@@ -45,11 +45,11 @@ __global__ void __launch_bounds__(kTileThreads)
   for (int e = threadIdx.x; e < kTile * HS; e += kTileThreads) Os[(e / HS) * kLdAcc<HS> + e % HS] = 0.0f;
   float m_run = -INFINITY, l_run = 0.0f;  // identical in the 4 lanes of a row
 
-  const int64_t key_end = causal ? (i0 + kTile < T_ ? i0 + kTile : T_) : T_;
+  const int64_t key_end = key_end_of(i0, T_, Tk, causal);
   for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous tile's K, V, S and P are no longer read, O is stored
-    load_tile_bf16<HS>(Ks, k + head, j0, T_, stride, hs);
-    load_tile_bf16<HS>(Vs, v + head, j0, T_, stride, hs);
+    load_tile_bf16<HS>(Ks, k + khead, j0, Tk, stride, hs);
+    load_tile_bf16<HS>(Vs, v + khead, j0, Tk, stride, hs);
     __syncthreads();
     product_abt<HS>(Ss, Qs, Ks);  // S = Q K^T
     __syncthreads();
@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kTileThreads)
     float* row = Ss + srow * kLdF;
     for (int c = spart; c < kTile; c += 4) {
       const int64_t j = j0 + c;
-      row[c] = visible(i, j, T_, causal) ? score(row[c], scale, bias, h, i, j) : -INFINITY;
+      row[c] = visible(i, j, T_, Tk, causal) ? score(row[c], scale, bias, h, i, j, off) : -INFINITY;
     }
     bf16* prow = Ps + srow * kLdP;
     const float alpha =
@@ -86,7 +86,8 @@ __global__ void __launch_bounds__(kTileThreads)
 }  // namespace
 
 void attention_forward_tc(Exec& ex, void* out, void* lse, const void* q, const void* k, const void* v, int64_t B,
-                          int64_t T, int64_t NH, int64_t HS, float scale, const PositionBias& bias, bool causal) {
+                          int64_t T, int64_t Tk, int64_t NH, int64_t HS, float scale, const PositionBias& bias,
+                          bool causal) {
   const int64_t tiles = (T + kTile - 1) / kTile;
   dispatch_head_size(HS, "attention_forward", [&](auto width) {
     constexpr int kHS = decltype(width)::value;
@@ -96,7 +97,7 @@ void attention_forward_tc(Exec& ex, void* out, void* lse, const void* q, const v
     allow_shared_bytes(kernel, bytes);
     kernel<<<dim3(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B)), kTileThreads,
              bytes, stream_of(ex)>>>(static_cast<bf16*>(out), static_cast<float*>(lse), static_cast<const bf16*>(q),
-                                     static_cast<const bf16*>(k), static_cast<const bf16*>(v), T, NH,
+                                     static_cast<const bf16*>(k), static_cast<const bf16*>(v), T, Tk, NH,
                                      static_cast<int>(HS), scale, bias, causal);
     CUDA_CHECK_LAUNCH("attention_forward (tensor cores)");
   });

@@ -3,6 +3,7 @@
 // (a < 4) and, of a (64, 64) score tile, keys tx + 16b (b < 4); of a (64, HS) accumulator, channels
 // tx + 16n (n < HS / 16). Tiles live in shared memory as float, rows padded by one element so column
 // walks do not hit the same bank. The score, mask and bias are the CPU's (backend_cpu/attention.cpp).
+// Queries (Tq rows) may be fewer than keys (Tk): query i sits at key position i + off, off = Tk - Tq.
 // Any head size hs <= 128 runs: the kernels are compiled for a tile width HS (template) of 32, 64, 96 or
 // 128 and get the real hs at run time; loads read channels hs..HS-1 as 0 (they add nothing to a dot
 // product, and give 0 in the matching accumulator columns), stores skip them.
@@ -101,15 +102,31 @@ __device__ __forceinline__ void tile_accumulate(float (&acc)[kRows][HS / 16], co
   }
 }
 
-// Key j is visible from query i (both inside the sequence; j <= i when causal), as block_scores masks.
-__device__ __forceinline__ bool visible(int64_t i, int64_t j, int64_t T_, bool causal) {
-  return i < T_ && j < T_ && (!causal || j <= i);
+// Key j is visible from query i (i < Tq, j < Tk; j <= i + Tk - Tq when causal), as block_scores masks.
+__device__ __forceinline__ bool visible(int64_t i, int64_t j, int64_t Tq, int64_t Tk, bool causal) {
+  return i < Tq && j < Tk && (!causal || j <= i + (Tk - Tq));
 }
 
-// The score of a visible pair: scale * q_i . k_j + bias(h, i, j), in the CPU's order (GEMM alpha, then bias).
+// The score of a visible pair: scale * q_i . k_j + bias(h, i + off, j), in the CPU's order (GEMM alpha, then
+// bias).
 __device__ __forceinline__ float score(float qk, float scale, const PositionBias& bias, int64_t h, int64_t i,
-                                       int64_t j) {
-  return scale * qk + bias(h, i, j);
+                                       int64_t j, int64_t off) {
+  return scale * qk + bias(h, i + off, j);
+}
+
+// Keys [0, end) a causal query tile [i0, i0 + kTile) can see (all Tk when not causal).
+__device__ __forceinline__ int64_t key_end_of(int64_t i0, int64_t Tq, int64_t Tk, bool causal) {
+  if (!causal) return Tk;
+  const int64_t end = i0 + kTile + (Tk - Tq);
+  return end < Tk ? end : Tk;
+}
+
+// The first query tile that sees any key of the tile [j0, j0 + kTile) (0 when not causal): queries
+// i >= j0 - off, rounded down to a tile.
+__device__ __forceinline__ int64_t query_begin_of(int64_t j0, int64_t Tq, int64_t Tk, bool causal) {
+  if (!causal) return 0;
+  const int64_t first = j0 - (Tk - Tq);
+  return first <= 0 ? 0 : first / kTile * kTile;
 }
 
 // One online-softmax step of query row `row` (kTile scores of a key tile, -inf where masked), run by the

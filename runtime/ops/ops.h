@@ -52,8 +52,11 @@ Var softmax(Graph& g, Var x);  // over the last dim
 // subtracted inside), so x - logsumexp(x) is a log-softmax that never takes log(0). f32 or f64 only.
 Var logsumexp(Graph& g, Var x);
 
-// ---- attention (ops/attention.cpp): q, k, v (B, T, NH, HS) -> (B, T, NH, HS).
-// scale <= 0 means 1/sqrt(HS). The bias is evaluated inside the kernel (no T x T tensor).
+// ---- attention (ops/attention.cpp): q (B, Tq, NH, HS), k, v (B, Tk, NH, HS) with Tk >= Tq -> (B, Tq, NH, HS).
+// Query i sits at key position i + Tk - Tq: causal, it sees keys j <= i + Tk - Tq (the first Tk - Tq keys are a
+// memory, Transformer-XL); the bias gets (h, i + Tk - Tq, j). Tk == Tq is plain self-attention.
+// scale <= 0 means 1/sqrt(HS). The bias is evaluated inside the kernel (no Tq x Tk tensor); a table bias must
+// cover Tk distances.
 Var attention(Graph& g, Var q, Var k, Var v, const PositionBias& bias = {}, float scale = 0.0f,
               bool causal = true);
 

@@ -4,7 +4,9 @@
 // 96, 128) as the head size at T 1, 17, 70 and 130 (a partial tile, one tile, two and three tiles, the last
 // partial), causal and full, every bias, plus every subset of null gradients (only some of dq, dk, dv
 // wanted) at HS 64, T 70, ALiBi; and head sizes the CUDA kernels zero-pad to a tile width (1, 6, 41, 82 =
-// MoEUT-44M's, 100) at T 17, 70 and 130, with single-gradient cases at HS 82.
+// MoEUT-44M's, 100) at T 17, 70 and 130, with single-gradient cases at HS 82. Memory cases (kAttentionMemoryCases):
+// more keys than queries (Tk = T + mem, query i at key position i + mem, Transformer-XL), small ones for the
+// gradient check and CUDA-sized ones whose memory ends inside, at and past a 64-key tile.
 #pragma once
 
 #include <array>
@@ -24,6 +26,8 @@ struct AttentionCase {
   bool causal;
   int grads = 7;  // bit 0: dq, bit 1: dk, bit 2: dv (the others are null / not differentiable)
   unsigned runners = kAll;
+  int64_t mem = 0;  // keys before the queries: k, v are (B, T + mem, NH, HS)
+  int64_t keys() const { return T + mem; }
 };
 
 // The small cases run everywhere (CUDA pads their head sizes 1 to 8 to a 32-wide tile).
@@ -79,9 +83,27 @@ inline constexpr AttentionCase kAttentionOddHeadCases[] = {
     {2, 17, 3, 100, AttnBias::table, true}, {2, 130, 3, 100, AttnBias::none, false, 7, kLongRows},
 };
 
+// Keys before the queries (Tk = T + mem). Gradient-check sizes first (every bias, causal and full, one query,
+// one key of memory, a memory longer than the queries, two 64-row query blocks), then the CUDA tiles: head sizes
+// 32, 64, 96 and a padded 41; queries 1, 17, 70, 130; memories 5 (inside a key tile), 64 (a tile exactly), 100
+// (past one), so a query tile's last key and a key tile's first query straddle tile boundaries; null gradients.
+inline constexpr AttentionCase kAttentionMemoryCases[] = {
+    {1, 3, 1, 4, AttnBias::none, true, 7, kAll, 2},     {2, 5, 2, 3, AttnBias::alibi, true, 7, kAll, 4},
+    {1, 4, 3, 8, AttnBias::table, true, 7, kAll, 5},    {1, 2, 1, 4, AttnBias::none, false, 7, kAll, 3},
+    {2, 1, 1, 2, AttnBias::alibi, true, 7, kAll, 6},    {1, 6, 2, 2, AttnBias::table, false, 7, kAll, 1},
+    {1, 3, 1, 2, AttnBias::alibi, true, 7, kAll, 70},   {1, 70, 1, 2, AttnBias::table, true, 7, kAll, 9},
+    {2, 17, 3, 64, AttnBias::alibi, true, 7, kLongRows, 5},   {2, 17, 3, 64, AttnBias::table, false, 7, kLongRows, 100},
+    {2, 70, 3, 64, AttnBias::none, true, 7, kLongRows, 64},   {2, 70, 3, 64, AttnBias::alibi, true, 7, kLongRows, 100},
+    {2, 130, 3, 64, AttnBias::table, true, 7, kLongRows, 5},  {2, 1, 3, 64, AttnBias::alibi, true, 7, kLongRows, 130},
+    {2, 70, 3, 64, AttnBias::alibi, true, 1, kLongRows, 100}, {2, 70, 3, 64, AttnBias::alibi, true, 2, kLongRows, 100},
+    {2, 70, 3, 64, AttnBias::alibi, true, 4, kLongRows, 100}, {2, 17, 3, 32, AttnBias::none, true, 7, kLongRows, 70},
+    {2, 130, 3, 96, AttnBias::alibi, true, 7, kLongRows, 30}, {2, 70, 3, 41, AttnBias::table, true, 7, kLongRows, 60},
+};
+
 inline std::string describe(const AttentionCase& c) {
   std::string s = format("B%ld T%ld NH%ld HS%ld ", c.B, c.T, c.NH, c.HS) + attn_bias_name(c.bias) +
                   (c.causal ? " causal" : " full");
+  if (c.mem) s += format(" mem%ld", c.mem);
   const char* names[3] = {"dq", "dk", "dv"};
   if (c.grads != 7)
     for (int i = 0; i < 3; ++i)

@@ -2,7 +2,8 @@
 // ALiBi slopes, a Sandwich-like table, odd T, NH, HS, more than one query block, the CUDA head sizes and the
 // ones CUDA pads (1, 6, 41, 82, 100) at short lengths), an f32 check against softmax(scale Q K^T + materialised bias and
 // mask) V built from transpose12 + matmul + add + softmax (values and gradients), thread-count
-// independence, and shape and bias errors that name the op.
+// independence, and shape and bias errors that name the op. Memory (Transformer-XL) cases, Tk > Tq: the
+// gradient check, the composite with an offset mask, and the tail of full self-attention over Tk positions.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -36,11 +37,11 @@ void bind(BiasSetup& s) {
 using K = PositionBias::Kind;
 
 void check_case(const cases::AttentionCase& c) {
-  BiasSetup bias = make_bias(static_cast<K>(c.bias), c.NH, c.T);
+  BiasSetup bias = make_bias(static_cast<K>(c.bias), c.NH, c.keys());
   bind(bias);
   std::vector<GradInput> in;
   for (int i = 0; i < 3; ++i)
-    in.push_back({random_f64({c.B, c.T, c.NH, c.HS}, 10 + i, -1.5, 1.5), (c.grads >> i & 1) != 0});
+    in.push_back({random_f64({c.B, i == 0 ? c.T : c.keys(), c.NH, c.HS}, 10 + i, -1.5, 1.5), (c.grads >> i & 1) != 0});
   auto r = gradcheck(in, [&](Graph& g, const std::vector<Var>& v) {
     return std::vector<Var>{ops::attention(g, v[0], v[1], v[2], bias.bias, 0.0f, c.causal)};
   });
@@ -57,6 +58,11 @@ TEST(AttentionGrad, OddHeadSizeCases) {
     if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
 }
 
+TEST(AttentionGrad, MemoryCases) {
+  for (const cases::AttentionCase& c : cases::kAttentionMemoryCases)
+    if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
+}
+
 TEST(AttentionGrad, CudaGridCases) {
   for (const cases::AttentionCase& c : cases::kAttentionGridCases)
     if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
@@ -64,22 +70,24 @@ TEST(AttentionGrad, CudaGridCases) {
 
 // Values and gradients of the fused op and of the composite on the same f32 inputs.
 void expect_fused_matches_composite(int64_t B, int64_t T, int64_t NH, int64_t HS, PositionBias::Kind kind,
-                                    bool causal) {
-  SCOPED_TRACE(::testing::Message() << "T " << T << " kind " << int(kind) << " causal " << causal);
-  BiasSetup bias = make_bias(kind, NH, T);
+                                    bool causal, int64_t mem = 0) {
+  SCOPED_TRACE(::testing::Message() << "T " << T << " kind " << int(kind) << " causal " << causal << " mem " << mem);
+  const int64_t Tk = T + mem;
+  BiasSetup bias = make_bias(kind, NH, Tk);
   bind(bias);
-  // The bias and the causal mask as a (B, NH, T, T) constant, for the composite only.
-  OwnedTensor mask(DType::f32, {B, NH, T, T});
+  // The bias and the causal mask as a (B, NH, T, Tk) constant, for the composite only; query i at i + mem.
+  OwnedTensor mask(DType::f32, {B, NH, T, Tk});
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t i = 0; i < T; ++i)
-        for (int64_t j = 0; j < T; ++j)
-          mask.ptr<float>()[((b * NH + h) * T + i) * T + j] = causal && j > i ? -1e30f : bias.bias(h, i, j);
+        for (int64_t j = 0; j < Tk; ++j)
+          mask.ptr<float>()[((b * NH + h) * T + i) * Tk + j] =
+              causal && j > i + mem ? -1e30f : bias.bias(h, i + mem, j);
   Exec ex = cpu_exec();
   Arena arena;
   Graph g(ex, arena);
   std::vector<OwnedTensor> qkv;
-  for (int i = 0; i < 3; ++i) qkv.push_back(random_f32({B, T, NH, HS}, 20 + i, -1.5, 1.5));
+  for (int i = 0; i < 3; ++i) qkv.push_back(random_f32({B, i == 0 ? T : Tk, NH, HS}, 20 + i, -1.5, 1.5));
   std::vector<Var> a, c;
   for (auto& t : qkv) {
     a.push_back(g.input(t, true));
@@ -105,7 +113,38 @@ TEST(AttentionFused, MatchesComposedMatmulSoftmax) {
     for (bool causal : {true, false}) {
       expect_fused_matches_composite(2, 9, 3, 8, kind, causal);
       expect_fused_matches_composite(1, 70, 2, 4, kind, causal);  // two query blocks
+      expect_fused_matches_composite(2, 9, 3, 8, kind, causal, 5);
+      expect_fused_matches_composite(1, 70, 2, 4, kind, causal, 67);
     }
+}
+
+// With a memory of Tk - Tq keys, the queries are the last Tq rows of self-attention over Tk positions: the
+// op's output and its dk, dv equal those of the full causal attention whose first rows get no cotangent.
+TEST(AttentionMemory, EqualsTheTailOfFullSelfAttention) {
+  const int64_t B = 2, Tq = 70, mem = 75, Tk = Tq + mem, NH = 2, HS = 8;
+  for (PositionBias::Kind kind : {K::none, K::alibi, K::table}) {
+    SCOPED_TRACE(::testing::Message() << "kind " << int(kind));
+    BiasSetup bias = make_bias(kind, NH, Tk);
+    bind(bias);
+    OwnedTensor qfull = random_f32({B, Tk, NH, HS}, 50, -1.5, 1.5), k = random_f32({B, Tk, NH, HS}, 51, -1.5, 1.5),
+                v = random_f32({B, Tk, NH, HS}, 52, -1.5, 1.5), seed = random_f32({B, Tq, NH, HS}, 53);
+    Exec ex = cpu_exec();
+    Arena arena;
+    Graph g(ex, arena);
+    Var qf = g.input(qfull, true), k1 = g.input(k, true), v1 = g.input(v, true), k2 = g.input(k, true),
+        v2 = g.input(v, true);
+    Var full = ops::attention(g, qf, k1, v1, bias.bias);                        // (B, Tk, NH, HS)
+    Var tail = ops::split(g, full, {mem, Tq}, 1)[1];                           // its last Tq rows
+    Var q_tail = g.constant(ops::split(g, g.constant(qfull), {mem, Tq}, 1)[1]->value);
+    Var with_memory = ops::attention(g, q_tail, k2, v2, bias.bias);            // (B, Tq, NH, HS)
+    g.backward({tail, with_memory}, {seed.tensor(), seed.tensor()});
+    auto a = to_host_doubles(tail->value), b = to_host_doubles(with_memory->value);
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5 * (1 + std::fabs(a[i]))) << "output " << i;
+    for (auto [x, y] : {std::pair{k1, k2}, std::pair{v1, v2}}) {
+      auto gx = to_host_doubles(x->grad), gy = to_host_doubles(y->grad);
+      for (size_t i = 0; i < gx.size(); ++i) ASSERT_NEAR(gx[i], gy[i], 1e-5 * (1 + std::fabs(gx[i]))) << "grad " << i;
+    }
+  }
 }
 
 // Forward and backward with 1 and 2 threads give bitwise equal results.
@@ -139,7 +178,18 @@ TEST(AttentionErrors, ShapeMismatchAndBiasErrorsNameTheOp) {
   Graph g(ex, arena);
   OwnedTensor q = random_f32({1, 5, 2, 4}, 1), k = random_f32({1, 4, 2, 4}, 2), flat = random_f32({5, 8}, 3);
   std::string e = error_of([&] { ops::attention(g, g.constant(q), g.constant(k), g.constant(q)); });
-  EXPECT_NE(e.find("[attention] shape mismatch: (1, 5, 2, 4) vs (1, 4, 2, 4)"), std::string::npos) << e;
+  EXPECT_NE(e.find("[attention] shape mismatch: (1, 5, 2, 4) vs (1, 4, 2, 4) (k and v must be (B, Tk, NH, HS) "
+                   "with Tk >= Tq)"),
+            std::string::npos)
+      << e;  // fewer keys than queries
+  OwnedTensor k7 = random_f32({1, 7, 2, 4}, 4), v6 = random_f32({1, 6, 2, 4}, 5);
+  e = error_of([&] { ops::attention(g, g.constant(q), g.constant(k7), g.constant(v6)); });
+  EXPECT_NE(e.find("[attention] shape mismatch: (1, 7, 2, 4) vs (1, 6, 2, 4)"), std::string::npos) << e;
+  BiasSetup short_table = make_bias(K::table, 2, 4);  // 7 distances, 7 keys: fine; 8 keys are not
+  bind(short_table);
+  OwnedTensor k8 = random_f32({1, 8, 2, 4}, 6);
+  e = error_of([&] { ops::attention(g, g.constant(q), g.constant(k8), g.constant(k8), short_table.bias); });
+  EXPECT_NE(e.find("[attention] the bias table covers 7 distances but the sequence has 8"), std::string::npos) << e;
   e = error_of([&] { ops::attention(g, g.constant(flat), g.constant(flat), g.constant(flat)); });
   EXPECT_NE(e.find("[attention] q must be float (B, T, NH, HS)"), std::string::npos) << e;
   BiasSetup bias = make_bias(K::table, 2, 1);  // 4 distances

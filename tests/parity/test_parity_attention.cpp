@@ -3,7 +3,8 @@
 // that are not multiples of the 64-row tile (1, 17, 70, 130), causal and full masks, each positional bias
 // (none, ALiBi slopes, a Sandwich-like table; the slopes and table are built inside the graph on its device,
 // since the kernels read them there), f32 and bf16, and every subset of null gradients (dq, dk or dv not
-// wanted); head sizes the kernels zero-pad (the small cases' 1 to 8; 1, 6, 41, 82, 100). Plus a bitwise
+// wanted); head sizes the kernels zero-pad (the small cases' 1 to 8; 1, 6, 41, 82, 100); more keys than
+// queries (the memory cases: Tk = T + mem with the causal offset, memories inside, at and past a key tile). Plus a bitwise
 // run-to-run check of the GPU backward and the error for a head size over the kernels' 128.
 // Every case reports SKIPPED without a GPU.
 #include <gtest/gtest.h>
@@ -42,14 +43,15 @@ PositionBias graph_bias(Graph& g, K kind, int64_t NH, int64_t T) {
 
 BuildFn attention_build(const cases::AttentionCase& c) {
   return [c](Graph& g, const std::vector<Var>& v) {
-    PositionBias bias = graph_bias(g, static_cast<K>(c.bias), c.NH, c.T);
+    PositionBias bias = graph_bias(g, static_cast<K>(c.bias), c.NH, c.keys());
     return std::vector<Var>{ops::attention(g, v[0], v[1], v[2], bias, 0.0f, c.causal)};
   };
 }
 
 std::vector<ParityInput> qkv(const cases::AttentionCase& c) {
   std::vector<ParityInput> in;
-  for (int i = 0; i < 3; ++i) in.push_back({random_f32({c.B, c.T, c.NH, c.HS}, 40 + i, -1.5, 1.5), (c.grads >> i & 1) != 0});
+  for (int i = 0; i < 3; ++i)
+    in.push_back({random_f32({c.B, i == 0 ? c.T : c.keys(), c.NH, c.HS}, 40 + i, -1.5, 1.5), (c.grads >> i & 1) != 0});
   return in;
 }
 
@@ -73,6 +75,7 @@ void check_cases(const List& list) {
 TEST(ParityAttention, SmallCases) { check_cases(cases::kAttentionSmallCases); }
 TEST(ParityAttention, CudaGridCases) { check_cases(cases::kAttentionGridCases); }
 TEST(ParityAttention, OddHeadSizeCases) { check_cases(cases::kAttentionOddHeadCases); }
+TEST(ParityAttention, MemoryCases) { check_cases(cases::kAttentionMemoryCases); }
 
 // random_f32 values stored as dt (bf16: rounded on the host), for the determinism check.
 OwnedTensor random_of(DType dt, Shape shape, uint64_t seed) {
@@ -124,7 +127,7 @@ TEST(ParityAttention, UnsupportedHeadSizeFailsNamingIt) {
   Exec gpu = cuda::exec_create(0);
   std::string message;
   try {
-    cuda::attention_forward(gpu, DType::bf16, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 1, 129, 1.0f,
+    cuda::attention_forward(gpu, DType::bf16, nullptr, nullptr, nullptr, nullptr, nullptr, 1, 4, 4, 1, 129, 1.0f,
                             PositionBias{}, false);
   } catch (const Error& e) {
     message = e.what();

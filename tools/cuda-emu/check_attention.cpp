@@ -5,7 +5,8 @@
 // attention_backward.cu), bf16 the tensor-core ones (attention_tc_*.cu, WMMA emulated by wmma_emu.h).
 // Attention is slow to emulate (256 fibers per block, every lane multiplies whole WMMA tiles), so the
 // default run takes a subset of the grid that still reaches every head size, length, mask, bias and null
-// gradient, plus every padded case; EMU_FULL=1 runs the parity test's whole grid.
+// gradient, plus every padded case and the memory cases (more keys than queries, the causal offset);
+// EMU_FULL=1 runs the parity test's whole grid.
 #include <cstdlib>
 
 #include "check_util.h"
@@ -27,6 +28,7 @@ struct AttnCase {
   bool causal;
   Kind kind;
   int grads;  // bit 0: dq, bit 1: dk, bit 2: dv (the others are null)
+  int64_t mem = 0;  // keys before the queries: Tk = T + mem
 };
 
 // The parity test's attention_tolerance, |err| <= atol + rtol |ref|, with atol as a fraction of max|ref|.
@@ -45,37 +47,40 @@ void attention_case(const AttnCase& c) {
   std::string grads;
   for (int g = 0; g < 3; ++g)
     if (c.grads >> g & 1) grads += std::string(" ") + names[g];
-  const std::string bnh = c.B == 2 && c.NH == 3 ? "" : fmt(" B%ld NH%ld", long(c.B), long(c.NH));
+  std::string bnh = c.B == 2 && c.NH == 3 ? "" : fmt(" B%ld NH%ld", long(c.B), long(c.NH));
+  if (c.mem) bnh += fmt(" mem%ld", long(c.mem));
   run(fmt("attention %s HS%ld T%ld %s %s%s%s", c.bf ? "bf16" : "f32", long(c.HS), long(c.T),
           c.causal ? "causal" : "full", kind_name(c.kind), grads.c_str(), bnh.c_str()),
       [&](Case& cs) {
-        const int64_t B = c.B, NH = c.NH, T = c.T, HS = c.HS, n = B * T * NH * HS;
+        const int64_t B = c.B, NH = c.NH, T = c.T, Tk = c.T + c.mem, HS = c.HS, n = B * T * NH * HS,
+                      nk = B * Tk * NH * HS;
         const int shift = int(T % 2);  // odd lengths: every tensor one element off 16-byte alignment
         std::vector<float> slopes, table;  // the parity test's biases
         for (int64_t h = 0; h < NH; ++h) slopes.push_back(std::pow(2.0f, -float(h + 1)));
-        for (int64_t d = 0; d < T + 3; ++d) table.push_back(-std::log1p(float(d)) * 2.0f);
+        for (int64_t d = 0; d < Tk + 3; ++d) table.push_back(-std::log1p(float(d)) * 2.0f);
         PositionBias bias;
         bias.kind = c.kind;
         if (c.kind != Kind::none) {
           bias.slopes = slopes.data();
           bias.table = table.data();
-          bias.table_len = T + 3;
+          bias.table_len = Tk + 3;
         }
-        FTensor q(uniform(n, -1.5, 1.5), c.bf, shift), k(uniform(n, -1.5, 1.5), c.bf, shift),
-            v(uniform(n, -1.5, 1.5), c.bf, shift), dout(uniform(n, -1, 1), c.bf, shift);
+        FTensor q(uniform(n, -1.5, 1.5), c.bf, shift), k(uniform(nk, -1.5, 1.5), c.bf, shift),
+            v(uniform(nk, -1.5, 1.5), c.bf, shift), dout(uniform(n, -1, 1), c.bf, shift);
         // Gradients accumulate (+=): prefilled with random values.
-        FTensor dq(uniform(n, -1, 1), c.bf, shift), dk(uniform(n, -1, 1), c.bf, shift),
-            dv(uniform(n, -1, 1), c.bf, shift);
+        FTensor dq(uniform(n, -1, 1), c.bf, shift), dk(uniform(nk, -1, 1), c.bf, shift),
+            dv(uniform(nk, -1, 1), c.bf, shift);
         FTensor out(std::vector<float>(n, 0.0f), c.bf, shift), lse(std::vector<float>(B * NH * T, -7.0f), false);
         const float scale = 1.0f / std::sqrt(float(HS));
         Exec host = cpu_exec(1);
         std::vector<float> out_r(n), lse_r(B * NH * T), dq_r = dq.ref, dk_r = dk.ref, dv_r = dv.ref;
-        cpu::attention_forward(host, DType::f32, out_r.data(), lse_r.data(), q.r(), k.r(), v.r(), B, T, NH, HS,
-                               scale, bias, c.causal);
+        cpu::attention_forward(host, DType::f32, out_r.data(), lse_r.data(), q.r(), k.r(), v.r(), B, T, Tk, NH,
+                               HS, scale, bias, c.causal);
         Exec ex = cpu_exec(1);
         ex.device = Device::cuda;
         const DType dt = c.bf ? DType::bf16 : DType::f32;
-        cuda::attention_forward(ex, dt, out.p(), lse.p(), q.p(), k.p(), v.p(), B, T, NH, HS, scale, bias, c.causal);
+        cuda::attention_forward(ex, dt, out.p(), lse.p(), q.p(), k.p(), v.p(), B, T, Tk, NH, HS, scale, bias,
+                                c.causal);
         out.buf.check_guards("out");
         lse.buf.check_guards("lse");
         cs("out", out_r, out.got(), parity_tol(out_r, c.bf));
@@ -83,10 +88,10 @@ void attention_case(const AttnCase& c) {
         // Each backend differentiates with its own forward results (as in a graph).
         auto pick = [&](int g, void* p) { return (c.grads >> g & 1) ? p : nullptr; };
         cpu::attention_backward(host, DType::f32, pick(0, dq_r.data()), pick(1, dk_r.data()), pick(2, dv_r.data()),
-                                dout.r(), out_r.data(), lse_r.data(), q.r(), k.r(), v.r(), B, T, NH, HS, scale, bias,
-                                c.causal);
+                                dout.r(), out_r.data(), lse_r.data(), q.r(), k.r(), v.r(), B, T, Tk, NH, HS, scale,
+                                bias, c.causal);
         cuda::attention_backward(ex, dt, pick(0, dq.p()), pick(1, dk.p()), pick(2, dv.p()), dout.p(), out.p(),
-                                 lse.p(), q.p(), k.p(), v.p(), B, T, NH, HS, scale, bias, c.causal);
+                                 lse.p(), q.p(), k.p(), v.p(), B, T, Tk, NH, HS, scale, bias, c.causal);
         FTensor* g_got[3] = {&dq, &dk, &dv};
         std::vector<float>* g_ref[3] = {&dq_r, &dk_r, &dv_r};
         for (int g = 0; g < 3; ++g) {
@@ -109,7 +114,7 @@ bool in_default(const AttnCase& c) {
 }
 
 AttnCase of(const cases::AttentionCase& t, bool bf) {
-  return {bf, t.B, t.NH, t.HS, t.T, t.causal, static_cast<Kind>(t.bias), t.grads};
+  return {bf, t.B, t.NH, t.HS, t.T, t.causal, static_cast<Kind>(t.bias), t.grads, t.mem};
 }
 
 void check_attention_cases(bool full) {
@@ -123,6 +128,12 @@ void check_attention_cases(bool full) {
     for (const cases::AttentionCase& t : cases::kAttentionOddHeadCases)
       if (cases::runs_in(t.runners, cases::kEmu)) attention_case(of(t, bf));
   }
+  // More keys than queries (the causal offset): every case in f32; in bf16 the default run takes those of
+  // T <= 70 with all gradients (the tensor-core emulation is the slow part), EMU_FULL=1 all of them.
+  for (bool bf : {false, true})
+    for (const cases::AttentionCase& t : cases::kAttentionMemoryCases)
+      if (cases::runs_in(t.runners, cases::kEmu) && (!bf || full || (t.T <= 70 && t.grads == 7)))
+        attention_case(of(t, bf));
 }
 
 }  // namespace
