@@ -36,8 +36,11 @@ MODEL_DEFAULTS = {
     "model": "transformer", "vocab-size": "0", "d-model": "128", "n-layers": "4", "n-heads": "4", "d-ff": "0",
     "seq-len": "256", "position": "learned", "rope-fraction": "1", "rope-base": "10000", "sandwich-dim": "128",
     "activation": "gelu", "norm": "layernorm", "tie-embeddings": "true", "bias": "true", "dropout": "0",
-    "norm-eps": "1e-05",
+    "norm-eps": "1e-05", "head-dim": "0", "attn-bias": "auto", "ffn-bias": "auto", "head-bias": "false",
+    "decay-all": "false", "init": "gpt2",
 }
+# Keys that only shape training (the optimiser, the initial values), not the function a checkpoint computes.
+TRAINING_ONLY = ("decay-all", "init")
 CHOICES = {"position": ("learned", "sinusoidal", "rope", "alibi", "sandwich", "none"),
            "activation": ("gelu", "relu", "swiglu"), "norm": ("layernorm", "rmsnorm")}
 
@@ -105,6 +108,21 @@ def model_config(section):
                norm_eps=as_real("norm-eps", m["norm-eps"]))
     if d % cfg["n_heads"]:
         raise Refused(f"[model] n-heads = {cfg['n_heads']} does not divide d-model = {d}")
+    # The reference has one bias switch and head size d / H: the baseline options are honoured at the values
+    # that reduce to it, refused otherwise (never ignored).
+    head_dim = as_int("head-dim", m["head-dim"], 0)
+    if head_dim not in (0, d // cfg["n_heads"]):
+        raise Refused(f"[model] head-dim = {head_dim} != d-model / n-heads: the reference takes d / H heads only")
+    for key in ("attn-bias", "ffn-bias"):
+        if m[key] != "auto" and as_bool(key, m[key]) != cfg["bias"]:
+            raise Refused(f"[model] {key} = {m[key]} differs from bias = {m['bias']}: the reference has one switch")
+    if as_bool("head-bias", m["head-bias"]):
+        raise Refused("[model] head-bias = true: the reference's LM head has no bias")
+    for key in TRAINING_ONLY:
+        if key == "decay-all":
+            as_bool(key, m[key])
+        elif m[key] not in ("gpt2", "scaled"):
+            raise Refused(f"[model] init = {m[key]!r} is not gpt2 or scaled")
     if not 0.0 <= cfg["dropout"] < 1.0:  # eval applies no dropout, so the value only has to be valid
         raise Refused(f"[model] dropout = {cfg['dropout']} is not in [0, 1)")
     if cfg["position"] == "rope":
