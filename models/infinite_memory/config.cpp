@@ -17,7 +17,8 @@ std::vector<Flag> InfiniteConfig::flags() {
       Flag::integer("d-ff", 0, "feed-forward width (0: 4 x d-model)"),
       Flag::text("integration", "gpt2",
                  "infinite: gpt2 (STM = the current segment, LTM fed with the previous segment's layer inputs) | xl "
-                 "(not available yet)"),
+                 "(Transformer-XL: STM over the previous segment's layer inputs and the current one, RoPE; LTM fed "
+                 "with the segment that left the STM)"),
       Flag::integer("ltm-segment", 0, "infinite: tokens per segment; a window runs as consecutive segments (0: seq-len)"),
       Flag::text("ltm-layers", "all", "infinite: layers with a long-term memory: all | none | comma-separated indices"),
       Flag::integer("ltm-basis", 256, "infinite: Gaussian basis functions N (a multiple of the number of widths)"),
@@ -113,9 +114,8 @@ void InfiniteConfig::validate() const {
   WEFT_CHECK(n_heads >= 1 && d_model % n_heads == 0, "--n-heads ", n_heads, " must divide --d-model ", d_model);
   WEFT_CHECK(d_ff >= 0, "--d-ff must be >= 0 (0 means 4 * d_model), got ", d_ff);
   WEFT_CHECK(integration == "gpt2" || integration == "xl", "--integration must be gpt2 or xl, got '", integration, "'");
-  WEFT_CHECK(integration != "xl",
-             "--integration xl needs an attention over more keys than queries with a causal offset (the STM over the "
-             "previous segment's hidden states), which runtime/ops does not have yet (TODO issue 14); use gpt2");
+  WEFT_CHECK(integration != "xl" || (d_model / n_heads) % 2 == 0, "--integration xl rotates queries and keys "
+             "(RoPE) and needs an even head size (--d-model / --n-heads), got ", d_model / n_heads);
   WEFT_CHECK(segment >= 0, "--ltm-segment must be >= 0 (0: --seq-len), got ", segment);
   (void)memory_layers();
   WEFT_CHECK(!widths.empty(), "--ltm-widths needs at least one width");
@@ -143,7 +143,8 @@ ModelFamily family() {
             return std::make_unique<InfiniteModel>(InfiniteConfig::from_flags(v));
           },
           // Windows of 9 tokens in segments of 5 (then 4), so evaluation uses the memory too; the first with
-          // uniform samples and one memory layer, the second sticky in every layer.
+          // uniform samples and one memory layer, the second sticky in every layer. xl: segments of 4, 4, 1 (the
+          // STM over the previous segment; the LTM of layer 1 fed with segment 0 at segment 2), layer 0 STM only.
           []() -> std::vector<TestConfig> {
             const std::map<std::string, std::string> tiny{
                 {"d-model", "8"},       {"n-layers", "2"},    {"n-heads", "2"},          {"d-ff", "12"},
@@ -153,7 +154,11 @@ ModelFamily family() {
             uniform["ltm-sticky"] = "false";
             uniform["ltm-layers"] = "1";
             sticky["ltm-sticky-bins"] = "8";
-            return {{"uniform", uniform}, {"sticky", sticky}};
+            std::map<std::string, std::string> xl = sticky;
+            xl["integration"] = "xl";
+            xl["ltm-segment"] = "4";
+            xl["ltm-layers"] = "1";
+            return {{"uniform", uniform}, {"sticky", sticky}, {"xl", xl}};
           }};
 }
 }  // namespace infinite_memory

@@ -1,6 +1,7 @@
 // The infinity-former's parameters and forward pass (models/infinite_memory/infinite.h): the GPT-2 decoder
 // layer by layer, each layer's segments in order, the long-term memory of a segment built from the previous
-// segment's layer inputs. The state hooks are in state.cpp.
+// segment's layer inputs (xl: the STM over the previous segment and the current one, the LTM fed with the
+// segment before). The state hooks are in state.cpp.
 #include "models/infinite_memory/infinite.h"
 
 #include <algorithm>
@@ -29,6 +30,40 @@ Var row_mask(Graph& g, const std::vector<char>& on, Shape shape, DType dt) {  //
   std::vector<double> m(on.begin(), on.end());
   return ltm::arena_constant(g, m, shape, dt);
 }
+
+// The rows' xl mems of layer li ((len, C) each) as one (B, len, C) constant, zeros where a row has none
+// (present[b] = 0); null when no row has any. Rows that have mems must agree on len.
+Var stm_of_rows(Graph& g, const std::vector<InfiniteModel::StreamMemory>& rows, size_t li, int64_t C, DType dt,
+                int64_t& len, std::vector<char>& present) {
+  const int64_t B = static_cast<int64_t>(rows.size());
+  len = 0;
+  present.assign(static_cast<size_t>(B), 0);
+  std::vector<double> v;
+  for (int64_t b = 0; b < B; ++b) {
+    const std::vector<double>& m = rows[b].layers[li].stm;
+    if (m.empty()) continue;
+    const int64_t n = static_cast<int64_t>(m.size()) / C;
+    WEFT_CHECK(len == 0 || n == len, "[infinite] streams of one batch carry STM memories of ", len, " and ", n,
+               " vectors (segment lengths must agree)");
+    if (len == 0) v.assign(static_cast<size_t>(B * n * C), 0.0), len = n;
+    std::copy(m.begin(), m.end(), v.begin() + b * n * C);
+    present[b] = 1;
+  }
+  return len > 0 ? ltm::arena_constant(g, v, {B, len, C}, dt) : nullptr;
+}
+
+// Causal attention of the queries q (Bn, S, C) over [the mems' keys / values km, vm (Bn, Lm, C), when km; the
+// segment's k, v (Bn, S, C)] in H heads: query i at key position Lm + i (ops::attention's offset). rope: queries
+// rotated at positions Lm.., keys from 0 (xl's relative positions).
+Var stm_attention(Graph& g, Var q, Var k, Var v, Var km, Var vm, int64_t H, bool rope) {
+  const int64_t Bn = q->value.shape[0], S = q->value.shape[1], C = q->value.shape[2], d = C / H;
+  const int64_t Lm = km ? km->value.shape[1] : 0;
+  if (km) k = ops::concat(g, {km, k}, 1), v = ops::concat(g, {vm, v}, 1);
+  Var q4 = ops::reshape(g, q, {Bn, S, H, d}), k4 = ops::reshape(g, k, {Bn, Lm + S, H, d});
+  if (rope) q4 = ops::rope(g, q4, d, 10000.0f, Lm), k4 = ops::rope(g, k4, d, 10000.0f, 0);
+  Var o = ops::attention(g, q4, k4, ops::reshape(g, v, {Bn, Lm + S, H, d}));
+  return ops::reshape(g, o, {Bn, S, C});
+}
 }  // namespace
 
 InfiniteModel::InfiniteModel(InfiniteConfig cfg) : cfg_(std::move(cfg)) {
@@ -42,7 +77,7 @@ void InfiniteModel::declare(ParamStore& store) {
   const int64_t C = cfg_.d_model, V = cfg_.vocab_size, F = cfg_.ff(), L = cfg_.n_layers, N = cfg_.basis;
   const Init w_init = Init::Normal(0.02), residual = Init::Normal(0.02 / std::sqrt(2.0 * L));  // GPT-2
   tok_emb_ = store.add("tok_emb.weight", {V, C}, w_init);
-  pos_emb_ = store.add("pos_emb.weight", {cfg_.segment_len(), C}, w_init);
+  if (!cfg_.xl()) pos_emb_ = store.add("pos_emb.weight", {cfg_.segment_len(), C}, w_init);  // xl: RoPE
   const std::vector<bool> on = cfg_.memory_layers();
   layers_.resize(static_cast<size_t>(L));
   for (int64_t l = 0; l < L; ++l) {
@@ -111,14 +146,17 @@ InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const
   const int64_t B = ids.shape[0], T = ids.shape[1], C = cfg_.d_model, H = cfg_.n_heads, d = C / H, S = cfg_.segment_len();
   const int64_t N = cfg_.basis, M = cfg_.samples, nL = cfg_.n_layers;
   const DType dt = store.dtype();
+  const bool xl = cfg_.xl();
   std::vector<int64_t> sizes;  // segment lengths
   for (int64_t t = 0; t < T; t += S) sizes.push_back(std::min(S, T - t));
   const size_t nc = sizes.size();
 
   Var x = ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
-  std::vector<double> pos(static_cast<size_t>(T));
-  for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<double>(t % S);
-  x = ops::add(g, x, ops::embedding(g, ltm::arena_constant(g, pos, {T}, DType::i32), g.param(store, pos_emb_)));
+  if (!xl) {  // learned positions within the segment (xl: RoPE in the STM)
+    std::vector<double> pos(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<double>(t % S);
+    x = ops::add(g, x, ops::embedding(g, ltm::arena_constant(g, pos, {T}, DType::i32), g.param(store, pos_emb_)));
+  }
   if (tapping()) tap("embed", x);
 
   // Per segment and row, decided once for every layer: has a memory, drops its coefficients (tokens:N), and
@@ -128,12 +166,13 @@ InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const
     if (layers_[l].memory && first_memory < 0) first_memory = static_cast<int>(l);
   std::vector<std::vector<char>> has(nc, std::vector<char>(B, 0)), drop = has;
   std::vector<std::vector<int64_t>> counter(nc, std::vector<int64_t>(B, 0));
+  for (int64_t b = 0; b < B; ++b) rows[b].layers.resize(static_cast<size_t>(nL));
   for (int64_t b = 0; b < B && first_memory >= 0; ++b) {
     StreamMemory& r = rows[b];
-    r.layers.resize(static_cast<size_t>(nL));
     const int64_t first_len = static_cast<int64_t>(r.layers[first_memory].mem.size()) / C;
-    for (size_t c = 0; c < nc; ++c) {
-      const int64_t len = c == 0 ? first_len : sizes[c - 1];
+    const int64_t stm_len = static_cast<int64_t>(r.layers[first_memory].stm.size()) / C;
+    for (size_t c = 0; c < nc; ++c) {  // the LTM's new vectors: gpt2 the previous segment, xl the one before
+      const int64_t len = c == 0 ? first_len : !xl ? sizes[c - 1] : c == 1 ? stm_len : sizes[c - 2];
       if (len == 0) continue;
       has[c][b] = 1;
       if (cfg_.reset_tokens > 0 && r.tokens >= cfg_.reset_tokens) drop[c][b] = 1, r.tokens = 0;
@@ -153,11 +192,32 @@ InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const
       qs = ops::split(g, qkv[0], sizes, 1), ks = ops::split(g, qkv[1], sizes, 1), vs = ops::split(g, qkv[2], sizes, 1);
       xs = ops::split(g, x, sizes, 1);
     }
+    // xl: the mems before segment 0 from the rows' state.
+    int64_t stm_len = 0;
+    std::vector<char> has_stm(B, 0);
+    Var stm = xl ? stm_of_rows(g, rows, li, C, dt, stm_len, has_stm) : nullptr;
     std::vector<Var> att(nc), ltm_out(nc);
-    for (size_t c = 0; c < nc; ++c) {  // the STM: causal attention within the segment
-      const Shape hs{B, sizes[c], H, d};
-      Var o = ops::attention(g, ops::reshape(g, qs[c], hs), ops::reshape(g, ks[c], hs), ops::reshape(g, vs[c], hs));
-      att[c] = ops::reshape(g, o, {B, sizes[c], C});
+    for (size_t c = 0; c < nc; ++c) {  // the STM: causal attention within the segment (xl: after the mems)
+      Var x_mem = !xl ? nullptr : c == 0 ? stm : cfg_.detach ? g.constant(xs[c - 1]->value) : xs[c - 1];
+      Var km = nullptr, vm = nullptr;
+      if (x_mem && c > 0 && !cfg_.detach) {
+        km = ks[c - 1], vm = vs[c - 1];  // the same LN1 + qkv of the same inputs
+      } else if (x_mem) {  // TrXL: the mems' keys and values with the current weights
+        std::vector<Var> kv = ops::split(
+            g, linear(g, store, ly.attn.qkv, norm(g, store, NormKind::layernorm, ly.ln1, x_mem, 1e-5f)), {C, C, C}, -1);
+        km = kv[1], vm = kv[2];
+      }
+      if (c == 0 && km && !all(has_stm)) {  // rows that start a stream see no mems: row by row
+        const std::vector<int64_t> ones(static_cast<size_t>(B), 1);
+        std::vector<Var> q1 = ops::split(g, qs[c], ones, 0), k1 = ops::split(g, ks[c], ones, 0),
+                         v1 = ops::split(g, vs[c], ones, 0), km1 = ops::split(g, km, ones, 0),
+                         vm1 = ops::split(g, vm, ones, 0), o1(static_cast<size_t>(B));
+        for (int64_t b = 0; b < B; ++b)
+          o1[b] = stm_attention(g, q1[b], k1[b], v1[b], has_stm[b] ? km1[b] : nullptr, vm1[b], H, true);
+        att[c] = ops::concat(g, o1, 0);
+      } else {
+        att[c] = stm_attention(g, qs[c], ks[c], vs[c], km, vm, H, xl);
+      }
     }
     Var a = linear(g, store, ly.attn.proj, nc > 1 ? ops::concat(g, att, 1) : att[0]);
     if (ly.memory) {
@@ -249,15 +309,23 @@ InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const
           coef = cfg_.detach ? g.constant(fresh->value) : fresh;
           has_coef = on;
         }
-        mem = cfg_.detach ? g.constant(xs[c]->value) : xs[c];  // this segment's inputs feed the next one
-        mem_len = sizes[c];
+        if (!xl) {  // this segment's inputs feed the next one
+          mem = cfg_.detach ? g.constant(xs[c]->value) : xs[c];
+          mem_len = sizes[c];
+        } else {  // xl: the previous segment's, which leave the STM now
+          mem = c == 0 ? stm : cfg_.detach ? g.constant(xs[c - 1]->value) : xs[c - 1];
+          mem_len = c == 0 ? stm_len : sizes[c - 1];
+        }
       }
-      // The end state of the rows: the last segment's inputs, the coefficients.
-      const std::vector<double> mv = host_doubles(mem->value);
+      // The end state of the rows: the LTM's next new vectors (xl with one segment: the rows' old mems, where
+      // they had any), the coefficients.
+      const std::vector<char> mem_valid = xl && nc == 1 ? has_stm : std::vector<char>(B, 1);
+      const std::vector<double> mv = mem ? host_doubles(mem->value) : std::vector<double>{};
       const std::vector<double> cv = coef ? host_doubles(coef->value) : std::vector<double>{};
       for (int64_t b = 0; b < B; ++b) {
         LayerMemory& lm = rows[b].layers[li];
-        lm.mem.assign(mv.begin() + b * mem_len * C, mv.begin() + (b + 1) * mem_len * C);
+        if (mem && mem_valid[b]) lm.mem.assign(mv.begin() + b * mem_len * C, mv.begin() + (b + 1) * mem_len * C);
+        else lm.mem.clear();
         if (has_coef[b]) lm.coef.assign(cv.begin() + b * N * C, cv.begin() + (b + 1) * N * C);
         else lm.coef.clear(), lm.mu.clear(), lm.sigma.clear();
       }
@@ -274,6 +342,11 @@ InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const
         if (tapping()) tap("blocks." + std::to_string(li) + ".ltm", full);
         a = ops::add(g, a, full);
       }
+    }
+    if (xl) {  // the STM's mems of the next segment: this window's last segment's inputs
+      const std::vector<double> sv = host_doubles(xs[nc - 1]->value);
+      const int64_t n = sizes[nc - 1] * C;
+      for (int64_t b = 0; b < B; ++b) rows[b].layers[li].stm.assign(sv.begin() + b * n, sv.begin() + (b + 1) * n);
     }
     x = ops::add(g, x, a);
     Var m = mlp(g, store, ly.mlp, norm(g, store, NormKind::layernorm, ly.ln2, x, 1e-5f), Activation::gelu_tanh);
@@ -345,10 +418,11 @@ double InfiniteModel::flops_per_token(int64_t T) const {
                F = static_cast<double>(cfg_.ff()), L = static_cast<double>(cfg_.n_layers),
                N = static_cast<double>(cfg_.basis), M = static_cast<double>(cfg_.samples),
                S = static_cast<double>(std::min(T, cfg_.segment_len()));
-  const double dense = L * (4.0 * C * C + 2.0 * C * F) + V * C;
+  // xl: the STM also attends to one segment of mems, whose keys and values (2 C^2 per vector) are recomputed.
+  const double dense = L * (4.0 * C * C + 2.0 * C * F + (cfg_.xl() ? 2.0 * C * C : 0.0)) + V * C;
   const double ltm = static_cast<double>(n_memory_layers_) *
                      (2.0 * N * C + C * C + (2.0 * N * C * C + (M + S) * N * C) / S + 3.0 * C * C);
-  return 6.0 * (dense + ltm) + 6.0 * L * S * C;
+  return 6.0 * (dense + ltm) + 6.0 * L * (cfg_.xl() ? 2.0 : 1.0) * S * C;
 }
 
 }  // namespace weft::models

@@ -32,9 +32,19 @@
 //  - Reset (B.8): --memory-reset document clears a stream's memory when Batch::starts marks a new document
 //    (null starts: never); tokens:N drops the coefficients when N memory vectors were added since the last
 //    reset (the official count/mem_threshold: the segment's own vectors are still fitted); never.
-//  - --integration xl (the Transformer-XL path: STM over the previous segment's hidden states with more keys
-//    than queries) needs an attention op with a causal offset that runtime/ops does not have yet: it is an
-//    error naming the flag (TODO issue 14).
+//  - --integration xl (B.8's sorting path, Transformer-XL): the STM of segment c attends over [the previous
+//    segment's layer inputs (mems, no gradient through them: constants across steps and, with --ltm-detach,
+//    within a window); segment c] with the causal offset of ops::attention (query i at key position i + mem);
+//    the memory's keys and values are the layer's own LN1 + qkv of the mems, recomputed with the current
+//    weights (TrXL). The STM length is one segment (mem_len = tgt_len, as in the sorting config). The LTM is
+//    fed with the vectors that just LEFT the STM, the inputs of segment c - 2 (B.8: mems[:-mem_len]), so STM
+//    and LTM cover disjoint spans; its query is the un-rotated STM query (B.8: before r_w_bias). Positions:
+//    TrXL's relative attention is replaced by RoPE on the STM's queries and keys (queries at mem..mem+S-1, keys
+//    0..mem+S-1: relative by construction), so xl declares no learned position table and needs an even head
+//    size. Layers keep the pre-LN GPT-2 block (TrXL's sorting model is post-LN). The state per layer gains
+//    "stm" (the last segment's inputs, in every layer, with or without an LTM); --memory-reset tokens:N drops
+//    only the LTM coefficients, a document start clears both. The first segment of a window whose rows
+//    disagree (some continue a stream, some start one) runs its STM attention row by row.
 // Taps: embed, blocks.<l>.attn, blocks.<l>.ltm (layers with memory, when used), blocks.<l>.mlp, blocks.<l>.out.
 #pragma once
 
@@ -75,6 +85,7 @@ struct InfiniteConfig {
   int64_t reset_tokens = 0;          // N of tokens:N
 
   int64_t segment_len() const { return segment > 0 ? segment : seq_len; }
+  bool xl() const { return integration == "xl"; }
   int64_t ff() const { return d_ff > 0 ? d_ff : 4 * d_model; }
   std::vector<bool> memory_layers() const;  // per layer: has a long-term memory
   void validate() const;
@@ -97,7 +108,7 @@ class InfiniteModel : public Model {
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   Tensor token_embeddings(const ParamStore& store) const override { return store.value(tok_emb_); }
 
-  bool has_state() const override { return n_memory_layers_ > 0; }
+  bool has_state() const override { return n_memory_layers_ > 0 || cfg_.xl(); }
   void reset_state() override { memory_.clear(); }
   std::vector<StateTensor> save_state() const override;
   void load_state(const std::vector<StateTensor>& state) override;
@@ -105,7 +116,9 @@ class InfiniteModel : public Model {
   // Host memory of one layer of one stream; an empty vector is "none".
   struct LayerMemory {
     std::vector<double> coef;       // (N, e): B_past
-    std::vector<double> mem;        // (mem_len, e): the previous segment's layer inputs (the next new vectors)
+    std::vector<double> mem;        // (mem_len, e): the LTM's next new vectors (gpt2: the previous segment's
+                                    // layer inputs; xl: the one before, which just left the STM)
+    std::vector<double> stm;        // xl: (len, e) the previous segment's layer inputs (the STM's mems)
     std::vector<double> mu, sigma;  // (H q): the last attention call's mu and sigma (sticky sampling)
   };
   struct StreamMemory {

@@ -1,6 +1,7 @@
 // The infinity-former's state across steps (models/infinite_memory/infinite.h): per global stream, float64
 // tensors "counters" (2: tokens since the last reset, updates so far) and, per memory layer l that has them,
-// "ltm.<l>.mem" (L, C), "ltm.<l>.coef" (N, C), "ltm.<l>.mu" and "ltm.<l>.sigma" (H q). Absent means none.
+// "ltm.<l>.mem" (L, C), "ltm.<l>.coef" (N, C), "ltm.<l>.mu" and "ltm.<l>.sigma" (H q), and with --integration xl
+// "ltm.<l>.stm" (S, C) in every layer (the STM's mems). Absent means none.
 #include <string>
 
 #include "models/infinite_memory/infinite.h"
@@ -27,6 +28,8 @@ std::vector<StateTensor> InfiniteModel::save_state() const {
       const std::string p = "ltm." + std::to_string(l) + ".";
       if (!m.mem.empty())
         out.push_back({stream, p + "mem", f64_tensor(m.mem, {static_cast<int64_t>(m.mem.size()) / C, C})});
+      if (!m.stm.empty())
+        out.push_back({stream, p + "stm", f64_tensor(m.stm, {static_cast<int64_t>(m.stm.size()) / C, C})});
       if (!m.coef.empty()) out.push_back({stream, p + "coef", f64_tensor(m.coef, {cfg_.basis, C})});
       if (!m.mu.empty()) {
         out.push_back({stream, p + "mu", f64_tensor(m.mu, {static_cast<int64_t>(m.mu.size())})});
@@ -65,13 +68,16 @@ void InfiniteModel::load_state(const std::vector<StateTensor>& state) {
     } catch (...) {
       bad("names no layer");
     }
-    if (l < 0 || l >= cfg_.n_layers || (!layers_.empty() && !layers_[l].memory)) bad("names a layer without memory");
-    LayerMemory& lm = m.layers[static_cast<size_t>(l)];
     const std::string field = s.name.substr(dot + 1);
+    const bool stm = field == "stm";  // xl's mems: every layer has them
+    if (stm && !cfg_.xl()) bad("is an --integration xl memory");
+    if (l < 0 || l >= cfg_.n_layers || (!stm && !layers_.empty() && !layers_[l].memory))
+      bad("names a layer without memory");
+    LayerMemory& lm = m.layers[static_cast<size_t>(l)];
     std::vector<double>* dst = field == "mem" ? &lm.mem : field == "coef" ? &lm.coef : field == "mu" ? &lm.mu
-                               : field == "sigma" ? &lm.sigma : nullptr;
+                               : field == "sigma" ? &lm.sigma : stm ? &lm.stm : nullptr;
     if (!dst) bad("is unknown");
-    if ((field == "mem" && n % C != 0) || (field == "coef" && n != cfg_.basis * C) ||
+    if (((field == "mem" || stm) && n % C != 0) || (field == "coef" && n != cfg_.basis * C) ||
         ((field == "mu" || field == "sigma") && n % cfg_.n_heads != 0))
       bad("has the wrong size");
     dst->assign(v, v + n);

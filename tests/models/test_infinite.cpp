@@ -269,10 +269,12 @@ TEST(InfiniteMemory, StickySamplesLandInTheAttendedBin) {
 
 // ---- state across steps and resets
 struct Tiny {
-  explicit Tiny(const std::string& reset, const std::string& layers = "all") {
+  explicit Tiny(const std::string& reset, const std::string& layers = "all", const std::string& integration = "gpt2",
+                const std::string& segment = "0") {
     model = build_model("infinite", {{"vocab-size", "11"}, {"seq-len", "6"}, {"d-model", "8"}, {"n-layers", "2"},
                                      {"n-heads", "2"}, {"ltm-basis", "6"}, {"ltm-widths", "0.1,0.3"},
-                                     {"ltm-samples", "4"}, {"memory-reset", reset}, {"ltm-layers", layers}});
+                                     {"ltm-samples", "4"}, {"memory-reset", reset}, {"ltm-layers", layers},
+                                     {"integration", integration}, {"ltm-segment", segment}});
     model->declare(store);
     store.finalize();
     store.initialize(3);
@@ -343,12 +345,73 @@ TEST(InfiniteMemory, EvaluationStreamsCarryMemoryAndAreNeverSaved) {
   EXPECT_TRUE(m.model->save_state().empty()) << "evaluation streams were saved";
 }
 
+// ---- --integration xl (Transformer-XL: the STM over the previous segment's layer inputs, the offset attention)
+TEST(InfiniteXl, StepTwoDependsOnStepOneThroughTheStmUnlessADocumentStarts) {
+  const uint8_t none[2] = {0, 0}, both[2] = {1, 1}, first[2] = {1, 0};
+  for (const char* layers : {"none", "all"}) {  // STM only (the Transformer-XL baseline), and with the LTM
+    SCOPED_TRACE(layers);
+    Tiny a("document", layers, "xl"), b("document", layers, "xl");
+    EXPECT_TRUE(a.model->has_state());
+    a.step(10, nullptr);
+    b.step(20, nullptr);
+    EXPECT_NE(a.step(30, none), b.step(30, none)) << "step 2 does not depend on step 1's segment";
+    Tiny c("document", layers, "xl"), d("document", layers, "xl"), fresh("document", layers, "xl");
+    c.step(10, nullptr);
+    d.step(20, nullptr);
+    const double reset = c.step(30, both);
+    EXPECT_EQ(reset, d.step(30, both)) << "a document start did not clear the STM";
+    EXPECT_EQ(fresh.step(30, nullptr), reset) << "after a reset the segment sees no mems";
+    // One row continues, one starts (the row-by-row STM path): row 0 equals a fresh row 0.
+    Tiny e("document", layers, "xl"), f("document", layers, "xl");
+    e.step(10, nullptr);
+    f.step(20, nullptr);
+    EXPECT_NE(e.step(30, first), f.step(30, first)) << "the continuing row lost its mems";
+  }
+}
+
+// Within one window of two segments, the second segment's logits depend on the first only through the STM
+// (no LTM): they change with the first segment's tokens under xl, and not under gpt2.
+TEST(InfiniteXl, SecondSegmentAttendsToTheFirst) {
+  for (const char* integration : {"gpt2", "xl"}) {
+    Tiny m("document", "none", integration, "3");
+    OwnedTensor x = test::random_ids({2, 6}, 50, 11), y = test::random_ids({2, 6}, 50, 11);
+    y.ptr<int32_t>()[0] = (x.ptr<int32_t>()[0] + 1) % 11;  // row 0, token 0 (segment 0) differs
+    auto last = [&](const OwnedTensor& ids) {
+      std::vector<double> v = to_host_doubles(m.model->logits(m.g, m.store, ids)->value);
+      m.g.clear();
+      return std::vector<double>(v.begin() + 3 * 11, v.begin() + 6 * 11);  // row 0, segment 1
+    };
+    if (std::string(integration) == "xl") EXPECT_NE(last(x), last(y)) << "xl: segment 1 does not see segment 0";
+    else EXPECT_EQ(last(x), last(y)) << "gpt2 without LTM: segment 1 sees segment 0";
+  }
+}
+
+// The saved state holds every layer's mems ("ltm.<l>.stm"), and a model that loads it continues exactly.
+TEST(InfiniteXl, ResumeFromSavedStateIsExact) {
+  Tiny a("document", "1", "xl"), b("document", "1", "xl");
+  const uint8_t none[2] = {0, 0};
+  a.step(10, nullptr);
+  a.step(11, none);
+  const std::vector<StateTensor> saved = a.model->save_state();
+  int stm = 0;
+  for (const StateTensor& t : saved) stm += t.name.find(".stm") != std::string::npos;
+  EXPECT_EQ(stm, 4) << "two streams x two layers of mems";
+  b.model->load_state(saved);
+  EXPECT_EQ(a.step(12, none), b.step(12, none));
+  EXPECT_EQ(a.step(13, none), b.step(13, none));
+  Tiny gpt2("document");
+  EXPECT_NE(test::error_of([&] { gpt2.model->load_state(saved); }).find("is an --integration xl memory"),
+            std::string::npos);
+}
+
 TEST(InfiniteMemory, FlagErrorsNameTheFlag) {
   auto error = [](std::map<std::string, std::string> f) {
     f["vocab-size"] = "11";
     return test::error_of([&] { build_model("infinite", f); });
   };
-  EXPECT_NE(error({{"integration", "xl"}}).find("--integration xl needs"), std::string::npos);
+  EXPECT_NE(error({{"integration", "xl"}, {"d-model", "6"}, {"n-heads", "2"}}).find("--integration xl rotates"),
+            std::string::npos);
+  EXPECT_NE(error({{"integration", "gpt3"}}).find("--integration must be gpt2 or xl"), std::string::npos);
   EXPECT_NE(error({{"ltm-basis", "7"}}).find("--ltm-basis"), std::string::npos);
   EXPECT_NE(error({{"ltm-tau", "1.5"}}).find("--ltm-tau"), std::string::npos);
   EXPECT_NE(error({{"memory-reset", "tokens:x"}}).find("--memory-reset"), std::string::npos);
