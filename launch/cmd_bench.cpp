@@ -1,9 +1,14 @@
-// weft bench: training throughput of one rank on synthetic tokens (no data folder needed). Runs
-// warm-up steps, then timed steps of forward + backward + AdamW (the trainer's step without I/O), and
-// reports tokens/s, model FLOP/s with FLOPs per token = 6N + 6 L T d (llm.c's convention:
-// models/model.h), MFU against the device's theoretical dense peak (GPU: SM count x clock x FLOPs per
-// SM per clock, runtime/exec.h) and against the measured GEMM peak of the same backend and dtype, and
-// peak memory. --json appends the figures as one JSON line.
+// weft bench: training throughput on synthetic tokens (no data folder needed). Runs warm-up steps, then
+// timed steps of forward + backward + AdamW (the trainer's step without I/O), and reports tokens/s, model
+// FLOP/s with FLOPs per token = 6N + 6 L T d (llm.c's convention: models/model.h), MACs per token
+// (Model::macs_per_token: the MoEUT spec's A.7 count for moeut and the transformer, FLOPs / 6 otherwise),
+// MFU against the device's theoretical dense peak (GPU: SM count x clock x FLOPs per SM per clock,
+// runtime/exec.h) and against the measured GEMM peak of the same backend and dtype, and peak memory.
+// Under mpirun with more than one rank every rank runs the step on its own synthetic tokens, gradients are
+// reduced over the world like the trainer's (with --expert-parallel E: the trainer's E x D layout, the
+// experts' exchange and the expert-aware reducer); rank 0 reports tokens/s over all ranks, peak memory as
+// the maximum over ranks, and the all-to-all bytes per step (CommExpertExchange::bytes_sent over the timed
+// steps, summed over ranks: dispatch and return, forward and backward). --json appends one JSON line.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -14,9 +19,12 @@
 #include "launch/commands.h"
 #include "launch/metrics.h"
 #include "launch/model_options.h"
+#include "launch/session.h"
 #include "launch/train_options.h"
 #include "runtime/gemm_peak.h"
 #include "launch/trainable_state.h"
+#include "parallel/comm_nccl.h"
+#include "parallel/expert_parallel.h"
 #include "parallel/grad_reducer.h"
 #include "runtime/rng.h"
 
@@ -41,11 +49,13 @@ int cmd_bench(const std::vector<std::string>& args) {
   add_model_options(set, chosen_model(args));
   add_device_options(set, "bench");
   set.group("bench").add_options()
-      ("batch-size", po::value<int64_t>()->default_value(8), "sequences per step")
+      ("batch-size", po::value<int64_t>()->default_value(8), "sequences per step (per rank)")
       ("steps", po::value<int64_t>()->default_value(20), "timed steps")
       ("warmup-steps", po::value<int64_t>()->default_value(3), "untimed steps first (allocation, GEMM plans)")
       ("seed", po::value<uint64_t>()->default_value(1337), "seed of the weights and the synthetic tokens")
-      ("gpu", po::value<int>()->default_value(0), "GPU ordinal (--device cuda)")
+      ("gpu", po::value<int>()->default_value(0), "GPU ordinal (--device cuda, one rank)")
+      ("expert-parallel", po::value<int>()->default_value(1),
+       "E: experts of each MoE module split over E ranks (under mpirun; world = E x D, as in weft train)")
       ("json", po::value<std::string>()->default_value(""), "append the results as one JSON line to this file");
   po::variables_map vm = parse_model_args(set, args, chosen_model(args));
   if (vm.count("help")) {
@@ -57,26 +67,59 @@ int cmd_bench(const std::vector<std::string>& args) {
   device_options(vm, device_flag, dtype_flag, threads);
   const int64_t B = get<int64_t>(vm, "batch-size"), steps = get<int64_t>(vm, "steps"),
                 warmup = get<int64_t>(vm, "warmup-steps"), T = get<int64_t>(vm, "seq-len");
+  const int expert_parallel = get<int>(vm, "expert-parallel");
   if (B <= 0 || steps <= 0 || warmup < 0) throw UsageError("--batch-size and --steps must be positive, --warmup-steps >= 0");
+  if (expert_parallel < 1) throw UsageError("--expert-parallel must be >= 1, got " + std::to_string(expert_parallel));
   if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(int64_t{50304});  // GPT-2, padded
   const Device dev = resolve_device(device_flag);
   const DType compute = parse_compute_dtype(dtype_flag, dev);
-  auto model = make_model(vm);
 
-  ExecContext exec(dev, get<int>(vm, "gpu"), threads);
-  Exec& ex = exec.get();
-  {
-    // The trainer's step: TrainableState with a one-rank replicated reducer.
+  // MPI when a launcher started us (as weft train), else the local communicator of one rank.
+  Session session = start_session();
+  return run_ranked(session, [&]() -> int {
+    par::Communicator& comm = *session.comm;
+    const int world = comm.size(), rank = comm.rank();
+    auto model = make_model(vm);
+    ExecContext exec(dev, world > 1 && session.launch.gpu >= 0 ? session.launch.gpu : get<int>(vm, "gpu"), threads);
+    Exec& ex = exec.get();
+    // The trainer's wiring (launch/trainer.cpp): gradients on the device's communicator (NCCL across GPUs),
+    // the expert layout checked before declare (exit 2 naming --expert-parallel), the model's exchange.
+    std::unique_ptr<par::Communicator> device_comm;
+    par::Communicator* grad_comm = &comm;
+    if (dev == Device::cuda) {
+      device_comm = world > 1 ? par::make_nccl_communicator(comm, ex) : par::make_local_communicator(Device::cuda);
+      grad_comm = device_comm.get();
+    }
+    const par::ExpertLayout layout =
+        par::make_expert_layout(world, rank, expert_parallel, model->n_experts(), model->name());
+    par::ExpertComms expert_host, expert_device;
+    std::unique_ptr<par::CommExpertExchange> exchange;
+    par::ExpertGrads expert_grads;
+    if (layout.expert_parallel > 1) {
+      expert_host = par::split_expert_comms(comm, layout);
+      par::ExpertComms* on_device = &expert_host;
+      if (dev == Device::cuda) {
+        expert_device = par::split_expert_comms(*device_comm, layout);
+        on_device = &expert_device;
+      }
+      exchange = std::make_unique<par::CommExpertExchange>(*on_device->group);
+      expert_grads = par::ExpertGrads{on_device->replicas.get(), expert_host.group.get()};
+    }
+    model->set_parallel(par::make_parallel_context(layout, exchange.get()));
+
+    // The trainer's step: TrainableState with the replicated (expert-aware) reducer.
     TrainableState state(*model, ex, compute);
-    auto local = par::make_local_communicator(dev);
-    auto reducer = par::make_grad_reducer(0, state.master(), *local, *local, 1 << 20, state.fold_fn());
+    auto reducer = par::make_grad_reducer(0, state.master(), *grad_comm, comm, 25 << 20, state.fold_fn(),
+                                          layout.expert_parallel > 1 ? &expert_grads : nullptr);
     state.attach_optimizer(optim::AdamWConfig{}, *reducer);
     state.initialize(get<uint64_t>(vm, "seed"));
     ParamStore& master = state.master();
+    int64_t parameters = 0;  // the logical model (every expert shard counted in full)
+    for (int id = 0; id < master.size(); ++id) parameters += master.info(id).full_shape().numel();
 
-    // Synthetic tokens: uniform ids, targets = inputs shifted by one.
+    // Synthetic tokens: uniform ids (each rank its own stream), targets = inputs shifted by one.
     const int64_t V = model->vocab_size();
-    Rng rng(get<uint64_t>(vm, "seed"), 7);
+    Rng rng(get<uint64_t>(vm, "seed"), static_cast<uint32_t>(7 + 1000 * rank));
     OwnedTensor ids(DType::i32, {B, T + 1});
     for (int64_t i = 0; i < ids.numel(); ++i) ids.ptr<int32_t>()[i] = static_cast<int32_t>(rng.next_u64() % V);
     OwnedTensor in(DType::i32, {B, T}), tg(DType::i32, {B, T});
@@ -86,12 +129,13 @@ int cmd_bench(const std::vector<std::string>& args) {
         tg.ptr<int32_t>()[b * T + t] = ids.ptr<int32_t>()[b * (T + 1) + t + 1];
       }
     OwnedTensor din = in.to(dev), dtg = tg.to(dev);
-    models::Batch batch{din, dtg, static_cast<float>(B * T)};
+    models::Batch batch{din, dtg, static_cast<float>(B * T * world)};  // the global step's mean, as the trainer
 
     Arena arena(dev);
     size_t peak_device = 0;
     double timed = 0.0, last_loss = 0.0;
     for (int64_t step = 0; step < warmup + steps; ++step) {
+      if (step == warmup && exchange) exchange->reset_bytes();
       const double t0 = now_s();
       Graph g(ex, arena);
       Var loss = model->loss_terms(g, state.params(), batch, rng, true).total;
@@ -106,9 +150,29 @@ int cmd_bench(const std::vector<std::string>& args) {
       if (step >= warmup) timed += now_s() - t0;
     }
 
-    const double tokens_per_s = static_cast<double>(B * T * steps) / timed;
+    // Peak memory of the training steps, read before the GEMM peak measurement allocates its matrices.
+    double memory = dev == Device::cuda ? static_cast<double>(peak_device) : peak_rss_bytes();
+    double a2a_bytes = exchange ? static_cast<double>(exchange->bytes_sent()) : 0.0;
+    // Every rank at once (as they ran the steps, sharing the machine): the smallest is the per-rank peak.
+    double gemm_peak = dev == Device::cuda ? measured_gemm_peak(ex, compute, {4096, 8192})
+                                           : measured_gemm_peak(ex, DType::f32, {1024, 2048});
+    if (world > 1) {  // over the ranks: the slowest rank's time and GEMM peak, the largest memory, summed loss, bytes
+      comm.all_reduce(&gemm_peak, 1, DType::f64, par::ReduceOp::min);
+      comm.all_reduce(&timed, 1, DType::f64, par::ReduceOp::max);
+      comm.all_reduce(&memory, 1, DType::f64, par::ReduceOp::max);
+      comm.all_reduce(&last_loss, 1, DType::f64, par::ReduceOp::sum);  // each rank's share of the global mean
+      comm.all_reduce(&a2a_bytes, 1, DType::f64, par::ReduceOp::sum);
+    }
+    if (rank != 0) return 0;
+
+    const double tokens_per_s = static_cast<double>(B * T * steps * world) / timed;
     const double flops_per_token = model->flops_per_token(T);
+    const double macs_per_token = model->macs_per_token(T);
+    // The families that override Model::macs_per_token with the spec's A.7 count (the others: FLOPs / 6).
+    const bool spec_macs = model->name() == "moeut" || model->name() == "transformer";
+    const double a2a_per_step = a2a_bytes / static_cast<double>(steps);
     const double model_flops = tokens_per_s * flops_per_token;
+    const double flops_per_rank = model_flops / world;
     double theoretical = 0.0;
     std::string device_name = "cpu";
     if (dev == Device::cuda) {
@@ -118,24 +182,31 @@ int cmd_bench(const std::vector<std::string>& args) {
                     std::to_string(info.sm_count) + " SMs, " + std::to_string(static_cast<int>(info.clock_hz / 1e6)) +
                     " MHz)";
     }
-    // Peak memory of the training steps, read before the GEMM peak measurement allocates its matrices.
-    const double memory = dev == Device::cuda ? static_cast<double>(peak_device) : peak_rss_bytes();
-    const double gemm_peak = dev == Device::cuda ? measured_gemm_peak(ex, compute, {4096, 8192})
-                                                 : measured_gemm_peak(ex, DType::f32, {1024, 2048});
 
     std::printf("bench %s on %s, %s: B=%lld T=%lld, %lld parameters, %.4g FLOPs/token\n", model->name().c_str(),
                 device_name.c_str(), std::string(dtype_name(compute)).c_str(), (long long)B, (long long)T,
-                (long long)master.numel(), flops_per_token);
+                (long long)parameters, flops_per_token);
+    if (world > 1)
+      std::printf("  %d ranks (%s), expert parallel E=%d x data parallel D=%d, B=%lld per rank; tokens/s and model "
+                  "FLOPs of all ranks, ms/step of the slowest\n",
+                  world, comm.kind().c_str(), layout.expert_parallel, layout.data_parallel(), (long long)B);
     std::printf("  %.0f tokens/s, %.1f ms/step, %.2f TFLOP/s model FLOPs, final loss %.4f\n", tokens_per_s,
                 1e3 * timed / steps, model_flops / 1e12, last_loss);
+    std::printf("  MACs/token (%s): %.0f\n", spec_macs ? "spec A.7 formula, no LM head" : "FLOPs/token / 6",
+                macs_per_token);
     if (theoretical > 0)
-      std::printf("  MFU %.1f%% of the theoretical dense %s peak %.1f TFLOP/s\n", 100 * model_flops / theoretical,
-                  std::string(dtype_name(compute)).c_str(), theoretical / 1e12);
+      std::printf("  MFU %.1f%% of the theoretical dense %s peak %.1f TFLOP/s%s\n", 100 * flops_per_rank / theoretical,
+                  std::string(dtype_name(compute)).c_str(), theoretical / 1e12, world > 1 ? " (per rank)" : "");
     else if (dev == Device::cuda)
       std::printf("  MFU not reported: this GPU architecture is not in runtime/backend_cuda/device_info.cu\n");
-    std::printf("  %.1f%% of the measured %s GEMM peak %.2f TFLOP/s\n", 100 * model_flops / gemm_peak,
-                std::string(dtype_name(dev == Device::cuda ? compute : DType::f32)).c_str(), gemm_peak / 1e12);
-    std::printf("  peak memory %.0f MB (%s)\n", memory / 1e6, dev == Device::cuda ? "device, sampled after backward" : "RSS");
+    std::printf("  %.1f%% of the measured %s GEMM peak %.2f TFLOP/s%s\n", 100 * flops_per_rank / gemm_peak,
+                std::string(dtype_name(dev == Device::cuda ? compute : DType::f32)).c_str(), gemm_peak / 1e12,
+                world > 1 ? " (per rank, measured on every rank at once)" : "");
+    std::printf("  peak memory %.0f MB (%s%s)\n", memory / 1e6,
+                dev == Device::cuda ? "device, sampled after backward" : "RSS", world > 1 ? ", max over ranks" : "");
+    if (model->n_experts() > 0 || world > 1)
+      std::printf("  all-to-all %.0f bytes/step (expert exchange, all ranks, both directions, forward and backward)\n",
+                  a2a_per_step);
 
     const std::string json = get<std::string>(vm, "json");
     if (!json.empty()) {
@@ -147,20 +218,26 @@ int cmd_bench(const std::vector<std::string>& args) {
                .str("dtype", std::string(dtype_name(compute)))
                .integer("batch_size", B)
                .integer("seq_len", T)
-               .integer("parameters", master.numel())
+               .integer("ranks", world)
+               .integer("expert_parallel", layout.expert_parallel)
+               .integer("parameters", parameters)
                .num("tokens_per_s", tokens_per_s)
+               .num("ms_per_step", 1e3 * timed / steps)
                .num("flops_per_token", flops_per_token)
-               .num("mfu", theoretical > 0 ? model_flops / theoretical : 0.0)
+               .num("macs_per_token", macs_per_token)
+               .str("macs_formula", spec_macs ? "spec_a7" : "flops_div_6")
+               .num("mfu", theoretical > 0 ? flops_per_rank / theoretical : 0.0)
                .num("theoretical_peak_flops", theoretical)
                .num("gemm_peak_flops", gemm_peak)
                .num("peak_memory_bytes", memory)
+               .num("all_to_all_bytes_per_step", a2a_per_step)
                .num("loss", last_loss)
                .text()
         << "\n";
       if (!f) throw Error("--json: write to " + json + " failed");
     }
-  }
-  return 0;
+    return 0;
+  });
 }
 
 }  // namespace weft::launch

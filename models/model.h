@@ -9,6 +9,7 @@
 //   max_seq_len()  the longest context the parameters support (eval/sample give clear errors)
 //   taps           hidden states and sub-block outputs (and their gradients) for analysis commands
 //   set_parallel() the parallel context (expert dispatch)
+//   macs_per_token() forward MACs per token (`weft bench`; default flops_per_token / 6)
 //   blocks_from_embeddings() / token_embeddings()  run every block from given input embeddings, and the
 //                  token embedding matrix E (representation accuracy, spec A.9: `weft analyze represent`)
 #pragma once
@@ -102,6 +103,12 @@ class Model {
   // Experts per MoE module (the logical count, before expert-parallel sharding); 0: no experts, so
   // --expert-parallel must stay 1. The trainer checks that E divides it before declare().
   virtual int64_t n_experts() const { return 0; }
+  // Forward multiply-accumulates per token at context T for `weft bench`'s "MACs/token": by default
+  // flops_per_token(T) / 6 (forward + backward = 3 x forward, 2 FLOPs per MAC), so it includes whatever
+  // flops_per_token counts (the LM head included). Families compared against the MoEUT paper override it
+  // with the spec's own count (moeut.md A.7: attention + FFN x L, no embedding, no LM head): moeut and the
+  // transformer, which `weft bench` labels "spec A.7 formula" by family name.
+  virtual double macs_per_token(int64_t T) const { return flops_per_token(T) / 6.0; }
 
   // State across training steps (memories, caches of previous segments). Training calls of loss_terms
   // read and update the state of the streams in Batch::streams. save_state returns the streams this rank

@@ -62,6 +62,7 @@ class Moeut : public Model {
   LossTerms loss_terms(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) override;
   Var logits(Graph& g, ParamStore& store, const Tensor& ids) override;
   double flops_per_token(int64_t T) const override;  // 6 x A.7's MACs (fwd + bwd, 2 FLOPs per MAC)
+  double macs_per_token(int64_t T) const override { return cfg_.macs_per_token(T); }  // A.7, no LM head
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   int64_t n_experts() const override { return cfg_.n_experts; }
   Var blocks_from_embeddings(Graph& g, ParamStore& store, Var x) override;

@@ -167,4 +167,15 @@ double Transformer::flops_per_token(int64_t T) const {
   return 6.0 * n + 6.0 * L * static_cast<double>(T) * A;
 }
 
+double Transformer::macs_per_token(int64_t T) const {
+  // The MoEUT paper's dense count (spec moeut.md A.7, get_attention_flops / get_ff_flops), per token, x L:
+  // attention 2 H dh T (QK^T and PV) + 4 d H dh (q, k, v, output), FFN 2 d dff (3 d dff with SwiGLU's three
+  // matrices); no embedding, no LM head, no norms or biases.
+  const double d = static_cast<double>(cfg_.d_model), H = static_cast<double>(cfg_.n_heads),
+               dh = static_cast<double>(cfg_.head_size()), F = static_cast<double>(cfg_.ff());
+  const double att = 2.0 * H * dh * static_cast<double>(T) + 4.0 * d * H * dh;
+  const double ff = (cfg_.activation == "swiglu" ? 3.0 : 2.0) * d * F;
+  return static_cast<double>(cfg_.n_layers) * (att + ff);
+}
+
 }  // namespace weft::models

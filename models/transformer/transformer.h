@@ -24,6 +24,7 @@ class Transformer : public Model {
   Var loss(Graph& g, ParamStore& store, const Batch& batch, Rng& rng, bool training) override;
   Var logits(Graph& g, ParamStore& store, const Tensor& ids) override;
   double flops_per_token(int64_t T) const override;
+  double macs_per_token(int64_t T) const override;  // spec moeut A.7's dense count (transformer.cpp)
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   // Learned positions have seq-len rows; every other scheme evaluates at any length.
   int64_t max_seq_len() const override {

@@ -1,0 +1,59 @@
+// `weft bench` on one rank (issue 13): the MACs per token it prints and writes are the spec's A.7 counts
+// (MoeutConfig::macs_per_token for moeut; L (2 H dh T + 4 d H dh + 2 d dff) for the transformer), the --json
+// line holds macs_per_token and all_to_all_bytes_per_step (0 without expert parallelism), and
+// --expert-parallel that does not fit one rank exits 2 naming the flag. Multi-rank runs: test_bench_mpi.cpp.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "tests/cli/bench_runs.h"
+
+namespace weft::test {
+namespace {
+
+TEST(Bench, MoeutReportsSpecMacsAndNoAllToAll) {
+  const std::string json = bench_json_path("moeut");
+  ProcessResult r = run_shell(weft_binary() + tiny_moeut_bench_args() + "--json " + json);
+  ASSERT_EQ(r.code, 0) << r.out;
+  const double expected = tiny_moeut().macs_per_token(32);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"(MACs/token \(spec A\.7 formula, no LM head\): ([0-9]+))")))
+      << r.out;
+  EXPECT_NEAR(std::stod(m[1].str()), expected, 0.5) << r.out;  // printed as an integer
+  EXPECT_NE(r.out.find("all-to-all 0 bytes/step"), std::string::npos) << r.out;
+
+  auto f = last_json_line(json);
+  ASSERT_TRUE(f.count("macs_per_token") && f.count("all_to_all_bytes_per_step")) << r.out;
+  EXPECT_DOUBLE_EQ(std::stod(f["macs_per_token"]), expected);
+  EXPECT_EQ(f["macs_formula"], "\"spec_a7\"");
+  EXPECT_EQ(std::stod(f["all_to_all_bytes_per_step"]), 0.0);
+  EXPECT_EQ(f["ranks"], "1");
+  EXPECT_EQ(f["parameters"], std::to_string(tiny_moeut().param_count()));
+  EXPECT_GT(std::stod(f["tokens_per_s"]), 0.0);
+  std::filesystem::remove(json);
+}
+
+TEST(Bench, TransformerReportsDenseSpecMacs) {
+  const std::string json = bench_json_path("dense");
+  ProcessResult r = run_shell(weft_binary() +
+                              " bench --model transformer --vocab-size 64 --seq-len 32 --d-model 24 --n-layers 2"
+                              " --n-heads 3 --d-ff 40 --activation relu --batch-size 2 --steps 2 --warmup-steps 1"
+                              " --threads 1 --json " + json);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("MACs/token (spec A.7 formula, no LM head)"), std::string::npos) << r.out;
+  const double d = 24, H = 3, dh = 8, T = 32, F = 40, L = 2;  // A.7's dense count
+  const double expected = L * (2 * H * dh * T + 4 * d * H * dh + 2 * d * F);
+  auto f = last_json_line(json);
+  EXPECT_DOUBLE_EQ(std::stod(f["macs_per_token"]), expected);
+  EXPECT_EQ(std::stod(f["all_to_all_bytes_per_step"]), 0.0);
+  std::filesystem::remove(json);
+}
+
+TEST(Bench, ExpertParallelNeedsTheRanks) {
+  ProcessResult r = run_shell(weft_binary() + tiny_moeut_bench_args() + "--expert-parallel 2");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--expert-parallel"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace weft::test
