@@ -8,6 +8,7 @@
 
 #include "data/tokenizer.h"
 #include "launch/commands.h"
+#include "launch/init_from.h"
 #include "launch/model_options.h"
 #include "launch/session.h"
 #include "launch/signals.h"
@@ -91,6 +92,8 @@ int cmd_train(const std::vector<std::string>& args) {
       merge_pack(vm, stored_ini, resume);
       opt.pack = parse_packing(get<std::string>(vm, "pack"));
     }
+    // --init-from: a fresh run only; a run without a checkpoint is an error naming the flag (before any work).
+    const std::string init_path = resume.empty() && !opt.init_from.empty() ? resolve_init_from(opt.init_from) : "";
     auto tok = data::load_tokenizer(opt.data);
     if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(tok->vocab_size());
     auto model = make_model(vm);
@@ -104,6 +107,9 @@ int cmd_train(const std::vector<std::string>& args) {
     CheckpointMeta meta{get<std::string>(vm, "model"), ini, weft_version(), comm.size()};
     Trainer trainer(opt, std::move(model), get<int64_t>(vm, "seq-len"), meta, comm, std::max(session.launch.gpu, 0));
     if (!resume.empty()) trainer.resume_from(resume);
+    if (!init_path.empty()) trainer.init_from(init_path);
+    else if (!opt.init_from.empty() && comm.rank() == 0)
+      std::printf("note: --init-from %s ignored: the run resumes from its own checkpoint\n", opt.init_from.c_str());
     install_stop_handlers();
     double val = trainer.run();
     if (trainer.stopped()) return kExitStopped;

@@ -60,7 +60,10 @@ void add_train_options(OptionSet& set) {
       ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
       ("save-on-exit", po::value<bool>()->default_value(true)->implicit_value(true), "checkpoint when the run ends")
       ("keep-checkpoints", po::value<int64_t>()->default_value(3), "checkpoints to keep (older ones are deleted)")
-      ("resume", po::value<std::string>()->default_value(""), "PATH | latest | auto (latest if it exists)");
+      ("resume", po::value<std::string>()->default_value(""), "PATH | latest | auto (latest if it exists)")
+      ("init-from", po::value<std::string>()->default_value(""),
+       "RUN: start from the parameters of RUN's latest checkpoint that match this model by name and shape (the "
+       "rest initialised as usual; step and optimizer fresh); ignored when the run resumes its own checkpoint");
 }
 
 TrainOptions train_options(const po::variables_map& vm) {
@@ -103,6 +106,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.save_on_exit = get<bool>(vm, "save-on-exit");
   o.keep_checkpoints = get<int64_t>(vm, "keep-checkpoints");
   o.resume = get<std::string>(vm, "resume");
+  o.init_from = get<std::string>(vm, "init-from");
   auto positive = [](int64_t v, const char* flag) {
     if (v <= 0) throw UsageError(std::string("--") + flag + " must be positive, got " + std::to_string(v));
   };

@@ -29,6 +29,7 @@ struct TrainOptions {
   int64_t save_every = 0, keep_checkpoints = 3;
   bool save_on_exit = true;
   std::string resume;  // "", PATH, "latest" or "auto"
+  std::string init_from;  // --init-from RUN: matching parameters of RUN's latest checkpoint (a fresh run only)
 };
 
 void add_train_options(OptionSet& set);

@@ -25,6 +25,12 @@ void TrainableState::initialize(uint64_t seed) {
   if (mixed_) mixed_->refresh(ex_, master_);
 }
 
+InitFromReport TrainableState::init_from(const std::string& checkpoint) {
+  InitFromReport r = load_matching_params(checkpoint, master_);
+  if (mixed_) mixed_->refresh(ex_, master_);
+  return r;
+}
+
 void TrainableState::attach_optimizer(const optim::AdamWConfig& cfg, const par::GradReducer& reducer) {
   adamw_ = std::make_unique<optim::AdamW>(master_, cfg, reducer.update_begin(), reducer.update_end());
 }

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "launch/checkpoint.h"
+#include "launch/init_from.h"
 #include "models/model.h"
 #include "parallel/grad_reducer.h"
 #include "runtime/optim/adamw.h"
@@ -51,6 +52,9 @@ class TrainableState {
   // Loads parameters, and with an optimizer its moments (this rank's range) and step count; the
   // training bookkeeping into *state when given.
   void load(const std::string& checkpoint, TrainState* state);
+  // --init-from: the parameters that match the checkpoint by name and shape (launch/init_from.h); the
+  // compute copy follows. Optimizer and bookkeeping untouched.
+  InitFromReport init_from(const std::string& checkpoint);
 
  private:
   Exec& ex_;

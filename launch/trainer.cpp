@@ -148,6 +148,11 @@ void Trainer::read_step() {
   train_segments_->advance();
 }
 
+void Trainer::init_from(const std::string& checkpoint) {
+  const InitFromReport r = state_store_->init_from(checkpoint);
+  if (comm_.rank() == 0) std::printf("init-from %s: %s\n", checkpoint.c_str(), r.summary().c_str());
+}
+
 void Trainer::resume_from(const std::string& path) {
   const int64_t schedule_steps = state_.lr_decay_steps;
   state_store_->load(path, &state_);

@@ -41,6 +41,9 @@ class Trainer {
   ~Trainer();
   // Loads a checkpoint (parameters, optimizer, cursor, RNG, model state, bookkeeping) to continue from it.
   void resume_from(const std::string& path);
+  // --init-from: before step 1, the parameters of a checkpoint that match by name and shape (launch/init_from.h);
+  // prints the counts on rank 0. Step, optimizer state, data and model state stay fresh.
+  void init_from(const std::string& checkpoint);
   // Runs until --steps or until a stop signal (then saves); returns the final validation loss (NaN when
   // there is no validation split or the run was stopped). stopped() tells which.
   double run();

@@ -1,6 +1,7 @@
 // Checkpoints: bit-exact resume (dropout and gradient accumulation on), every corruption case with an
 // error naming the file or dataset, a fuzz of random byte flips that must never crash, kill -9 during
-// saves, a file-size limit during a save, another configuration's checkpoint, and h5py readability.
+// saves, a file-size limit during a save, another configuration's checkpoint, h5py readability, and --init-from
+// (partial initialisation from another run).
 #include <gtest/gtest.h>
 
 #include "tests/harness/process.h"
@@ -17,6 +18,7 @@
 
 #include "launch/checkpoint.h"
 #include "models/transformer/transformer.h"
+#include "runtime/checkpoint/h5.h"
 #include "runtime/checkpoint/manifest.h"
 
 namespace {
@@ -245,3 +247,59 @@ TEST_F(Checkpoint, ExportToPyTorchReferenceMatchesWeftEval) {
 }
 
 }  // namespace
+
+// --init-from RUN: a trained transformer's parameters start an infinity-former (same names and shapes: the
+// embeddings, every block's LN, attention and MLP; the learned positions differ in rows and are skipped, named);
+// the memory's new parameters keep their initialisers (equal to a run without --init-from, same seed), the step
+// starts at 1; a run without a checkpoint is an error naming the flag (exit 2).
+TEST_F(Checkpoint, InitFromLoadsTheMatchingParametersOfAnotherRun) {
+  const std::string t = dir_ + "/init_t", a = dir_ + "/init_a", b = dir_ + "/init_b";
+  Result r = sh(train(t, "--steps 3 --lr 0.01 --warmup 0"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  // lr 1e-30: one step moves no non-zero f32 value, so the saved parameters are the initial ones.
+  const std::string inf = "--model infinite --ltm-basis 8 --ltm-samples 8 --ltm-segment 8 --steps 1 --lr 1e-30 --min-lr 0 "
+                          "--warmup 0 --weight-decay 0 --seed 5";
+  r = sh(train(a, inf + " --init-from " + t));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("init-from " + t + "/checkpoints/step_00000003: 27 parameters loaded, 14 new (initialised), "
+                       "1 skipped (shape mismatch: pos_emb.weight: (16, 16) in the checkpoint vs (8, 16))"),
+            std::string::npos)
+      << r.out;
+  ASSERT_EQ(sh(train(b, inf)).code, 0);
+  auto params = [](const std::string& run) {
+    std::ifstream latest(run + "/checkpoints/latest");
+    std::string name;
+    latest >> name;
+    weft::ckpt::H5File f = weft::ckpt::H5File::open_read(run + "/checkpoints/" + name + "/rank_00000.h5");
+    std::map<std::string, std::vector<float>> m;
+    for (const std::string& d : f.dataset_names()) {
+      if (d.rfind("params/", 0) != 0) continue;
+      const weft::Shape s = f.shape_of(d);
+      std::vector<float> v(static_cast<size_t>(s.numel()));
+      f.read(d, weft::DType::f32, s, v.data());
+      m[d.substr(7)] = v;
+    }
+    return m;
+  };
+  auto pt = params(t), pa = params(a), pb = params(b);
+  int shared = 0, fresh = 0;
+  for (const auto& [name, v] : pa) {
+    if (pt.count(name) && pt[name].size() == v.size()) {
+      ++shared;
+      EXPECT_EQ(v, pt[name]) << name << " was not loaded";
+      EXPECT_NE(v, pb[name]) << name << " kept its initialiser";
+    } else {
+      ++fresh;
+      EXPECT_EQ(v, pb[name]) << name << " is not its initialiser";
+    }
+  }
+  EXPECT_EQ(shared, 27);  // embeddings, 2 x 12 of the blocks, ln_f
+  EXPECT_EQ(fresh, 15);  // 2 x 7 memory parameters and the learned positions
+  std::ifstream metrics(a + "/metrics.jsonl");
+  std::string first;
+  std::getline(metrics, first);
+  EXPECT_NE(first.find("\"step\": 1"), std::string::npos) << first;
+  r = sh(train(dir_ + "/init_c", inf + " --init-from " + dir_ + "/no_such_run"));
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--init-from " + dir_ + "/no_such_run: the run has no checkpoint"), std::string::npos) << r.out;
+}
