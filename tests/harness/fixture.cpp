@@ -5,6 +5,11 @@
 #include <sstream>
 
 #include "runtime/check.h"
+#include "tests/harness/gradcheck.h"
+
+#include <gtest/gtest.h>
+#include <algorithm>
+#include <cmath>
 
 #ifndef WEFT_SOURCE_DIR
 #define WEFT_SOURCE_DIR "."
@@ -66,6 +71,33 @@ Fixture load_fixture(const std::string& path) {
     WEFT_CHECK(in, "[fixture] ", path, ": truncated payload at tensor '", name, "'");
   }
   return fx;
+}
+
+void load_fixture_params(const Fixture& fx, ParamStore& store) {
+  for (int id = 0; id < store.size(); ++id) {
+    const ParamInfo& info = store.info(id);
+    const FixtureTensor& t = fx.at(info.name);
+    ASSERT_EQ(t.shape, info.shape) << info.name;
+    std::vector<double> v(t.f32.begin(), t.f32.end());
+    OwnedTensor host = from_values(store.dtype(), info.shape, v);
+    device_copy(store.device(), store.value(id).data, Device::cpu, host.tensor().data, host.tensor().nbytes());
+  }
+}
+
+FixtureTokens fixture_tokens(const Fixture& fx) {
+  const FixtureTensor &in = fx.at("inputs"), &tg = fx.at("targets");
+  std::vector<double> ids(in.i32.begin(), in.i32.end()), tgt(tg.i32.begin(), tg.i32.end());
+  return FixtureTokens{from_values(DType::i32, in.shape, ids), from_values(DType::i32, tg.shape, tgt)};
+}
+
+double max_rel_error(const std::vector<double>& got, const std::vector<float>& ref) {
+  EXPECT_EQ(got.size(), ref.size());
+  double err = 0, scale = 0;
+  for (size_t i = 0; i < ref.size() && i < got.size(); ++i) {
+    err = std::max(err, std::fabs(got[i] - ref[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(ref[i])));
+  }
+  return scale > 0 ? err / scale : err;
 }
 
 }  // namespace weft::test

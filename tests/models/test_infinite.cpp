@@ -22,15 +22,7 @@ namespace {
 using test::Fixture;
 using test::to_host_doubles;
 
-double rel_error(const std::vector<double>& got, const std::vector<float>& ref) {  // max |a - b| / max |b|
-  EXPECT_EQ(got.size(), ref.size());
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < ref.size() && i < got.size(); ++i) {
-    err = std::max(err, std::fabs(got[i] - ref[i]));
-    scale = std::max(scale, std::fabs(static_cast<double>(ref[i])));
-  }
-  return scale > 0 ? err / scale : err;
-}
+using test::max_rel_error;
 
 std::vector<double> doubles(const test::FixtureTensor& t) { return std::vector<double>(t.f32.begin(), t.f32.end()); }
 
@@ -81,13 +73,13 @@ TEST(InfiniteReference, OneMemoryUpdateValuesAndGradients) {
   Var G_first = lv.constant(ltm::ridge_matrix(basis, ltm::first_update_design(L), lambda), {L, N});
   Var coef = ltm::update(lv.g, ltm::sample_old(lv.g, lv.constant(psi, {B, M, N}), past), xm, G_inf);
   Var coef_first = ltm::update(lv.g, nullptr, xm, G_first);
-  EXPECT_LT(rel_error(to_host_doubles(coef->value), fx.at("coef").f32), 1e-5);
-  EXPECT_LT(rel_error(to_host_doubles(coef_first->value), fx.at("coef_first").f32), 1e-5);
+  EXPECT_LT(max_rel_error(to_host_doubles(coef->value), fx.at("coef").f32), 1e-5);
+  EXPECT_LT(max_rel_error(to_host_doubles(coef_first->value), fx.at("coef_first").f32), 1e-5);
   OwnedTensor R = test::from_values(DType::f32, fx.at("R").shape, doubles(fx.at("R")));
   lv.g.backward({coef, coef_first}, {R.tensor(), R.tensor()});
   for (const auto& [name, v] : {std::pair<std::string, Var>{"coef_past", past}, {"x_new", x_new},
                                 {"mask.weight", w.mask_w}, {"mask.bias", w.mask_b}}) {
-    const double err = rel_error(to_host_doubles(v->grad), fx.at("grad." + name).f32);
+    const double err = max_rel_error(to_host_doubles(v->grad), fx.at("grad." + name).f32);
     EXPECT_LT(err, 1e-5) << "gradient of " << name;
     std::printf("  update: gradient of %s rel %.2e\n", name.c_str(), err);
   }
@@ -95,7 +87,7 @@ TEST(InfiniteReference, OneMemoryUpdateValuesAndGradients) {
   const std::vector<double> mu = doubles(fx.at("sticky.mu")), sigma = doubles(fx.at("sticky.sigma"));
   const std::vector<double> p = ltm::sticky_bin_mass(mu.data(), sigma.data(), static_cast<int64_t>(mu.size()),
                                                      std::stoll(fx.config.at("ltm-sticky-bins")));
-  EXPECT_LT(rel_error(p, fx.at("sticky.p").f32), 1e-6);
+  EXPECT_LT(max_rel_error(p, fx.at("sticky.p").f32), 1e-6);
 }
 
 TEST(InfiniteReference, OneAttentionCallValuesAndGradients) {
@@ -110,17 +102,17 @@ TEST(InfiniteReference, OneAttentionCallValuesAndGradients) {
   const int64_t N = basis.size();
   ltm::Attention a = ltm::attend(lv.g, w, q, coef, lv.constant(basis.mu, {N}), lv.constant(var, {N}),
                                  std::stod(fx.config.at("ltm-sigma-floor")), std::stod(fx.config.at("ltm-sigma0")));
-  EXPECT_LT(rel_error(to_host_doubles(a.z->value), fx.at("z").f32), 1e-5);
-  EXPECT_LT(rel_error(to_host_doubles(a.mu->value), fx.at("mu").f32), 1e-5);
-  EXPECT_LT(rel_error(to_host_doubles(a.sigma_sq->value), fx.at("sigma_sq").f32), 1e-5);
-  EXPECT_LT(rel_error(to_host_doubles(a.kl->value), fx.at("kl").f32), 1e-5);
+  EXPECT_LT(max_rel_error(to_host_doubles(a.z->value), fx.at("z").f32), 1e-5);
+  EXPECT_LT(max_rel_error(to_host_doubles(a.mu->value), fx.at("mu").f32), 1e-5);
+  EXPECT_LT(max_rel_error(to_host_doubles(a.sigma_sq->value), fx.at("sigma_sq").f32), 1e-5);
+  EXPECT_LT(max_rel_error(to_host_doubles(a.kl->value), fx.at("kl").f32), 1e-5);
   OwnedTensor R = test::from_values(DType::f32, fx.at("R").shape, doubles(fx.at("R")));
   OwnedTensor one = test::from_values(DType::f32, {1}, {1.0});
   lv.g.backward({a.z, a.kl}, {R.tensor(), one.tensor()});
   for (const auto& [name, v] : {std::pair<std::string, Var>{"q", q}, {"coef", coef}, {"key.weight", w.key},
                                 {"value.weight", w.value}, {"out.weight", w.out}, {"mu.weight", w.mu},
                                 {"sigma.weight", w.sigma}}) {
-    const double err = rel_error(to_host_doubles(v->grad), fx.at("grad." + name).f32);
+    const double err = max_rel_error(to_host_doubles(v->grad), fx.at("grad." + name).f32);
     EXPECT_LT(err, 1e-5) << "gradient of " << name;
     std::printf("  attention: gradient of %s rel %.2e\n", name.c_str(), err);
   }
@@ -169,7 +161,7 @@ TEST(InfiniteReference, TinyModelOverThreeSegmentsLossesAndGradients) {
   std::string worst_name;
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
-    const double err = rel_error(to_host_doubles(store.grad(id)), fx.at("grad." + info.name).f32);
+    const double err = max_rel_error(to_host_doubles(store.grad(id)), fx.at("grad." + info.name).f32);
     EXPECT_LT(err, 1e-5) << "gradient of " << info.name;
     if (err >= worst) worst = err, worst_name = info.name;
   }

@@ -21,15 +21,6 @@ namespace {
 
 using test::Fixture;
 
-double rel_error(const std::vector<double>& got, const std::vector<float>& ref) {  // max |a - b| / max |b|
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    err = std::max(err, std::fabs(got[i] - ref[i]));
-    scale = std::max(scale, std::fabs(static_cast<double>(ref[i])));
-  }
-  return scale > 0 ? err / scale : err;
-}
-
 double aux_value(const LossTerms& t, const std::string& name) {
   for (const AuxTerm& a : t.aux)
     if (a.name == name) return test::to_host_doubles(a.value->value)[0];
@@ -46,23 +37,13 @@ void check_against_reference(const std::string& name, DType dt, double tol) {
   ParamStore store(dt);
   model->declare(store);
   store.finalize();
-  for (int id = 0; id < store.size(); ++id) {
-    const ParamInfo& info = store.info(id);
-    const auto& t = fx.at(info.name);
-    ASSERT_EQ(t.shape, info.shape) << info.name;
-    std::vector<double> v(t.f32.begin(), t.f32.end());
-    OwnedTensor host = test::from_values(dt, info.shape, v);
-    device_copy(store.device(), store.value(id).data, Device::cpu, host.tensor().data, host.tensor().nbytes());
-  }
-  const auto& in = fx.at("inputs");
-  const auto& tg = fx.at("targets");
-  std::vector<double> ids(in.i32.begin(), in.i32.end()), tgt(tg.i32.begin(), tg.i32.end());
-  OwnedTensor ids_t = test::from_values(DType::i32, in.shape, ids), tgt_t = test::from_values(DType::i32, tg.shape, tgt);
+  test::load_fixture_params(fx, store);
+  const test::FixtureTokens tokens = test::fixture_tokens(fx);
   Exec ex = cpu_exec();
   Arena arena;
   Graph g(ex, arena);
   Rng rng(1, 0);
-  LossTerms terms = model->loss_terms(g, store, Batch{ids_t, tgt_t, 0.0f}, rng, true);
+  LossTerms terms = model->loss_terms(g, store, Batch{tokens.inputs, tokens.targets, 0.0f}, rng, true);
   g.backward(terms.total);
   const double loss = test::to_host_doubles(terms.total->value)[0];
   for (const auto& [key, got] : {std::pair<std::string, double>{"loss", loss}, {"ce", aux_value(terms, "ce")},
@@ -75,7 +56,7 @@ void check_against_reference(const std::string& name, DType dt, double tol) {
   int checked = 0;
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
-    const double err = rel_error(test::to_host_doubles(store.grad(id)), fx.at("grad." + info.name).f32);
+    const double err = test::max_rel_error(test::to_host_doubles(store.grad(id)), fx.at("grad." + info.name).f32);
     EXPECT_LT(err, tol) << name << ": gradient of " << info.name;
     if (err >= worst) worst = err, worst_name = info.name;
     ++checked;

@@ -33,16 +33,6 @@ TransformerConfig config_of(const Fixture& fx) {
   return c;
 }
 
-// max |a - b| / max |b| over a tensor
-double rel_error(const std::vector<double>& got, const std::vector<float>& ref) {
-  double err = 0, scale = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    err = std::max(err, std::fabs(got[i] - ref[i]));
-    scale = std::max(scale, std::fabs(static_cast<double>(ref[i])));
-  }
-  return scale > 0 ? err / scale : err;
-}
-
 void check_against_reference(const std::string& name, DType dt, double tol) {
   Fixture fx = test::load_fixture(test::fixture_dir() + "/transformer_" + name + ".fix");
   Transformer model(config_of(fx));
@@ -50,29 +40,19 @@ void check_against_reference(const std::string& name, DType dt, double tol) {
   model.declare(store);
   store.finalize();
   Exec ex = cpu_exec();
-  for (int id = 0; id < store.size(); ++id) {
-    const ParamInfo& info = store.info(id);
-    const auto& t = fx.at(info.name);
-    ASSERT_EQ(t.shape, info.shape) << info.name;
-    std::vector<double> v(t.f32.begin(), t.f32.end());
-    OwnedTensor host = test::from_values(dt, info.shape, v);
-    device_copy(store.device(), store.value(id).data, Device::cpu, host.tensor().data, host.tensor().nbytes());
-  }
-  const auto& in = fx.at("inputs");
-  const auto& tg = fx.at("targets");
-  std::vector<double> ids(in.i32.begin(), in.i32.end()), tgt(tg.i32.begin(), tg.i32.end());
-  OwnedTensor ids_t = test::from_values(DType::i32, in.shape, ids), tgt_t = test::from_values(DType::i32, tg.shape, tgt);
+  test::load_fixture_params(fx, store);
+  const test::FixtureTokens tokens = test::fixture_tokens(fx);
   Arena arena;
   Graph g(ex, arena);
   Rng rng(1, 0);
-  Var loss = model.loss(g, store, Batch{ids_t, tgt_t, 0.0f}, rng, true);
+  Var loss = model.loss(g, store, Batch{tokens.inputs, tokens.targets, 0.0f}, rng, true);
   g.backward(loss);
   double ref_loss = fx.at("loss").f32[0];
   EXPECT_NEAR(test::to_host_doubles(loss->value)[0], ref_loss, tol * std::fabs(ref_loss)) << name;
   int checked = 0;
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
-    double err = rel_error(test::to_host_doubles(store.grad(id)), fx.at("grad." + info.name).f32);
+    double err = test::max_rel_error(test::to_host_doubles(store.grad(id)), fx.at("grad." + info.name).f32);
     EXPECT_LT(err, tol) << name << ": gradient of " << info.name;
     ++checked;
   }
