@@ -137,6 +137,25 @@ TEST(Moe, RouteOfNoRows) {
   EXPECT_EQ(r.offsets, (std::vector<int64_t>{0, 0, 0, 0}));
 }
 
+// An expert-parallel rank may receive no rows at all: the chain gather -> grouped_matmul -> relu ->
+// grouped_matmul over zero rows runs forward and backward, leaving the weight gradient untouched.
+TEST(Moe, ZeroRowsThroughTheExpertChain) {
+  Exec ex = cpu_exec();
+  Arena arena;
+  Graph g(ex, arena);
+  Var x = g.input(random_f32({3, 4}, 1), true);
+  Var w1 = g.input(random_f32({2, 4, 5}, 2), true), w2 = g.input(random_f32({2, 5, 4}, 3), true);
+  const OwnedTensor none(DType::i32, {0});
+  Var rows = ops::gather_rows(g, x, g.constant(none));  // (0, 4)
+  const ops::ExpertRoute r = ops::route_by_expert(g, none, 2);
+  Var y = ops::grouped_matmul(g, ops::relu(g, ops::grouped_matmul(g, rows, w1, r)), w2, r);  // (0, 4)
+  ASSERT_EQ(y->value.shape, (Shape{0, 4}));
+  Var total = ops::add(g, ops::sum_all(g, y), ops::sum_all(g, x));  // the zero rows plus something real
+  g.backward(total);
+  for (double v : to_host_doubles(w1->grad)) EXPECT_EQ(v, 0.0);
+  for (double v : to_host_doubles(x->grad)) EXPECT_EQ(v, 1.0);
+}
+
 TEST(Moe, ExpertIdOutOfRangeIsAnError) {
   Exec ex = cpu_exec();
   Arena arena;
