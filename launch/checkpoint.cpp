@@ -5,16 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <unordered_map>
+#include <sstream>
 #include <vector>
 
 #include "runtime/checkpoint/h5.h"
 #include "runtime/checkpoint/manifest.h"
+#include "runtime/checkpoint/reader.h"
 
 #ifndef WEFT_VERSION
 #define WEFT_VERSION "unknown"
@@ -63,34 +63,78 @@ std::string state_dataset(const models::StateTensor& t) {
   return buf + t.name;
 }
 
-// A sharded parameter's logical tensors gathered over the expert group: value, m, v (host bytes).
-using Gathered = std::unordered_map<int, std::array<std::vector<char>, 3>>;
-
-// Collective over expert_group: every sharded parameter's value and moments as full logical tensors.
-Gathered gather_shards(const ParamStore& store, const OptimState& opt, par::Communicator* group) {
-  Gathered out;
+// This rank's expert shard file: every sharded parameter's rows (value and both AdamW moments) under the
+// logical dataset names, with their global row range and logical shape (runtime/checkpoint/reader.h).
+void write_shard_file(const std::string& path, const ParamStore& store, const OptimState& opt, int shard, int E,
+                      int64_t step) {
+  ckpt::H5File f = ckpt::H5File::create(path);
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
-    if (!info.shard.sharded() || info.shard.rows == info.shape[0]) continue;
-    const int E = group ? group->size() : 1;
-    WEFT_CHECK(group && info.shard.rows == info.shape[0] * E && info.shard.begin == info.shape[0] * group->rank(),
-               "[checkpoint] '", info.name, "' holds rows [", info.shard.begin, ", ", info.shard.begin + info.shape[0],
-               ") of ", info.shard.rows, ", which is not expert-group rank ", group ? group->rank() : 0, "'s equal slice over ",
-               E, " ranks (no expert group to gather the other rows from?)");
+    if (!info.shard.sharded()) continue;
     const Tensor parts[3] = {store.value(id), slot(opt.m, info), slot(opt.v, info)};
+    const char* groups[3] = {"params/", "optim/m/", "optim/v/"};
     for (int k = 0; k < 3; ++k) {
-      std::vector<char> mine = host_copy(parts[k]);
-      std::vector<char>& full = out[id][k];
-      full.resize(mine.size() * E);
-      group->all_gather(mine.data(), full.data(), parts[k].numel(), parts[k].dtype);
+      const std::vector<char> rows = host_copy(parts[k]);
+      ckpt::write_shard_rows(f, groups[k] + info.name, parts[k].dtype, info.shape, info.shard.begin,
+                             info.full_shape(), rows.data());
     }
   }
+  f.set_attr("format_version", int64_t(1));
+  f.set_attr("shard", int64_t(shard));
+  f.set_attr("expert_parallel", int64_t(E));
+  f.set_attr("step", step);
+  f.close();
+}
+
+// A file digest as text (the manifest's fields), to travel from a shard writer to rank 0.
+std::string encode_digest(const ckpt::FileDigest& d) {
+  std::ostringstream os;
+  os << d.file << " " << d.bytes << " " << d.checksum << " " << d.datasets.size() << "\n";
+  for (const auto& ds : d.datasets) os << ds.name << " " << ds.offset << " " << ds.bytes << " " << ds.checksum << "\n";
+  return os.str();
+}
+
+ckpt::FileDigest decode_digest(const std::string& text) {
+  std::istringstream is(text);
+  ckpt::FileDigest d;
+  size_t n = 0;
+  is >> d.file >> d.bytes >> d.checksum >> n;
+  d.datasets.resize(n);
+  for (auto& ds : d.datasets) is >> ds.name >> ds.offset >> ds.bytes >> ds.checksum;
+  WEFT_CHECK(!is.fail(), "[checkpoint] a shard writer's digest of '", d.file, "' did not arrive intact");
+  return d;
+}
+
+// Collective over the writers' expert group: every writer's file digest, in shard order.
+std::vector<ckpt::FileDigest> gather_digests(const ckpt::FileDigest& mine, par::Communicator& group) {
+  const std::string text = encode_digest(mine);
+  int64_t len = static_cast<int64_t>(text.size());
+  std::vector<int64_t> lens(static_cast<size_t>(group.size()));
+  group.all_gather(&len, lens.data(), 1, DType::i64);
+  const int64_t words = (*std::max_element(lens.begin(), lens.end()) + 7) / 8;
+  std::vector<int64_t> send(static_cast<size_t>(words), 0), all(static_cast<size_t>(words * group.size()));
+  std::memcpy(send.data(), text.data(), text.size());
+  group.all_gather(send.data(), all.data(), words, DType::i64);
+  std::vector<ckpt::FileDigest> out;
+  for (int r = 0; r < group.size(); ++r)
+    out.push_back(decode_digest(std::string(reinterpret_cast<const char*>(all.data() + r * words),
+                                            static_cast<size_t>(lens[static_cast<size_t>(r)]))));
   return out;
+}
+
+// Every rank learns whether a phase of the save worked on every rank (a failed save must not look like a
+// success anywhere); the rank that failed reports its own error, the others name it.
+void agree(par::Communicator& comm, const std::string& error) {
+  int64_t failed = error.empty() ? 0 : comm.rank() + 1;
+  comm.all_reduce(&failed, 1, DType::i64, par::ReduceOp::max);
+  if (failed == 0) return;
+  WEFT_CHECK(error.empty(), error, " (the previous checkpoint is intact)");
+  WEFT_FAIL("[checkpoint] save failed on rank ", failed - 1, " (the previous checkpoint is intact)");
 }
 
 void write_file(const std::string& path, const ParamStore& store, const OptimState& opt, const TrainState& s,
                 const CheckpointMeta& meta, const std::vector<models::StateTensor>& model_state,
-                const Gathered& gathered, int expert_parallel) {
+                int expert_parallel) {
   ckpt::H5File f = ckpt::H5File::create(path);
   for (const models::StateTensor& t : model_state) {
     WEFT_CHECK(t.value.tensor().device == Device::cpu, "[checkpoint] model state '", t.name, "' is not on the host");
@@ -98,14 +142,10 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   }
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
-    auto it = gathered.find(id);
-    if (it != gathered.end()) {  // an expert shard: the logical tensor gathered from the expert group
-      const Shape full = info.full_shape();
-      f.write("params/" + info.name, store.dtype(), full, it->second[0].data());
-      f.write("optim/m/" + info.name, opt.m.dtype, full, it->second[1].data());
-      f.write("optim/v/" + info.name, opt.v.dtype, full, it->second[2].data());
-      continue;
-    }
+    if (expert_parallel > 1 && info.shard.sharded()) continue;  // in the expert shard files
+    WEFT_CHECK(!info.shard.sharded() || info.shard.rows == info.shape[0], "[checkpoint] '", info.name,
+               "' holds rows [", info.shard.begin, ", ", info.shard.begin + info.shape[0], ") of ", info.shard.rows,
+               ", and no expert group of E > 1 ranks was given to save the others");
     auto v = host_copy(store.value(id));
     f.write("params/" + info.name, store.dtype(), info.shape, v.data());
     auto m = host_copy(slot(opt.m, info));
@@ -118,7 +158,8 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   f.set_attr("config", meta.config_ini);
   f.set_attr("weft_version", meta.version);
   f.set_attr("world_size", int64_t(meta.world_size));
-  f.set_attr("expert_parallel", int64_t(expert_parallel));  // informational: tensors are stored unsharded
+  f.set_attr("expert_parallel", int64_t(expert_parallel));
+  f.set_attr("expert_shard_files", int64_t(expert_parallel > 1 ? expert_parallel : 0));
   f.set_attr("step", s.step);
   f.set_attr("optimizer_steps", opt.steps);
   f.set_attr("consumed_samples", s.consumed_samples);
@@ -155,22 +196,50 @@ std::string save_checkpoint(const std::string& run_dir, const ParamStore& store,
                             par::Communicator* expert_group) {
   const std::string dir = run_dir + "/checkpoints";
   const std::string final_dir = dir + "/" + step_name(state.step);
-  std::string error;
-  // Expert shards: rank 0's expert group gathers them (collective within that group only).
-  Gathered gathered;
-  int64_t writers = comm.rank() == 0 ? 1 : 0;  // 1 on every rank of rank 0's expert group
+  const std::string tmp = final_dir + ".tmp";
+  const bool root = comm.rank() == 0;
+  // Expert shards: with E > 1 every rank of rank 0's expert group (one replica of each shard) writes its
+  // own shard file; nobody gathers the logical expert tensors.
   const int E = expert_group ? expert_group->size() : 1;
-  if (E > 1) expert_group->all_reduce(&writers, 1, DType::i64, par::ReduceOp::max);
-  if (writers) gathered = gather_shards(store, opt, E > 1 ? expert_group : nullptr);
-  if (comm.rank() == 0) {
+  int64_t writer = root ? 1 : 0;  // 1 on every rank of rank 0's expert group
+  if (E > 1) expert_group->all_reduce(&writer, 1, DType::i64, par::ReduceOp::max);
+  const bool shard_writer = E > 1 && writer;
+  std::string error;
+  if (root) {  // 1. the temporary folder, before anyone writes into it
     try {
       fs::create_directories(dir);
-      const std::string tmp = final_dir + ".tmp";
       fs::remove_all(tmp);
       fs::create_directories(tmp);
-      write_file(tmp + "/rank_00000.h5", store, opt, state, meta, model_state, gathered, E);
-      fsync_path(tmp + "/rank_00000.h5");
-      ckpt::write_manifest(tmp, state.step, {ckpt::digest_file(tmp, "rank_00000.h5")});  // written last
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  agree(comm, error);
+  ckpt::FileDigest main_digest, shard_digest;  // 2. every file written, fsynced and digested by its writer
+  try {
+    if (shard_writer) {
+      const std::string name = ckpt::expert_shard_file(expert_group->rank());
+      write_shard_file(tmp + "/" + name, store, opt, expert_group->rank(), E, state.step);
+      fsync_path(tmp + "/" + name);
+      shard_digest = ckpt::digest_file(tmp, name);
+    }
+    if (root) {
+      write_file(tmp + "/" + ckpt::kMainFile, store, opt, state, meta, model_state, E);
+      fsync_path(tmp + "/" + ckpt::kMainFile);
+      main_digest = ckpt::digest_file(tmp, ckpt::kMainFile);
+    }
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  agree(comm, error);  // every file is complete: the barrier before the commit
+  std::vector<ckpt::FileDigest> files{main_digest};  // 3. the shard files' digests travel to rank 0
+  if (shard_writer) {
+    std::vector<ckpt::FileDigest> shards = gather_digests(shard_digest, *expert_group);
+    files.insert(files.end(), shards.begin(), shards.end());
+  }
+  if (root) {  // 4. rank 0 commits: manifest (last), rename, `latest`, retention
+    try {
+      ckpt::write_manifest(tmp, state.step, files);
       fsync_path(tmp + "/manifest.txt");
       fsync_path(tmp);
       fs::remove_all(final_dir);
@@ -189,11 +258,7 @@ std::string save_checkpoint(const std::string& run_dir, const ParamStore& store,
       error = e.what();
     }
   }
-  // Every rank learns whether the save worked (a failed save must not look like a success anywhere).
-  int64_t failed = error.empty() ? 0 : 1;
-  comm.all_reduce(&failed, 1, DType::i64, par::ReduceOp::max);
-  WEFT_CHECK(failed == 0, error.empty() ? "[checkpoint] save failed on rank 0" : error,
-             " (the previous checkpoint is intact)");
+  agree(comm, error);
   return final_dir;
 }
 
@@ -221,8 +286,8 @@ namespace {
 // Verifies the folder against its manifest before HDF5 reads anything.
 std::string verified_file(const std::string& path) {
   WEFT_CHECK(fs::is_directory(path), "[checkpoint] '", path, "' is not a checkpoint folder");
-  ckpt::verify_checkpoint(path);
-  return path + "/rank_00000.h5";
+  ckpt::verify_checkpoint(path);  // the shard files too
+  return path + "/" + ckpt::kMainFile;
 }
 }  // namespace
 
@@ -237,17 +302,23 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
 }
 
 void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt, TrainState* state) {
-  ckpt::H5File f = ckpt::H5File::open_read(verified_file(path));
+  const ckpt::CheckpointReader r(path);  // verified; the main file and any expert shard files
+  const ckpt::H5File& f = r.main();
   for (int id = 0; id < store.size(); ++id) {
     const ParamInfo& info = store.info(id);
-    // The stored logical tensor; a sharded parameter keeps its rows [shard.begin, shard.begin + shape[0]).
+    // The stored logical tensor; a sharded parameter reads its rows [shard.begin, shard.begin + shape[0]),
+    // from the main file (older or E = 1 checkpoints) or whichever shard files hold them.
     const Shape full = info.full_shape();
     auto read_rows = [&](const std::string& dataset, DType dt, void* dst, Device dst_dev) {
-      const size_t es = dtype_size(dt), n = static_cast<size_t>(info.shape.numel());
-      std::vector<char> b(static_cast<size_t>(full.numel()) * es);
-      f.read(dataset, dt, full, b.data());
-      const size_t skip = info.shard.sharded() ? static_cast<size_t>(info.shard.begin) * (n / info.shape[0]) : 0;
-      device_copy(dst_dev, dst, Device::cpu, b.data() + skip * es, n * es);
+      WEFT_CHECK(r.has(dataset), "[checkpoint] ", f.path(), ": dataset '", dataset, "' is missing",
+                 r.shard_files() ? " (in the main file and in every expert shard file)" : "");
+      const Shape have = r.shape_of(dataset);
+      WEFT_CHECK(have == full, "[checkpoint] ", f.path(), ": dataset '", dataset, "' has shape ", have.str(),
+                 " but the model expects ", full.str());
+      std::vector<char> b(static_cast<size_t>(info.shape.numel()) * dtype_size(dt));
+      if (full.rank == 0) r.read(dataset, dt, full, b.data());
+      else r.read_rows(dataset, dt, info.shard.sharded() ? info.shard.begin : 0, info.shape[0], b.data());
+      device_copy(dst_dev, dst, Device::cpu, b.data(), b.size());
     };
     read_rows("params/" + info.name, store.dtype(), store.value(id).data, store.device());
     if (opt) {
@@ -258,9 +329,9 @@ void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt
     }
   }
   // A parameter in the file that the model does not have means another architecture or configuration.
-  for (const std::string& name : f.dataset_names())
+  for (const std::string& name : r.dataset_names())
     if (name.rfind("params/", 0) == 0)
-      WEFT_CHECK(store.find(name.substr(7)) >= 0, "[checkpoint] ", f.path(), " has parameter '", name.substr(7),
+      WEFT_CHECK(store.find(name.substr(7)) >= 0, "[checkpoint] ", path, " has parameter '", name.substr(7),
                  "' that this model does not have (a checkpoint of another architecture or configuration?)");
   if (opt) opt->steps = f.attr_int("optimizer_steps");
   if (state) {

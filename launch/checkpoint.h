@@ -42,13 +42,15 @@ struct CheckpointMeta {
   int world_size = 1;
 };
 
-// Collective: every rank calls it; rank 0 writes (all state is replicated, model_state already gathered
-// from every rank: state/stream_<id>/<name>, state/shared/<name>). Returns the final path.
+// Collective: every rank calls it; rank 0 writes the main file (all dense state is replicated, model_state
+// already gathered from every rank: state/stream_<id>/<name>, state/shared/<name>) and the manifest. Returns
+// the final path.
 // Expert parallelism: a sharded parameter (ParamInfo::shard, rows [begin, begin + shape[0]) of a logical
-// tensor) holds only this rank's rows; expert_group (host buffers, the E ranks whose shards make up the
-// logical tensors, rank k holding the k-th equal slice) gathers them, and rank 0 writes the full logical
-// tensor (parameters and both moments), so the file does not depend on E. Collective over the expert group
-// of rank 0; the other groups only take part in the final all-reduce.
+// tensor) holds only this rank's rows. With an expert_group of E > 1 ranks (host buffers; the E ranks whose
+// shards make up the logical tensors), every rank of rank 0's expert group writes its rows (parameters and
+// both moments) into its own experts_<shard>.h5 in the same temporary folder, fsyncs it and sends its
+// digest to rank 0, which lists every file in the manifest; the folder is renamed once every file is
+// complete. No rank gathers the logical expert tensors. The other expert groups hold replicas and write nothing.
 std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
                             par::Communicator& comm, const std::vector<models::StateTensor>& model_state = {},
@@ -62,7 +64,8 @@ std::string resolve_checkpoint(const std::string& run_dir, const std::string& re
 CheckpointMeta read_checkpoint_meta(const std::string& path);
 // Loads parameters (always), and optimizer state (into opt->m / opt->v, full-size, and opt->steps) and
 // training state when given. Errors name the tensor and both shapes on a mismatch. A sharded parameter
-// reads its rows of the stored logical tensor (any expert-parallel layout loads any checkpoint).
+// reads its rows of the stored logical tensor, from the main file or from whichever expert shard files
+// cover them (any expert-parallel layout loads any checkpoint; E = 1 assembles the whole tensors).
 void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt, TrainState* state);
 // Every tensor of the checkpoint's state/ group (empty when it has none).
 std::vector<models::StateTensor> load_model_state(const std::string& path);

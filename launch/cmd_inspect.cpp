@@ -1,5 +1,6 @@
 // weft inspect PATH: a checkpoint's step, tokens seen, configuration and a table of its tensors
-// (name, shape, dtype, L2 norm). PATH is a checkpoint folder or a run folder (its latest checkpoint).
+// (name, shape, dtype, L2 norm). PATH is a checkpoint folder or a run folder (its latest checkpoint). Tensors
+// of an expert-parallel checkpoint are shown whole, assembled from its expert shard files.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -8,13 +9,12 @@
 #include "launch/checkpoint.h"
 #include "launch/commands.h"
 #include "launch/options.h"
-#include "runtime/checkpoint/h5.h"
-#include "runtime/checkpoint/manifest.h"
+#include "runtime/checkpoint/reader.h"
 
 namespace weft::launch {
 
 namespace {
-double l2_norm(const ckpt::H5File& f, const std::string& name) {
+double l2_norm(const ckpt::CheckpointReader& f, const std::string& name) {
   DType dt = f.dtype_of(name);
   Shape s = f.shape_of(name);
   std::vector<char> raw(s.numel() * dtype_size(dt));
@@ -44,18 +44,21 @@ int cmd_inspect(const std::vector<std::string>& args) {
   }
   std::string path = get<std::string>(vm, "path");
   if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest");
-  ckpt::verify_checkpoint(path);
-  ckpt::H5File f = ckpt::H5File::open_read(path + "/rank_00000.h5");
+  const ckpt::CheckpointReader r(path);  // verified against manifest.txt, shard files included
+  const ckpt::H5File& f = r.main();
   std::printf("checkpoint %s (verified against manifest.txt)\n", path.c_str());
+  if (r.shard_files())
+    std::printf("expert shard files: %d (%s .. %s), expert tensors assembled from them\n", r.shard_files(),
+                ckpt::expert_shard_file(0).c_str(), ckpt::expert_shard_file(r.shard_files() - 1).c_str());
   std::printf("model %s | step %lld | tokens seen %lld | samples consumed %lld | best val loss %.4f | weft %s\n",
               f.attr_string("model").c_str(), (long long)f.attr_int("step"), (long long)f.attr_int("tokens_seen"),
               (long long)f.attr_int("consumed_samples"), f.attr_double("best_val_loss"),
               f.attr_string("weft_version").c_str());
   std::printf("\nconfiguration:\n%s\n", f.attr_string("config").c_str());
   std::printf("%-44s %-16s %-5s %12s\n", "tensor", "shape", "dtype", "L2 norm");
-  for (const std::string& name : f.dataset_names())
-    std::printf("%-44s %-16s %-5s %12.5g\n", name.c_str(), f.shape_of(name).str().c_str(),
-                std::string(dtype_name(f.dtype_of(name))).c_str(), l2_norm(f, name));
+  for (const std::string& name : r.dataset_names())
+    std::printf("%-44s %-16s %-5s %12.5g\n", name.c_str(), r.shape_of(name).str().c_str(),
+                std::string(dtype_name(r.dtype_of(name))).c_str(), l2_norm(r, name));
   return 0;
 }
 

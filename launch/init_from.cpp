@@ -6,8 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/checkpoint/h5.h"
-#include "runtime/checkpoint/manifest.h"
+#include "runtime/checkpoint/reader.h"
 #include "runtime/check.h"
 #include "runtime/memory.h"
 
@@ -44,8 +43,7 @@ std::string resolve_init_from(const std::string& run) {
 
 InitFromReport load_matching_params(const std::string& checkpoint, ParamStore& store) {
   WEFT_CHECK(fs::is_directory(checkpoint), "--init-from: '", checkpoint, "' is not a checkpoint folder");
-  ckpt::verify_checkpoint(checkpoint);
-  ckpt::H5File f = ckpt::H5File::open_read(checkpoint + "/rank_00000.h5");
+  const ckpt::CheckpointReader f(checkpoint);  // verified; the main file and any expert shard files
   std::vector<std::string> stored;
   for (const std::string& name : f.dataset_names())
     if (name.rfind("params/", 0) == 0) stored.push_back(name.substr(7));
@@ -62,12 +60,13 @@ InitFromReport load_matching_params(const std::string& checkpoint, ParamStore& s
       r.skipped.push_back(info.name + ": " + have.str() + " in the checkpoint vs " + full.str());
       continue;
     }
-    // The stored logical tensor; a sharded parameter keeps its rows [shard.begin, shard.begin + shape[0]).
-    const size_t es = dtype_size(store.dtype()), n = static_cast<size_t>(info.shape.numel());
-    std::vector<char> b(static_cast<size_t>(full.numel()) * es);
-    f.read("params/" + info.name, store.dtype(), full, b.data());
-    const size_t skip = info.shard.sharded() ? static_cast<size_t>(info.shard.begin) * (n / info.shape[0]) : 0;
-    device_copy(store.device(), store.value(id).data, Device::cpu, b.data() + skip * es, n * es);
+    // The stored logical tensor; a sharded parameter reads its rows [shard.begin, shard.begin + shape[0]).
+    std::vector<char> b(static_cast<size_t>(info.shape.numel()) * dtype_size(store.dtype()));
+    if (full.rank == 0) f.read("params/" + info.name, store.dtype(), full, b.data());
+    else
+      f.read_rows("params/" + info.name, store.dtype(), info.shard.sharded() ? info.shard.begin : 0, info.shape[0],
+                  b.data());
+    device_copy(store.device(), store.value(id).data, Device::cpu, b.data(), b.size());
     r.loaded.push_back(info.name);
   }
   for (const std::string& name : stored)

@@ -282,7 +282,7 @@ void Trainer::save() {
     model_state = gather_model_state(mine, comm_);  // collective; rank 0 writes
   }
   std::string path = save_checkpoint(opt_.out, state_store_->master(), os, state_, meta_, opt_.keep_checkpoints, comm_,
-                                     model_state, expert_host_.group.get());  // expert shards gathered
+                                     model_state, expert_host_.group.get());  // one shard file per expert shard
   if (comm_.rank() == 0) std::printf("saved checkpoint %s\n", path.c_str());
 }
 

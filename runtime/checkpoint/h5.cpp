@@ -194,6 +194,29 @@ void H5File::read(const std::string& name, DType dt, const Shape& expected, void
   WEFT_CHECK(st >= 0, where, ": read failed (corrupt file?)");
 }
 
+void H5File::read_rows(const std::string& name, DType dt, int64_t begin, int64_t count, void* data) const {
+  std::string where = "[checkpoint] " + path_ + ": dataset '" + name + "'";
+  Shape s = shape_of(name);
+  WEFT_CHECK(s.rank >= 1 && begin >= 0 && count >= 0 && begin + count <= s[0], where, " of shape ", s.str(),
+             " has no rows [", begin, ", ", begin + count, ")");
+  DType stored = dtype_of(name);
+  WEFT_CHECK(stored == dt, where, " has dtype ", dtype_name(stored), " but ", dtype_name(dt), " was expected");
+  if (count == 0) return;
+  hsize_t start[Shape::kMaxDims] = {}, dims[Shape::kMaxDims];
+  for (int i = 0; i < s.rank; ++i) dims[i] = static_cast<hsize_t>(s.dims[i]);
+  start[0] = static_cast<hsize_t>(begin);
+  dims[0] = static_cast<hsize_t>(count);
+  hid_t ds = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
+  hid_t file_space = ds >= 0 ? H5Dget_space(ds) : -1;
+  hid_t mem_space = H5Screate_simple(s.rank, dims, nullptr);
+  herr_t st = file_space >= 0 ? H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, dims, nullptr) : -1;
+  if (st >= 0) st = H5Dread(ds, h5_type(dt), mem_space, file_space, H5P_DEFAULT, data);
+  H5Sclose(mem_space);
+  if (file_space >= 0) H5Sclose(file_space);
+  if (ds >= 0) H5Dclose(ds);
+  WEFT_CHECK(st >= 0, where, ": reading rows [", begin, ", ", begin + count, ") failed (corrupt file?)");
+}
+
 namespace {
 herr_t collect(hid_t, const char* name, const H5O_info_t* info, void* out) {
   if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(out)->push_back(name);
@@ -247,6 +270,66 @@ void H5File::set_attr(const std::string& key, const std::string& v) {
 }
 
 bool H5File::has_attr(const std::string& key) const { return H5Aexists(id_, key.c_str()) > 0; }
+
+namespace {
+// Opens a dataset for its attributes; throws naming the file and the dataset.
+hid_t open_dataset(hid_t file, const std::string& path, const std::string& name) {
+  hid_t ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+  WEFT_CHECK(ds >= 0, "[checkpoint] ", path, ": dataset '", name, "' cannot be opened");
+  return ds;
+}
+}  // namespace
+
+void H5File::set_dataset_attr(const std::string& dataset, const std::string& key, const std::vector<int64_t>& v) {
+  hid_t ds = open_dataset(id_, path_, dataset);
+  hsize_t n = v.size();
+  hid_t space = H5Screate_simple(1, &n, nullptr);
+  if (H5Aexists(ds, key.c_str()) > 0) H5Adelete(ds, key.c_str());
+  hid_t a = H5Acreate2(ds, key.c_str(), H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_INT64, v.data()) : -1;
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(space);
+  H5Dclose(ds);
+  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": cannot write attribute '", key, "' of dataset '", dataset, "'");
+}
+
+void H5File::set_dataset_attr(const std::string& dataset, const std::string& key, const std::string& v) {
+  hid_t ds = open_dataset(id_, path_, dataset);
+  try {
+    write_string_attr(ds, key.c_str(), v);
+  } catch (const Error& e) {
+    H5Dclose(ds);
+    WEFT_FAIL("[checkpoint] ", path_, ": dataset '", dataset, "': ", e.what());
+  }
+  H5Dclose(ds);
+}
+
+std::vector<int64_t> H5File::dataset_attr_ints(const std::string& dataset, const std::string& key) const {
+  hid_t ds = open_dataset(id_, path_, dataset);
+  hid_t a = H5Aexists(ds, key.c_str()) > 0 ? H5Aopen(ds, key.c_str(), H5P_DEFAULT) : -1;
+  hid_t space = a >= 0 ? H5Aget_space(a) : -1;
+  hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+  std::vector<int64_t> v(n > 0 && n <= 64 ? static_cast<size_t>(n) : 0);
+  herr_t st = n == 0 ? 0 : n > 0 && n <= 64 ? H5Aread(a, H5T_NATIVE_INT64, v.data()) : -1;
+  if (space >= 0) H5Sclose(space);
+  if (a >= 0) H5Aclose(a);
+  H5Dclose(ds);
+  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": dataset '", dataset, "' has no readable attribute '", key, "'");
+  return v;
+}
+
+std::string H5File::dataset_attr_string(const std::string& dataset, const std::string& key) const {
+  hid_t ds = open_dataset(id_, path_, dataset);
+  std::string s;
+  try {
+    s = read_string_attr(ds, key.c_str());
+  } catch (const Error& e) {
+    H5Dclose(ds);
+    WEFT_FAIL("[checkpoint] ", path_, ": dataset '", dataset, "': ", e.what());
+  }
+  H5Dclose(ds);
+  return s;
+}
 
 int64_t H5File::attr_int(const std::string& key) const {
   int64_t v = 0;

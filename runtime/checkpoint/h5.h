@@ -28,6 +28,8 @@ class H5File {
   DType dtype_of(const std::string& name) const;
   Shape shape_of(const std::string& name) const;
   void read(const std::string& name, DType dt, const Shape& expected, void* host_data) const;
+  // Rows [begin, begin + count) along dim 0 of a dataset of rank >= 1 (a hyperslab: only those rows are read).
+  void read_rows(const std::string& name, DType dt, int64_t begin, int64_t count, void* host_data) const;
   std::vector<std::string> dataset_names() const;  // every dataset, full paths, sorted
   // Byte offset of a contiguous dataset's data in the file (for checksums over raw file ranges).
   int64_t data_offset(const std::string& name) const;
@@ -39,6 +41,11 @@ class H5File {
   double attr_double(const std::string& key) const;
   std::string attr_string(const std::string& key) const;
   bool has_attr(const std::string& key) const;
+  // Attributes of a dataset (expert shard files: logical_name, row_range, logical_shape).
+  void set_dataset_attr(const std::string& dataset, const std::string& key, const std::vector<int64_t>& v);
+  void set_dataset_attr(const std::string& dataset, const std::string& key, const std::string& v);
+  std::vector<int64_t> dataset_attr_ints(const std::string& dataset, const std::string& key) const;
+  std::string dataset_attr_string(const std::string& dataset, const std::string& key) const;
 
   const std::string& path() const { return path_; }
 

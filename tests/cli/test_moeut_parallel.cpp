@@ -2,9 +2,10 @@
 // acceptance runs at the same global batch of 8 sequences: E = 1 (1 rank, grad-accum 4) vs E = 2 (2 ranks,
 // accum 2) vs E = 2 x D = 2 (4 ranks, accum 1) vs E = 4 (4 ranks): the same per-step loss, cross-entropy,
 // regulariser and gradient norm (1e-5 relative) for 20 steps and the same final weights (1e-5); a checkpoint
-// saved with E = 2 continues with E = 1 and with E = 4, and one saved with E = 1 continues with E = 2 x D = 2,
-// reproducing the uninterrupted losses (1e-6 relative). A layout that does not fit is refused with exit 2
-// naming --expert-parallel.
+// saved with E = 2 (two expert shard files, each with its row range, no expert tensor in the main file)
+// continues with E = 1 and with E = 4, one saved with E = 4 with E = 1 and E = 2, and one saved with E = 1
+// with E = 2 x D = 2, reproducing the uninterrupted losses (1e-6 relative); a deleted or corrupt shard file
+// is refused with exit 2 naming it. A layout that does not fit is refused with exit 2 naming --expert-parallel.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/checkpoint/h5.h"
 #include "tests/cli/family_runs.h"
 
 namespace weft::test {
@@ -121,15 +123,83 @@ void expect_continues(const std::string& from, const std::string& run, const std
   }
 }
 
+// A checkpoint of an E-way expert-parallel run: one shard file per shard with the rows [s n / E, (s + 1) n / E)
+// of each of the 8 experts' tensors, in the manifest; the main file holds no expert tensor.
+void expect_shard_files(const std::string& checkpoint, int E) {
+  std::ifstream in(checkpoint + "/manifest.txt");
+  const std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const ckpt::H5File main = ckpt::H5File::open_read(checkpoint + "/rank_00000.h5");
+  EXPECT_EQ(main.attr_int("expert_shard_files"), E);
+  for (const std::string& name : main.dataset_names())
+    EXPECT_EQ(name.find(".ffn.keys"), std::string::npos) << name << " in the main file";
+  for (int s = 0; s <= E; ++s) {
+    const std::string file = "experts_0000" + std::to_string(s) + ".h5";
+    ASSERT_EQ(fs::exists(checkpoint + "/" + file), s < E) << file;
+    if (s == E) break;
+    EXPECT_NE(manifest.find("file " + file + " "), std::string::npos) << file;
+    const ckpt::H5File f = ckpt::H5File::open_read(checkpoint + "/" + file);
+    const std::string keys = "params/blocks.0.ffn.keys";
+    EXPECT_EQ(f.dataset_attr_ints(keys, "row_range"), (std::vector<int64_t>{s * 8 / E, (s + 1) * 8 / E})) << file;
+    EXPECT_EQ(f.dataset_attr_ints(keys, "logical_shape"), (std::vector<int64_t>{8, 16, 8})) << file;
+    EXPECT_EQ(f.shape_of("optim/v/blocks.1.ffn.values"), (Shape{8 / E, 8, 16})) << file;
+  }
+}
+
 TEST_F(MoeutParallel, CheckpointsContinueUnderAnotherExpertLayout) {
   const StepFields& ref = reference();
   const std::string e2 = dir_ + "/c_e2";
   ProcessResult r = sh(train(e2, 2, 2));
   ASSERT_EQ(r.code, 0) << r.out;
+  expect_shard_files(e2 + "/checkpoints/step_00000010", 2);
   expect_continues(e2, dir_ + "/c_e2_on_e1", train(dir_ + "/c_e2_on_e1", 1, 1), ref, "E = 2 checkpoint on E = 1");
   expect_continues(e2, dir_ + "/c_e2_on_e4", train(dir_ + "/c_e2_on_e4", 4, 4), ref, "E = 2 checkpoint on E = 4");
   expect_continues(dir_ + "/e1", dir_ + "/c_e1_on_e2d2", train(dir_ + "/c_e1_on_e2d2", 4, 2), ref,
                    "E = 1 checkpoint on E = 2 x D = 2");
+  const std::string e4 = dir_ + "/c_e4";  // the first 10 steps with E = 4, continued with E = 1 and E = 2
+  r = sh(train(e4, 4, 4, 10));
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_shard_files(e4 + "/checkpoints/step_00000010", 4);
+  expect_continues(e4, dir_ + "/c_e4_on_e1", train(dir_ + "/c_e4_on_e1", 1, 1), ref, "E = 4 checkpoint on E = 1");
+  expect_continues(e4, dir_ + "/c_e4_on_e2", train(dir_ + "/c_e4_on_e2", 2, 2), ref, "E = 4 checkpoint on E = 2");
+  // One process assembles the whole expert tensors from the shard files.
+  r = sh(weft() + " inspect " + e4);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("expert shard files: 4"), std::string::npos) << r.out;
+  const size_t row = r.out.find("params/blocks.0.ffn.keys ");
+  ASSERT_NE(row, std::string::npos) << r.out;
+  EXPECT_EQ(r.out.substr(row, r.out.find('\n', row) - row).find("(8, 16, 8)"), 45u) << r.out;
+}
+
+TEST_F(MoeutParallel, MissingOrCorruptShardFileExitsTwoNamingIt) {
+  const std::string run = dir_ + "/bad_shards";
+  ProcessResult r = sh(train(run, 2, 2, 10));
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string ckpt = run + "/checkpoints/step_00000010";
+  const std::string file = ckpt + "/experts_00001.h5";
+  const std::string saved = dir_ + "/experts_00001.h5.saved";
+  fs::copy_file(file, saved);
+  {  // one flipped byte inside a tensor's data
+    const int64_t at = ckpt::H5File::open_read(file).data_offset("optim/m/blocks.1.ffn.values") + 5;
+    std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekg(at);
+    char c = 0;
+    io.get(c);
+    io.seekp(at);
+    io.put(static_cast<char>(c ^ 0x01));
+  }
+  for (const std::string& cmd : {weft() + " inspect " + run, train(run, 2, 2, 12) + " --resume latest"}) {
+    r = sh(cmd);
+    EXPECT_EQ(r.code, 2) << cmd << "\n" << r.out;
+    EXPECT_NE(r.out.find("experts_00001.h5': checksum mismatch in dataset 'optim/m/blocks.1.ffn.values'"),
+              std::string::npos) << r.out;
+  }
+  fs::remove(file);
+  r = sh(weft() + " inspect " + run);
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("experts_00001.h5', which does not exist"), std::string::npos) << r.out;
+  fs::copy_file(saved, file);
+  r = sh(weft() + " inspect " + run);
+  EXPECT_EQ(r.code, 0) << r.out;
 }
 
 TEST_F(MoeutParallel, ImpossibleLayoutsExitTwoNamingTheFlag) {

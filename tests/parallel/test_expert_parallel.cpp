@@ -2,17 +2,15 @@
 // and replica sub-communicators, the differentiable row exchange models use (forward rows arrive where
 // expected, the backward is the reverse exchange and accumulates), the gradient reducer with expert
 // parameters (dense summed over the world, experts over the shard's replicas, the norm of the whole
-// logical model), and checkpoints of sharded parameters (saved with E = 2, loaded with E = 1 and E = 4,
-// moments included). Local cases run directly; the *Worker suites run under mpirun on 2 and 4 ranks.
+// logical model). Checkpoints of sharded parameters: test_expert_checkpoint.cpp. Local cases run directly;
+// the *Worker suites run under mpirun on 2 and 4 ranks.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <filesystem>
 #include <numeric>
 #include <string>
 #include <vector>
 
-#include "launch/checkpoint.h"
 #include "models/common/expert_exchange.h"
 #include "parallel/expert_parallel.h"
 #include "parallel/grad_reducer.h"
@@ -22,8 +20,6 @@
 
 namespace weft::test {
 namespace {
-
-namespace fs = std::filesystem;
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -227,109 +223,6 @@ TEST(ExpertGrads, Zero1IsRefusedWithExperts) {
   par::ExpertGrads eg{local.get(), local.get()};
   const std::string e = error_of([&] { par::make_grad_reducer(1, toy.store, *local, *local, 1 << 20, {}, &eg); });
   EXPECT_NE(e.find("--zero 1 with --expert-parallel"), std::string::npos) << e;
-}
-
-// ---- checkpoints
-
-// A store of the toy checkpoint model with its experts split over E: dense d (2, 3); experts e (4 rows of
-// 3) and f (4 rows of 5), shard s of E holding rows [s * 4 / E, (s + 1) * 4 / E).
-struct CkptStore {
-  ParamStore store;
-  OwnedTensor m, v;
-  CkptStore(int E, int shard) {
-    const par::RowRange r = par::shard_rows(4, E, shard);
-    store.add("d", {2, 3}, Init::Normal(0.5));
-    store.add("e", {r.count, 3}, Init::Normal(0.5), true, ParamGroup::expert, ShardOf{r.begin, 4});
-    store.add("f", {r.count, 5}, Init::Uniform(0.5), true, ParamGroup::expert, ShardOf{r.begin, 4});
-    store.finalize();
-    store.initialize(42);
-    m = OwnedTensor(DType::f32, {store.total()});
-    v = OwnedTensor(DType::f32, {store.total()});
-  }
-  // Moments as a function of (parameter, logical element): what a run would have, whatever its E.
-  void fill_moments() {
-    for (int id = 0; id < store.size(); ++id) {
-      const ParamInfo& p = store.info(id);
-      for (int64_t j = 0; j < p.shape.numel(); ++j) {
-        m.ptr<float>()[p.offset + j] = static_cast<float>(id * 1000 + logical_offset(p) + j);
-        v.ptr<float>()[p.offset + j] = static_cast<float>(0.5 * (id * 1000 + logical_offset(p) + j));
-      }
-    }
-  }
-  std::vector<float> values() const {
-    const Tensor t = store.values();
-    return std::vector<float>(t.ptr<float>(), t.ptr<float>() + t.numel());
-  }
-};
-
-// Loads `path` into the layout (E, shard) and compares with that layout's own initialisation and moments.
-void expect_loads_as(const std::string& path, int E, int shard) {
-  CkptStore want(E, shard), got(E, shard);
-  want.fill_moments();
-  for (int id = 0; id < got.store.size(); ++id)  // make sure the load overwrites everything
-    std::fill(got.store.value(id).ptr<float>(), got.store.value(id).ptr<float>() + got.store.info(id).shape.numel(), -9.f);
-  launch::OptimState os{got.m.tensor(), got.v.tensor(), 0};
-  launch::TrainState ts;
-  launch::load_checkpoint(path, got.store, &os, &ts);
-  EXPECT_EQ(got.values(), want.values()) << "E = " << E << ", shard " << shard;
-  const float* gm = got.m.ptr<float>();
-  EXPECT_EQ(std::vector<float>(gm, gm + got.m.numel()), std::vector<float>(want.m.ptr<float>(), want.m.ptr<float>() + want.m.numel()))
-      << "E = " << E << ", shard " << shard;
-  const float* gv = got.v.ptr<float>();
-  EXPECT_EQ(std::vector<float>(gv, gv + got.v.numel()), std::vector<float>(want.v.ptr<float>(), want.v.ptr<float>() + want.v.numel()));
-  EXPECT_EQ(os.steps, 17);
-  EXPECT_EQ(ts.step, 5);
-}
-
-TEST(ExpertCheckpoint, InitialisationDoesNotDependOnE) {
-  CkptStore full(1, 0);
-  for (int E : {2, 4})
-    for (int s = 0; s < E; ++s) {
-      CkptStore part(E, s);
-      for (const char* name : {"e", "f"}) {
-        const int id = part.store.find(name);
-        const int64_t n = part.store.info(id).shape.numel();
-        const float* p = part.store.value(id).ptr<float>();
-        const float* f = full.store.value(id).ptr<float>() + s * n;
-        EXPECT_EQ(std::vector<float>(p, p + n), std::vector<float>(f, f + n)) << name << " E = " << E << " shard " << s;
-      }
-    }
-}
-
-TEST(ExpertCheckpoint, OneRankSavesAndEveryLayoutLoads) {
-  const std::string dir = (fs::temp_directory_path() / ("weft_expert_ckpt_" + std::to_string(::getpid()))).string();
-  CkptStore one(1, 0);
-  one.fill_moments();
-  auto local = par::make_local_communicator();
-  launch::TrainState ts;
-  ts.step = 5;
-  const std::string path = launch::save_checkpoint(dir, one.store, {one.m.tensor(), one.v.tensor(), 17}, ts,
-                                                   launch::CheckpointMeta{"toy", "", "test", 1}, 1, *local);
-  expect_loads_as(path, 1, 0);
-  for (int s = 0; s < 4; ++s) expect_loads_as(path, 4, s);
-  fs::remove_all(dir);
-}
-
-TEST(ExpertParallelWorker, CheckpointSavedWithE2LoadsWithE1AndE4) {
-  WEFT_MPI_WORKER_ONLY();
-  par::Communicator& world = mpi_world();
-  const par::ExpertLayout l = par::make_expert_layout(world.size(), world.rank(), 2, 4, "toy");
-  par::ExpertComms c = par::split_expert_comms(world, l);
-  int32_t pid = ::getpid();
-  world.broadcast(&pid, 1, DType::i32, 0);
-  const std::string dir = (fs::temp_directory_path() / ("weft_expert_ckpt_mpi_" + std::to_string(pid))).string();
-  CkptStore mine(2, l.shard());
-  mine.fill_moments();
-  launch::TrainState ts;
-  ts.step = 5;
-  const std::string path =
-      launch::save_checkpoint(dir, mine.store, {mine.m.tensor(), mine.v.tensor(), 17}, ts,
-                              launch::CheckpointMeta{"toy", "", "test", world.size()}, 1, world, {}, c.group.get());
-  expect_loads_as(path, 1, 0);
-  expect_loads_as(path, 2, l.shard());
-  for (int s = 0; s < 4; ++s) expect_loads_as(path, 4, s);
-  world.barrier();
-  if (world.rank() == 0) fs::remove_all(dir);
 }
 
 TEST(ExpertParallel, Mpi2Ranks) { WEFT_RUN_MPI_WORKERS(2, "ExpertParallelWorker.*"); }

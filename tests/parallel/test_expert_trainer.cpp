@@ -15,6 +15,7 @@
 #include <numeric>
 
 #include "launch/checkpoint.h"
+#include "runtime/checkpoint/h5.h"
 #include "launch/trainer.h"
 #include "models/common/blocks.h"
 #include "models/common/expert_exchange.h"
@@ -185,6 +186,11 @@ TEST(ExpertTrainer, SameLossesAndWeightsForE1E2AndE2xD2) {
     }
     EXPECT_LT(std::sqrt(num / den), 1e-5) << other;
   }
+  // E = 2 x D = 2 saves one shard file per expert shard (the first expert group writes them), none in the main file.
+  const std::string saved = launch::resolve_checkpoint(dir + "/e2d2", "latest");
+  EXPECT_TRUE(fs::exists(saved + "/experts_00000.h5") && fs::exists(saved + "/experts_00001.h5"));
+  EXPECT_FALSE(fs::exists(saved + "/experts_00002.h5"));
+  EXPECT_FALSE(ckpt::H5File::open_read(saved + "/rank_00000.h5").has("params/experts"));
   // Across layouts: E = 2's step-3 checkpoint continued with E = 1, E = 1's with E = 2 x D = 2.
   run(1, 1, 4, "e2_then_e1", "e2/checkpoints/step_00000003");
   expect_close(losses(dir + "/e2_then_e1"), losses(dir + "/e2"), 4, "E = 2 resumed with E = 1");
