@@ -9,16 +9,23 @@
 // experts' exchange and the expert-aware reducer); rank 0 reports tokens/s over all ranks, peak memory as
 // the maximum over ranks, and the all-to-all bytes per step (CommExpertExchange::bytes_sent over the timed
 // steps, summed over ranks: dispatch and return, forward and backward). --json appends one JSON line.
+// --segments K (models with state across steps, e.g. --model infinite; spec infinite-memory.md B.10): every
+// repeat resets the model's state and runs K consecutive segments of --seq-len tokens per stream (stream ids
+// 0..B-1, Batch::starts 1 on the first segment only), each a full training step as under --pack segments, so
+// the last segment runs with K - 1 segments of history in the model's state; the timed figure is that last
+// segment's step (--warmup-steps repeats untimed, --steps repeats timed), peak memory covers all K segments.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <vector>
 
 #include "launch/commands.h"
 #include "launch/metrics.h"
 #include "launch/model_options.h"
+#include "launch/model_state.h"
 #include "launch/session.h"
 #include "launch/train_options.h"
 #include "runtime/gemm_peak.h"
@@ -56,6 +63,9 @@ int cmd_bench(const std::vector<std::string>& args) {
       ("gpu", po::value<int>()->default_value(0), "GPU ordinal (--device cuda, one rank)")
       ("expert-parallel", po::value<int>()->default_value(1),
        "E: experts of each MoE module split over E ranks (under mpirun; world = E x D, as in weft train)")
+      ("segments", po::value<int64_t>()->default_value(0),
+       "K > 0 (models with state): per repeat, reset the state and run K consecutive segments per stream; time "
+       "the last one (K - 1 segments of history)")
       ("json", po::value<std::string>()->default_value(""), "append the results as one JSON line to this file");
   po::variables_map vm = parse_model_args(set, args, chosen_model(args));
   if (vm.count("help")) {
@@ -68,6 +78,8 @@ int cmd_bench(const std::vector<std::string>& args) {
   const int64_t B = get<int64_t>(vm, "batch-size"), steps = get<int64_t>(vm, "steps"),
                 warmup = get<int64_t>(vm, "warmup-steps"), T = get<int64_t>(vm, "seq-len");
   const int expert_parallel = get<int>(vm, "expert-parallel");
+  const int64_t K = get<int64_t>(vm, "segments");
+  if (K < 0) throw UsageError("--segments must be >= 0, got " + std::to_string(K));
   if (B <= 0 || steps <= 0 || warmup < 0) throw UsageError("--batch-size and --steps must be positive, --warmup-steps >= 0");
   if (expert_parallel < 1) throw UsageError("--expert-parallel must be >= 1, got " + std::to_string(expert_parallel));
   if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(int64_t{50304});  // GPT-2, padded
@@ -80,6 +92,8 @@ int cmd_bench(const std::vector<std::string>& args) {
     par::Communicator& comm = *session.comm;
     const int world = comm.size(), rank = comm.rank();
     auto model = make_model(vm);
+    if (K > 0 && !model->has_state())
+      throw UsageError("--segments: model '" + model->name() + "' (with these flags) keeps no state across steps");
     ExecContext exec(dev, world > 1 && session.launch.gpu >= 0 ? session.launch.gpu : get<int>(vm, "gpu"), threads);
     Exec& ex = exec.get();
     // The trainer's wiring (launch/trainer.cpp): gradients on the device's communicator (NCCL across GPUs),
@@ -117,37 +131,57 @@ int cmd_bench(const std::vector<std::string>& args) {
     int64_t parameters = 0;  // the logical model (every expert shard counted in full)
     for (int id = 0; id < master.size(); ++id) parameters += master.info(id).full_shape().numel();
 
-    // Synthetic tokens: uniform ids (each rank its own stream), targets = inputs shifted by one.
+    // Synthetic tokens: uniform ids (each rank its own stream), targets = inputs shifted by one; with
+    // --segments K, K consecutive segments of every row (segment k: columns [kT, kT + T] of (B, K T + 1)).
     const int64_t V = model->vocab_size();
+    const int64_t nseg = std::max<int64_t>(K, 1);
     Rng rng(get<uint64_t>(vm, "seed"), static_cast<uint32_t>(7 + 1000 * rank));
-    OwnedTensor ids(DType::i32, {B, T + 1});
+    OwnedTensor ids(DType::i32, {B, nseg * T + 1});
     for (int64_t i = 0; i < ids.numel(); ++i) ids.ptr<int32_t>()[i] = static_cast<int32_t>(rng.next_u64() % V);
-    OwnedTensor in(DType::i32, {B, T}), tg(DType::i32, {B, T});
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t t = 0; t < T; ++t) {
-        in.ptr<int32_t>()[b * T + t] = ids.ptr<int32_t>()[b * (T + 1) + t];
-        tg.ptr<int32_t>()[b * T + t] = ids.ptr<int32_t>()[b * (T + 1) + t + 1];
-      }
-    OwnedTensor din = in.to(dev), dtg = tg.to(dev);
-    models::Batch batch{din, dtg, static_cast<float>(B * T * world)};  // the global step's mean, as the trainer
+    std::vector<OwnedTensor> din, dtg;
+    for (int64_t k = 0; k < nseg; ++k) {
+      OwnedTensor in(DType::i32, {B, T}), tg(DType::i32, {B, T});
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t) {
+          in.ptr<int32_t>()[b * T + t] = ids.ptr<int32_t>()[b * (nseg * T + 1) + k * T + t];
+          tg.ptr<int32_t>()[b * T + t] = ids.ptr<int32_t>()[b * (nseg * T + 1) + k * T + t + 1];
+        }
+      din.push_back(in.to(dev));
+      dtg.push_back(tg.to(dev));
+    }
+    // Streams as the trainer numbers them (launch/model_state.h), starts per segment.
+    std::vector<int64_t> streams;
+    if (K > 0) streams = stream_ids(0, rank, world, B);  // (K = 0: no streams, as before)
+    const std::vector<uint8_t> first(static_cast<size_t>(B), 1), next(static_cast<size_t>(B), 0);
 
     Arena arena(dev);
     size_t peak_device = 0;
-    double timed = 0.0, last_loss = 0.0;
+    double timed = 0.0, last_loss = 0.0, all_segments = 0.0;
     for (int64_t step = 0; step < warmup + steps; ++step) {
       if (step == warmup && exchange) exchange->reset_bytes();
-      const double t0 = now_s();
-      Graph g(ex, arena);
-      Var loss = model->loss_terms(g, state.params(), batch, rng, true).total;
-      g.backward(loss);
-      if (dev == Device::cuda) peak_device = std::max(peak_device, cuda::memory_in_use_bytes());
-      state.end_micro_batch();
-      state.update(*reducer, 3e-4f, 1.0);
-      float host_loss = 0.0f;
-      device_copy(Device::cpu, &host_loss, dev, loss->value.data, sizeof(float));  // synchronizes the step
-      last_loss = host_loss;
-      g.clear();
-      if (step >= warmup) timed += now_s() - t0;
+      if (K > 0) model->reset_state();
+      for (int64_t k = 0; k < nseg; ++k) {
+        models::Batch batch{din[static_cast<size_t>(k)], dtg[static_cast<size_t>(k)],
+                            static_cast<float>(B * T * world)};  // the global step's mean, as the trainer
+        if (!streams.empty()) batch.streams = streams.data();
+        if (K > 0) batch.starts = (k == 0 ? first : next).data();
+        const double t0 = now_s();
+        Graph g(ex, arena);
+        Var loss = model->loss_terms(g, state.params(), batch, rng, true).total;
+        g.backward(loss);
+        if (dev == Device::cuda) peak_device = std::max(peak_device, cuda::memory_in_use_bytes());
+        state.end_micro_batch();
+        state.update(*reducer, 3e-4f, 1.0);
+        float host_loss = 0.0f;
+        device_copy(Device::cpu, &host_loss, dev, loss->value.data, sizeof(float));  // synchronizes the step
+        last_loss = host_loss;
+        g.clear();
+        const double dt = now_s() - t0;
+        if (step >= warmup) {
+          all_segments += dt;
+          if (k + 1 == nseg) timed += dt;
+        }
+      }
     }
 
     // Peak memory of the training steps, read before the GEMM peak measurement allocates its matrices.
@@ -159,6 +193,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     if (world > 1) {  // over the ranks: the slowest rank's time and GEMM peak, the largest memory, summed loss, bytes
       comm.all_reduce(&gemm_peak, 1, DType::f64, par::ReduceOp::min);
       comm.all_reduce(&timed, 1, DType::f64, par::ReduceOp::max);
+      comm.all_reduce(&all_segments, 1, DType::f64, par::ReduceOp::max);
       comm.all_reduce(&memory, 1, DType::f64, par::ReduceOp::max);
       comm.all_reduce(&last_loss, 1, DType::f64, par::ReduceOp::sum);  // each rank's share of the global mean
       comm.all_reduce(&a2a_bytes, 1, DType::f64, par::ReduceOp::sum);
@@ -186,6 +221,11 @@ int cmd_bench(const std::vector<std::string>& args) {
     std::printf("bench %s on %s, %s: B=%lld T=%lld, %lld parameters, %.4g FLOPs/token\n", model->name().c_str(),
                 device_name.c_str(), std::string(dtype_name(compute)).c_str(), (long long)B, (long long)T,
                 (long long)parameters, flops_per_token);
+    if (K > 0)
+      std::printf("  %lld consecutive segments of T=%lld per stream (state reset per repeat, %lld repeats timed): "
+                  "last segment (%lld of history) %.1f ms/segment, all segments %.1f ms/segment\n",
+                  (long long)K, (long long)T, (long long)steps, (long long)(K - 1), 1e3 * timed / steps,
+                  1e3 * all_segments / static_cast<double>(steps * K));
     if (world > 1)
       std::printf("  %d ranks (%s), expert parallel E=%d x data parallel D=%d, B=%lld per rank; tokens/s and model "
                   "FLOPs of all ranks, ms/step of the slowest\n",
@@ -223,6 +263,8 @@ int cmd_bench(const std::vector<std::string>& args) {
                .integer("parameters", parameters)
                .num("tokens_per_s", tokens_per_s)
                .num("ms_per_step", 1e3 * timed / steps)
+               .integer("segments", K)
+               .num("ms_per_segment_all", K > 0 ? 1e3 * all_segments / static_cast<double>(steps * K) : 0.0)
                .num("flops_per_token", flops_per_token)
                .num("macs_per_token", macs_per_token)
                .str("macs_formula", spec_macs ? "spec_a7" : "flops_div_6")

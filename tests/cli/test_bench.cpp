@@ -1,7 +1,9 @@
 // `weft bench` on one rank (issue 13): the MACs per token it prints and writes are the spec's A.7 counts
 // (MoeutConfig::macs_per_token for moeut; L (2 H dh T + 4 d H dh + 2 d dff) for the transformer), the --json
 // line holds macs_per_token and all_to_all_bytes_per_step (0 without expert parallelism), and
-// --expert-parallel that does not fit one rank exits 2 naming the flag. Multi-rank runs: test_bench_mpi.cpp.
+// --expert-parallel that does not fit one rank exits 2 naming the flag; --segments K (issue 14) runs K
+// consecutive segments through a model with state and reports the last one, and exits 2 on a stateless model.
+// Multi-rank runs: test_bench_mpi.cpp.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -53,6 +55,30 @@ TEST(Bench, ExpertParallelNeedsTheRanks) {
   ProcessResult r = run_shell(weft_binary() + tiny_moeut_bench_args() + "--expert-parallel 2");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--expert-parallel"), std::string::npos) << r.out;
+}
+
+TEST(Bench, SegmentsRunThroughTheModelState) {
+  const std::string json = bench_json_path("segments");
+  ProcessResult r = run_shell(weft_binary() +
+                              " bench --model infinite --vocab-size 32 --seq-len 16 --d-model 16 --n-layers 1"
+                              " --n-heads 2 --ltm-basis 16 --ltm-samples 16 --batch-size 2 --steps 1"
+                              " --warmup-steps 0 --threads 1 --segments 3 --json " + json);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("3 consecutive segments of T=16 per stream"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("last segment (2 of history)"), std::string::npos) << r.out;
+  auto f = last_json_line(json);
+  EXPECT_EQ(f["segments"], "3");
+  EXPECT_GT(std::stod(f["ms_per_segment_all"]), 0.0);
+  EXPECT_GT(std::stod(f["ms_per_step"]), 0.0);
+  std::filesystem::remove(json);
+}
+
+TEST(Bench, SegmentsNeedAModelWithState) {
+  ProcessResult r = run_shell(weft_binary() +
+                              " bench --model transformer --vocab-size 32 --seq-len 16 --d-model 16 --n-layers 1"
+                              " --n-heads 2 --batch-size 2 --steps 1 --warmup-steps 0 --threads 1 --segments 2");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--segments"), std::string::npos) << r.out;
 }
 
 }  // namespace
