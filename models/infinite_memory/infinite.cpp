@@ -141,7 +141,8 @@ Var InfiniteModel::cached(Graph& g, int kind, int64_t a, int64_t b, DType dt) {
 }
 
 InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const Tensor& ids,
-                                              std::vector<StreamMemory>& rows, PhiloxKey key, const int64_t* streams) {
+                                              std::vector<StreamMemory>& rows, PhiloxKey key, const int64_t* streams,
+                                              Var embeddings) {
   WEFT_CHECK(ids.shape.rank == 2 && ids.dtype == DType::i32, "[infinite] ids must be i32 (B, T), got ", ids.str());
   const int64_t B = ids.shape[0], T = ids.shape[1], C = cfg_.d_model, H = cfg_.n_heads, d = C / H, S = cfg_.segment_len();
   const int64_t N = cfg_.basis, M = cfg_.samples, nL = cfg_.n_layers;
@@ -151,7 +152,7 @@ InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const
   for (int64_t t = 0; t < T; t += S) sizes.push_back(std::min(S, T - t));
   const size_t nc = sizes.size();
 
-  Var x = ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
+  Var x = embeddings ? embeddings : ops::embedding(g, g.constant(ids), g.param(store, tok_emb_));  // (B, T, C)
   if (!xl) {  // learned positions within the segment (xl: RoPE in the STM)
     std::vector<double> pos(static_cast<size_t>(T));
     for (int64_t t = 0; t < T; ++t) pos[t] = static_cast<double>(t % S);
@@ -358,9 +359,19 @@ InfiniteModel::Forward InfiniteModel::forward(Graph& g, ParamStore& store, const
       tap(p + ".out", x);
     }
   }
+  Var last = x;
   x = norm(g, store, NormKind::layernorm, ln_f_, x, 1e-5f);
   if (!kl) kl = ltm::arena_constant(g, {0.0}, {1}, dt);
-  return {ops::linear(g, x, g.param(store, tok_emb_)), kl};  // tied head: (B, T, V)
+  return {ops::linear(g, x, g.param(store, tok_emb_)), kl, last};  // tied head: (B, T, V)
+}
+
+Var InfiniteModel::blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
+  const Shape& s = x->value.shape;
+  WEFT_CHECK(s.rank == 3 && s[2] == cfg_.d_model, "[infinite] embeddings must be (B, T, ", cfg_.d_model, "), got ",
+             x->value.str());
+  const OwnedTensor ids(DType::i32, {s[0], s[1]});  // the shape only
+  std::vector<StreamMemory> rows(static_cast<size_t>(s[0]));
+  return forward(g, store, ids.tensor(), rows, PhiloxKey{0, 0}, nullptr, x).last;
 }
 
 Var InfiniteModel::logits(Graph& g, ParamStore& store, const Tensor& ids) {

@@ -107,6 +107,8 @@ class InfiniteModel : public Model {
   double flops_per_token(int64_t T) const override;
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   Tensor token_embeddings(const ParamStore& store) const override { return store.value(tok_emb_); }
+  // Every block from x (B, T, C) in place of E[ids] (positions still added), empty memory: the last block's output.
+  Var blocks_from_embeddings(Graph& g, ParamStore& store, Var x) override;
 
   bool has_state() const override { return n_memory_layers_ > 0 || cfg_.xl(); }
   void reset_state() override { memory_.clear(); }
@@ -139,10 +141,12 @@ class InfiniteModel : public Model {
   struct Forward {
     Var logits;  // (B, T, V)
     Var kl;      // (1) ltm_kl
+    Var last;    // (B, T, C) the last block's output (before the final norm)
   };
   // rows: each row's memory at the start (updated in place to the end state); key/streams: the sticky sampler.
+  // embeddings (B, T, C), when given, replace E[ids] (ids then only give the shape).
   Forward forward(Graph& g, ParamStore& store, const Tensor& ids, std::vector<StreamMemory>& rows, PhiloxKey key,
-                  const int64_t* streams);
+                  const int64_t* streams, Var embeddings = nullptr);
   ltm::Weights weights(Graph& g, ParamStore& store, const Layer& l) const;
   Var cached(Graph& g, int kind, int64_t a, int64_t b, DType dt);  // G matrices and basis constants
   void reset_rows(const Batch& batch);
