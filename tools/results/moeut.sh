@@ -26,8 +26,10 @@ declare -A model_flags=(
   [moeut_pre]="$moe --n-groups 2 --att-experts 4 --n-experts 32 --norm-layout pre"
   [dense]="--model transformer --d-model 128 --n-layers 4 --n-heads 4 --d-ff 588 --position rope --rope-fraction 0.5 --activation relu --norm layernorm --attn-bias false --ffn-bias true --tie-embeddings false --head-bias true --init scaled --decay-all"
 )
-names=(dense moeut moeut_g1 moeut_pre)
-out="$work/results.md"
+# NAMES: the runs to train and report (default all); BENCH=0 skips the bench section. Trainings already
+# finished (a checkpoint in WORK_DIR/NAME) are not repeated, so parallel invocations can share the work.
+read -r -a names <<< "${NAMES:-dense moeut moeut_g1 moeut_pre}"
+out="$work/results${NAMES:+_${NAMES// /_}}.md"
 {
   echo "## Language modelling: ${steps} steps x 16 x 128 tokens, byte tokenizer, $threads threads"
   echo
@@ -50,6 +52,7 @@ for name in "${names[@]}"; do
   printf "| %s | %s | %.4f | %s | %s | %s |\n" "$name" "$params" "$val" "${ce:--}" "${reg:--}" "$tps" >> "$out"
 done
 
+[ "${BENCH:-1}" = 1 ] || { cat "$out"; exit 0; }
 {
   echo
   echo "## weft bench at T = 128, batch 16, V = 257 ($threads threads)"
