@@ -4,7 +4,8 @@
 # $OUT when the device tool sets it, which returns at most 8 files): the device and driver; every
 # CPU-vs-CUDA parity test (the transformer's over three training steps included); compute-sanitizer memcheck
 # and racecheck on the parity binaries; `weft bench` of the GPT-2-124M shape (T = 1024) in fp32 and bf16
-# and with each position scheme (ALiBi/Sandwich against plain causal attention), next to PyTorch when
+# and with each position scheme (ALiBi/Sandwich against plain causal attention), MoEUT-44M against its
+# dense baseline (cluster/configs/moeut_44m.ini, dense_44m.ini), next to PyTorch when
 # the machine has a CUDA PyTorch. Record the results in docs/gpu-validation.md.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -41,6 +42,15 @@ for pos in alibi sandwich rope; do
   timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --position $pos \
     --json "$out/bench.jsonl" > "$out/bench_$pos.log" 2>&1
   note "bench gpt2 bf16 $pos: $(grep -E 'tokens/s' "$out/bench_$pos.log" | tr -s ' ')"
+done
+# MoEUT-44M against its dense baseline (issue 13: the spec's MACs ratio 0.88 at T = 1024; does the step follow?),
+# model flags from the presets (the [model] sections), synthetic tokens.
+for preset in moeut_44m dense_44m; do
+  flags=$(sed -n '/^\[model\]/,/^\[/p' "cluster/configs/$preset.ini" | grep ' = ' | sed 's/^\([a-z-]*\) = \(.*\)/--\1=\2/')
+  # shellcheck disable=SC2086
+  timeout 180 "$carry/bin/weft" bench --device cuda --dtype bf16 $flags --batch-size 8 --steps 6 --warmup-steps 2 \
+    --json "$out/bench.jsonl" > "$out/bench_$preset.log" 2>&1
+  note "bench $preset bf16: $(grep -E 'tokens/s|MACs|peak memory' "$out/bench_$preset.log" | tr -s ' ' | tr '\n' ';')"
 done
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   for dtype in bf16 fp32; do
