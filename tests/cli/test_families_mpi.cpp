@@ -21,12 +21,6 @@ namespace fs = std::filesystem;
 ProcessResult sh(const std::string& cmd) { return run_shell(cmd); }
 std::string weft() { return WEFT_BINARY; }
 
-std::string mpirun(int n) {
-  std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
-  if (geteuid() == 0) cmd += " --allow-run-as-root";
-  return cmd + " ";
-}
-
 class FamilyMpi : public ::testing::TestWithParam<FamilyCase> {
  protected:
   static void SetUpTestSuite() {

@@ -27,12 +27,6 @@ constexpr int kSteps = 20;
 ProcessResult sh(const std::string& cmd) { return run_shell(cmd); }
 std::string weft() { return WEFT_BINARY; }
 
-std::string mpirun(int n) {
-  std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
-  if (geteuid() == 0) cmd += " --allow-run-as-root";
-  return cmd + " ";
-}
-
 const FamilyCase kCase{"moeut",
                        {"ep",
                         {{"d-model", "16"}, {"n-layers", "4"}, {"n-groups", "2"}, {"n-heads", "2"}, {"head-dim", "8"},

@@ -26,13 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 
 using Result = weft::test::ProcessResult;
+using weft::test::mpirun;
 Result sh(const std::string& cmd) { return weft::test::run_shell(cmd); }
-
-std::string mpirun(int n) {
-  std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
-  if (geteuid() == 0) cmd += " --allow-run-as-root";
-  return cmd + " ";
-}
 
 class Mpi : public ::testing::Test {
  protected:

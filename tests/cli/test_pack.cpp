@@ -25,15 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using Result = weft::test::ProcessResult;
+using weft::test::mpirun;
 
 Result sh(const std::string& cmd) { return weft::test::run_shell(cmd); }
 Result run(const std::string& args) { return sh(std::string(WEFT_BINARY) + " " + args); }
-
-std::string mpirun(int n) {
-  std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
-  if (geteuid() == 0) cmd += " --allow-run-as-root";
-  return cmd + " ";
-}
 
 std::string json_field(const std::string& line, const std::string& key) {
   size_t p = line.find("\"" + key + "\": ");

@@ -2,6 +2,7 @@
 #include "tests/harness/process.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -16,6 +17,12 @@ ProcessResult run_shell(const std::string& command) {
   while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string mpirun(int n) {
+  std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
+  if (geteuid() == 0) cmd += " --allow-run-as-root";
+  return cmd + " ";
 }
 
 }  // namespace weft::test

@@ -12,4 +12,8 @@ struct ProcessResult {
 
 ProcessResult run_shell(const std::string& command);
 
+// "mpirun -np N --oversubscribe --bind-to none [--allow-run-as-root] " (the root flag when running as root):
+// the prefix the multi-rank CLI tests put before a weft command.
+std::string mpirun(int n);
+
 }  // namespace weft::test
