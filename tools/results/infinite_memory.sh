@@ -74,6 +74,8 @@ fi
 lm_model="--model infinite --d-model 64 --n-layers 2 --n-heads 4 --vocab-size 257 --ltm-basis 128 --ltm-samples 128"
 add_run "lm-off" "$work/lm" "$lm_model --ltm-layers none"
 add_run "lm-sticky" "$work/lm" "$lm_model --ltm-sticky true"
+add_run "lm-xl" "$work/lm" "$lm_model --integration xl --ltm-layers none"       # Transformer-XL STM only
+add_run "lm-xl-sticky" "$work/lm" "$lm_model --integration xl --ltm-sticky true"  # STM + LTM (the paper's model)
 
 train_common=(--pack segments --seq-len 128 --batch-size 4 --steps "$steps" --lr 3e-3 --min-lr 3e-4 --warmup 50
               --weight-decay 0 --eval-every 0 --log-every 100 --threads 1 --seed 7)
@@ -90,6 +92,12 @@ for i in "${!names[@]}"; do
   if [ "$running" -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
 done
 wait
+# The full-context baseline: a plain transformer of the same shape over 512-token windows (4 segments), the
+# same tokens per step.
+[ -f "$work/lm-full/checkpoints/latest" ] ||
+  $weft train --model transformer --d-model 64 --n-layers 2 --n-heads 4 --vocab-size 257 --position rope \
+    --data "$work/lm" --pack concat --seq-len 512 --batch-size 1 "${train_common[@]:6}" --out "$work/lm-full" \
+    > "$work/lm-full.log" 2>&1
 
 evaluate() {  # RUN -> the JSON line of weft eval over the whole val split, 4 streams of consecutive segments
   $weft eval --checkpoint "$work/$1" --pack segments --batch-size 4 --threads 1
@@ -122,9 +130,12 @@ done
   echo "| model | val loss (nats/byte) | perplexity | tokens |"
   echo "|---|---|---|---|"
 } >> "$out"
-for m in off sticky; do
+for m in off sticky xl xl-sticky; do
   j=$(evaluate "lm-$m")
-  printf "| memory %s | %.4f | %.4f | %s |\n" "$m" "$(field "$j" loss)" "$(field "$j" perplexity)" \
+  printf "| %s | %.4f | %.4f | %s |\n" "lm-$m" "$(field "$j" loss)" "$(field "$j" perplexity)" \
     "$(field "$j" tokens)" >> "$out"
 done
+j=$($weft eval --checkpoint "$work/lm-full" --seq-len 512 --threads 1)
+printf "| %s | %.4f | %.4f | %s |\n" "lm-full (transformer, 512-token windows)" "$(field "$j" loss)" \
+  "$(field "$j" perplexity)" "$(field "$j" tokens)" >> "$out"
 cat "$out"
