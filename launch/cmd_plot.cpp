@@ -49,7 +49,7 @@ int cmd_plot(const std::vector<std::string>& args) {
   write_runs_svg(curves, title, out, vm["val-only"].as<bool>());
   size_t points = 0;
   for (const NamedCurves& c : curves) points += c.curves.train.size() + c.curves.val.size();
-  std::printf("wrote %s (%zu runs, %zu points)\n", out.c_str(), curves.size(), points);
+  std::printf("wrote %s (%zu run%s, %zu points)\n", out.c_str(), curves.size(), curves.size() == 1 ? "" : "s", points);
   return 0;
 }
 
