@@ -11,18 +11,24 @@ namespace weft::cuda {
 
 namespace {
 
+// {max, sum of exp(x - max)} of the row xr (C), the same on every member of the row team.
+template <int V, int TPR, class T>
+__device__ __forceinline__ Floats<2> row_max_sum(const T* xr, int64_t C) {
+  Floats<2> st{{-INFINITY, 0.0f}};
+  team_for<V, TPR>(C, [&](int64_t c) {
+    float xv[V];
+    load_vec<V>(xv, xr, c);
+#pragma unroll
+    for (int k = 0; k < V; ++k) max_sum_add(st, xv[k]);
+  });
+  return team_allreduce<TPR>(st, MaxSumOp{});
+}
+
 template <class T, int V, int TPR>
 __global__ void softmax_forward_kernel(T* y, const T* x, int64_t N, int64_t C) {
   WEFT_ROW_FOR(TPR, row, N) {
     const T* xr = x + row * C;
-    Floats<2> st{{-INFINITY, 0.0f}};  // {max, sum of exp(x - max)}
-    team_for<V, TPR>(C, [&](int64_t c) {
-      float xv[V];
-      load_vec<V>(xv, xr, c);
-#pragma unroll
-      for (int k = 0; k < V; ++k) max_sum_add(st, xv[k]);
-    });
-    st = team_allreduce<TPR>(st, MaxSumOp{});
+    const Floats<2> st = row_max_sum<V, TPR>(xr, C);
     const float m = st.v[0], inv = 1.0f / st.v[1];
     T* yr = y + row * C;
     team_for<V, TPR>(C, [&](int64_t c) {
@@ -66,14 +72,7 @@ template <class T, int V, int TPR>
 __global__ void logsumexp_forward_kernel(T* y, const T* x, int64_t N, int64_t C) {
   WEFT_ROW_FOR(TPR, row, N) {
     const T* xr = x + row * C;
-    Floats<2> st{{-INFINITY, 0.0f}};  // {max, sum of exp(x - max)}
-    team_for<V, TPR>(C, [&](int64_t c) {
-      float xv[V];
-      load_vec<V>(xv, xr, c);
-#pragma unroll
-      for (int k = 0; k < V; ++k) max_sum_add(st, xv[k]);
-    });
-    st = team_allreduce<TPR>(st, MaxSumOp{});
+    const Floats<2> st = row_max_sum<V, TPR>(xr, C);
     const float m = st.v[0];
     if (RowTeam<TPR>::lane() == 0) store(y, row, isinf(m) ? m : m + logf(st.v[1]));
   }
