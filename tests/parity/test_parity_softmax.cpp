@@ -16,38 +16,28 @@
 namespace weft::test {
 namespace {
 
-TEST(ParitySoftmax, EveryCasePlainAndMasked) {
-  for (DType dt : {DType::f32, DType::bf16})
+// op (softmax or logsumexp) on every case of tests/cases/softmax_cases.h, plain and masked, in each dtype.
+void every_case(std::initializer_list<DType> dtypes, Var (*op)(Graph&, Var), uint64_t seed) {
+  for (DType dt : dtypes)
     for (const cases::SoftmaxCase& c : cases::kSoftmaxCases)
       for (bool masked : cases::kSoftmaxMasked) {
         if (!cases::runs_in(c.runners, cases::kParity) || c.shift) continue;
         SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c, masked));
         std::vector<ParityInput> in;
         Shape s = c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C};
-        in.push_back({random_f32(s, 9, masked ? -40.0 : -6.0, masked ? 40.0 : 6.0), true});
+        in.push_back({random_f32(s, seed, masked ? -40.0 : -6.0, masked ? 40.0 : 6.0), true});
         if (masked)
           for (int64_t i = 0; i < s.numel(); ++i)
             if (cases::softmax_masked_out(i, c.C)) in[0].value.ptr<float>()[i] = -INFINITY;
-        WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::softmax(g, v[0])}; }),
-                    dt, default_tolerance(dt));
+        WEFT_PARITY(in, ([op](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{op(g, v[0])}; }), dt,
+                    default_tolerance(dt));
       }
 }
 
+TEST(ParitySoftmax, EveryCasePlainAndMasked) { every_case({DType::f32, DType::bf16}, &ops::softmax, 9); }
+
 TEST(ParityLogSumExp, EveryCasePlainAndMasked) {  // f32 only: the op refuses bf16
-  for (DType dt : {DType::f32})
-    for (const cases::SoftmaxCase& c : cases::kSoftmaxCases)
-      for (bool masked : cases::kSoftmaxMasked) {
-        if (!cases::runs_in(c.runners, cases::kParity) || c.shift) continue;
-        SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c, masked));
-        std::vector<ParityInput> in;
-        Shape s = c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C};
-        in.push_back({random_f32(s, 19, masked ? -40.0 : -6.0, masked ? 40.0 : 6.0), true});
-        if (masked)
-          for (int64_t i = 0; i < s.numel(); ++i)
-            if (cases::softmax_masked_out(i, c.C)) in[0].value.ptr<float>()[i] = -INFINITY;
-        WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) { return std::vector<Var>{ops::logsumexp(g, v[0])}; }),
-                    dt, default_tolerance(dt));
-      }
+  every_case({DType::f32}, &ops::logsumexp, 19);
 }
 
 // ---- kernel level, f32, on memory the arena never hands out.
