@@ -193,7 +193,7 @@ void write_text_atomically(const std::string& dir, const std::string& name, cons
 std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
                             par::Communicator& comm, const std::vector<models::StateTensor>& model_state,
-                            par::Communicator* expert_group) {
+                            par::Communicator* expert_group, int64_t keep_log_spaced_every) {
   const std::string dir = run_dir + "/checkpoints";
   const std::string final_dir = dir + "/" + step_name(state.step);
   const std::string tmp = final_dir + ".tmp";
@@ -246,20 +246,36 @@ std::string save_checkpoint(const std::string& run_dir, const ParamStore& store,
       fs::rename(tmp, final_dir);
       fsync_path(dir);
       write_text_atomically(dir, "latest", step_name(state.step) + "\n");
-      // Retention: keep the newest `keep` complete checkpoints.
-      std::vector<std::string> steps;
+      // Retention: keep the newest `keep` complete checkpoints (and the log-spaced ones).
+      std::vector<int64_t> steps;
       for (const auto& e : fs::directory_iterator(dir)) {
         std::string n = e.path().filename().string();
-        if (e.is_directory() && n.rfind("step_", 0) == 0 && n.find(".tmp") == std::string::npos) steps.push_back(n);
+        if (e.is_directory() && n.rfind("step_", 0) == 0 && n.find(".tmp") == std::string::npos)
+          steps.push_back(std::stoll(n.substr(5)));
       }
       std::sort(steps.begin(), steps.end());
-      for (size_t i = 0; i + keep < steps.size(); ++i) fs::remove_all(dir + "/" + steps[i]);
+      for (int64_t s : checkpoints_to_remove(steps, keep, keep_log_spaced_every)) fs::remove_all(dir + "/" + step_name(s));
     } catch (const std::exception& e) {
       error = e.what();
     }
   }
   agree(comm, error);
   return final_dir;
+}
+
+std::vector<int64_t> checkpoints_to_remove(const std::vector<int64_t>& steps, int64_t keep, int64_t log_spaced_every) {
+  std::vector<bool> kept(steps.size(), false);
+  for (size_t i = steps.size() > static_cast<size_t>(keep) ? steps.size() - static_cast<size_t>(keep) : 0; i < steps.size(); ++i)
+    kept[i] = true;
+  if (log_spaced_every > 0 && !steps.empty())
+    for (int64_t mark = log_spaced_every; mark <= steps.back(); mark *= 2) {
+      auto first = std::lower_bound(steps.begin(), steps.end(), mark);  // the first at or after 2^k x every
+      if (first != steps.end()) kept[static_cast<size_t>(first - steps.begin())] = true;
+    }
+  std::vector<int64_t> remove;
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (!kept[i]) remove.push_back(steps[i]);
+  return remove;
 }
 
 std::string resolve_checkpoint(const std::string& run_dir, const std::string& resume) {

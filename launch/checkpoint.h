@@ -54,7 +54,12 @@ struct CheckpointMeta {
 std::string save_checkpoint(const std::string& run_dir, const ParamStore& store, const OptimState& opt,
                             const TrainState& state, const CheckpointMeta& meta, int64_t keep,
                             par::Communicator& comm, const std::vector<models::StateTensor>& model_state = {},
-                            par::Communicator* expert_group = nullptr);
+                            par::Communicator* expert_group = nullptr, int64_t keep_log_spaced_every = 0);
+
+// Retention after a save: of the complete checkpoints' steps (ascending), those to delete so that the newest
+// `keep` remain and, when log_spaced_every > 0 (--keep-log-spaced), the first one at or after each step
+// 2^k x log_spaced_every (k = 0, 1, ...), so curves over training keep log-spaced checkpoints.
+std::vector<int64_t> checkpoints_to_remove(const std::vector<int64_t>& steps, int64_t keep, int64_t log_spaced_every);
 
 // Resolves --resume: "" (no resume), "latest", "auto" (latest if it exists, else ""), or a path.
 // Throws naming the file when "latest" is requested but missing or points at a missing folder.

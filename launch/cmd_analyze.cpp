@@ -16,6 +16,7 @@
 
 #include "data/split.h"
 #include "data/tokenizer.h"
+#include "launch/analyze_norms.h"
 #include "launch/analyze_represent.h"
 #include "launch/commands.h"
 #include "launch/inference_model.h"
@@ -203,6 +204,7 @@ struct Analysis {
 const Analysis kAnalyses[] = {
     {"represent", analyze_represent,
      "representation accuracy (spec A.9): recover the input from the last block's output, top-5 Hamming"},
+    {"norms", analyze_norms, "token-representation norms (token-norms.md D.3) on a fixed held-out batch, into HDF5"},
 };
 
 int print_analyses(std::FILE* f) {

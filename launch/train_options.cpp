@@ -50,6 +50,9 @@ void add_train_options(OptionSet& set) {
       ("eval-every", po::value<int64_t>()->default_value(100), "steps between validation runs (0: only at the end)")
       ("eval-batches", po::value<int64_t>()->default_value(20), "validation batches per evaluation")
       ("log-every", po::value<int64_t>()->default_value(10), "steps between progress lines")
+      ("log-norms-every", po::value<int64_t>()->default_value(0),
+       "N: token-representation norms (weft analyze norms' diagnostics) on a fixed held-out batch at steps 0, N, "
+       "2N, ... and the last, appended to OUT/norms.h5 (0: off)")
       ("zero", po::value<int>()->default_value(0), "1: shard the optimizer state across ranks (ZeRO-1)")
       ("expert-parallel", po::value<int>()->default_value(1),
        "E: split the experts of every MoE module over E consecutive ranks (world = E x data-parallel D; "
@@ -60,6 +63,9 @@ void add_train_options(OptionSet& set) {
       ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
       ("save-on-exit", po::value<bool>()->default_value(true)->implicit_value(true), "checkpoint when the run ends")
       ("keep-checkpoints", po::value<int64_t>()->default_value(3), "checkpoints to keep (older ones are deleted)")
+      ("keep-log-spaced", po::bool_switch(),
+       "besides the last --keep-checkpoints, keep the first checkpoint at or after each step 2^k x --save-every "
+       "(curves over training)")
       ("resume", po::value<std::string>()->default_value(""), "PATH | latest | auto (latest if it exists)")
       ("init-from", po::value<std::string>()->default_value(""),
        "RUN: start from the parameters of RUN's latest checkpoint that match this model by name and shape (the "
@@ -89,6 +95,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.eval_every = get<int64_t>(vm, "eval-every");
   o.eval_batches = get<int64_t>(vm, "eval-batches");
   o.log_every = get<int64_t>(vm, "log-every");
+  o.log_norms_every = get<int64_t>(vm, "log-norms-every");
   device_options(vm, o.device, o.dtype, o.threads);
   parse_compute_dtype(o.dtype, resolve_device(o.device));  // --device cuda without a GPU, bf16 on the CPU
   o.zero = get<int>(vm, "zero");
@@ -105,6 +112,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.save_every = get<int64_t>(vm, "save-every");
   o.save_on_exit = get<bool>(vm, "save-on-exit");
   o.keep_checkpoints = get<int64_t>(vm, "keep-checkpoints");
+  o.keep_log_spaced = vm["keep-log-spaced"].as<bool>();
   o.resume = get<std::string>(vm, "resume");
   o.init_from = get<std::string>(vm, "init-from");
   auto positive = [](int64_t v, const char* flag) {
@@ -121,6 +129,9 @@ TrainOptions train_options(const po::variables_map& vm) {
   non_negative(o.eval_every, "eval-every");
   non_negative(o.eval_batches, "eval-batches");
   non_negative(o.save_every, "save-every");
+  non_negative(o.log_norms_every, "log-norms-every");
+  if (o.keep_log_spaced && o.save_every == 0)
+    throw UsageError("--keep-log-spaced needs --save-every > 0 (the spacing is 2^k x --save-every)");
   non_negative(o.warmup, "warmup");
   non_negative(o.decay_steps, "decay-steps");
   if (!(o.beta1 >= 0 && o.beta1 < 1)) throw UsageError("--beta1 must be in [0, 1)");

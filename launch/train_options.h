@@ -20,6 +20,7 @@ struct TrainOptions {
   std::string schedule = "cosine";
   uint64_t seed = 1337;
   int64_t eval_every = 100, eval_batches = 20, log_every = 10;
+  int64_t log_norms_every = 0;  // > 0: token-representation norms into OUT/norms.h5 (launch/norms_log.h)
   int threads = 0;
   std::string device = "auto";  // "cpu", "cuda" or "auto" (cuda when built with CUDA and a GPU is visible)
   std::string dtype = "fp32";   // compute precision: "fp32" or "bf16" (fp32 master weights; CUDA only)
@@ -27,6 +28,7 @@ struct TrainOptions {
   int expert_parallel = 1;      // E: ranks sharing the experts of each MoE module (world = E x D)
   double bucket_mb = 25.0;      // gradient all-reduce bucket size
   int64_t save_every = 0, keep_checkpoints = 3;
+  bool keep_log_spaced = false;  // also keep the first checkpoint at or after each 2^k x save_every
   bool save_on_exit = true;
   std::string resume;  // "", PATH, "latest" or "auto"
   std::string init_from;  // --init-from RUN: matching parameters of RUN's latest checkpoint (a fresh run only)

@@ -101,6 +101,8 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
     std::filesystem::create_directories(opt_.out);
     metrics_ = std::make_unique<MetricsWriter>(opt_.out + "/metrics.jsonl");
   }
+  if (opt_.log_norms_every > 0)  // after create_directories; every rank draws the held-out batch
+    norms_ = std::make_unique<NormsLog>(opt_.out, opt_.data, *model_, meta_.config_ini, T_, comm_);
 }
 
 Trainer::~Trainer() {
@@ -282,7 +284,8 @@ void Trainer::save() {
     model_state = gather_model_state(mine, comm_);  // collective; rank 0 writes
   }
   std::string path = save_checkpoint(opt_.out, state_store_->master(), os, state_, meta_, opt_.keep_checkpoints, comm_,
-                                     model_state, expert_host_.group.get());  // one shard file per expert shard
+                                     model_state, expert_host_.group.get(),  // one shard file per expert shard
+                                     opt_.keep_log_spaced ? opt_.save_every : 0);
   if (comm_.rank() == 0) std::printf("saved checkpoint %s\n", path.c_str());
 }
 
@@ -301,6 +304,7 @@ double Trainer::run() {
   double window_start = now_s(), window_tokens = 0;
   int64_t window_steps = 0;
   double val_loss = std::nan("");
+  if (norms_ && state_.step == 0) norms_->record(0, *model_, state_store_->params(), exec_.get(), arena_);
   while (state_.step < opt_.steps) {
     double t0 = now_s();
     double lr = schedule_.at(state_.step);
@@ -331,6 +335,8 @@ double Trainer::run() {
       window_steps = 0;
       window_tokens = 0;
     }
+    if (norms_ && (state_.step % opt_.log_norms_every == 0 || last))
+      norms_->record(state_.step, *model_, state_store_->params(), exec_.get(), arena_);
     if ((opt_.save_every > 0 && state_.step % opt_.save_every == 0) || (last && opt_.save_on_exit)) save();
     // All ranks agree on stopping at the same step: a signal seen by any rank stops all of them.
     int64_t stop = stop_requested() ? 1 : 0;

@@ -22,6 +22,7 @@
 #include "data/segments.h"
 #include "launch/checkpoint.h"
 #include "launch/metrics.h"
+#include "launch/norms_log.h"
 #include "launch/step_losses.h"
 #include "launch/train_options.h"
 #include "launch/trainable_state.h"
@@ -90,6 +91,7 @@ class Trainer {
   TrainState state_;
   StepLosses losses_;
   std::unique_ptr<MetricsWriter> metrics_;  // rank 0 only
+  std::unique_ptr<NormsLog> norms_;         // --log-norms-every > 0
   OwnedTensor inputs_, targets_;  // (grad-accum x B, T) this rank's micro-batches of the step, on the host
   std::vector<uint8_t> starts_;   // (grad-accum x B) --pack segments: Batch::starts of each row
   OwnedTensor dev_inputs_, dev_targets_;  // (B, T) their copies on the device (CUDA)

@@ -32,7 +32,7 @@ Var norm(Graph& g, ParamStore& store, NormKind kind, const NormParams& n, Var x,
 }
 
 Var causal_self_attention(Graph& g, ParamStore& store, const AttentionParams& p, Var h, int64_t n_heads,
-                          const AttentionPositions& pos) {
+                          const AttentionPositions& pos, AttentionQK* qk) {
   const Shape& s = h->value.shape;
   const int64_t B = s[0], T = s[1];
   Var qkv = linear(g, store, p.qkv, h);  // (B, T, 3A)
@@ -46,6 +46,7 @@ Var causal_self_attention(Graph& g, ParamStore& store, const AttentionParams& p,
     q = ops::rope(g, q, pos.rope_channels, pos.rope_base);
     k = ops::rope(g, k, pos.rope_channels, pos.rope_base);
   }
+  if (qk) *qk = AttentionQK{q, k};
   Var att = ops::attention(g, q, k, v, pos.bias);  // (B, T, NH, HS)
   return linear(g, store, p.proj, ops::reshape(g, att, {B, T, A}));
 }

@@ -53,9 +53,14 @@ struct AttentionPositions {
 
 // Causal self-attention of h (B, T, C): q|k|v = h Wqkv^T (+ b), n_heads heads of HS = A / n_heads channels
 // (A = a third of Wqkv's rows: C / n_heads unless the caller declared another head size), RoPE and bias per
-// `pos`, softmax(q k^T / sqrt(HS)) v, output projection (C, A).
+// `pos`, softmax(q k^T / sqrt(HS)) v, output projection (C, A). qk, when given, receives the heads' queries
+// and keys after RoPE, (B, T, NH, HS) each (the "blocks.<l>.q" / ".k" taps: attention entropy is computed
+// from them, since the attention kernel keeps no probabilities).
+struct AttentionQK {
+  Var q, k;
+};
 Var causal_self_attention(Graph& g, ParamStore& store, const AttentionParams& p, Var h, int64_t n_heads,
-                          const AttentionPositions& pos);
+                          const AttentionPositions& pos, AttentionQK* qk = nullptr);
 
 // proj(act(fc(h))); SwiGLU: silu(gate) * up of the fc's two halves. GELU (tanh) runs as ops::linear_gelu.
 Var mlp(Graph& g, ParamStore& store, const MlpParams& p, Var h, Activation act);

@@ -119,13 +119,16 @@ Var Hybrid::blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     Var u = norm(g, store, NormKind::rmsnorm, l.ln1, x, eps);
-    Var a = causal_self_attention(g, store, l.attn, u, cfg_.n_heads, pos);
+    AttentionQK qk;
+    Var a = causal_self_attention(g, store, l.attn, u, cfg_.n_heads, pos, tapping() ? &qk : nullptr);
     Var m = ops::causal_mix(g, cfg_.parallel() ? u : a, g.param(store, l.mix.w), g.param(store, l.mix.b));
     x = ops::add(g, ops::add(g, x, a), m);
     Var f = mlp(g, store, l.mlp, norm(g, store, NormKind::rmsnorm, l.ln2, x, eps), Activation::swiglu);
     x = ops::add(g, x, f);
     if (tapping()) {
       const std::string p = "blocks." + std::to_string(i);
+      tap(p + ".q", qk.q);
+      tap(p + ".k", qk.k);
       tap(p + ".attn", a);
       tap(p + ".mix", m);
       tap(p + ".mlp", f);

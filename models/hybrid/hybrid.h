@@ -9,7 +9,7 @@
 //   logits = RMSNorm(x) H^T
 // Initialisation: Llama/HF (Linear and embedding N(0, 0.02), RMSNorm 1); the mixing matrix and its bias
 // PyTorch's Conv1d default U(+-1/sqrt(L)), the matrix's upper triangle zero (causal_mix keeps it so).
-// Taps: embed, blocks.<l>.attn, blocks.<l>.mix, blocks.<l>.mlp, blocks.<l>.out, final.
+// Taps: embed, blocks.<l>.q / .k (after RoPE), blocks.<l>.attn, blocks.<l>.mix, blocks.<l>.mlp, blocks.<l>.out, final.
 #pragma once
 
 #include <string>

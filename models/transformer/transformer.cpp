@@ -127,7 +127,8 @@ Var Transformer::blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool train
                                                      : Activation::swiglu;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
-    Var a = causal_self_attention(g, store, l.attn, norm(g, store, x, l.ln1), cfg_.n_heads, pos);
+    AttentionQK qk;
+    Var a = causal_self_attention(g, store, l.attn, norm(g, store, x, l.ln1), cfg_.n_heads, pos, tapping() ? &qk : nullptr);
     if (drop) a = ops::dropout(g, a, cfg_.dropout, *rng);
     x = ops::add(g, x, a);
     Var m = mlp(g, store, l.mlp, norm(g, store, x, l.ln2), act);
@@ -135,6 +136,8 @@ Var Transformer::blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool train
     x = ops::add(g, x, m);
     if (tapping()) {
       const std::string p = "blocks." + std::to_string(i);
+      tap(p + ".q", qk.q);
+      tap(p + ".k", qk.k);
       tap(p + ".attn", a);
       tap(p + ".mlp", m);
       tap(p + ".out", x);

@@ -4,7 +4,8 @@
 // H dh need not be d), biases are chosen per part (--attn-bias, --ffn-bias, --head-bias), and --init scaled
 // is the MoEUT paper's dense-baseline init (spec moeut A.6; transformer.cpp declare()).
 // Taps: embed, blocks.<l>.attn (attention branch), blocks.<l>.mlp (MLP branch), blocks.<l>.out (residual
-// stream after layer l), final (after the final norm).
+// stream after layer l), final (after the final norm), blocks.<l>.q / .k (the heads' queries and keys after
+// RoPE, (B, T, NH, HS): attention entropy in `weft analyze norms`; the model has no README, this is its list).
 #pragma once
 
 #include <vector>

@@ -94,6 +94,15 @@ H5File H5File::open_read(const std::string& path) {
   return H5File(f, path);
 }
 
+H5File H5File::open_rw(const std::string& path) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_file_locking(fapl, false, true);
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
+  H5Pclose(fapl);
+  WEFT_CHECK(f >= 0, "[checkpoint] '", path, "' is not a writable HDF5 file (truncated, corrupt or read-only?)");
+  return H5File(f, path);
+}
+
 H5File::H5File(H5File&& o) noexcept : id_(o.id_), path_(std::move(o.path_)) { o.id_ = -1; }
 
 H5File& H5File::operator=(H5File&& o) noexcept {
@@ -302,6 +311,29 @@ void H5File::set_dataset_attr(const std::string& dataset, const std::string& key
     WEFT_FAIL("[checkpoint] ", path_, ": dataset '", dataset, "': ", e.what());
   }
   H5Dclose(ds);
+}
+
+void H5File::set_dataset_attr(const std::string& dataset, const std::string& key, double v) {
+  hid_t ds = open_dataset(id_, path_, dataset);
+  hid_t space = H5Screate(H5S_SCALAR);
+  if (H5Aexists(ds, key.c_str()) > 0) H5Adelete(ds, key.c_str());
+  hid_t a = H5Acreate2(ds, key.c_str(), H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT);
+  herr_t st = a >= 0 ? H5Awrite(a, H5T_NATIVE_DOUBLE, &v) : -1;
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(space);
+  H5Dclose(ds);
+  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": cannot write attribute '", key, "' of dataset '", dataset, "'");
+}
+
+double H5File::dataset_attr_double(const std::string& dataset, const std::string& key) const {
+  hid_t ds = open_dataset(id_, path_, dataset);
+  hid_t a = H5Aexists(ds, key.c_str()) > 0 ? H5Aopen(ds, key.c_str(), H5P_DEFAULT) : -1;
+  double v = 0.0;
+  herr_t st = a >= 0 ? H5Aread(a, H5T_NATIVE_DOUBLE, &v) : -1;
+  if (a >= 0) H5Aclose(a);
+  H5Dclose(ds);
+  WEFT_CHECK(st >= 0, "[checkpoint] ", path_, ": dataset '", dataset, "' has no readable attribute '", key, "'");
+  return v;
 }
 
 std::vector<int64_t> H5File::dataset_attr_ints(const std::string& dataset, const std::string& key) const {

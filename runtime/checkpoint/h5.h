@@ -15,6 +15,7 @@ class H5File {
  public:
   static H5File create(const std::string& path);     // truncates
   static H5File open_read(const std::string& path);  // throws naming the file if it is not HDF5
+  static H5File open_rw(const std::string& path);    // an existing file, to add datasets (diagnostics logs)
   H5File(H5File&& o) noexcept;
   H5File& operator=(H5File&& o) noexcept;
   H5File(const H5File&) = delete;
@@ -44,8 +45,10 @@ class H5File {
   // Attributes of a dataset (expert shard files: logical_name, row_range, logical_shape).
   void set_dataset_attr(const std::string& dataset, const std::string& key, const std::vector<int64_t>& v);
   void set_dataset_attr(const std::string& dataset, const std::string& key, const std::string& v);
+  void set_dataset_attr(const std::string& dataset, const std::string& key, double v);
   std::vector<int64_t> dataset_attr_ints(const std::string& dataset, const std::string& key) const;
   std::string dataset_attr_string(const std::string& dataset, const std::string& key) const;
+  double dataset_attr_double(const std::string& dataset, const std::string& key) const;
 
   const std::string& path() const { return path_; }
 
