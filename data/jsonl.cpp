@@ -2,7 +2,9 @@
 // syntax: literals, numbers, nesting up to 64 levels; strings decoded to UTF-8).
 #include "data/jsonl.h"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -229,7 +231,12 @@ class Reader {
 
 }  // namespace
 
-std::string json_string_field(const std::string& line, const std::string& key, std::string& out) {
+namespace {
+
+// Parses `line` as one JSON object and calls read_field(reader, key) at the value of `key` (which must
+// consume it), skipping every other value. Returns "" or the problem, as json_string_field documents.
+template <class ReadField>
+std::string read_object_field(const std::string& line, const std::string& key, ReadField read_field) {
   Reader r(line);
   bool found = false;
   try {
@@ -239,8 +246,7 @@ std::string json_string_field(const std::string& line, const std::string& key, s
         std::string k = r.string();
         r.expect(':');
         if (k == key) {
-          if (r.peek() != '"') r.fail("field '" + key + "' is not a string");
-          out = r.string();
+          read_field(r);
           found = true;
         } else {
           r.skip_value();
@@ -258,6 +264,46 @@ std::string json_string_field(const std::string& line, const std::string& key, s
     return e.what();
   }
   return found ? "" : "missing field '" + key + "'";
+}
+
+}  // namespace
+
+std::string json_string_field(const std::string& line, const std::string& key, std::string& out) {
+  return read_object_field(line, key, [&](Reader& r) {
+    if (r.peek() != '"') r.fail("field '" + key + "' is not a string");
+    out = r.string();
+  });
+}
+
+std::string json_number_field(const std::string& line, const std::string& key, double& out) {
+  return read_object_field(line, key, [&](Reader& r) {
+    const char c = r.peek();
+    if (c == 'n') {
+      r.skip_value();  // "null" (anything else starting with n fails there)
+      out = std::nan("");
+      return;
+    }
+    if (c != '-' && (c < '0' || c > '9')) r.fail("field '" + key + "' is not a number");
+    const size_t begin = r.pos();
+    r.number();
+    out = std::strtod(line.c_str() + begin, nullptr);
+  });
+}
+
+std::string json_string_array_field(const std::string& line, const std::string& key, std::vector<std::string>& out) {
+  return read_object_field(line, key, [&](Reader& r) {
+    if (r.peek() != '[') r.fail("field '" + key + "' is not an array of strings");
+    r.expect('[');
+    out.clear();
+    if (r.peek() == ']') return r.expect(']');
+    while (true) {
+      if (r.peek() != '"') r.fail("field '" + key + "' is not an array of strings");
+      out.push_back(r.string());
+      if (r.peek() != ',') break;
+      r.expect(',');
+    }
+    r.expect(']');
+  });
 }
 
 }  // namespace weft::data

@@ -245,7 +245,8 @@ double Trainer::evaluate(int64_t batches) {
   return evaluate_windows(*model_, state_store_->params(), exec_.get(), arena_, *val_, request, comm_).mean();
 }
 
-void Trainer::log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step) {
+void Trainer::log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step,
+                       double interval_mean_loss) {
   if (comm_.rank() != 0) return;
   const double tokens_per_step = static_cast<double>(opt_.batch_size * T_ * opt_.grad_accum * comm_.size());
   const double tps = tokens_per_step / step_seconds, real_tps = real_tokens_per_step / step_seconds;
@@ -259,7 +260,7 @@ void Trainer::log_step(const StepResult& r, double lr, double step_seconds, doub
     line += buf;
   }
   JsonLine json;
-  json.integer("step", state_.step).num("loss", r.losses.loss);
+  json.integer("step", state_.step).num("loss", r.losses.loss).num("loss_avg", interval_mean_loss);
   for (const auto& [name, value] : r.losses.aux) {
     char buf[64];
     std::snprintf(buf, sizeof buf, " | %s %.4g", name.c_str(), value);
@@ -303,6 +304,8 @@ double Trainer::run() {
                 state_store_->mixed_precision() ? " (fp32 master weights)" : "");
   double window_start = now_s(), window_tokens = 0;
   int64_t window_steps = 0;
+  double interval_loss_sum = 0;  // train losses since the last log line (their mean: loss_avg)
+  int64_t interval_loss_steps = 0;
   double val_loss = std::nan("");
   if (norms_ && state_.step == 0) norms_->record(0, *model_, state_store_->params(), exec_.get(), arena_);
   while (state_.step < opt_.steps) {
@@ -315,8 +318,13 @@ double Trainer::run() {
     window_tokens += static_cast<double>(r.tokens);
     WEFT_CHECK(std::isfinite(r.losses.loss), "[train] loss is ", r.losses.loss, " at step ", state_.step,
                " (diverged: lower --lr or raise --warmup)");
+    interval_loss_sum += r.losses.loss;
+    ++interval_loss_steps;
     if (state_.step % opt_.log_every == 0 || state_.step == opt_.steps) {
-      log_step(r, lr, (now_s() - window_start) / window_steps, window_tokens / window_steps);
+      log_step(r, lr, (now_s() - window_start) / window_steps, window_tokens / window_steps,
+               interval_loss_sum / static_cast<double>(interval_loss_steps));
+      interval_loss_sum = 0;
+      interval_loss_steps = 0;
       window_start = now_s();
       window_steps = 0;
       window_tokens = 0;

@@ -62,7 +62,9 @@ class Trainer {
   };
   StepResult train_step();
   // real_tokens_per_step: counted targets per step over the logging window.
-  void log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step);
+  // interval_mean_loss: the mean train loss of the steps since the previous log line (metrics key loss_avg).
+  void log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step,
+                double interval_mean_loss);
   void save();
   // Micro-batch `micro`'s (B, T) host token ids, copied to the device tensors the model reads on CUDA.
   models::Batch stage_batch(int64_t micro, float normalizer, const int64_t* streams);

@@ -3,6 +3,7 @@
 // few documents, shard rolling, SentencePiece trained on the input).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -56,6 +57,20 @@ TEST(Jsonl, RejectsMalformedLinesWithAReason) {
   EXPECT_NE(err(R"(["text", "x"])").find("expected '{'"), std::string::npos);
   EXPECT_NE(err(R"({"text": "x",})").find("expected '\"'"), std::string::npos);
   EXPECT_EQ(err(R"({"text": "x"})"), "") << "the valid line itself";
+}
+
+TEST(Jsonl, NumberFieldsNullAsNaNAndErrors) {
+  double v = 0;
+  EXPECT_EQ(json_number_field(R"({"error": "x", "bins": [0, 1], "length": 256})", "length", v), "");
+  EXPECT_EQ(v, 256);
+  EXPECT_EQ(json_number_field(R"({"loss": -3.5e-2})", "loss", v), "");
+  EXPECT_EQ(v, -0.035);
+  EXPECT_EQ(json_number_field(R"({"loss": null})", "loss", v), "");
+  EXPECT_TRUE(std::isnan(v));
+  EXPECT_EQ(json_number_field(R"({"loss": 2})", "length", v), "missing field 'length'");
+  EXPECT_NE(json_number_field(R"({"length": "256"})", "length", v).find("field 'length' is not a number"),
+            std::string::npos);
+  EXPECT_NE(json_number_field(R"({"length": 256)", "length", v).find("expected '}'"), std::string::npos);
 }
 
 TEST(Jsonl, EscapeRoundTripsEveryByte) {
