@@ -109,6 +109,9 @@ class Model {
   // with the spec's own count (moeut.md A.7: attention + FFN x L, no embedding, no LM head): moeut and the
   // transformer, which `weft bench` labels "spec A.7 formula" by family name.
   virtual double macs_per_token(int64_t T) const { return flops_per_token(T) / 6.0; }
+  // Notes on the configuration for the trainer's "model <name> (<notes>): ..." line, e.g. the
+  // transformer's "attention window 64"; empty: none.
+  virtual std::string summary_notes() const { return {}; }
 
   // State across training steps (memories, caches of previous segments). Training calls of loss_terms
   // read and update the state of the streams in Batch::streams. save_state returns the streams this rank

@@ -20,6 +20,8 @@ std::vector<Flag> TransformerConfig::flags() {
       Flag::real("rope-fraction", 1.0, "share of each head's channels RoPE rotates"),
       Flag::real("rope-base", 10000.0, "RoPE frequency base"),
       Flag::integer("sandwich-dim", 128, "Sandwich d-bar"),
+      Flag::integer("attention-window", 0,
+                    "windowed attention: each token attends to its W latest positions, itself included (0: all)"),
       Flag::text("activation", "gelu", "gelu (tanh) | relu | swiglu"),
       Flag::text("norm", "layernorm", "layernorm | rmsnorm"),
       Flag::real("norm-eps", 1e-5, "epsilon of the model's LayerNorm/RMSNorm"),
@@ -47,6 +49,7 @@ TransformerConfig TransformerConfig::from_flags(const FlagValues& v) {
   c.rope_fraction = v.real("rope-fraction");
   c.rope_base = static_cast<float>(v.real("rope-base"));
   c.sandwich_dim = v.integer("sandwich-dim");
+  c.attention_window = v.integer("attention-window");
   c.activation = v.text("activation");
   c.norm = v.text("norm");
   c.norm_eps = static_cast<float>(v.real("norm-eps"));
@@ -98,6 +101,7 @@ void TransformerConfig::validate() const {
   WEFT_CHECK(norm == "layernorm" || norm == "rmsnorm", "--norm must be layernorm or rmsnorm, got '", norm, "'");
   WEFT_CHECK(norm_eps > 0.0f && std::isfinite(norm_eps), "--norm-eps must be positive, got ", norm_eps);
   WEFT_CHECK(dropout >= 0.0f && dropout < 1.0f, "--dropout must be in [0, 1), got ", dropout);
+  WEFT_CHECK(attention_window >= 0, "--attention-window must be >= 0 (0: no window), got ", attention_window);
   if (position == PositionScheme::rope) {
     WEFT_CHECK(rope_fraction > 0.0f && rope_fraction <= 1.0f, "--rope-fraction must be in (0, 1], got ",
                rope_fraction);

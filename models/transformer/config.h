@@ -34,6 +34,7 @@ struct TransformerConfig {
   double rope_fraction = 1.0;   // --rope-fraction: share of each head's channels that rotate
   float rope_base = 10000.0f;   // --rope-base
   int64_t sandwich_dim = 128;   // --sandwich-dim (d-bar)
+  int64_t attention_window = 0; // --attention-window W: query i sees keys i - W < j <= i (0: all; any --position)
 
   int64_t head_size() const { return head_dim > 0 ? head_dim : d_model / n_heads; }
   int64_t attn_width() const { return n_heads * head_size(); }  // H * dh: rows of q, k and v

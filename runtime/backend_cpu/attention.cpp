@@ -2,7 +2,9 @@
 // for each (batch, head) and block of up to 64 query rows, S = scale Q K^T is one GEMM (heads are read
 // in place with a row stride of NH * HS), the bias, causal mask and softmax are applied row by row, and
 // O = P V is a second GEMM. Keys may outnumber queries (Tk >= Tq): query i sits at key position
-// i + Tk - Tq (a Transformer-XL memory before the segment). Only the per-row log-sum-exp is saved; the backward recomputes P block by
+// i + Tk - Tq (a Transformer-XL memory before the segment). With a window (bias.window, causal only) a
+// block's GEMMs start at the first key its first row sees, so a block costs O(rows x (window + rows)).
+// Only the per-row log-sum-exp is saved; the backward recomputes P block by
 // block (no T x T tensor outlives a block), parallel over (batch, head) pairs, each of which owns its
 // dk / dv slices, so there are no races. OpenBLAS runs single-threaded inside our parallel regions.
 #include <cblas.h>
@@ -95,20 +97,32 @@ inline void exp_row(double* row, double m, int64_t n) {
   for (int64_t j = 0; j < n; ++j) row[j] = std::exp(row[j] - m);
 }
 
-// Scores of query rows [i0, i0 + nq) against keys [0, nk): S (nq, nk) = scale q k^T + bias, masked; query
-// i sits at key position i + off.
+// The keys [begin, end) a block of query rows [i0, i0 + nq) reads: up to the last row's position when
+// causal (all Tk otherwise), from the first key in the first row's window (0 without a window).
+struct KeyRange {
+  int64_t begin, end;
+  int64_t size() const { return end - begin; }
+};
+KeyRange block_keys(int64_t i0, int64_t nq, int64_t Tk, int64_t off, const PositionBias& bias, bool causal) {
+  return {bias.first_key(i0 + off), causal ? i0 + nq + off : Tk};
+}
+
+// Scores of query rows [i0, i0 + nq) against the keys kr: S (nq, kr.size()) = scale q k^T + bias, masked
+// (causal and window); query i sits at key position i + off, k points at key 0.
 template <class F>
-void block_scores(F* S, const F* q, const F* k, int64_t i0, int64_t nq, int64_t nk, int64_t stride, int64_t HS,
+void block_scores(F* S, const F* q, const F* k, int64_t i0, int64_t nq, KeyRange kr, int64_t stride, int64_t HS,
                   F scale, const PositionBias& bias, int64_t h, bool causal, int64_t off) {
-  gemm_rm(false, true, nq, nk, HS, scale, q + i0 * stride, stride, k, stride, F(0), S, nk);
+  const int64_t nk = kr.size();
+  gemm_rm(false, true, nq, nk, HS, scale, q + i0 * stride, stride, k + kr.begin * stride, stride, F(0), S, nk);
   const F neg_inf = -std::numeric_limits<F>::infinity();
   for (int64_t r = 0; r < nq; ++r) {
     const int64_t i = i0 + r + off;
-    F* row = S + r * nk;
-    const int64_t visible = causal ? std::min(nk, i + 1) : nk;
+    F* row = S + r * nk;  // row[c] is key kr.begin + c
+    const int64_t first = bias.first_key(i) - kr.begin, visible = causal ? std::min(kr.end, i + 1) - kr.begin : nk;
+    for (int64_t c = 0; c < first; ++c) row[c] = neg_inf;
     if (bias.kind != PositionBias::Kind::none)
-      for (int64_t j = 0; j < visible; ++j) row[j] += static_cast<F>(bias(h, i, j));
-    for (int64_t j = visible; j < nk; ++j) row[j] = neg_inf;
+      for (int64_t c = first; c < visible; ++c) row[c] += static_cast<F>(bias(h, i, kr.begin + c));
+    for (int64_t c = visible; c < nk; ++c) row[c] = neg_inf;
   }
 }
 
@@ -128,9 +142,10 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
         for (int64_t blk = 0; blk < blocks; ++blk) {
           const int64_t base = b * Tq * stride + h * HS, kbase = b * Tk * stride + h * HS, i0 = blk * kBlock,
                         nq = std::min(kBlock, Tq - i0);
-          const int64_t nk = causal ? i0 + nq + off : Tk;
+          const KeyRange kr = block_keys(i0, nq, Tk, off, bias, causal);
+          const int64_t nk = kr.size();
           F* S = scratch<F>(0, nq * nk);
-          block_scores(S, qp + base, kp + kbase, i0, nq, nk, stride, HS, static_cast<F>(scale), bias, h, causal, off);
+          block_scores(S, qp + base, kp + kbase, i0, nq, kr, stride, HS, static_cast<F>(scale), bias, h, causal, off);
           F inv_sum[kBlock];
           for (int64_t r = 0; r < nq; ++r) {  // S becomes the unnormalised exp(S - max) row by row
             F* row = S + r * nk;
@@ -141,7 +156,7 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
             l[(b * NH + h) * Tq + i0 + r] = m + std::log(sum);
           }
           F* ob = o + base + i0 * stride;  // O = (exp rows) V, then each row divided by its sum
-          gemm_rm(false, false, nq, HS, nk, F(1), S, nk, vp + kbase, stride, F(0), ob, stride);
+          gemm_rm(false, false, nq, HS, nk, F(1), S, nk, vp + kbase + kr.begin * stride, stride, F(0), ob, stride);
           for (int64_t r = 0; r < nq; ++r) scale_row(ob + r * stride, inv_sum[r], HS);
         }
   });
@@ -162,23 +177,25 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
       for (int64_t h = 0; h < NH; ++h) {
         const int64_t base = b * Tq * stride + h * HS, kbase = b * Tk * stride + h * HS;
         for (int64_t blk = 0; blk < blocks; ++blk) {
-          const int64_t i0 = blk * kBlock, nq = std::min(kBlock, Tq - i0), nk = causal ? i0 + nq + off : Tk;
+          const int64_t i0 = blk * kBlock, nq = std::min(kBlock, Tq - i0);
+          const KeyRange kr = block_keys(i0, nq, Tk, off, bias, causal);
+          const int64_t nk = kr.size(), kb = kbase + kr.begin * stride;  // kb: the block's first key
           F* P = scratch<F>(0, nq * nk);
           F* dP = scratch<F>(1, nq * nk);
-          block_scores(P, qp + base, kp + kbase, i0, nq, nk, stride, HS, sc, bias, h, causal, off);
+          block_scores(P, qp + base, kp + kbase, i0, nq, kr, stride, HS, sc, bias, h, causal, off);
           for (int64_t r = 0; r < nq; ++r) exp_row(P + r * nk, l[(b * NH + h) * Tq + i0 + r], nk);  // exp(S - lse)
           const F* dO = dop + base + i0 * stride;
-          if (dvp) gemm_rm(true, false, nk, HS, nq, F(1), P, nk, dO, stride, F(1), dvp + kbase, stride);
+          if (dvp) gemm_rm(true, false, nk, HS, nq, F(1), P, nk, dO, stride, F(1), dvp + kb, stride);
           if (!dqp && !dkp) continue;
-          gemm_rm(false, true, nq, nk, HS, F(1), dO, stride, vp + kbase, stride, F(0), dP, nk);  // dP = dO V^T
+          gemm_rm(false, true, nq, nk, HS, F(1), dO, stride, vp + kb, stride, F(0), dP, nk);  // dP = dO V^T
           for (int64_t r = 0; r < nq; ++r) {  // dP becomes dS in place; D_i = dout_i . out_i
             const F D = dot(dO + r * stride, op + base + (i0 + r) * stride, HS);
             ds_row(dP + r * nk, P + r * nk, D, sc, nk);
           }
           if (dqp)  // dq (nq, HS) += dS K
-            gemm_rm(false, false, nq, HS, nk, F(1), dP, nk, kp + kbase, stride, F(1), dqp + base + i0 * stride, stride);
+            gemm_rm(false, false, nq, HS, nk, F(1), dP, nk, kp + kb, stride, F(1), dqp + base + i0 * stride, stride);
           if (dkp)  // dk (nk, HS) += dS^T Q
-            gemm_rm(true, false, nk, HS, nq, F(1), dP, nk, qp + base + i0 * stride, stride, F(1), dkp + kbase, stride);
+            gemm_rm(true, false, nk, HS, nq, F(1), dP, nk, qp + base + i0 * stride, stride, F(1), dkp + kb, stride);
         }
       }
   });

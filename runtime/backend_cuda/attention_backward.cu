@@ -42,7 +42,7 @@ __device__ __forceinline__ void tile_probs_and_ds(float (&p)[kRows][kRows], floa
     for (int c = 0; c < kRows; ++c) {
       const int r = ty + 16 * a;
       const int64_t i = i0 + r, j = j0 + tx + 16 * c;
-      p[a][c] = visible(i, j, T_, Tk, causal) ? expf(score(s[a][c], scale, bias, h, i, j, Tk - T_) - lse_s[r]) : 0.0f;
+      p[a][c] = visible(i, j, T_, Tk, causal, bias) ? expf(score(s[a][c], scale, bias, h, i, j, Tk - T_) - lse_s[r]) : 0.0f;
     }
   if (!need_ds) return;
   float dp[kRows][kRows];
@@ -107,8 +107,10 @@ __global__ void __launch_bounds__(kTileThreads)
   float dk_acc[kRows][HS / 16], dv_acc[kRows][HS / 16];  // rows: keys ty + 16a
   zero<HS>(dk_acc);
   zero<HS>(dv_acc);
-  // Causal: query tiles before the one holding query j0 - off see none of its keys.
-  for (int64_t i0 = query_begin_of(j0, T_, Tk, causal); i0 < T_; i0 += kTile) {
+  // Causal: query tiles before the one holding query j0 - off see none of its keys; with a window, none
+  // from query_end_of on.
+  const int64_t query_end = query_end_of(j0, T_, Tk, bias);
+  for (int64_t i0 = query_begin_of(j0, T_, Tk, causal); i0 < query_end; i0 += kTile) {
     __syncthreads();  // the previous query tile is no longer read
     load_tile<HS>(Qs, q + head, i0, T_, stride, hs);
     load_tile<HS>(dOs, dout + head, i0, T_, stride, hs);
@@ -157,7 +159,7 @@ __global__ void __launch_bounds__(kTileThreads)
   float dq_acc[kRows][HS / 16];  // rows: queries ty + 16a
   zero<HS>(dq_acc);
   const int64_t key_end = key_end_of(i0, T_, Tk, causal);
-  for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
+  for (int64_t j0 = key_begin_of(i0, T_, Tk, bias); j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous key tile and dS are no longer read (first pass: Q, dO, stats written)
     load_tile<HS>(Ks, k + khead, j0, Tk, stride, hs);
     load_tile<HS>(Vs, v + khead, j0, Tk, stride, hs);

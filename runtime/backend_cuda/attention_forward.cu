@@ -1,6 +1,6 @@
 // CUDA attention forward, the twin of attention_forward in backend_cpu/attention.cpp, flash-attention-2
 // style: one thread block per (query tile, head, batch) keeps its 64 query rows in shared memory, walks
-// the key tiles (only those at or left of the diagonal when causal) with an online softmax (running max
+// the key tiles (only those at or left of the diagonal when causal, and inside the window) with an online softmax (running max
 // m and sum l per row, earlier output rescaled by exp(m_old - m_new)), and writes out = (sum p v) / l and
 // lse = m + log(l). No T x T tensor reaches global memory. Scores, mask and bias are evaluated exactly as
 // on the CPU (attention_tiles.cuh); f32 and bf16 compute in float; every output has one writer. A head
@@ -51,7 +51,7 @@ __global__ void __launch_bounds__(kTileThreads)
   float m_run = -INFINITY, l_run = 0.0f;  // identical in the 4 lanes of a row
 
   const int64_t key_end = key_end_of(i0, T_, Tk, causal);
-  for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
+  for (int64_t j0 = key_begin_of(i0, T_, Tk, bias); j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous tile's K, V and P are no longer read
     load_tile<HS>(Ks, k + khead, j0, Tk, stride, hs);
     load_tile<HS>(Vs, v + khead, j0, Tk, stride, hs);
@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(kTileThreads)
       for (int c = 0; c < kRows; ++c) {
         const int r = ty + 16 * a, col = tx + 16 * c;
         const int64_t i = i0 + r, j = j0 + col;
-        Ss[r * kLdS + col] = visible(i, j, T_, Tk, causal) ? score(s[a][c], scale, bias, h, i, j, off) : -INFINITY;
+        Ss[r * kLdS + col] = visible(i, j, T_, Tk, causal, bias) ? score(s[a][c], scale, bias, h, i, j, off) : -INFINITY;
       }
     __syncthreads();
     // Online softmax of row srow over this tile; p overwrites the scores.
@@ -81,7 +81,7 @@ __global__ void __launch_bounds__(kTileThreads)
     tile_accumulate<HS, false>(o, Ss, Vs);  // o += P V
   }
 
-  if (spart == 0) {  // valid rows see key 0, so l_run >= 1 there
+  if (spart == 0) {  // valid rows see their own position, so l_run >= 1 there
     const int64_t i = i0 + srow;
     inv_l_s[srow] = 1.0f / l_run;
     if (i < T_) lse[lse_index(b, h, i, T_, NH)] = m_run + logf(l_run);

@@ -37,7 +37,7 @@ __device__ __forceinline__ void probs_and_ds(bf16* Pb, bf16* dSb, const float* S
     const int r = e / kTile, c = e % kTile;
     const int64_t i = i0 + r, j = j0 + c;
     const float p =
-        visible(i, j, T_, Tk, causal) ? expf(score(Ss[r * kLdF + c], scale, bias, h, i, j, Tk - T_) - lse_s[r])
+        visible(i, j, T_, Tk, causal, bias) ? expf(score(Ss[r * kLdF + c], scale, bias, h, i, j, Tk - T_) - lse_s[r])
                                       : 0.0f;
     if (Pb) Pb[r * kLdP + c] = __float2bfloat16(p);
     if (dSb) dSb[r * kLdP + c] = __float2bfloat16(attention_ds(p, dPs[r * kLdF + c], D_s[r], scale));
@@ -86,8 +86,10 @@ __global__ void __launch_bounds__(kTileThreads)
   FragC dk_acc[kAccFrags<HS>], dv_acc[kAccFrags<HS>];  // rows: keys
   zero_acc<HS>(dk_acc);
   zero_acc<HS>(dv_acc);
-  // Causal: query tiles before the one holding query j0 - off see none of its keys.
-  for (int64_t i0 = query_begin_of(j0, T_, Tk, causal); i0 < T_; i0 += kTile) {
+  // Causal: query tiles before the one holding query j0 - off see none of its keys; with a window, none
+  // from query_end_of on.
+  const int64_t query_end = query_end_of(j0, T_, Tk, bias);
+  for (int64_t i0 = query_begin_of(j0, T_, Tk, causal); i0 < query_end; i0 += kTile) {
     __syncthreads();  // the previous query tile, P and dS are no longer read
     load_tile_bf16<HS>(Qs, q + head, i0, T_, stride, hs);
     load_tile_bf16<HS>(dOs, dout + head, i0, T_, stride, hs);
@@ -146,7 +148,7 @@ __global__ void __launch_bounds__(kTileThreads)
   FragC dq_acc[kAccFrags<HS>];  // rows: queries
   zero_acc<HS>(dq_acc);
   const int64_t key_end = key_end_of(i0, T_, Tk, causal);
-  for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
+  for (int64_t j0 = key_begin_of(i0, T_, Tk, bias); j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous key tile and dS are no longer read (first pass: Q, dO, stats written)
     load_tile_bf16<HS>(Ks, k + khead, j0, Tk, stride, hs);
     load_tile_bf16<HS>(Vs, v + khead, j0, Tk, stride, hs);

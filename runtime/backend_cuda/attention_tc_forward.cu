@@ -1,6 +1,6 @@
 // bf16 attention forward on tensor cores (WMMA), picked by attention_forward (attention_forward.cu) for
 // bf16; the same algorithm as its f32 kernel: one block per (query tile, head, batch) walks the key tiles
-// (only those at or left of the diagonal when causal) with an online softmax and writes out = O / l and
+// (only those at or left of the diagonal when causal, and inside the window) with an online softmax and writes out = O / l and
 // lse = m + log(l). Per key tile: S = Q K^T by WMMA into a float tile; each row's scores, mask and bias
 // (attention_tiles.cuh, the CPU's) and softmax step (online_softmax_step) in float; P = exp(S - m) rounded
 // to bf16; the float output tile O rescaled by alpha per row, then O += P V by WMMA. Deterministic. A head
@@ -46,7 +46,7 @@ __global__ void __launch_bounds__(kTileThreads)
   float m_run = -INFINITY, l_run = 0.0f;  // identical in the 4 lanes of a row
 
   const int64_t key_end = key_end_of(i0, T_, Tk, causal);
-  for (int64_t j0 = 0; j0 < key_end; j0 += kTile) {
+  for (int64_t j0 = key_begin_of(i0, T_, Tk, bias); j0 < key_end; j0 += kTile) {
     __syncthreads();  // the previous tile's K, V, S and P are no longer read, O is stored
     load_tile_bf16<HS>(Ks, k + khead, j0, Tk, stride, hs);
     load_tile_bf16<HS>(Vs, v + khead, j0, Tk, stride, hs);
@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kTileThreads)
     float* row = Ss + srow * kLdF;
     for (int c = spart; c < kTile; c += 4) {
       const int64_t j = j0 + c;
-      row[c] = visible(i, j, T_, Tk, causal) ? score(row[c], scale, bias, h, i, j, off) : -INFINITY;
+      row[c] = visible(i, j, T_, Tk, causal, bias) ? score(row[c], scale, bias, h, i, j, off) : -INFINITY;
     }
     bf16* prow = Ps + srow * kLdP;
     const float alpha =
@@ -71,7 +71,7 @@ __global__ void __launch_bounds__(kTileThreads)
     store_acc<HS>(Os, o);
   }
 
-  if (spart == 0) {  // valid rows see key 0, so l_run >= 1 there
+  if (spart == 0) {  // valid rows see their own position, so l_run >= 1 there
     inv_l_s[srow] = 1.0f / l_run;
     if (i < T_) lse[lse_index(b, h, i, T_, NH)] = m_run + logf(l_run);
   }

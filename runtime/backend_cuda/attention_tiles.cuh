@@ -4,6 +4,8 @@
 // tx + 16n (n < HS / 16). Tiles live in shared memory as float, rows padded by one element so column
 // walks do not hit the same bank. The score, mask and bias are the CPU's (backend_cpu/attention.cpp).
 // Queries (Tq rows) may be fewer than keys (Tk): query i sits at key position i + off, off = Tk - Tq.
+// A window (bias.window = W, causal) narrows the walks to the key tiles (query tiles) that hold a visible
+// pair, key_begin_of / query_end_of; pairs outside it inside a walked tile are masked like the causal ones.
 // Any head size hs <= 128 runs: the kernels are compiled for a tile width HS (template) of 32, 64, 96 or
 // 128 and get the real hs at run time; loads read channels hs..HS-1 as 0 (they add nothing to a dot
 // product, and give 0 in the matching accumulator columns), stores skip them.
@@ -102,9 +104,11 @@ __device__ __forceinline__ void tile_accumulate(float (&acc)[kRows][HS / 16], co
   }
 }
 
-// Key j is visible from query i (i < Tq, j < Tk; j <= i + Tk - Tq when causal), as block_scores masks.
-__device__ __forceinline__ bool visible(int64_t i, int64_t j, int64_t Tq, int64_t Tk, bool causal) {
-  return i < Tq && j < Tk && (!causal || j <= i + (Tk - Tq));
+// Key j is visible from query i (i < Tq, j < Tk; j <= i + Tk - Tq when causal; inside the window of
+// position i + Tk - Tq), as block_scores masks.
+__device__ __forceinline__ bool visible(int64_t i, int64_t j, int64_t Tq, int64_t Tk, bool causal,
+                                        const PositionBias& bias) {
+  return i < Tq && j < Tk && (!causal || j <= i + (Tk - Tq)) && bias.in_window(i + (Tk - Tq), j);
 }
 
 // The score of a visible pair: scale * q_i . k_j + bias(h, i + off, j), in the CPU's order (GEMM alpha, then
@@ -119,6 +123,20 @@ __device__ __forceinline__ int64_t key_end_of(int64_t i0, int64_t Tq, int64_t Tk
   if (!causal) return Tk;
   const int64_t end = i0 + kTile + (Tk - Tq);
   return end < Tk ? end : Tk;
+}
+
+// The first key tile a query tile [i0, i0 + kTile) sees: the one holding its first row's first key in the
+// window (0 without a window).
+__device__ __forceinline__ int64_t key_begin_of(int64_t i0, int64_t Tq, int64_t Tk, const PositionBias& bias) {
+  return bias.first_key(i0 + (Tk - Tq)) / kTile * kTile;
+}
+
+// The end of the queries that see any key of the tile [j0, j0 + kTile) with a window: i + off - j < W for
+// its last key j = j0 + kTile - 1 (Tq without a window; <= 0 when no query does).
+__device__ __forceinline__ int64_t query_end_of(int64_t j0, int64_t Tq, int64_t Tk, const PositionBias& bias) {
+  if (bias.window <= 0) return Tq;
+  const int64_t end = j0 + kTile - 1 + bias.window - (Tk - Tq);
+  return end < Tq ? end : Tq;
 }
 
 // The first query tile that sees any key of the tile [j0, j0 + kTile) (0 when not causal): queries

@@ -1,7 +1,7 @@
 // Attention op: q (B, Tq, NH, HS), k, v (B, Tk, NH, HS) with Tk >= Tq -> (B, Tq, NH, HS), with a positional
 // bias evaluated inside the kernel from (head, i + Tk - Tq, j): query i sits at key position i + Tk - Tq, so
 // the first Tk - Tq keys are a memory every query sees (Transformer-XL). Saves only the per-row log-sum-exp
-// (B, NH, Tq) for the backward.
+// (B, NH, Tq) for the backward. A window W (bias.window) also hides keys j <= i + Tk - Tq - W.
 #include <cmath>
 
 #include "runtime/kernels.h"
@@ -25,6 +25,8 @@ Var attention(Graph& g, Var q, Var k, Var v, const PositionBias& bias, float sca
   const int64_t B = Q.shape[0], Tq = Q.shape[1], Tk = Kt.shape[1], NH = Q.shape[2], HS = Q.shape[3];
   if (bias.kind != PositionBias::Kind::none)
     WEFT_CHECK(bias.slopes, "[attention] the positional bias has no per-head slopes");
+  WEFT_CHECK(bias.window >= 0, "[attention] the window must be >= 0 (0: none), got ", bias.window);
+  WEFT_CHECK(bias.window == 0 || causal, "[attention] a window (", bias.window, ") needs the causal mask");
   if (bias.kind == PositionBias::Kind::table)  // distances |i + Tk - Tq - j| < Tk
     WEFT_CHECK(bias.table && bias.table_len >= Tk, "[attention] the bias table covers ", bias.table_len,
                " distances but the sequence has ", Tk, " positions");

@@ -56,7 +56,7 @@ Var logsumexp(Graph& g, Var x);
 // Query i sits at key position i + Tk - Tq: causal, it sees keys j <= i + Tk - Tq (the first Tk - Tq keys are a
 // memory, Transformer-XL); the bias gets (h, i + Tk - Tq, j). Tk == Tq is plain self-attention.
 // scale <= 0 means 1/sqrt(HS). The bias is evaluated inside the kernel (no Tq x Tk tensor); a table bias must
-// cover Tk distances.
+// cover Tk distances. bias.window = W > 0 (causal only) also hides keys with i + Tk - Tq - j >= W.
 Var attention(Graph& g, Var q, Var k, Var v, const PositionBias& bias = {}, float scale = 0.0f,
               bool causal = true);
 

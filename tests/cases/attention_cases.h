@@ -6,7 +6,8 @@
 // wanted) at HS 64, T 70, ALiBi; and head sizes the CUDA kernels zero-pad to a tile width (1, 6, 41, 82 =
 // MoEUT-44M's, 100) at T 17, 70 and 130, with single-gradient cases at HS 82. Memory cases (kAttentionMemoryCases):
 // more keys than queries (Tk = T + mem, query i at key position i + mem, Transformer-XL), small ones for the
-// gradient check and CUDA-sized ones whose memory ends inside, at and past a 64-key tile.
+// gradient check and CUDA-sized ones whose memory ends inside, at and past a 64-key tile. Window cases
+// (kAttentionWindowCases, bias.window = W, causal): W 1, W < T, W >= T, with every bias and with memory.
 #pragma once
 
 #include <array>
@@ -27,6 +28,7 @@ struct AttentionCase {
   int grads = 7;  // bit 0: dq, bit 1: dk, bit 2: dv (the others are null / not differentiable)
   unsigned runners = kAll;
   int64_t mem = 0;  // keys before the queries: k, v are (B, T + mem, NH, HS)
+  int64_t window = 0;  // bias.window: keys at distance >= window are masked (0: none)
   int64_t keys() const { return T + mem; }
 };
 
@@ -100,10 +102,31 @@ inline constexpr AttentionCase kAttentionMemoryCases[] = {
     {2, 130, 3, 96, AttnBias::alibi, true, 7, kLongRows, 30}, {2, 70, 3, 41, AttnBias::table, true, 7, kLongRows, 60},
 };
 
+// Windowed attention (PositionBias::window, causal). Gradient-check sizes first: W 1 (each query sees only
+// itself), W < T with each bias, W == T and W > T (the same as no window), memories longer and shorter
+// than W, two 64-row query blocks (the second block's keys start past 0). Then the CUDA tiles: windows
+// inside a 64-key tile (1, 17, 30), exactly one (64) and past one (100), so query tiles skip whole key
+// tiles at the start and key tiles skip query tiles at the end; T 200 (four query tiles); memory with a
+// window shorter than the memory (key tiles no query sees); a padded head size; null gradients.
+inline constexpr AttentionCase kAttentionWindowCases[] = {
+    {1, 5, 2, 4, AttnBias::none, true, 7, kAll, 0, 1},    {2, 7, 3, 4, AttnBias::alibi, true, 7, kAll, 0, 3},
+    {1, 6, 2, 3, AttnBias::table, true, 7, kAll, 0, 2},   {1, 5, 1, 4, AttnBias::alibi, true, 7, kAll, 0, 5},
+    {1, 5, 1, 4, AttnBias::none, true, 7, kAll, 0, 9},    {2, 4, 2, 4, AttnBias::alibi, true, 7, kAll, 3, 2},
+    {1, 3, 1, 2, AttnBias::table, true, 7, kAll, 5, 4},   {2, 1, 1, 2, AttnBias::alibi, true, 7, kAll, 6, 3},
+    {1, 70, 1, 2, AttnBias::alibi, true, 7, kAll, 0, 10}, {1, 70, 1, 2, AttnBias::none, true, 7, kAll, 9, 66},
+    {2, 130, 3, 64, AttnBias::alibi, true, 7, kLongRows, 0, 1},    {2, 130, 3, 64, AttnBias::table, true, 7, kLongRows, 0, 17},
+    {2, 200, 3, 32, AttnBias::none, true, 7, kLongRows, 0, 64},    {2, 200, 3, 96, AttnBias::alibi, true, 7, kLongRows, 0, 100},
+    {2, 70, 3, 64, AttnBias::table, true, 7, kLongRows, 0, 70},    {2, 70, 3, 64, AttnBias::alibi, true, 7, kLongRows, 100, 30},
+    {2, 17, 3, 41, AttnBias::table, true, 7, kLongRows, 64, 20},   {2, 1, 3, 64, AttnBias::alibi, true, 7, kLongRows, 130, 5},
+    {2, 130, 3, 64, AttnBias::alibi, true, 1, kLongRows, 0, 17},   {2, 130, 3, 64, AttnBias::alibi, true, 2, kLongRows, 0, 17},
+    {2, 130, 3, 64, AttnBias::alibi, true, 4, kLongRows, 0, 17},
+};
+
 inline std::string describe(const AttentionCase& c) {
   std::string s = format("B%ld T%ld NH%ld HS%ld ", c.B, c.T, c.NH, c.HS) + attn_bias_name(c.bias) +
                   (c.causal ? " causal" : " full");
   if (c.mem) s += format(" mem%ld", c.mem);
+  if (c.window) s += format(" window%ld", c.window);
   const char* names[3] = {"dq", "dk", "dv"};
   if (c.grads != 7)
     for (int i = 0; i < 3; ++i)

@@ -144,6 +144,30 @@ TEST_F(Cli, TrainResumeEvalSamplePlot) {
   EXPECT_NE(r.out.find("--output"), std::string::npos) << r.out;
 }
 
+// --attention-window W: validated naming the flag, shown in the model line, stored in the configuration, and
+// applied by eval at another length: two runs from the same initial parameters (lr 1e-9, one step), with and
+// without a window, evaluate differently at --seq-len 32; a negative W exits 2 naming the flag.
+TEST_F(Cli, AttentionWindowIsStoredAndUsedByEval) {
+  expect_usage_error("train" + tiny("--out " + dir_ + "/w0 --attention-window -1"), "--attention-window must be >= 0");
+  std::string loss[2];
+  for (int windowed : {0, 1}) {
+    const std::string out = dir_ + "/window" + std::to_string(windowed);
+    Result r = run("train" + tiny("--out " + out + " --n-layers 2 --position alibi --steps 1 --lr 1e-9 --min-lr 0"
+                                  " --attention-window " + (windowed ? "4" : "0")));
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.out.find("model transformer (attention window 4): ") != std::string::npos, windowed == 1) << r.out;
+    std::ifstream ini(out + "/config.ini");
+    const std::string text((std::istreambuf_iterator<char>(ini)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find(windowed ? "attention-window = 4\n" : "attention-window = 0\n"), std::string::npos) << text;
+    r = run("eval --checkpoint " + out + " --batches 2 --threads 1 --seq-len 32");
+    ASSERT_EQ(r.code, 0) << r.out;
+    const size_t p = r.out.find("{\"loss\": ");
+    ASSERT_NE(p, std::string::npos) << r.out;
+    loss[windowed] = r.out.substr(p + 9, r.out.find(',', p) - p - 9);
+  }
+  EXPECT_NE(loss[0], loss[1]) << "eval at --seq-len 32 ignored the checkpoint's attention-window";
+}
+
 TEST_F(Cli, EveryPositionSchemeTrains) {
   for (const char* pos : {"learned", "sinusoidal", "rope", "alibi", "sandwich", "none"}) {
     std::string out = dir_ + "/pos_" + pos;

@@ -1,6 +1,6 @@
 // The transformer against the independent PyTorch reference (tools/reference/transformer_reference.py):
 // same parameters and tokens, the loss and every parameter gradient must match, for every position
-// scheme and the activation / norm / untied variants. Compared in f32 (relative 1e-5 of each tensor's
+// scheme, the activation / norm / untied variants and windowed attention (alibi W 3, rope W 1). Compared in f32 (relative 1e-5 of each tensor's
 // largest value) and in f64 (1e-6; the reference computes in float64).
 #include <gtest/gtest.h>
 
@@ -30,6 +30,7 @@ TransformerConfig config_of(const Fixture& fx) {
   c.position = parse_position_scheme(fx.config.at("position"));
   c.rope_fraction = std::stof(fx.config.at("rope_fraction"));
   c.sandwich_dim = num("sandwich_dim");
+  c.attention_window = fx.config.count("attention_window") ? num("attention_window") : 0;
   return c;
 }
 
@@ -66,7 +67,8 @@ TEST_P(TransformerReference, LossAndGradientsF64) { check_against_reference(GetP
 
 INSTANTIATE_TEST_SUITE_P(PyTorch, TransformerReference,
                          ::testing::Values("learned", "sinusoidal", "rope", "alibi", "sandwich", "none",
-                                           "rope_half_swiglu_rmsnorm_untied", "alibi_relu_3heads"));
+                                           "rope_half_swiglu_rmsnorm_untied", "alibi_relu_3heads", "alibi_window3",
+                                           "rope_window1"));
 
 }  // namespace
 }  // namespace weft::models

@@ -4,6 +4,8 @@
 // mask) V built from transpose12 + matmul + add + softmax (values and gradients), thread-count
 // independence, and shape and bias errors that name the op. Memory (Transformer-XL) cases, Tk > Tq: the
 // gradient check, the composite with an offset mask, and the tail of full self-attention over Tk positions.
+// Windows (bias.window): the gradient check on kAttentionWindowCases, the composite with a windowed mask, a
+// naive fp64 reference (explicit masked softmax over loops), W >= Tk equal to no window, and the errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,6 +41,7 @@ using K = PositionBias::Kind;
 void check_case(const cases::AttentionCase& c) {
   BiasSetup bias = make_bias(static_cast<K>(c.bias), c.NH, c.keys());
   bind(bias);
+  bias.bias.window = c.window;
   std::vector<GradInput> in;
   for (int i = 0; i < 3; ++i)
     in.push_back({random_f64({c.B, i == 0 ? c.T : c.keys(), c.NH, c.HS}, 10 + i, -1.5, 1.5), (c.grads >> i & 1) != 0});
@@ -63,6 +66,11 @@ TEST(AttentionGrad, MemoryCases) {
     if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
 }
 
+TEST(AttentionGrad, WindowCases) {
+  for (const cases::AttentionCase& c : cases::kAttentionWindowCases)
+    if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
+}
+
 TEST(AttentionGrad, CudaGridCases) {
   for (const cases::AttentionCase& c : cases::kAttentionGridCases)
     if (cases::runs_in(c.runners, cases::kGradcheck)) check_case(c);
@@ -70,19 +78,21 @@ TEST(AttentionGrad, CudaGridCases) {
 
 // Values and gradients of the fused op and of the composite on the same f32 inputs.
 void expect_fused_matches_composite(int64_t B, int64_t T, int64_t NH, int64_t HS, PositionBias::Kind kind,
-                                    bool causal, int64_t mem = 0) {
-  SCOPED_TRACE(::testing::Message() << "T " << T << " kind " << int(kind) << " causal " << causal << " mem " << mem);
+                                    bool causal, int64_t mem = 0, int64_t window = 0) {
+  SCOPED_TRACE(::testing::Message() << "T " << T << " kind " << int(kind) << " causal " << causal << " mem " << mem
+                                    << " window " << window);
   const int64_t Tk = T + mem;
   BiasSetup bias = make_bias(kind, NH, Tk);
   bind(bias);
-  // The bias and the causal mask as a (B, NH, T, Tk) constant, for the composite only; query i at i + mem.
+  bias.bias.window = window;
+  // The bias, causal mask and window as a (B, NH, T, Tk) constant, for the composite only; query i at i + mem.
   OwnedTensor mask(DType::f32, {B, NH, T, Tk});
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < NH; ++h)
       for (int64_t i = 0; i < T; ++i)
         for (int64_t j = 0; j < Tk; ++j)
           mask.ptr<float>()[((b * NH + h) * T + i) * Tk + j] =
-              causal && j > i + mem ? -1e30f : bias.bias(h, i + mem, j);
+              (causal && j > i + mem) || (window > 0 && i + mem - j >= window) ? -1e30f : bias.bias(h, i + mem, j);
   Exec ex = cpu_exec();
   Arena arena;
   Graph g(ex, arena);
@@ -116,6 +126,101 @@ TEST(AttentionFused, MatchesComposedMatmulSoftmax) {
       expect_fused_matches_composite(2, 9, 3, 8, kind, causal, 5);
       expect_fused_matches_composite(1, 70, 2, 4, kind, causal, 67);
     }
+  for (PositionBias::Kind kind : {K::none, K::alibi, K::table}) {  // windows: W 1, W < T, memory, two blocks
+    expect_fused_matches_composite(2, 9, 3, 8, kind, true, 0, 1);
+    expect_fused_matches_composite(2, 9, 3, 8, kind, true, 0, 4);
+    expect_fused_matches_composite(2, 9, 3, 8, kind, true, 5, 3);
+    expect_fused_matches_composite(1, 70, 2, 4, kind, true, 0, 20);
+    expect_fused_matches_composite(1, 70, 2, 4, kind, true, 67, 90);
+  }
+}
+
+// The naive definition in fp64, with loops: for query i (position p = i + Tk - Tq), head h, the keys
+// j <= p with p - j < W get weights softmax_j(scale q_i . k_j + bias(h, p, j)); out_i = sum_j w_j v_j.
+std::vector<double> naive_windowed_attention(const std::vector<double>& q, const std::vector<double>& k,
+                                             const std::vector<double>& v, int64_t B, int64_t Tq, int64_t Tk,
+                                             int64_t NH, int64_t HS, const PositionBias& bias) {
+  std::vector<double> out(B * Tq * NH * HS, 0.0);
+  const double scale = 1.0f / std::sqrt(float(HS));  // the op's default scale is a float
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < NH; ++h)
+      for (int64_t i = 0; i < Tq; ++i) {
+        const int64_t p = i + Tk - Tq;
+        std::vector<double> s(Tk, -INFINITY);
+        double mx = -INFINITY;
+        for (int64_t j = 0; j <= p; ++j) {
+          if (p - j >= bias.window) continue;  // outside the window: -inf, weight 0
+          double dot = 0.0;
+          for (int64_t d = 0; d < HS; ++d)
+            dot += q[((b * Tq + i) * NH + h) * HS + d] * k[((b * Tk + j) * NH + h) * HS + d];
+          s[j] = scale * dot + bias(h, p, j);
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0.0;
+        for (int64_t j = 0; j < Tk; ++j) sum += s[j] == -INFINITY ? 0.0 : std::exp(s[j] - mx);
+        for (int64_t j = 0; j < Tk; ++j) {
+          if (s[j] == -INFINITY) continue;
+          const double w = std::exp(s[j] - mx) / sum;
+          for (int64_t d = 0; d < HS; ++d) out[((b * Tq + i) * NH + h) * HS + d] += w * v[((b * Tk + j) * NH + h) * HS + d];
+        }
+      }
+  return out;
+}
+
+TEST(AttentionWindow, MatchesNaiveMaskedSoftmax) {
+  struct Shape5 {
+    int64_t B, Tq, mem, NH, HS, W;
+  };
+  for (PositionBias::Kind kind : {K::none, K::alibi, K::table})
+    for (Shape5 s : {Shape5{2, 9, 0, 3, 5, 1}, Shape5{2, 9, 0, 3, 5, 4}, Shape5{1, 70, 0, 2, 4, 7},
+                     Shape5{2, 6, 4, 2, 3, 3}, Shape5{1, 5, 30, 1, 4, 10}}) {
+      SCOPED_TRACE(::testing::Message() << "kind " << int(kind) << " Tq " << s.Tq << " mem " << s.mem << " W " << s.W);
+      const int64_t Tk = s.Tq + s.mem;
+      BiasSetup bias = make_bias(kind, s.NH, Tk);
+      bind(bias);
+      bias.bias.window = s.W;
+      OwnedTensor q = random_f64({s.B, s.Tq, s.NH, s.HS}, 80, -1.5, 1.5), k = random_f64({s.B, Tk, s.NH, s.HS}, 81, -1.5, 1.5),
+                  v = random_f64({s.B, Tk, s.NH, s.HS}, 82, -1.5, 1.5);
+      Exec ex = cpu_exec();
+      Arena arena;
+      Graph g(ex, arena);
+      Var out = ops::attention(g, g.constant(q), g.constant(k), g.constant(v), bias.bias);
+      const auto got = to_host_doubles(out->value);
+      const auto want = naive_windowed_attention(to_host_doubles(q.tensor()), to_host_doubles(k.tensor()),
+                                                 to_host_doubles(v.tensor()), s.B, s.Tq, Tk, s.NH, s.HS, bias.bias);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-12 * (1 + std::fabs(want[i]))) << i;
+      // The window changes the result (the test would catch a kernel that ignored it): W < Tk.
+      bias.bias.window = 0;
+      const auto full = to_host_doubles(ops::attention(g, g.constant(q), g.constant(k), g.constant(v), bias.bias)->value);
+      double diff = 0.0;
+      for (size_t i = 0; i < got.size(); ++i) diff = std::max(diff, std::fabs(full[i] - got[i]));
+      EXPECT_GT(diff, 1e-3);
+    }
+}
+
+// W >= Tk hides nothing: output and gradients are bitwise those without a window.
+TEST(AttentionWindow, WindowOfAtLeastTheKeysEqualsNoWindow) {
+  const int64_t B = 2, Tq = 70, mem = 5, Tk = Tq + mem, NH = 2, HS = 8;
+  for (int64_t W : {Tk, Tk + 1, int64_t(1000)}) {
+    BiasSetup bias = make_bias(K::alibi, NH, Tk);
+    bind(bias);
+    OwnedTensor q = random_f32({B, Tq, NH, HS}, 90), k = random_f32({B, Tk, NH, HS}, 91),
+                v = random_f32({B, Tk, NH, HS}, 92), seed = random_f32({B, Tq, NH, HS}, 93);
+    std::vector<std::vector<double>> runs[2];
+    for (int windowed : {0, 1}) {
+      Exec ex = cpu_exec();
+      Arena arena;
+      Graph g(ex, arena);
+      std::vector<Var> in = {g.input(q, true), g.input(k, true), g.input(v, true)};
+      bias.bias.window = windowed ? W : 0;
+      Var out = ops::attention(g, in[0], in[1], in[2], bias.bias);
+      g.backward({out}, {seed.tensor()});
+      runs[windowed].push_back(to_host_doubles(out->value));
+      for (Var x : in) runs[windowed].push_back(to_host_doubles(x->grad));
+    }
+    for (size_t t = 0; t < runs[0].size(); ++t) EXPECT_EQ(runs[0][t], runs[1][t]) << "W " << W << " tensor " << t;
+  }
 }
 
 // With a memory of Tk - Tq keys, the queries are the last Tq rows of self-attention over Tk positions: the
@@ -196,6 +301,13 @@ TEST(AttentionErrors, ShapeMismatchAndBiasErrorsNameTheOp) {
   bind(bias);
   e = error_of([&] { ops::attention(g, g.constant(q), g.constant(q), g.constant(q), bias.bias); });
   EXPECT_NE(e.find("[attention] the bias table covers 4 distances but the sequence has 5"), std::string::npos) << e;
+  PositionBias windowed;
+  windowed.window = -1;
+  e = error_of([&] { ops::attention(g, g.constant(q), g.constant(q), g.constant(q), windowed); });
+  EXPECT_NE(e.find("[attention] the window must be >= 0 (0: none), got -1"), std::string::npos) << e;
+  windowed.window = 3;
+  e = error_of([&] { ops::attention(g, g.constant(q), g.constant(q), g.constant(q), windowed, 0.0f, false); });
+  EXPECT_NE(e.find("[attention] a window (3) needs the causal mask"), std::string::npos) << e;
   PositionBias no_slopes;
   no_slopes.kind = K::alibi;
   e = error_of([&] { ops::attention(g, g.constant(q), g.constant(q), g.constant(q), no_slopes); });

@@ -4,7 +4,8 @@
 // (none, ALiBi slopes, a Sandwich-like table; the slopes and table are built inside the graph on its device,
 // since the kernels read them there), f32 and bf16, and every subset of null gradients (dq, dk or dv not
 // wanted); head sizes the kernels zero-pad (the small cases' 1 to 8; 1, 6, 41, 82, 100); more keys than
-// queries (the memory cases: Tk = T + mem with the causal offset, memories inside, at and past a key tile). Plus a bitwise
+// queries (the memory cases: Tk = T + mem with the causal offset, memories inside, at and past a key tile);
+// windows (bias.window: inside, at and past a 64-key tile, with memory, null gradients). Plus a bitwise
 // run-to-run check of the GPU backward and the error for a head size over the kernels' 128.
 // Every case reports SKIPPED without a GPU.
 #include <gtest/gtest.h>
@@ -44,6 +45,7 @@ PositionBias graph_bias(Graph& g, K kind, int64_t NH, int64_t T) {
 BuildFn attention_build(const cases::AttentionCase& c) {
   return [c](Graph& g, const std::vector<Var>& v) {
     PositionBias bias = graph_bias(g, static_cast<K>(c.bias), c.NH, c.keys());
+    bias.window = c.window;
     return std::vector<Var>{ops::attention(g, v[0], v[1], v[2], bias, 0.0f, c.causal)};
   };
 }
@@ -76,6 +78,7 @@ TEST(ParityAttention, SmallCases) { check_cases(cases::kAttentionSmallCases); }
 TEST(ParityAttention, CudaGridCases) { check_cases(cases::kAttentionGridCases); }
 TEST(ParityAttention, OddHeadSizeCases) { check_cases(cases::kAttentionOddHeadCases); }
 TEST(ParityAttention, MemoryCases) { check_cases(cases::kAttentionMemoryCases); }
+TEST(ParityAttention, WindowCases) { check_cases(cases::kAttentionWindowCases); }
 
 // random_f32 values stored as dt (bf16: rounded on the host), for the determinism check.
 OwnedTensor random_of(DType dt, Shape shape, uint64_t seed) {

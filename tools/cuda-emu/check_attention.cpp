@@ -5,7 +5,8 @@
 // attention_backward.cu), bf16 the tensor-core ones (attention_tc_*.cu, WMMA emulated by wmma_emu.h).
 // Attention is slow to emulate (256 fibers per block, every lane multiplies whole WMMA tiles), so the
 // default run takes a subset of the grid that still reaches every head size, length, mask, bias and null
-// gradient, plus every padded case and the memory cases (more keys than queries, the causal offset);
+// gradient, plus every padded case, the memory cases (more keys than queries, the causal offset) and the
+// window cases (bias.window: key tiles and query tiles skipped outside the window);
 // EMU_FULL=1 runs the parity test's whole grid.
 #include <cstdlib>
 
@@ -29,6 +30,7 @@ struct AttnCase {
   Kind kind;
   int grads;  // bit 0: dq, bit 1: dk, bit 2: dv (the others are null)
   int64_t mem = 0;  // keys before the queries: Tk = T + mem
+  int64_t window = 0;  // bias.window (0: none)
 };
 
 // The parity test's attention_tolerance, |err| <= atol + rtol |ref|, with atol as a fraction of max|ref|.
@@ -49,6 +51,7 @@ void attention_case(const AttnCase& c) {
     if (c.grads >> g & 1) grads += std::string(" ") + names[g];
   std::string bnh = c.B == 2 && c.NH == 3 ? "" : fmt(" B%ld NH%ld", long(c.B), long(c.NH));
   if (c.mem) bnh += fmt(" mem%ld", long(c.mem));
+  if (c.window) bnh += fmt(" window%ld", long(c.window));
   run(fmt("attention %s HS%ld T%ld %s %s%s%s", c.bf ? "bf16" : "f32", long(c.HS), long(c.T),
           c.causal ? "causal" : "full", kind_name(c.kind), grads.c_str(), bnh.c_str()),
       [&](Case& cs) {
@@ -60,6 +63,7 @@ void attention_case(const AttnCase& c) {
         for (int64_t d = 0; d < Tk + 3; ++d) table.push_back(-std::log1p(float(d)) * 2.0f);
         PositionBias bias;
         bias.kind = c.kind;
+        bias.window = c.window;
         if (c.kind != Kind::none) {
           bias.slopes = slopes.data();
           bias.table = table.data();
@@ -114,7 +118,7 @@ bool in_default(const AttnCase& c) {
 }
 
 AttnCase of(const cases::AttentionCase& t, bool bf) {
-  return {bf, t.B, t.NH, t.HS, t.T, t.causal, static_cast<Kind>(t.bias), t.grads, t.mem};
+  return {bf, t.B, t.NH, t.HS, t.T, t.causal, static_cast<Kind>(t.bias), t.grads, t.mem, t.window};
 }
 
 void check_attention_cases(bool full) {
@@ -134,6 +138,11 @@ void check_attention_cases(bool full) {
     for (const cases::AttentionCase& t : cases::kAttentionMemoryCases)
       if (cases::runs_in(t.runners, cases::kEmu) && (!bf || full || (t.T <= 70 && t.grads == 7)))
         attention_case(of(t, bf));
+  // Windows: every case in both dtypes (the tile skipping is the same code in the f32 and tensor-core kernels,
+  // but each has its own loops).
+  for (bool bf : {false, true})
+    for (const cases::AttentionCase& t : cases::kAttentionWindowCases)
+      if (cases::runs_in(t.runners, cases::kEmu)) attention_case(of(t, bf));
 }
 
 }  // namespace

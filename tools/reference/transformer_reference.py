@@ -9,7 +9,9 @@ compares loss and gradients. Run with Debian's python3-torch:  /usr/bin/python3 
 
 Configuration keys (dict `cfg`, named after weft's flags): vocab, d_model, n_layers, n_heads, d_ff (0: 4 x d_model),
 seq_len, activation (gelu = tanh approximation | relu | swiglu), norm (layernorm | rmsnorm), tie, position
-(learned | sinusoidal | rope | alibi | sandwich | none), rope_fraction, rope_base (default 10000), sandwich_dim.
+(learned | sinusoidal | rope | alibi | sandwich | none), rope_fraction, rope_base (default 10000), sandwich_dim,
+attention_window (default 0 = none; W > 0: query i sees keys j <= i with i - j < W, the mask of spec
+positions-alibi-sandwich E.1, on top of any position scheme).
 Biases (--bias false) need no key: a parameter absent from `p` is simply not added. Dropout is not applied
 (the reference computes the evaluation loss).
 
@@ -135,6 +137,10 @@ def forward(cfg, p, ids, targets, reduction="mean"):
     elif cfg["position"] == "sinusoidal":
         x = x + sinusoidal(T, C).float().double()[None]
     mask = torch.ones(T, T).tril().bool()
+    window = int(cfg.get("attention_window", 0))
+    if window > 0:
+        i = torch.arange(T)
+        mask &= (i[:, None] - i[None, :]) < window
     bias = torch.zeros(H, T, T)
     if cfg["position"] == "alibi":
         m = torch.tensor(alibi_slopes(H)).float().double()
@@ -196,6 +202,8 @@ def main():
     variants["rope_half_swiglu_rmsnorm_untied"] = dict(base, position="rope", rope_fraction=0.5, activation="swiglu",
                                                        norm="rmsnorm", tie=False)
     variants["alibi_relu_3heads"] = dict(base, position="alibi", activation="relu", n_heads=3)
+    variants["alibi_window3"] = dict(base, position="alibi", attention_window=3)  # W < T = 9
+    variants["rope_window1"] = dict(base, position="rope", attention_window=1)    # each token sees only itself
     for name, cfg in variants.items():
         gen = torch.Generator().manual_seed(1234)
         params = make_params(cfg, gen)
