@@ -291,9 +291,10 @@ void Trainer::save() {
 }
 
 double Trainer::run() {
+  const std::string notes = model_->summary_notes(), model_notes = notes.empty() ? "" : " (" + notes + ")";
   if (comm_.rank() == 0)
-    std::printf("model %s: %lld parameters%s, %.3g training FLOPs/token; global batch %lld x %lld tokens%s; %s, %s%s\n",
-                meta_.model.c_str(), (long long)state_store_->master().numel(),
+    std::printf("model %s%s: %lld parameters%s, %.3g training FLOPs/token; global batch %lld x %lld tokens%s; %s, %s%s\n",
+                meta_.model.c_str(), model_notes.c_str(), (long long)state_store_->master().numel(),
                 experts_.expert_parallel > 1 ? " on this rank (experts split over --expert-parallel ranks)" : "",
                 model_->flops_per_token(T_),
                 (long long)(opt_.batch_size * opt_.grad_accum * comm_.size()), (long long)T_,

@@ -18,6 +18,8 @@ std::vector<Flag> HybridConfig::flags() {
       Flag::integer("n-heads", 4, "attention heads"),
       Flag::integer("d-ff", 0, "feed-forward width (0: 4 x d-model)"),
       Flag::real("rope-base", 10000.0, "RoPE frequency base"),
+      Flag::integer("attention-window", 0,
+                    "windowed attention: each token attends to its W latest positions, itself included (0: all)"),
       Flag::real("norm-eps", 1e-5, "epsilon of the model's LayerNorm/RMSNorm"),
       Flag::text("hybrid-layout", "serial", "hybrid: serial (mixer on the attention output) | parallel (mixer on "
                                             "the normed layer input, beside attention)"),
@@ -33,6 +35,7 @@ HybridConfig HybridConfig::from_flags(const FlagValues& v) {
   c.n_heads = v.integer("n-heads");
   c.d_ff = v.integer("d-ff");
   c.rope_base = static_cast<float>(v.real("rope-base"));
+  c.attention_window = v.integer("attention-window");
   c.norm_eps = static_cast<float>(v.real("norm-eps"));
   c.layout = v.text("hybrid-layout");
   c.validate();
@@ -50,6 +53,7 @@ void HybridConfig::validate() const {
              d_model / n_heads);
   WEFT_CHECK(d_ff >= 0, "--d-ff must be >= 0 (0 means 4 * d_model), got ", d_ff);
   WEFT_CHECK(rope_base > 1.0f, "--rope-base must be > 1, got ", rope_base);
+  WEFT_CHECK(attention_window >= 0, "--attention-window must be >= 0 (0: no window), got ", attention_window);
   WEFT_CHECK(norm_eps > 0.0f && std::isfinite(norm_eps), "--norm-eps must be positive, got ", norm_eps);
   WEFT_CHECK(layout == "serial" || layout == "parallel", "--hybrid-layout must be serial or parallel, got '", layout,
              "'");
@@ -114,6 +118,7 @@ Var Hybrid::blocks_from_embeddings(Graph& g, ParamStore& store, Var x) {
   AttentionPositions pos;
   pos.rope_channels = cfg_.d_model / cfg_.n_heads;
   pos.rope_base = cfg_.rope_base;
+  pos.bias.window = cfg_.attention_window;
   const float eps = cfg_.norm_eps;
   if (tapping()) tap("embed", x);
   for (size_t i = 0; i < layers_.size(); ++i) {

@@ -29,6 +29,7 @@ struct HybridConfig {
   int64_t n_heads = 4;               // --n-heads
   int64_t d_ff = 0;                  // --d-ff (0: 4 * d_model), SwiGLU width
   float rope_base = 10000.0f;        // --rope-base
+  int64_t attention_window = 0;      // --attention-window W: query i sees keys i - W < j <= i (0: all)
   float norm_eps = 1e-5f;            // --norm-eps (Llama: 1e-6)
   std::string layout = "serial";     // --hybrid-layout serial | parallel
 

@@ -1,6 +1,7 @@
 // Transformer forward pass, built from runtime ops; the backward comes from the tape.
 #include "models/transformer/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "models/common/constants.h"
@@ -93,6 +94,7 @@ AttentionPositions Transformer::attention_positions() const {
     pos.bias.table = bias_table_.ptr<float>();
     pos.bias.table_len = positions_len_;
   }
+  pos.bias.window = cfg_.attention_window;  // composes with every scheme (spec positions E.1)
   return pos;
 }
 
@@ -167,7 +169,19 @@ double Transformer::flops_per_token(int64_t T) const {
   double fc = cfg_.activation == "swiglu" ? 3.0 : 2.0;  // matrices in the MLP
   double per_layer = 4.0 * C * A + fc * C * F;          // qkv + proj + mlp (weights only)
   double n = L * per_layer + V * C + (cfg_.tie_embeddings ? 0.0 : V * C);
-  return 6.0 * n + 6.0 * L * static_cast<double>(T) * A;
+  return 6.0 * n + 6.0 * L * attended_length(T) * A;
+}
+
+double Transformer::attended_length(int64_t T) const {
+  // 6 L T A counts a causal T-token sequence: its queries see (T + 1) / 2 keys on average, ~T / 2. With a
+  // window W < T they see (W (W + 1) / 2 + (T - W) W) / T ~ W - W^2 / (2T): the same count at T' = 2W - W^2 / T
+  // (T' = T at W = T, ~2W for T >> W).
+  const double t = static_cast<double>(T), w = static_cast<double>(cfg_.attention_window);
+  return cfg_.attention_window > 0 && w < t ? 2.0 * w - w * w / t : t;
+}
+
+std::string Transformer::summary_notes() const {
+  return cfg_.attention_window > 0 ? "attention window " + std::to_string(cfg_.attention_window) : "";
 }
 
 double Transformer::macs_per_token(int64_t T) const {
@@ -176,7 +190,9 @@ double Transformer::macs_per_token(int64_t T) const {
   // matrices); no embedding, no LM head, no norms or biases.
   const double d = static_cast<double>(cfg_.d_model), H = static_cast<double>(cfg_.n_heads),
                dh = static_cast<double>(cfg_.head_size()), F = static_cast<double>(cfg_.ff());
-  const double att = 2.0 * H * dh * static_cast<double>(T) + 4.0 * d * H * dh;
+  // With --attention-window W the spec's T keys per query become min(T, W).
+  const int64_t keys = cfg_.attention_window > 0 ? std::min(T, cfg_.attention_window) : T;
+  const double att = 2.0 * H * dh * static_cast<double>(keys) + 4.0 * d * H * dh;
   const double ff = (cfg_.activation == "swiglu" ? 3.0 : 2.0) * d * F;
   return static_cast<double>(cfg_.n_layers) * (att + ff);
 }

@@ -26,6 +26,7 @@ class Transformer : public Model {
   Var logits(Graph& g, ParamStore& store, const Tensor& ids) override;
   double flops_per_token(int64_t T) const override;
   double macs_per_token(int64_t T) const override;  // spec moeut A.7's dense count (transformer.cpp)
+  std::string summary_notes() const override;        // "attention window W" with --attention-window
   int64_t vocab_size() const override { return cfg_.vocab_size; }
   // Learned positions have seq-len rows; every other scheme evaluates at any length.
   int64_t max_seq_len() const override {
@@ -47,6 +48,7 @@ class Transformer : public Model {
   Var blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool training);
   Var norm(Graph& g, ParamStore& store, Var x, const NormParams& n) const;
   AttentionPositions attention_positions() const;
+  double attended_length(int64_t T) const;  // T of flops_per_token's attention term (less with a window)
   void prepare_positions(Device dev, DType dt, int64_t T);  // device constants, grown on demand
 
   TransformerConfig cfg_;
