@@ -16,7 +16,9 @@
 #include "launch/model_options.h"
 #include "launch/train_options.h"
 #include "data/split.h"
+#include "launch/eval_lengths.h"
 #include "launch/evaluation.h"
+#include "launch/session.h"
 #include "launch/trainable_state.h"
 #include "runtime/kernels.h"
 
@@ -38,22 +40,33 @@ struct Loaded {
   ~Loaded() { state.reset(); }  // before the Exec it runs on
 };
 
-void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po::variables_map& vm) {
+// gpu: the CUDA device (under a launcher, the rank's; ignored on the CPU).
+void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po::variables_map& vm, int gpu = 0) {
   std::string device_flag, dtype_flag;
   int threads = 0;
   device_options(vm, device_flag, dtype_flag, threads);
   const Device dev = resolve_device(device_flag);
   const DType compute = parse_compute_dtype(dtype_flag, dev);
   std::string path = checkpoint_flag;
-  if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest");  // a run folder
+  if (std::filesystem::is_directory(path + "/checkpoints")) {  // a run folder: its latest checkpoint
+    if (!std::filesystem::exists(path + "/checkpoints/latest"))
+      throw UsageError("--checkpoint: run folder '" + checkpoint_flag + "' holds no checkpoint yet");
+    path = resolve_checkpoint(path, "latest");
+  }
   WEFT_CHECK(std::filesystem::exists(path), "--checkpoint: '", checkpoint_flag, "' does not exist");
+  if (std::filesystem::is_directory(path) && !std::filesystem::exists(path + "/manifest.txt"))
+    throw UsageError("--checkpoint: '" + checkpoint_flag +
+                     "' is neither a checkpoint (no manifest.txt) nor a run folder (no checkpoints/)");
   CheckpointMeta meta = read_checkpoint_meta(path);
   l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
-  l.exec = std::make_unique<ExecContext>(dev, 0, threads);
+  l.exec = std::make_unique<ExecContext>(dev, gpu, threads);
   l.state = std::make_unique<TrainableState>(*l.model, l.ex(), compute);
   l.state->load(path, nullptr);
   l.data_dir = ini_section(meta.config_ini, "data")["data"];
 }
+
+// The body of weft eval on every rank (after --help).
+int eval_on_ranks(const po::variables_map& vm, Session& session);
 
 }  // namespace
 
@@ -67,15 +80,32 @@ int cmd_eval(const std::vector<std::string>& args) {
       ("seq-len", po::value<int64_t>()->default_value(0), "evaluation length (0: the training length)")
       ("batch-size", po::value<int64_t>()->default_value(8), "windows per forward pass (--pack segments: streams)")
       ("batches", po::value<int64_t>()->default_value(0),
-       "batches to score (0: the whole split; --pack segments: segments per stream)");
+       "batches of --batch-size windows to score in total over all ranks (0: the whole split; --pack segments: "
+       "segments per stream)")
+      ("lengths", po::value<std::string>(),
+       "length extrapolation: comma-separated window lengths, e.g. 128,256,512 (one JSON line each)")
+      ("mode", po::value<std::string>()->default_value("nonoverlap"),
+       "--lengths windows: nonoverlap | sliding (start advances by --stride, only targets not scored before count)")
+      ("stride", po::value<int64_t>()->default_value(0), "--mode sliding: stride S, 1 <= S <= length (0: length / 2)")
+      ("positions-out", po::value<std::string>()->default_value(""),
+       "--lengths: JSONL file of the mean NLL at every window position, one line per length");
   add_device_options(set, "eval");
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
     return 0;
   }
+  // Under a launcher the ranks share the windows; only rank 0 prints.
+  Session session = start_session();
+  return run_ranked(session, [&]() -> int { return eval_on_ranks(vm, session); });
+}
+
+namespace {
+
+int eval_on_ranks(const po::variables_map& vm, Session& session) {
+  par::Communicator& comm = *session.comm;
   Loaded l;
-  load_for_inference(l, get<std::string>(vm, "checkpoint"), vm);
+  load_for_inference(l, get<std::string>(vm, "checkpoint"), vm, std::max(session.launch.gpu, 0));
   std::string dir = get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data");
   int64_t T = get<int64_t>(vm, "seq-len") > 0 ? get<int64_t>(vm, "seq-len") : l.seq_len;
   const int64_t B = get<int64_t>(vm, "batch-size");
@@ -87,17 +117,24 @@ int cmd_eval(const std::vector<std::string>& args) {
   const data::Packing pack = parse_packing(get<std::string>(vm, "pack"));
   auto shards = data::open_split(dir, split, l.model->vocab_size());
   auto masks = data::open_loss_mask(dir, split, shards);
+  if (vm.count("lengths")) {  // length extrapolation (launch/eval_lengths.h)
+    if (get<int64_t>(vm, "seq-len") > 0) throw UsageError("--lengths replaces --seq-len: give one of them");
+    if (pack != data::Packing::concat) throw UsageError("--lengths evaluates --pack concat windows");
+    LengthEvalRequest lengths{parse_lengths(get<std::string>(vm, "lengths")), parse_window_mode(get<std::string>(vm, "mode")),
+                              get<int64_t>(vm, "stride"), B, get<int64_t>(vm, "batches"),
+                              get<std::string>(vm, "positions-out")};
+    return evaluate_lengths(*l.model, l.params(), l.ex(), shards, masks, split, lengths, comm);
+  }
   // A loss mask (the sorting task): only its targets count, and the argmax accuracy is reported.
   EvalRequest request{0, B, !masks.empty()};
   Arena arena(l.ex().device);
-  auto local = par::make_local_communicator();
   EvalTotals totals;
   if (pack == data::Packing::segments) {
     data::SegmentLoader loader(shards, T, B);  // errors name --seq-len and the streams
     loader.set_loss_mask(std::move(masks));
     const int64_t batches = get<int64_t>(vm, "batches");
     request.windows = (batches > 0 ? std::min(batches, loader.max_segments()) : loader.max_segments()) * B;
-    totals = evaluate_segments(*l.model, l.params(), l.ex(), arena, loader, request, *local);
+    totals = evaluate_segments(*l.model, l.params(), l.ex(), arena, loader, request, comm);
   } else {
     data::WindowLoader loader(shards, T, 0, pack);
     loader.set_loss_mask(std::move(masks));
@@ -107,7 +144,7 @@ int cmd_eval(const std::vector<std::string>& args) {
       throw UsageError("--split " + split + ": " + dir + " holds no window of " + std::to_string(T) +
                        " tokens (lower --seq-len)");
     request.windows = windows;
-    totals = evaluate_windows(*l.model, l.params(), l.ex(), arena, loader, request, *local);
+    totals = evaluate_windows(*l.model, l.params(), l.ex(), arena, loader, request, comm);
   }
   const double loss = totals.mean();
   JsonLine json;
@@ -116,9 +153,12 @@ int cmd_eval(const std::vector<std::string>& args) {
     json.num("accuracy", totals.accuracy())
         .num("sequence_accuracy", totals.sequence_accuracy())
         .integer("sequences", totals.sequences);
-  std::printf("%s\n", json.integer("seq_len", T).str("pack", packing_name(pack)).str("data", dir).text().c_str());
+  json.integer("seq_len", T).str("pack", packing_name(pack)).str("data", dir);
+  if (comm.rank() == 0) std::printf("%s\n", json.text().c_str());
   return 0;
 }
+
+}  // namespace
 
 int cmd_sample(const std::vector<std::string>& args) {
   OptionSet set("sample");

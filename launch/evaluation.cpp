@@ -36,13 +36,7 @@ struct Scratch {
 void score_batch(Graph& g, Exec& ex, Var logits, const Tensor& targets, const int32_t* tg_host, int64_t n, int64_t T,
                  bool accuracy, Run* runs, Scratch& sc, EvalTotals& totals) {
   const int64_t N = n * T, V = logits->value.shape[logits->value.shape.rank - 1];
-  Tensor per_token = ops::token_losses(g, ops::reshape(g, logits, {N, V}), g.constant(targets.reshape({N})));
-  if (per_token.dtype == DType::f64) {
-    device_copy(Device::cpu, sc.wide.data(), ex.device, per_token.data, static_cast<size_t>(N) * sizeof(double));
-  } else {
-    device_copy(Device::cpu, sc.losses.data(), ex.device, per_token.data, static_cast<size_t>(N) * sizeof(float));
-    std::copy(sc.losses.begin(), sc.losses.begin() + N, sc.wide.begin());
-  }
+  host_token_losses(g, ex, logits, targets, N, sc.losses, sc.wide.data());
   for (int64_t i = 0; i < N; ++i) totals.loss_sum += sc.wide[i];  // token order: independent of batching
   totals.tokens += data::count_targets(tg_host, N);  // padded: pads and end-of-text do not count
   if (!accuracy) return;
@@ -95,6 +89,19 @@ void check_length(const models::Model& model, int64_t T) {
 }
 
 }  // namespace
+
+void host_token_losses(Graph& g, Exec& ex, Var logits, const Tensor& targets, int64_t N, std::vector<float>& floats,
+                       double* out) {
+  const int64_t V = logits->value.shape[logits->value.shape.rank - 1];
+  Tensor per_token = ops::token_losses(g, ops::reshape(g, logits, {N, V}), g.constant(targets.reshape({N})));  // (N)
+  if (per_token.dtype == DType::f64) {
+    device_copy(Device::cpu, out, ex.device, per_token.data, static_cast<size_t>(N) * sizeof(double));
+    return;
+  }
+  floats.resize(static_cast<size_t>(N));
+  device_copy(Device::cpu, floats.data(), ex.device, per_token.data, static_cast<size_t>(N) * sizeof(float));
+  std::copy(floats.begin(), floats.begin() + N, out);
+}
 
 EvalTotals evaluate_windows(models::Model& model, ParamStore& params, Exec& ex, Arena& arena,
                             const data::WindowLoader& loader, const EvalRequest& request, par::Communicator& comm) {

@@ -13,12 +13,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "data/loader.h"
 #include "data/segments.h"
 #include "models/model.h"
 #include "parallel/comm.h"
 #include "runtime/arena.h"
+#include "runtime/graph.h"
 #include "runtime/memory.h"
 
 namespace weft::launch {
@@ -41,6 +43,11 @@ struct EvalRequest {
   int64_t batch_size = 8;  // windows per forward pass on each rank (segments: the loader's streams)
   bool accuracy = false;   // also count argmax hits and exact answers (copies the logits to the host)
 };
+
+// The per-token losses (ops::token_losses) of logits (.., V) = N rows against targets (N), on the host widened
+// to fp64 into out[0, N) (0 where a target is kIgnoreIndex). floats: host scratch for f32 losses.
+void host_token_losses(Graph& g, Exec& ex, Var logits, const Tensor& targets, int64_t N, std::vector<float>& floats,
+                       double* out);
 
 // Collective over `comm` (every rank calls it). The model runs on `params` with ex; scratch comes from
 // `arena` (reset after every batch). Throws naming the length when the model cannot run at the loader's
