@@ -96,11 +96,16 @@ void bind_cast(Teller& t) {
   t.bind("game2", distinct(t, "game", game1));
 }
 
-void append_sentence(std::string& text, const std::string& s) {
+void append_sentence(Story& story, const std::string& s) {
   if (s.empty()) return;
-  if (!text.empty()) text += ' ';
-  text += s;
+  if (!story.text.empty()) story.text += ' ';
+  story.text += s;
+  story.beats.push_back(s);
 }
+
+// The bindings of bind_cast, recorded in Story::cast.
+const char* const kCastKeys[] = {"H",   "hkind", "he",  "him", "his", "self", "F",     "fhe",     "fhim",  "fhis", "P",
+                                 "p",   "phe",   "phim", "phis", "A",  "AN",   "place", "inplace", "obj", "game1", "game2"};
 
 bool binds_only(std::string_view tmpl) {  // a beat made of {=...} groups prints nothing
   for (size_t i = 0; i < tmpl.size();) {
@@ -118,11 +123,12 @@ Story generate_story(uint64_t seed, uint64_t index) {
   const story::Plot& plot = *all_plots()[static_cast<size_t>(t.roll(static_cast<int>(all_plots().size())))];
   Story s;
   s.plot = plot.name;
-  append_sentence(s.text, t.expand(kOpenings[static_cast<size_t>(t.roll(static_cast<int>(kOpenings.size())))]));
-  for (std::string_view beat : plot.beats) append_sentence(s.text, t.expand(beat));
+  append_sentence(s, t.expand(kOpenings[static_cast<size_t>(t.roll(static_cast<int>(kOpenings.size())))]));
+  for (std::string_view beat : plot.beats) append_sentence(s, t.expand(beat));
   if (t.roll(4) != 0)
-    append_sentence(s.text, t.expand(kEndings[static_cast<size_t>(t.roll(static_cast<int>(kEndings.size())))]));
+    append_sentence(s, t.expand(kEndings[static_cast<size_t>(t.roll(static_cast<int>(kEndings.size())))]));
   s.summary = t.expand(plot.summary);
+  for (const char* key : kCastKeys) s.cast.emplace_back(key, t.get(key));
   return s;
 }
 

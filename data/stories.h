@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace weft::data {
@@ -15,6 +16,11 @@ struct Story {
   std::string summary;
   std::string text;
   std::string plot;  // the plot's name
+  // The printed parts of `text` in order (the opening, each plot beat that prints, the ending): text joins
+  // them with single spaces. And the cast's bindings (H, he, F, P, A, AN, place, obj, ...) the templates used.
+  // For the zero-shot sets (data/zero_shot.h).
+  std::vector<std::string> beats;
+  std::vector<std::pair<std::string, std::string>> cast;
 };
 
 // The story with index i of the corpus of `seed` (a pure function of both).

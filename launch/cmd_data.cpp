@@ -6,6 +6,7 @@
 #include "data/sorting.h"
 #include "data/stories.h"
 #include "data/tokenizer.h"
+#include "data/zero_shot.h"
 #include "launch/commands.h"
 #include "launch/options.h"
 
@@ -16,7 +17,8 @@ int cmd_prepare(const std::vector<std::string>& args) {
   // clang-format off
   set.group("prepare").add_options()
       ("builtin", po::value<std::string>()->default_value(""),
-       "generate a built-in corpus: stories | sorting (the infinity-former's sorting task, with a loss mask)")
+       "generate a built-in corpus: stories | sorting (the infinity-former's sorting task, with a loss mask) | "
+       "zero-shot (minimal pairs and choice items for `weft eval --task`, docs/zero-shot.md)")
       ("input", po::value<std::string>()->default_value(""), "a .txt or .jsonl (\"text\" field) file")
       ("out", po::value<std::string>()->required(), "output data folder")
       ("tokenizer", po::value<std::string>()->default_value("byte"), "byte | sentencepiece (also for --builtin)")
@@ -31,7 +33,8 @@ int cmd_prepare(const std::vector<std::string>& args) {
       ("sequence-length", po::value<int64_t>()->default_value(0),
        "--builtin sorting: symbols per example before the separator and the 20-symbol answer (required)")
       ("examples", po::value<int64_t>()->default_value(1000),
-       "--builtin sorting: examples in all (--val-fraction of them, default 0.1 here, validate)");
+       "--builtin sorting: examples in all (--val-fraction of them, default 0.1 here, validate); "
+       "--builtin zero-shot: pairs per phenomenon and choice items");
   // clang-format on
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
@@ -47,6 +50,21 @@ int cmd_prepare(const std::vector<std::string>& args) {
       (get<std::string>(vm, "tokenizer") != "sentencepiece" || !get<std::string>(vm, "sp-model").empty()))
     throw UsageError("--split-digits applies when a SentencePiece model is trained (--tokenizer sentencepiece "
                      "without --sp-model)");
+  if (builtin == "zero-shot") {
+    if (!vm["tokenizer"].defaulted() || !vm["tokens"].defaulted() || !vm["val-fraction"].defaulted())
+      throw UsageError("--builtin zero-shot writes text (JSONL) from held-out stories: --tokenizer, --tokens and "
+                       "--val-fraction do not apply (--seed, --examples do)");
+    data::ZeroShotOptions o;
+    o.out_dir = out;
+    o.seed = get<uint64_t>(vm, "seed");
+    o.examples = get<int64_t>(vm, "examples");
+    if (o.examples <= 0) throw UsageError("--examples must be positive");
+    const data::ZeroShotStats st = data::prepare_zero_shot(o);
+    std::printf("wrote %s (%lld minimal pairs) and %s (%lld choice items) from held-out stories of seed %llu\n",
+                st.pairs_path.c_str(), (long long)st.pairs, st.choice_path.c_str(), (long long)st.choices,
+                (unsigned long long)o.seed);
+    return 0;
+  }
   if (builtin != "sorting" && (!vm["sequence-length"].defaulted() || !vm["examples"].defaulted()))
     throw UsageError("--sequence-length and --examples apply to --builtin sorting");
   if (builtin == "sorting") {
@@ -71,7 +89,7 @@ int cmd_prepare(const std::vector<std::string>& args) {
   }
   if (!builtin.empty()) {
     if (builtin != "stories")
-      throw UsageError("--builtin: unknown corpus '" + builtin + "' (available: stories, sorting)");
+      throw UsageError("--builtin: unknown corpus '" + builtin + "' (available: stories, sorting, zero-shot)");
     data::StoriesOptions o;
     o.out_dir = out;
     o.seed = get<uint64_t>(vm, "seed");

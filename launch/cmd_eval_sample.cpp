@@ -17,6 +17,7 @@
 #include "launch/train_options.h"
 #include "data/split.h"
 #include "launch/eval_lengths.h"
+#include "launch/eval_tasks.h"
 #include "launch/evaluation.h"
 #include "launch/session.h"
 #include "launch/trainable_state.h"
@@ -88,13 +89,16 @@ int cmd_eval(const std::vector<std::string>& args) {
        "--lengths windows: nonoverlap | sliding (start advances by --stride, only targets not scored before count)")
       ("stride", po::value<int64_t>()->default_value(0), "--mode sliding: stride S, 1 <= S <= length (0: length / 2)")
       ("positions-out", po::value<std::string>()->default_value(""),
-       "--lengths: JSONL file of the mean NLL at every window position, one line per length");
+       "--lengths: JSONL file of the mean NLL at every window position, one line per length")
+      ("task", po::value<std::vector<std::string>>()->multitoken(),
+       "pairs FILE.jsonl | choice FILE.jsonl: zero-shot minimal pairs or multiple choice (docs/zero-shot.md)");
   add_device_options(set, "eval");
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
     return 0;
   }
+  if (vm.count("task")) return cmd_eval_task(vm);  // zero-shot tasks, launch/eval_tasks.h
   // Under a launcher the ranks share the windows; only rank 0 prints.
   Session session = start_session();
   return run_ranked(session, [&]() -> int { return eval_on_ranks(vm, session); });

@@ -8,7 +8,8 @@
 
 namespace weft::launch {
 
-void load_inference_model(InferenceModel& m, const std::string& checkpoint_flag, Device dev, int gpu, int threads) {
+void load_inference_model(InferenceModel& m, const std::string& checkpoint_flag, Device dev, int gpu, int threads,
+                          DType compute) {
   std::string path = checkpoint_flag;
   if (!std::filesystem::exists(path)) throw UsageError("--checkpoint: '" + checkpoint_flag + "' does not exist");
   if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest");  // a run folder
@@ -16,7 +17,7 @@ void load_inference_model(InferenceModel& m, const std::string& checkpoint_flag,
   m.meta = read_checkpoint_meta(path);
   m.model = make_model_from_ini(m.meta.config_ini, &m.seq_len);
   m.exec = std::make_unique<ExecContext>(dev, gpu, threads);
-  m.state = std::make_unique<TrainableState>(*m.model, m.ex(), DType::f32);
+  m.state = std::make_unique<TrainableState>(*m.model, m.ex(), compute);
   m.state->load(path, nullptr);
   m.data_dir = ini_section(m.meta.config_ini, "data")["data"];
 }

@@ -17,7 +17,7 @@ namespace weft::launch {
 struct InferenceModel {
   std::unique_ptr<models::Model> model;
   std::unique_ptr<ExecContext> exec;
-  std::unique_ptr<TrainableState> state;  // the checkpoint's fp32 parameters
+  std::unique_ptr<TrainableState> state;  // the checkpoint's fp32 parameters (+ a bf16 copy under bf16)
   std::string path;                       // the checkpoint folder actually loaded
   CheckpointMeta meta;
   int64_t seq_len = 0;   // the training context length L
@@ -29,7 +29,9 @@ struct InferenceModel {
   ~InferenceModel() { state.reset(); }  // before the Exec it runs on
 };
 
-// checkpoint_flag: a checkpoint folder or a run folder (its latest). Errors name --checkpoint.
-void load_inference_model(InferenceModel& m, const std::string& checkpoint_flag, Device dev, int gpu, int threads);
+// checkpoint_flag: a checkpoint folder or a run folder (its latest). Errors name --checkpoint. compute:
+// DType::bf16 also keeps a bf16 copy the model runs on (--dtype bf16).
+void load_inference_model(InferenceModel& m, const std::string& checkpoint_flag, Device dev, int gpu, int threads,
+                          DType compute = DType::f32);
 
 }  // namespace weft::launch
