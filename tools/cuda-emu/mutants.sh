@@ -25,6 +25,7 @@ mutants=(
   "attention|attention_tc.cuh|FragAt w;|FragA w;|attention tensor-core dk / dv read W^T as W (fragment layout)"
   "attention|attention_tiles.cuh|i < T_ && d < hs ? load|i < T_ ? load|attention f32 tiles read the next head's channels into the padding"
   "attention|attention_tc_forward.cu|if (i0 + r < T_ && d < hs)|if (i0 + r < T_)|attention tensor-core forward writes its padded columns over the next head"
+  "attention|attention_tiles.cuh|const int64_t end = j0 + kTile - 1 + bias.window - (Tk - Tq);|const int64_t end = j0 + bias.window - (Tk - Tq);|attention window: dk / dv stop at the queries of the key tile's first key"
 )
 for m in "${mutants[@]}"; do
   IFS='|' read -r group file old new what <<<"$m"
