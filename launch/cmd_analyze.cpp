@@ -1,4 +1,5 @@
-// weft analyze: analyses of trained checkpoints. `weft analyze <analysis> [flags]`; one analysis so far:
+// weft analyze: analyses of trained checkpoints. `weft analyze <analysis> [flags]` (the table kAnalyses); norms
+// and receptive-field live in launch/cmd_analyze_norms.cpp and launch/analyze_receptive.h (docs/analysis.md):
 //   represent   representation accuracy (spec masked-mixer.md A.9, launch/analyze_represent.h): S validation
 //               stories of the run's data folder (documents of the val split, split at end-of-text; S drawn
 //               without replacement by Philox seed --seed), each truncated / right-padded with end-of-text to
@@ -17,6 +18,7 @@
 #include "data/split.h"
 #include "data/tokenizer.h"
 #include "launch/analyze_norms.h"
+#include "launch/analyze_receptive.h"
 #include "launch/analyze_represent.h"
 #include "launch/commands.h"
 #include "launch/inference_model.h"
@@ -205,11 +207,13 @@ const Analysis kAnalyses[] = {
     {"represent", analyze_represent,
      "representation accuracy (spec A.9): recover the input from the last block's output, top-5 Hamming"},
     {"norms", analyze_norms, "token-representation norms (token-norms.md D.3) on a fixed held-out batch, into HDF5"},
+    {"receptive-field", analyze_receptive_field,
+     "empirical receptive field (spec C.4): where the last position's loss gradient reaches, C(k) per length"},
 };
 
 int print_analyses(std::FILE* f) {
   std::fprintf(f, "usage: weft analyze <analysis> [flags]   (weft analyze <analysis> --help for its flags)\n\nanalyses:\n");
-  for (const Analysis& a : kAnalyses) std::fprintf(f, "  %-10s %s\n", a.name, a.summary);
+  for (const Analysis& a : kAnalyses) std::fprintf(f, "  %-16s %s\n", a.name, a.summary);
   return 0;
 }
 

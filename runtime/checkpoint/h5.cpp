@@ -363,6 +363,54 @@ std::string H5File::dataset_attr_string(const std::string& dataset, const std::s
   return s;
 }
 
+namespace {
+// A scalar attribute of the object at `object` (group or dataset): written (replacing) or read.
+herr_t object_scalar_attr(hid_t file, const std::string& object, const std::string& key, hid_t type, void* v,
+                          bool write) {
+  hid_t obj = H5Oopen(file, object.c_str(), H5P_DEFAULT);
+  if (obj < 0) return -1;
+  herr_t st = -1;
+  if (write) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    if (H5Aexists(obj, key.c_str()) > 0) H5Adelete(obj, key.c_str());
+    hid_t a = H5Acreate2(obj, key.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT);
+    st = a >= 0 ? H5Awrite(a, type, v) : -1;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(space);
+  } else {
+    hid_t a = H5Aexists(obj, key.c_str()) > 0 ? H5Aopen(obj, key.c_str(), H5P_DEFAULT) : -1;
+    st = a >= 0 ? H5Aread(a, type, v) : -1;
+    if (a >= 0) H5Aclose(a);
+  }
+  H5Oclose(obj);
+  return st;
+}
+}  // namespace
+
+void H5File::set_object_attr(const std::string& object, const std::string& key, int64_t v) {
+  WEFT_CHECK(object_scalar_attr(id_, object, key, H5T_NATIVE_INT64, &v, true) >= 0, "[checkpoint] ", path_,
+             ": cannot write attribute '", key, "' of '", object, "'");
+}
+
+void H5File::set_object_attr(const std::string& object, const std::string& key, double v) {
+  WEFT_CHECK(object_scalar_attr(id_, object, key, H5T_NATIVE_DOUBLE, &v, true) >= 0, "[checkpoint] ", path_,
+             ": cannot write attribute '", key, "' of '", object, "'");
+}
+
+int64_t H5File::object_attr_int(const std::string& object, const std::string& key) const {
+  int64_t v = 0;
+  WEFT_CHECK(object_scalar_attr(id_, object, key, H5T_NATIVE_INT64, &v, false) >= 0, "[checkpoint] ", path_,
+             ": '", object, "' has no readable attribute '", key, "'");
+  return v;
+}
+
+double H5File::object_attr_double(const std::string& object, const std::string& key) const {
+  double v = 0;
+  WEFT_CHECK(object_scalar_attr(id_, object, key, H5T_NATIVE_DOUBLE, &v, false) >= 0, "[checkpoint] ", path_,
+             ": '", object, "' has no readable attribute '", key, "'");
+  return v;
+}
+
 int64_t H5File::attr_int(const std::string& key) const {
   int64_t v = 0;
   read_scalar_attr(key, H5T_NATIVE_INT64, &v);

@@ -48,6 +48,11 @@ class H5File {
   void set_dataset_attr(const std::string& dataset, const std::string& key, double v);
   std::vector<int64_t> dataset_attr_ints(const std::string& dataset, const std::string& key) const;
   std::string dataset_attr_string(const std::string& dataset, const std::string& key) const;
+  // Scalar attributes of any object (a group such as "length_128", or a dataset), by its path.
+  void set_object_attr(const std::string& object, const std::string& key, int64_t v);
+  void set_object_attr(const std::string& object, const std::string& key, double v);
+  int64_t object_attr_int(const std::string& object, const std::string& key) const;
+  double object_attr_double(const std::string& object, const std::string& key) const;
   double dataset_attr_double(const std::string& dataset, const std::string& key) const;
 
   const std::string& path() const { return path_; }
