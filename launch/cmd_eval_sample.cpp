@@ -56,8 +56,8 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   }
   WEFT_CHECK(std::filesystem::exists(path), "--checkpoint: '", checkpoint_flag, "' does not exist");
   if (std::filesystem::is_directory(path) && !std::filesystem::exists(path + "/manifest.txt"))
-    throw UsageError("--checkpoint: '" + checkpoint_flag +
-                     "' is neither a checkpoint (no manifest.txt) nor a run folder (no checkpoints/)");
+    throw UsageError("--checkpoint: '" + checkpoint_flag + "' has no manifest.txt (an incomplete save, or not a " +
+                     "checkpoint) and no checkpoints/ (not a run folder)");
   CheckpointMeta meta = read_checkpoint_meta(path);
   l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
   l.exec = std::make_unique<ExecContext>(dev, gpu, threads);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "data/loader.h"
 #include "data/strided_windows.h"
@@ -33,7 +34,8 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
       used = 0;
     }
     if (item.empty() || used != item.size() || v <= 0)
-      throw UsageError("--lengths '" + text + "': '" + item + "' is not a positive integer (e.g. --lengths 128,256,512)");
+      throw UsageError("--lengths '" + text + "': '" + item +
+                       "' is not a positive integer (e.g. --lengths 128,256,512)");
     lengths.push_back(v);
     if (end == text.size()) break;
     begin = end + 1;
@@ -153,7 +155,10 @@ std::string result_json(const LengthResult& r, WindowMode mode) {
   json.integer("length", r.length).str("mode", mode_name(mode)).integer("stride", r.stride);
   if (!r.error.empty()) return json.str("error", r.error).text();
   const std::vector<int64_t> edges = position_bin_edges(r.length);
-  json.integer("windows", r.windows).integer("tokens", r.tokens).num("loss", r.loss()).num("perplexity", std::exp(r.loss()));
+  json.integer("windows", r.windows)
+      .integer("tokens", r.tokens)
+      .num("loss", r.loss())
+      .num("perplexity", std::exp(r.loss()));
   return json.integers("position_bins", edges).nums("position_loss", binned_loss(r, edges)).text();
 }
 
@@ -196,11 +201,10 @@ int evaluate_lengths(models::Model& model, ParamStore& params, Exec& ex,
     if (request.stride > L)
       throw UsageError("--stride " + std::to_string(request.stride) + " is longer than --lengths " + std::to_string(L) +
                        " (need 1 <= stride <= length)");
-  std::FILE* positions = nullptr;
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> positions(nullptr, &std::fclose);  // rank 0 writes
   if (!request.positions_out.empty() && comm.rank() == 0) {
-    positions = std::fopen(request.positions_out.c_str(), "w");
-    if (!positions)
-      throw UsageError("--positions-out '" + request.positions_out + "': " + std::strerror(errno));
+    positions.reset(std::fopen(request.positions_out.c_str(), "w"));
+    if (!positions) throw UsageError("--positions-out '" + request.positions_out + "': " + std::strerror(errno));
   }
   Arena arena(ex.device);
   std::vector<LengthResult> results;
@@ -217,17 +221,17 @@ int evaluate_lengths(models::Model& model, ParamStore& params, Exec& ex,
     else if (total == 0)
       r.error = "the " + split + " split holds no window of " + std::to_string(L) + " tokens (its longest shard has " +
                 std::to_string(windows.longest_shard()) + ")";
-    else
-      score_length(model, params, ex, arena, windows, total, B, comm, r);
+    else score_length(model, params, ex, arena, windows, total, B, comm, r);
     if (comm.rank() == 0) {
-      if (!r.error.empty()) std::fprintf(stderr, "weft eval: --lengths %lld: %s\n", static_cast<long long>(L), r.error.c_str());
+      if (!r.error.empty())
+        std::fprintf(stderr, "weft eval: --lengths %lld: %s\n", static_cast<long long>(L), r.error.c_str());
       std::printf("%s\n", result_json(r, request.mode).c_str());
       std::fflush(stdout);
-      if (positions && r.error.empty()) std::fprintf(positions, "%s\n", positions_json(r, request.mode).c_str());
+      if (positions && r.error.empty()) std::fprintf(positions.get(), "%s\n", positions_json(r, request.mode).c_str());
     }
     results.push_back(std::move(r));
   }
-  if (positions) std::fclose(positions);
+  positions.reset();
   if (comm.rank() == 0) print_table(results, request.mode);
   const bool any = std::any_of(results.begin(), results.end(), [](const LengthResult& r) { return r.error.empty(); });
   return any ? 0 : 2;

@@ -26,9 +26,9 @@ enum class WindowMode { nonoverlap, sliding };
 struct LengthEvalRequest {
   std::vector<int64_t> lengths;  // window lengths L, in the order given
   WindowMode mode = WindowMode::nonoverlap;
-  int64_t stride = 0;      // sliding: S for every length; 0: L / 2 per length (at least 1)
-  int64_t batch_size = 8;  // windows per forward pass on each rank
-  int64_t batches = 0;     // at most batches * batch_size windows per length, over all ranks; 0: all
+  int64_t stride = 0;         // sliding: S for every length; 0: L / 2 per length (at least 1)
+  int64_t batch_size = 8;     // windows per forward pass on each rank
+  int64_t batches = 0;        // at most batches * batch_size windows per length, over all ranks; 0: all
   std::string positions_out;  // a JSONL file: the full per-position mean NLL per length (rank 0 writes); "" none
 };
 

@@ -30,14 +30,17 @@ ProcessResult json_lines(ProcessResult r) {
   r.out = kept;
   return r;
 }
-ProcessResult weft_stdout(const std::string& args) { return json_lines(run_shell(std::string(WEFT_BINARY) + " " + args)); }
+ProcessResult weft_stdout(const std::string& args) {
+  return json_lines(run_shell(std::string(WEFT_BINARY) + " " + args));
+}
 
 std::string json_field(const std::string& line, const std::string& key) {
   size_t p = line.find("\"" + key + "\": ");
   if (p == std::string::npos) return "";
   p += key.size() + 4;
-  const size_t end = line[p] == '[' ? line.find(']', p) + 1 : line[p] == '"' ? line.find('"', p + 1) + 1
-                                                                              : line.find_first_of(",}", p);
+  const size_t end = line[p] == '['   ? line.find(']', p) + 1
+                     : line[p] == '"' ? line.find('"', p + 1) + 1
+                                      : line.find_first_of(",}", p);
   return line.substr(p, end - p);
 }
 
@@ -57,13 +60,16 @@ class EvalLengths : public ::testing::Test {
     fs::create_directories(dir_);
     ProcessResult r = weft("prepare --builtin stories --out " + dir_ + "/data --tokens 60000");
     ASSERT_EQ(r.code, 0) << r.out;
-    r = weft("train --data " + dir_ + "/data --out " + dir_ + "/run --d-model 32 --n-layers 2 --n-heads 2 --seq-len 16"
+    r = weft("train --data " + dir_ + "/data --out " + dir_ +
+             "/run --d-model 32 --n-layers 2 --n-heads 2 --seq-len 16"
              " --position learned --batch-size 8 --threads 1 --steps 800 --lr 3e-3 --warmup 30 --eval-every 0"
              " --log-every 400 --seed 3");
     ASSERT_EQ(r.code, 0) << r.out;
   }
   static void TearDownTestSuite() { fs::remove_all(dir_); }
-  static std::string eval(const std::string& extra) { return "eval --checkpoint " + dir_ + "/run --threads 1 " + extra; }
+  static std::string eval(const std::string& extra) {
+    return "eval --checkpoint " + dir_ + "/run --threads 1 " + extra;
+  }
   static std::string dir_;
 };
 std::string EvalLengths::dir_;
@@ -89,7 +95,8 @@ TEST_F(EvalLengths, NonoverlapAtTheTrainingLengthIsPlainEval) {
 TEST_F(EvalLengths, SlidingScoresEveryTargetOnceWithMoreContext) {
   ProcessResult nonoverlap = weft_stdout(eval("--lengths 16 --positions-out " + dir_ + "/pos_n.jsonl"));
   ProcessResult full_stride = weft_stdout(eval("--lengths 16 --mode sliding --stride 16"));
-  ProcessResult sliding = weft_stdout(eval("--lengths 16 --mode sliding --stride 4 --positions-out " + dir_ + "/pos_s.jsonl"));
+  ProcessResult sliding =
+      weft_stdout(eval("--lengths 16 --mode sliding --stride 4 --positions-out " + dir_ + "/pos_s.jsonl"));
   ASSERT_EQ(nonoverlap.code, 0) << nonoverlap.out;
   ASSERT_EQ(full_stride.code, 0) << full_stride.out;
   ASSERT_EQ(sliding.code, 0) << sliding.out;
@@ -98,7 +105,8 @@ TEST_F(EvalLengths, SlidingScoresEveryTargetOnceWithMoreContext) {
   EXPECT_EQ(json_field(sliding.out, "tokens"), json_field(nonoverlap.out, "tokens"));
   EXPECT_GT(std::stoll(json_field(sliding.out, "windows")), 3 * std::stoll(json_field(nonoverlap.out, "windows")));
   EXPECT_LE(std::stod(json_field(sliding.out, "loss")), std::stod(json_field(nonoverlap.out, "loss")))
-      << sliding.out << "\n" << nonoverlap.out;
+      << sliding.out << "\n"
+      << nonoverlap.out;
   // --positions-out: every position's tokens; sliding scores positions < L - S only in the first window.
   std::ifstream n_in(dir_ + "/pos_n.jsonl"), s_in(dir_ + "/pos_s.jsonl");
   std::string n_line, s_line;
@@ -130,14 +138,10 @@ TEST_F(EvalLengths, RanksAndBatchSizesGiveIdenticalLines) {
 
 TEST_F(EvalLengths, BadInputExitsTwoNamingTheFlag) {
   const std::vector<std::pair<std::string, std::string>> cases{
-      {"--lengths 128,abc", "--lengths"},
-      {"--lengths 0", "--lengths"},
-      {"--lengths ''", "--lengths"},
-      {"--lengths 16, --mode sliding", "--lengths"},
-      {"--lengths 16 --mode wide", "--mode"},
-      {"--lengths 8,16 --mode sliding --stride 9", "--stride"},
-      {"--lengths 16 --stride 4", "--stride"},
-      {"--lengths 16 --seq-len 16", "--lengths"},
+      {"--lengths 128,abc", "--lengths"},      {"--lengths 0", "--lengths"},
+      {"--lengths ''", "--lengths"},           {"--lengths 16, --mode sliding", "--lengths"},
+      {"--lengths 16 --mode wide", "--mode"},  {"--lengths 8,16 --mode sliding --stride 9", "--stride"},
+      {"--lengths 16 --stride 4", "--stride"}, {"--lengths 16 --seq-len 16", "--lengths"},
   };
   for (const auto& [args, flag] : cases) {
     ProcessResult r = weft(eval(args));
@@ -154,7 +158,8 @@ TEST_F(EvalLengths, BadInputExitsTwoNamingTheFlag) {
   ProcessResult r = weft(eval("--lengths 1000000,17"));
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--lengths 1000000: model 'transformer' supports sequences of at most 16 tokens"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   EXPECT_NE(json_field(line_of(r.out, 17), "error"), "") << r.out;
 }
 
@@ -188,7 +193,8 @@ TEST_P(FamilyLengths, RunsAtItsLengthAndHalfAndReportsTwiceItsLimit) {
   ASSERT_FALSE(twice.empty()) << r.out;
   const int64_t limit = family_model(c)->max_seq_len();
   if (limit < 2 * L) {
-    EXPECT_NE(json_field(twice, "error").find("at most " + std::to_string(limit) + " tokens"), std::string::npos) << twice;
+    EXPECT_NE(json_field(twice, "error").find("at most " + std::to_string(limit) + " tokens"), std::string::npos)
+        << twice;
     EXPECT_NE(r.out.find("--lengths " + std::to_string(2 * L) + ": model"), std::string::npos) << r.out;
   } else {  // unbounded: 2 L runs; a length no window of the split fits is the error instead
     EXPECT_NE(json_field(twice, "loss"), "") << twice;

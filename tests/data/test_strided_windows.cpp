@@ -28,8 +28,10 @@ TEST(StridedWindows, EveryNonoverlapTargetScoredOnceWithContext) {
   TempDir dir("strided");
   const std::vector<int64_t> sizes{101, 5, 64, 250};  // the second holds no window of most lengths
   std::vector<std::shared_ptr<const Shard>> shards;
-  for (size_t i = 0; i < sizes.size(); ++i) shards.push_back(make_shard(dir, "s" + std::to_string(i), sizes[i], int(i)));
-  for (const auto& [L, S] : std::vector<std::pair<int64_t, int64_t>>{{16, 16}, {16, 8}, {16, 5}, {16, 1}, {7, 3}, {1, 1}}) {
+  for (size_t i = 0; i < sizes.size(); ++i)
+    shards.push_back(make_shard(dir, "s" + std::to_string(i), sizes[i], int(i)));
+  for (const auto& [L, S] :
+       std::vector<std::pair<int64_t, int64_t>>{{16, 16}, {16, 8}, {16, 5}, {16, 1}, {7, 3}, {1, 1}}) {
     SCOPED_TRACE("L=" + std::to_string(L) + " S=" + std::to_string(S));
     StridedWindows w(shards, {}, L, S);
     std::map<int32_t, int> scored;  // target token -> times scored
@@ -56,7 +58,8 @@ TEST(StridedWindows, EveryNonoverlapTargetScoredOnceWithContext) {
     for (size_t i = 0; i < sizes.size(); ++i) {
       const int64_t covered = (sizes[i] - 1) / L * L;
       expected += covered;
-      for (int64_t t = 1; t <= covered; ++t) EXPECT_EQ(scored[static_cast<int32_t>(i * 100000 + t)], 1) << "target " << t;
+      for (int64_t t = 1; t <= covered; ++t)
+        EXPECT_EQ(scored[static_cast<int32_t>(i * 100000 + t)], 1) << "target " << t;
     }
     EXPECT_EQ(static_cast<int64_t>(scored.size()), expected);
   }
