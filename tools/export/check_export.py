@@ -37,7 +37,7 @@ MODEL_DEFAULTS = {
     "seq-len": "256", "position": "learned", "rope-fraction": "1", "rope-base": "10000", "sandwich-dim": "128",
     "activation": "gelu", "norm": "layernorm", "tie-embeddings": "true", "bias": "true", "dropout": "0",
     "norm-eps": "1e-05", "head-dim": "0", "attn-bias": "auto", "ffn-bias": "auto", "head-bias": "false",
-    "decay-all": "false", "init": "gpt2",
+    "decay-all": "false", "init": "gpt2", "attention-window": "0",
 }
 # Keys that only shape training (the optimiser, the initial values), not the function a checkpoint computes.
 TRAINING_ONLY = ("decay-all", "init")
@@ -105,7 +105,8 @@ def model_config(section):
                norm=m["norm"], tie=as_bool("tie-embeddings", m["tie-embeddings"]), bias=as_bool("bias", m["bias"]),
                rope_fraction=m["rope-fraction"], rope_base=as_real("rope-base", m["rope-base"]),
                sandwich_dim=as_int("sandwich-dim", m["sandwich-dim"], 2), dropout=as_real("dropout", m["dropout"]),
-               norm_eps=as_real("norm-eps", m["norm-eps"]))
+               norm_eps=as_real("norm-eps", m["norm-eps"]),
+               attention_window=as_int("attention-window", m["attention-window"], 0))
     if d % cfg["n_heads"]:
         raise Refused(f"[model] n-heads = {cfg['n_heads']} does not divide d-model = {d}")
     # The reference has one bias switch and head size d / H: the baseline options are honoured at the values
