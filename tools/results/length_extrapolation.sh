@@ -27,7 +27,8 @@ declare -A scheme_flags=(
   [alibi]="--position alibi" [sandwich]="--position sandwich" [none]="--position none"
   [window32]="--position none --attention-window 32"
 )
-schemes=(sinusoidal learned rope alibi sandwich none window32)
+read -r -a schemes <<< "${SCHEMES:-sinusoidal learned rope alibi sandwich none window32}"  # a subset or another
+# order lets several invocations share the work
 
 for seed in "${seeds[@]}"; do
   for s in "${schemes[@]}"; do
@@ -46,6 +47,7 @@ done
 evaluate() {
   local run=$1 mode=$2 out=$3
   [ -s "$out" ] && return
+  [ -e "$out.tmp" ] && return  # another invocation is on it (delete a stale .tmp after an interruption)
   : > "$out.tmp"
   for L in "${lengths[@]}"; do
     local per_window=$L extra=()
@@ -61,8 +63,12 @@ for s in "${schemes[@]}"; do
   for seed in "${seeds[@]}"; do evaluate "$work/${s}_s${seed}" nonoverlap "$work/eval_${s}_s${seed}_nonoverlap.jsonl"; done
   for seed in "${sliding_seeds[@]}"; do evaluate "$work/${s}_s${seed}" sliding "$work/eval_${s}_s${seed}_sliding.jsonl"; done
   rf="$work/receptive_${s}_s1.h5"
-  [ -f "$rf" ] || $weft analyze receptive-field --checkpoint "$work/${s}_s1" --lengths 128,512,2048 --sequences 32 \
-    --out "$rf" --plot "$work/receptive_${s}_s1.svg" --threads "$threads" > "$work/receptive_${s}_s1.jsonl" 2>/dev/null || true
+  if [ ! -f "$rf" ] && [ ! -e "$rf.started" ]; then
+    touch "$rf.started"
+    $weft analyze receptive-field --checkpoint "$work/${s}_s1" --lengths 128,512,2048 --sequences 32 --out "$rf" \
+      --plot "$work/receptive_${s}_s1.svg" --threads "$threads" > "$work/receptive_${s}_s1.jsonl" 2>/dev/null || true
+    rm -f "$rf.started"
+  fi
 done
 
 groups=()
