@@ -64,7 +64,7 @@ int analyze_norms(const std::vector<std::string>& args) {
       ("seq-len", po::value<int64_t>()->default_value(0), "window length T (0: the training length L)")
       ("seed", po::value<uint64_t>()->default_value(1), "the draw of the held-out windows")
       ("data", po::value<std::string>()->default_value(""), "data folder (default: the one trained on)")
-      ("plot-dir", po::value<std::string>()->default_value(""), "also draw SVG plots into this folder")
+      ("plot-dir", po::value<std::string>()->default_value(""), "also draw SVG (and PNG) plots into this folder")
       ("device", po::value<std::string>()->default_value("auto"), "cpu | cuda | auto (cuda when a GPU is visible)")
       ("threads", po::value<int>()->default_value(0), "CPU threads (0: all)");
   po::variables_map vm = set.parse(args);
