@@ -152,11 +152,12 @@ double HostAttentionBias::operator()(int64_t h, int64_t i, int64_t j) const {
 
 HostAttentionBias attention_bias_of(const std::string& model_name, const std::string& config_ini, int64_t T) {
   HostAttentionBias b;
-  if (model_name != "transformer") return b;  // the other attention families use RoPE or no bias
   auto m = ini_section(config_ini, "model");
+  // The window of every family that has one (the transformer and the hybrid); only the transformer adds a bias.
+  if (m.count("attention-window")) b.window = std::stoll(m["attention-window"]);
+  if (model_name != "transformer") return b;  // the other attention families use RoPE or no bias
   const std::string pos = m.count("position") ? m["position"] : "learned";
   const int heads = m.count("n-heads") ? std::stoi(m["n-heads"]) : 4;
-  if (m.count("attention-window")) b.window = std::stoll(m["attention-window"]);
   if (pos == "alibi") {
     b.kind = HostAttentionBias::Kind::alibi;
     b.slopes = models::alibi_slopes(heads);

@@ -30,8 +30,9 @@ struct NormBatch {
   std::vector<int32_t> ids;  // (B, T + 1)
 };
 
-// The model's additive attention bias on the host (the transformer's alibi / sandwich; none otherwise),
-// the same function as runtime/math/position_bias.h evaluates in the attention kernel.
+// The model's additive attention bias on the host (the transformer's alibi / sandwich; none otherwise) and
+// its attention window (transformer, hybrid), the same function as runtime/math/position_bias.h evaluates in
+// the attention kernel.
 struct HostAttentionBias {
   enum class Kind { none, alibi, table } kind = Kind::none;
   std::vector<double> slopes;  // (NH)

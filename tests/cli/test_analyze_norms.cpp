@@ -233,6 +233,35 @@ TEST_F(AnalyzeNorms, AlibiEntropyAtInitFollowsTheSlopes) {
   EXPECT_TRUE(f.has("diag/step_1/attn_entropy/layer_1"));
 }
 
+// --attention-window 2 (stored in config.ini): query i sees keys i - 1 and i only, so no head's entropy can pass
+// log 2 (without the window, late positions of a near-uniform init would reach log(i + 1)), and from
+// position 1 on each head spreads over two keys (entropy > 0 for some head). The transformer and the hybrid,
+// in the training log and in `weft analyze norms`.
+TEST_F(AnalyzeNorms, AttentionWindowBoundsTheEntropy) {
+  for (const std::string model : {"transformer", "hybrid"}) {
+    const std::string run = "window_" + model;
+    ProcessResult r = sh(train("--model " + model + " --d-model 16 --n-layers 2 --n-heads 2 --attention-window 2", run,
+                               "--steps 4 --log-norms-every 4"));
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = sh(weft() + " analyze norms --threads 1 --checkpoint " + dir_ + "/" + run + " --out " + dir_ + "/" + run +
+           "/a.h5");
+    ASSERT_EQ(r.code, 0) << r.out;
+    for (const std::string file : {"/norms.h5", "/a.h5"}) {
+      weft::ckpt::H5File f = weft::ckpt::H5File::open_read(dir_ + "/" + run + file);
+      for (const std::string layer : {"layer_0", "layer_1"}) {
+        const std::string name = "diag/step_4/attn_entropy/" + layer;
+        ASSERT_EQ(f.shape_of(name), (weft::Shape{2, 16})) << model << file << " " << name;
+        const std::vector<double> ent = read_f64(f, name);
+        for (int i = 0; i < 16; ++i) {
+          EXPECT_LE(std::max(ent[i], ent[16 + i]), std::log(2.0) + 1e-9) << model << file << " " << layer << " " << i;
+          if (i >= 1) EXPECT_GT(std::max(ent[i], ent[16 + i]), 1e-3) << model << file << " " << layer << " " << i;
+        }
+        EXPECT_NEAR(ent[0], 0.0, 1e-12) << "position 0 sees one key";
+      }
+    }
+  }
+}
+
 TEST_F(AnalyzeNorms, TrainingLogAppendsWithoutDuplicatesAndChangesNothing) {
   ProcessResult r = sh(train("--model mixer --d-model 16 --n-layers 2", "log", "--steps 12 --save-every 4 --log-norms-every 5"));
   ASSERT_EQ(r.code, 0) << r.out;
