@@ -254,7 +254,9 @@ TEST_F(AnalyzeNorms, AttentionWindowBoundsTheEntropy) {
         const std::vector<double> ent = read_f64(f, name);
         for (int i = 0; i < 16; ++i) {
           EXPECT_LE(std::max(ent[i], ent[16 + i]), std::log(2.0) + 1e-9) << model << file << " " << layer << " " << i;
-          if (i >= 1) EXPECT_GT(std::max(ent[i], ent[16 + i]), 1e-3) << model << file << " " << layer << " " << i;
+          if (i >= 1) {
+            EXPECT_GT(std::max(ent[i], ent[16 + i]), 1e-3) << model << file << " " << layer << " " << i;
+          }
         }
         EXPECT_NEAR(ent[0], 0.0, 1e-12) << "position 0 sees one key";
       }
