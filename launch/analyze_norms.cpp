@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 
+#include "launch/host_values.h"
 #include "launch/options.h"
 #include "models/common/blocks.h"
 #include "models/common/positions.h"
@@ -20,24 +21,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Any float tensor on any device, as doubles.
-std::vector<double> download(const Tensor& t) {
-  const size_t n = static_cast<size_t>(t.numel());
-  std::vector<double> out(n);
-  if (t.dtype == DType::f64) {
-    device_copy(Device::cpu, out.data(), t.device, t.data, t.nbytes());
-  } else if (t.dtype == DType::f32) {
-    std::vector<float> f(n);
-    device_copy(Device::cpu, f.data(), t.device, t.data, t.nbytes());
-    std::copy(f.begin(), f.end(), out.begin());
-  } else {
-    WEFT_CHECK(t.dtype == DType::bf16, "[norms] needs float values, got ", t.str());
-    std::vector<bf16> h(n);
-    device_copy(Device::cpu, h.data(), t.device, t.data, t.nbytes());
-    for (size_t i = 0; i < n; ++i) out[i] = h[i].to_float();
-  }
-  return out;
-}
+std::vector<double> download(const Tensor& t) { return host_doubles(t, "norms"); }
 
 // ||row|| of each row of a (rows, C) row-major matrix.
 std::vector<double> row_norms(const std::vector<double>& x, int64_t C) {

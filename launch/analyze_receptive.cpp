@@ -10,10 +10,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
-#include <sstream>
 
 #include "data/split.h"
 #include "launch/inference_model.h"
+#include "launch/eval_lengths.h"  // parse_lengths
+#include "launch/host_values.h"
 #include "launch/metrics.h"  // JsonLine
 #include "launch/options.h"
 #include "launch/session.h"
@@ -71,18 +72,7 @@ struct TapsGuard {
   ~TapsGuard() { model.set_taps(nullptr); }
 };
 
-std::vector<double> download(const Tensor& t) {
-  WEFT_CHECK(t.dtype == DType::f32 || t.dtype == DType::f64, "[receptive] needs f32 or f64 gradients, got ", t.str());
-  std::vector<double> out(static_cast<size_t>(t.numel()));
-  if (t.dtype == DType::f64) {
-    device_copy(Device::cpu, out.data(), t.device, t.data, t.nbytes());
-  } else {
-    std::vector<float> f(out.size());
-    device_copy(Device::cpu, f.data(), t.device, t.data, t.nbytes());
-    std::copy(f.begin(), f.end(), out.begin());
-  }
-  return out;
-}
+std::vector<double> download(const Tensor& t) { return host_doubles(t, "receptive"); }
 
 }  // namespace
 
@@ -160,27 +150,6 @@ ReceptiveCurve receptive_curve(const std::vector<double>& per_window, int64_t S,
 }
 
 namespace {
-
-std::vector<int64_t> parse_lengths(const std::string& text) {
-  std::vector<int64_t> lengths;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || v <= 0)
-      throw UsageError("--lengths: '" + item + "' is not a positive integer (expected e.g. 128,256,512)");
-    if (std::find(lengths.begin(), lengths.end(), v) != lengths.end())
-      throw UsageError("--lengths: " + item + " is listed twice");
-    lengths.push_back(v);
-  }
-  if (lengths.empty()) throw UsageError("--lengths: no length given (expected e.g. 128,256,512)");
-  return lengths;
-}
 
 struct LengthResult {
   int64_t length = 0, sequences = 0;

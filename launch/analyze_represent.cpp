@@ -6,6 +6,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "launch/host_values.h"
 #include "runtime/check.h"
 #include "runtime/memory.h"
 #include "runtime/rng.h"
@@ -14,18 +15,7 @@ namespace weft::launch {
 
 namespace {
 
-std::vector<double> download(const Tensor& t) {
-  WEFT_CHECK(t.dtype == DType::f32 || t.dtype == DType::f64, "[represent] needs f32 or f64 values, got ", t.str());
-  std::vector<double> out(static_cast<size_t>(t.numel()));
-  if (t.dtype == DType::f64) {
-    device_copy(Device::cpu, out.data(), t.device, t.data, t.nbytes());
-  } else {
-    std::vector<float> f(out.size());
-    device_copy(Device::cpu, f.data(), t.device, t.data, t.nbytes());
-    std::copy(f.begin(), f.end(), out.begin());
-  }
-  return out;
-}
+std::vector<double> download(const Tensor& t) { return host_doubles(t, "represent"); }
 
 // A tensor of the graph's arena holding v in dtype dt (values are rounded to dt).
 Tensor upload(Graph& g, DType dt, Shape shape, const std::vector<double>& v) {

@@ -9,7 +9,6 @@
 // The model runs in fp32 (--device cpu|cuda|auto); pinv(E) is computed once per checkpoint in float64.
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <string>
@@ -30,38 +29,6 @@
 namespace weft::launch {
 
 namespace {
-
-namespace fs = std::filesystem;
-
-// The checkpoints to analyse: --all-checkpoints walks RUN/checkpoints/step_* in step order; otherwise the
-// flag's checkpoint (a run folder: its latest).
-std::vector<std::string> checkpoints_of(const std::string& flag, bool all) {
-  if (!fs::exists(flag)) throw UsageError("--checkpoint: '" + flag + "' does not exist");
-  if (!all) return {flag};
-  const fs::path dir = fs::path(flag) / "checkpoints";
-  if (!fs::is_directory(dir))
-    throw UsageError("--all-checkpoints: '" + flag + "' is not a run folder (it has no checkpoints/ folder)");
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step_", 0) == 0 && n.find(".tmp") == std::string::npos) names.push_back(n);
-  }
-  std::sort(names.begin(), names.end());  // step_%08d: name order is step order
-  if (names.empty()) throw UsageError("--all-checkpoints: '" + dir.string() + "' holds no checkpoint");
-  std::vector<std::string> paths;
-  for (const std::string& n : names) paths.push_back((dir / n).string());
-  return paths;
-}
-
-int64_t step_of(const std::string& path) {
-  const std::string n = fs::path(path).filename().string();
-  if (n.rfind("step_", 0) != 0) return -1;
-  try {
-    return std::stoll(n.substr(5));
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
 
 // S stories of the val split: ids (S, T), truncated / right-padded with eot.
 std::vector<int32_t> val_stories(const std::string& dir, int64_t vocab, int32_t eot, int64_t S, int64_t T,
@@ -129,7 +96,7 @@ int analyze_represent(const std::vector<std::string>& args) {
   if (threads < 0) throw UsageError("--threads must be >= 0");
   if (device != "cpu" && device != "cuda" && device != "auto")
     throw UsageError("--device must be cpu, cuda or auto, got '" + device + "'");
-  const std::vector<std::string> paths = checkpoints_of(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
+  const std::vector<std::string> paths = checkpoints_to_analyze(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
   std::FILE* out = nullptr;
   if (!get<std::string>(vm, "out").empty()) {
     out = std::fopen(get<std::string>(vm, "out").c_str(), "a");
@@ -165,7 +132,7 @@ int analyze_represent(const std::vector<std::string>& args) {
       const std::vector<int32_t> part(ids.begin() + first * T, ids.begin() + (first + B) * T);
       total += represent_batch(*m.model, m.params(), m.ex(), inv, part, B, T, eot, first, opt);
     }
-    const int64_t step = step_of(m.path);
+    const int64_t step = checkpoint_step_of(m.path);
     const std::string line = JsonLine()
                                  .integer("step", step)
                                  .num("hamming", total.count.rate())

@@ -21,38 +21,7 @@
 
 namespace weft::launch {
 
-namespace {
-
 namespace fs = std::filesystem;
-
-// --checkpoint: a checkpoint folder or a run folder (its latest); --all-checkpoints: every step_* of the run.
-std::vector<std::string> norm_checkpoints(const std::string& flag, bool all) {
-  if (!fs::exists(flag)) throw UsageError("--checkpoint: '" + flag + "' does not exist");
-  if (!all) return {flag};
-  const fs::path dir = fs::path(flag) / "checkpoints";
-  if (!fs::is_directory(dir))
-    throw UsageError("--all-checkpoints: '" + flag + "' is not a run folder (it has no checkpoints/ folder)");
-  std::vector<std::string> paths;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string n = e.path().filename().string();
-    if (e.is_directory() && n.rfind("step_", 0) == 0 && n.find(".tmp") == std::string::npos)
-      paths.push_back(e.path().string());
-  }
-  std::sort(paths.begin(), paths.end());  // step_%08d: name order is step order
-  if (paths.empty()) throw UsageError("--all-checkpoints: '" + dir.string() + "' holds no checkpoint");
-  return paths;
-}
-
-int64_t checkpoint_step(const std::string& path) {
-  const std::string n = fs::path(path).filename().string();
-  try {
-    return n.rfind("step_", 0) == 0 ? std::stoll(n.substr(5)) : -1;
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
-
-}  // namespace
 
 int analyze_norms(const std::vector<std::string>& args) {
   OptionSet set("analyze norms");
@@ -86,7 +55,7 @@ int analyze_norms(const std::vector<std::string>& args) {
   const fs::path out_dir = fs::path(out).parent_path();
   if (!out_dir.empty() && !fs::is_directory(out_dir))
     throw UsageError("--out: folder '" + out_dir.string() + "' does not exist");
-  const std::vector<std::string> paths = norm_checkpoints(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
+  const std::vector<std::string> paths = checkpoints_to_analyze(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
 
   Session session = start_session();
   return run_ranked(session, [&]() -> int {
@@ -113,7 +82,7 @@ int analyze_norms(const std::vector<std::string>& args) {
       Arena arena(m.ex().device);
       const NormDiagnostics d = measure_norms(*m.model, m.params(), m.ex(), arena, batch, counts,
                                               attention_bias_of(m.model->name(), m.meta.config_ini, batch.T));
-      const int64_t step = checkpoint_step(m.path);
+      const int64_t step = checkpoint_step_of(m.path);
       write_norms_step(out, step, d);
       std::printf("%s\n", norms_json_line(step, d, m.model->name()).c_str());
       std::fflush(stdout);

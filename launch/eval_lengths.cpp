@@ -36,6 +36,8 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
     if (item.empty() || used != item.size() || v <= 0)
       throw UsageError("--lengths '" + text + "': '" + item +
                        "' is not a positive integer (e.g. --lengths 128,256,512)");
+    if (std::find(lengths.begin(), lengths.end(), v) != lengths.end())
+      throw UsageError("--lengths '" + text + "': " + item + " is listed twice");
     lengths.push_back(v);
     if (end == text.size()) break;
     begin = end + 1;

@@ -32,7 +32,8 @@ struct LengthEvalRequest {
   std::string positions_out;  // a JSONL file: the full per-position mean NLL per length (rank 0 writes); "" none
 };
 
-// "128,256,512": positive integers separated by commas. UsageError naming --lengths otherwise.
+// "128,256,512": distinct positive integers separated by commas (weft eval --lengths, weft analyze
+// receptive-field --lengths). UsageError naming --lengths otherwise.
 std::vector<int64_t> parse_lengths(const std::string& text);
 // "nonoverlap" | "sliding"; UsageError naming --mode otherwise.
 WindowMode parse_window_mode(const std::string& text);

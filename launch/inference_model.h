@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "launch/checkpoint.h"
 #include "launch/trainable_state.h"
@@ -33,5 +34,11 @@ struct InferenceModel {
 // DType::bf16 also keeps a bf16 copy the model runs on (--dtype bf16).
 void load_inference_model(InferenceModel& m, const std::string& checkpoint_flag, Device dev, int gpu, int threads,
                           DType compute = DType::f32);
+
+// The checkpoints an analysis reads (weft analyze): --checkpoint's folder (a run folder: its latest), or with
+// --all-checkpoints every complete step_* checkpoint of the run folder, in step order. Errors name the flag.
+std::vector<std::string> checkpoints_to_analyze(const std::string& checkpoint_flag, bool all_checkpoints);
+// The step of a checkpoint folder named step_XXXXXXXX; -1 for any other name.
+int64_t checkpoint_step_of(const std::string& folder);
 
 }  // namespace weft::launch

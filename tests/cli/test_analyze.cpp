@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,23 +14,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using Result = weft::test::ProcessResult;
+using weft::test::json_field;
+using weft::test::json_lines;
 
 Result run(const std::string& args) { return weft::test::run_shell(std::string(WEFT_BINARY) + " " + args); }
-
-std::string json_field(const std::string& line, const std::string& key) {
-  size_t p = line.find("\"" + key + "\": ");
-  if (p == std::string::npos) return "";
-  p += key.size() + 4;
-  return line.substr(p, line.find_first_of(",}", p) - p);
-}
-
-std::vector<std::string> json_lines(const std::string& out) {
-  std::vector<std::string> lines;
-  std::istringstream in(out);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty() && l[0] == '{') lines.push_back(l);
-  return lines;
-}
 
 class Analyze : public ::testing::Test {
  protected:

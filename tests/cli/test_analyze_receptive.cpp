@@ -18,21 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> json_lines(const std::string& out) {
-  std::vector<std::string> lines;
-  std::istringstream in(out);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty() && l[0] == '{') lines.push_back(l);
-  return lines;
-}
-
-std::string json_field(const std::string& line, const std::string& key) {
-  size_t p = line.find("\"" + key + "\": ");
-  if (p == std::string::npos) return "";
-  p += key.size() + 4;
-  return line.substr(p, line.find_first_of(",}", p) - p);
-}
-
 TEST(ReceptiveCurve, AveragesNormalisedProfilesAndFindsTheThreshold) {
   // Two windows of L = 4, each already normalised: the mean, its suffix sums, the first k reaching 0.7.
   const std::vector<double> per_window{0.0, 0.1, 0.2, 0.7,   // window 0

@@ -34,16 +34,6 @@ ProcessResult weft_stdout(const std::string& args) {
   return json_lines(run_shell(std::string(WEFT_BINARY) + " " + args));
 }
 
-std::string json_field(const std::string& line, const std::string& key) {
-  size_t p = line.find("\"" + key + "\": ");
-  if (p == std::string::npos) return "";
-  p += key.size() + 4;
-  const size_t end = line[p] == '['   ? line.find(']', p) + 1
-                     : line[p] == '"' ? line.find('"', p + 1) + 1
-                                      : line.find_first_of(",}", p);
-  return line.substr(p, end - p);
-}
-
 // The output line whose "length" is L ("" if none).
 std::string line_of(const std::string& out, int64_t L) {
   std::istringstream in(out);

@@ -29,24 +29,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using Result = weft::test::ProcessResult;
+using weft::test::json_field;
+using weft::test::json_lines;
 
 Result run(const std::string& args) { return weft::test::run_shell(std::string(WEFT_BINARY) + " " + args); }
-
-std::string json_field(const std::string& line, const std::string& key) {
-  size_t p = line.find("\"" + key + "\": ");
-  if (p == std::string::npos) return "";
-  p += key.size() + 4;
-  return line.substr(p, line.find_first_of(",}", p) - p);
-}
-
-// The JSON lines of an output (stdout and stderr are mixed; the table lines do not start with '{').
-std::vector<std::string> json_lines(const std::string& out) {
-  std::vector<std::string> lines;
-  std::istringstream in(out);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty() && l[0] == '{') lines.push_back(l);
-  return lines;
-}
 
 std::string line_of(const std::string& out, const std::string& phenomenon) {
   for (const std::string& l : json_lines(out))

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <sstream>
 
 namespace weft::test {
 
@@ -23,6 +24,24 @@ std::string mpirun(int n) {
   std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
   if (geteuid() == 0) cmd += " --allow-run-as-root";
   return cmd + " ";
+}
+
+std::vector<std::string> json_lines(const std::string& out) {
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty() && l[0] == '{') lines.push_back(l);
+  return lines;
+}
+
+std::string json_field(const std::string& line, const std::string& key) {
+  size_t p = line.find("\"" + key + "\": ");
+  if (p == std::string::npos) return "";
+  p += key.size() + 4;
+  const size_t end = line[p] == '['   ? line.find(']', p) + 1
+                     : line[p] == '"' ? line.find('"', p + 1) + 1
+                                      : line.find_first_of(",}", p);
+  return line.substr(p, end - p);
 }
 
 }  // namespace weft::test
