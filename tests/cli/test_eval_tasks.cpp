@@ -3,18 +3,23 @@
 // the scores equal log-probabilities computed here from the model's logits (a long context cut to the
 // window included), swapping good and bad complements the accuracy, the model beats chance on subject-verb
 // agreement, results are identical for any --batch-size and on 1 or 2 ranks, and bad input exits 2 naming
-// the file, line and field.
+// the file, line and field. The model is trained once per build, not once per case (SharedRun below).
 //
 // What the accuracy test asserts: 300 steps teach word bigrams ("They were", "she was"), enough for
 // subject-verb agreement (measured 0.74); pronoun gender (name -> she), a/an (the next word's first letter)
 // and plot consistency stay at chance at this size (docs/zero-shot.md has the measurements).
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "data/jsonl.h"
@@ -52,28 +57,78 @@ std::vector<std::string> read_lines(const std::string& path, size_t max) {
   return lines;
 }
 
+// The trained model, its data and the zero-shot sets in one folder of the build tree, shared by every process:
+// ctest runs each case below as its own process (two at once under -j2), and preparing and training are the
+// expensive part. The first process to take the lock builds the folder and stamps it last; the others wait for
+// the lock and reuse the folder while the stamp matches (the setup commands and the weft binary's size and
+// modification time: a rebuilt weft or changed commands build it again). Cases only read it.
+class SharedRun {
+ public:
+  explicit SharedRun(std::string dir) : dir_(std::move(dir)) {}
+  // Builds the folder unless it holds a finished run of this build; returns why it failed ("" when ready).
+  std::string ensure() const {
+    fs::create_directories(fs::path(dir_).parent_path());
+    const int fd = ::open((dir_ + ".lock").c_str(), O_CREAT | O_RDWR, 0644);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) return "cannot lock " + dir_ + ".lock";
+    const std::string error = build_unless_stamped();
+    ::flock(fd, LOCK_UN);
+    ::close(fd);
+    return error;
+  }
+
+ private:
+  std::vector<std::string> commands() const {
+    return {"prepare --builtin stories --tokens 300000 --tokenizer sentencepiece --vocab-size 1000 --out " + dir_ +
+                "/data",
+            "train --model transformer --d-model 64 --n-layers 2 --n-heads 2 --data " + dir_ +
+                "/data --seq-len 64 --batch-size 16 --steps 300 --lr 3e-3 --warmup 20 --eval-every 0 "
+                "--log-every 100 --threads 1 --out " + dir_ + "/lm",
+            "prepare --builtin zero-shot --examples 200 --out " + dir_ + "/zs"};
+  }
+  std::string stamp() const {
+    struct stat st {};
+    ::stat(WEFT_BINARY, &st);
+    std::string s = "weft " + std::to_string(st.st_size) + " " + std::to_string(st.st_mtim.tv_sec) + "." +
+                    std::to_string(st.st_mtim.tv_nsec) + "\n";
+    for (const std::string& c : commands()) s += c + "\n";
+    return s;
+  }
+  std::string build_unless_stamped() const {
+    const std::string want = stamp();
+    {
+      std::ifstream in(dir_ + "/stamp");
+      const std::string have((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (have == want) return "";
+    }
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    for (const std::string& c : commands()) {
+      const Result r = run(c);
+      if (r.code != 0) return "weft " + c + " exited " + std::to_string(r.code) + ":\n" + r.out;
+    }
+    std::ofstream(dir_ + "/stamp") << want;  // last: a folder without it is rebuilt
+    return "";
+  }
+  std::string dir_;
+};
+
 class EvalTasks : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = (fs::temp_directory_path() / ("weft_eval_tasks_" + std::to_string(::getpid()))).string();
-    fs::create_directories(dir_);
-    Result r = run("prepare --builtin stories --tokens 300000 --tokenizer sentencepiece --vocab-size 1000 --out " +
-                   dir_ + "/data");
-    ASSERT_EQ(r.code, 0) << r.out;
-    r = run("train --model transformer --d-model 64 --n-layers 2 --n-heads 2 --data " + dir_ +
-            "/data --seq-len 64 --batch-size 16 --steps 300 --lr 3e-3 --warmup 20 --eval-every 0 --log-every 100 "
-            "--threads 1 --out " + dir_ + "/lm");
-    ASSERT_EQ(r.code, 0) << r.out;
-    r = run("prepare --builtin zero-shot --examples 200 --out " + dir_ + "/zs");
-    ASSERT_EQ(r.code, 0) << r.out;
+    const std::string error = SharedRun(WEFT_EVAL_TASKS_RUN).ensure();
+    ASSERT_EQ(error, "");
+    dir_ = WEFT_EVAL_TASKS_RUN;
+    work_ = (fs::temp_directory_path() / ("weft_eval_tasks_" + std::to_string(::getpid()))).string();
+    fs::create_directories(work_);
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static void TearDownTestSuite() { fs::remove_all(work_); }
   static Result eval(const std::string& task, const std::string& file, const std::string& extra = "") {
     return run("eval --checkpoint " + dir_ + "/lm --task " + task + " " + file + " --threads 1 " + extra);
   }
-  static std::string dir_;
+  static std::string dir_;   // the shared run (data, lm, zs): read only
+  static std::string work_;  // this process's files
 };
-std::string EvalTasks::dir_;
+std::string EvalTasks::dir_, EvalTasks::work_;
 
 // log p of the scored tokens, from the model's logits over the last `window` inputs, in double.
 double direct_log_prob(weft::launch::InferenceModel& m, const std::vector<int32_t>& tokens, int64_t scored,
@@ -149,8 +204,8 @@ TEST_F(EvalTasks, ScoresAreTheLogProbabilitiesOfTheModel) {
     right += s[0] > s[1];
   }
   ASSERT_GT(kept.size(), 30u);
-  write(dir_ + "/direct.jsonl", kept);
-  Result r = eval("pairs", dir_ + "/direct.jsonl");
+  write(work_ + "/direct.jsonl", kept);
+  Result r = eval("pairs", work_ + "/direct.jsonl");
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string all = json_lines(r.out).back();
   EXPECT_EQ(json_field(all, "correct"), std::to_string(right)) << r.out;
@@ -170,8 +225,8 @@ TEST_F(EvalTasks, SwappingGoodAndBadComplementsTheAccuracy) {
     ASSERT_LT(g, b);
     swapped.push_back(s);
   }
-  write(dir_ + "/swapped.jsonl", swapped);
-  Result a = eval("pairs", dir_ + "/zs/minimal_pairs.jsonl"), b = eval("pairs", dir_ + "/swapped.jsonl");
+  write(work_ + "/swapped.jsonl", swapped);
+  Result a = eval("pairs", dir_ + "/zs/minimal_pairs.jsonl"), b = eval("pairs", work_ + "/swapped.jsonl");
   ASSERT_EQ(a.code, 0) << a.out;
   ASSERT_EQ(b.code, 0) << b.out;
   const std::vector<std::string> la = json_lines(a.out), lb = json_lines(b.out);
@@ -204,11 +259,11 @@ TEST_F(EvalTasks, TinyModelBeatsChanceOnSubjectVerbAgreement) {
 }
 
 TEST_F(EvalTasks, SameResultsForAnyBatchSizeAndRankCount) {
-  write(dir_ + "/few_pairs.jsonl", read_lines(dir_ + "/zs/minimal_pairs.jsonl", 1000));  // every phenomenon
-  write(dir_ + "/few_choice.jsonl", read_lines(dir_ + "/zs/choice.jsonl", 40));
+  write(work_ + "/few_pairs.jsonl", read_lines(dir_ + "/zs/minimal_pairs.jsonl", 1000));  // every phenomenon
+  write(work_ + "/few_choice.jsonl", read_lines(dir_ + "/zs/choice.jsonl", 40));
   const bool mpi = weft::test::run_shell("command -v mpirun").code == 0;
   for (const std::string task : {"pairs", "choice"}) {
-    const std::string file = dir_ + "/few_" + task + ".jsonl";
+    const std::string file = work_ + "/few_" + task + ".jsonl";
     Result one = eval(task, file, "--batch-size 1"), seven = eval(task, file, "--batch-size 7");
     ASSERT_EQ(one.code, 0) << one.out;
     ASSERT_EQ(seven.code, 0) << seven.out;
@@ -223,7 +278,7 @@ TEST_F(EvalTasks, SameResultsForAnyBatchSizeAndRankCount) {
 }
 
 TEST_F(EvalTasks, BadInputExitsTwoNamingFileLineAndField) {
-  const std::string f = dir_ + "/bad.jsonl";
+  const std::string f = work_ + "/bad.jsonl";
   struct Case {
     std::string task;
     std::vector<std::string> lines;
@@ -252,7 +307,7 @@ TEST_F(EvalTasks, BadInputExitsTwoNamingFileLineAndField) {
   Result r = run("eval --checkpoint " + dir_ + "/lm --task pairs");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--task"), std::string::npos) << r.out;
-  r = eval("pairs", dir_ + "/no_such_file.jsonl");
+  r = eval("pairs", work_ + "/no_such_file.jsonl");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("no_such_file.jsonl"), std::string::npos) << r.out;
 }
