@@ -132,6 +132,7 @@ TEST_F(EvalLengths, BadInputExitsTwoNamingTheFlag) {
       {"--lengths ''", "--lengths"},           {"--lengths 16, --mode sliding", "--lengths"},
       {"--lengths 16 --mode wide", "--mode"},  {"--lengths 8,16 --mode sliding --stride 9", "--stride"},
       {"--lengths 16 --stride 4", "--stride"}, {"--lengths 16 --seq-len 16", "--lengths"},
+      {"--lengths 8,16,8", "listed twice"},
   };
   for (const auto& [args, flag] : cases) {
     ProcessResult r = weft(eval(args));
