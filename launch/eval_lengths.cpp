@@ -107,14 +107,7 @@ void score_length(models::Model& model, ParamStore& params, Exec& ex, Arena& are
       const int64_t rows = (n * L) % 2 == 1 ? n + 1 : n;  // windows in the forward pass (the last one twice)
       for (int64_t b = 0; b < rows; ++b)
         windows.window(first + std::min(b, n - 1), in.ptr<int32_t>() + b * L, tg.ptr<int32_t>() + b * L);
-      Tensor ids = in.tensor().slice_rows(0, rows), targets = tg.tensor().slice_rows(0, rows);  // (rows, L)
-      if (ex.device != Device::cpu) {
-        const size_t bytes = static_cast<size_t>(rows * L) * sizeof(int32_t);
-        device_copy(ex.device, din.tensor().data, Device::cpu, ids.data, bytes);
-        device_copy(ex.device, dtg.tensor().data, Device::cpu, targets.data, bytes);
-        ids = din.tensor().slice_rows(0, rows);
-        targets = dtg.tensor().slice_rows(0, rows);
-      }
+      const auto [ids, targets] = batch_rows_on(ex.device, in, tg, din, dtg, rows);  // (rows, L) each
       Var logits = model.logits(g, params, ids);  // (rows, L, V)
       token_losses.resize(static_cast<size_t>(rows * L));
       host_token_losses(g, ex, logits, targets, rows * L, floats, token_losses.data());

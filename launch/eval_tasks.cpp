@@ -13,6 +13,7 @@
 #include "data/jsonl.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
+#include "launch/evaluation.h"  // batch_rows_on
 #include "launch/inference_model.h"
 #include "launch/metrics.h"
 #include "launch/session.h"
@@ -154,14 +155,7 @@ std::vector<double> sequence_log_probs(models::Model& model, ParamStore& params,
       std::copy(from, from + used, ids + b * T);
       std::copy(from + used - s.scored + 1, from + used + 1, targets + b * T + used - s.scored);
     }
-    Tensor x = in.tensor().slice_rows(0, n), y = tg.tensor().slice_rows(0, n);
-    if (ex.device != Device::cpu) {
-      const size_t bytes = static_cast<size_t>(N) * sizeof(int32_t);
-      device_copy(ex.device, din.tensor().data, Device::cpu, x.data, bytes);
-      device_copy(ex.device, dtg.tensor().data, Device::cpu, y.data, bytes);
-      x = din.tensor().slice_rows(0, n);
-      y = dtg.tensor().slice_rows(0, n);
-    }
+    const auto [x, y] = batch_rows_on(ex.device, in, tg, din, dtg, n);  // (n, T) each
     Var logits = model.logits(g, params, x);  // (n, T, V)
     const int64_t V = logits->value.shape[logits->value.shape.rank - 1];
     Tensor per_token = ops::token_losses(g, ops::reshape(g, logits, {N, V}), g.constant(y.reshape({N})));  // (N)

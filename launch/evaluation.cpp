@@ -90,6 +90,15 @@ void check_length(const models::Model& model, int64_t T) {
 
 }  // namespace
 
+std::pair<Tensor, Tensor> batch_rows_on(Device dev, const OwnedTensor& in, const OwnedTensor& tg, OwnedTensor& din,
+                                        OwnedTensor& dtg, int64_t n) {
+  Tensor ids = in.tensor().slice_rows(0, n), targets = tg.tensor().slice_rows(0, n);
+  if (dev == Device::cpu) return {ids, targets};
+  device_copy(dev, din.tensor().data, Device::cpu, ids.data, ids.nbytes());
+  device_copy(dev, dtg.tensor().data, Device::cpu, targets.data, targets.nbytes());
+  return {din.tensor().slice_rows(0, n), dtg.tensor().slice_rows(0, n)};
+}
+
 void host_token_losses(Graph& g, Exec& ex, Var logits, const Tensor& targets, int64_t N, std::vector<float>& floats,
                        double* out) {
   const int64_t V = logits->value.shape[logits->value.shape.rank - 1];
@@ -122,16 +131,9 @@ EvalTotals evaluate_windows(models::Model& model, ParamStore& params, Exec& ex, 
   g.grad_enabled = false;
   // Batches of B consecutive windows, dealt round-robin to ranks.
   for (int64_t first = comm.rank() * B; first < total; first += B * comm.size()) {
-    const int64_t n = std::min(B, total - first), N = n * T;
+    const int64_t n = std::min(B, total - first);
     for (int64_t b = 0; b < n; ++b) loader.sequential(first + b, in.ptr<int32_t>() + b * T, tg.ptr<int32_t>() + b * T);
-    Tensor ids = in.tensor().slice_rows(0, n), targets = tg.tensor().slice_rows(0, n);
-    if (ex.device != Device::cpu) {
-      const size_t bytes = static_cast<size_t>(N) * sizeof(int32_t);
-      device_copy(ex.device, din.tensor().data, Device::cpu, ids.data, bytes);
-      device_copy(ex.device, dtg.tensor().data, Device::cpu, targets.data, bytes);
-      ids = din.tensor().slice_rows(0, n);
-      targets = dtg.tensor().slice_rows(0, n);
-    }
+    const auto [ids, targets] = batch_rows_on(ex.device, in, tg, din, dtg, n);  // (n, T) each
     Var logits = model.logits(g, params, ids);  // (n, T, V)
     score_batch(g, ex, logits, targets, tg.ptr<int32_t>(), n, T, request.accuracy, runs.data(), sc, totals);
     for (Run& r : runs) close_run(r, totals);  // an answer ends with its window
@@ -175,14 +177,7 @@ EvalTotals evaluate_segments(models::Model& model, ParamStore& params, Exec& ex,
       ++n;
     }
     if (n == 0) continue;
-    Tensor inputs = in.tensor().slice_rows(0, n), targets = tg.tensor().slice_rows(0, n);
-    if (ex.device != Device::cpu) {
-      const size_t bytes = static_cast<size_t>(n * T) * sizeof(int32_t);
-      device_copy(ex.device, din.tensor().data, Device::cpu, inputs.data, bytes);
-      device_copy(ex.device, dtg.tensor().data, Device::cpu, targets.data, bytes);
-      inputs = din.tensor().slice_rows(0, n);
-      targets = dtg.tensor().slice_rows(0, n);
-    }
+    const auto [inputs, targets] = batch_rows_on(ex.device, in, tg, din, dtg, n);  // (n, T) each
     models::Batch batch{inputs, targets, 0.0f, ids.data()};
     batch.starts = starts.data();
     Var logits = model.stream_logits(g, params, batch);  // (n, T, V)

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <vector>
 
 #include "data/loader.h"
@@ -48,6 +49,11 @@ struct EvalRequest {
 // to fp64 into out[0, N) (0 where a target is kIgnoreIndex). floats: host scratch for f32 losses.
 void host_token_losses(Graph& g, Exec& ex, Var logits, const Tensor& targets, int64_t N, std::vector<float>& floats,
                        double* out);
+
+// Rows [0, n) of a forward's host inputs and targets (in, tg: (rows, T) i32) as the tensors the model reads on
+// `dev`: the host tensors themselves on the CPU; on a GPU, copies into din, dtg (the same shapes on the device).
+std::pair<Tensor, Tensor> batch_rows_on(Device dev, const OwnedTensor& in, const OwnedTensor& tg, OwnedTensor& din,
+                                        OwnedTensor& dtg, int64_t n);
 
 // Collective over `comm` (every rank calls it). The model runs on `params` with ex; scratch comes from
 // `arena` (reset after every batch). Throws naming the length when the model cannot run at the loader's
