@@ -85,20 +85,28 @@ H5File H5File::create(const std::string& path) {
   return H5File(f, path);
 }
 
-H5File H5File::open_read(const std::string& path) {
+namespace {
+
+// An existing file opened with `flags` (H5F_ACC_RDONLY / H5F_ACC_RDWR), without HDF5's file locking; < 0 on
+// failure.
+hid_t open_existing(const std::string& path, unsigned flags) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_file_locking(fapl, false, true);
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+  hid_t f = H5Fopen(path.c_str(), flags, fapl);
   H5Pclose(fapl);
+  return f;
+}
+
+}  // namespace
+
+H5File H5File::open_read(const std::string& path) {
+  hid_t f = open_existing(path, H5F_ACC_RDONLY);
   WEFT_CHECK(f >= 0, "[checkpoint] '", path, "' is not a readable HDF5 file (truncated or corrupt?)");
   return H5File(f, path);
 }
 
 H5File H5File::open_rw(const std::string& path) {
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_file_locking(fapl, false, true);
-  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl);
-  H5Pclose(fapl);
+  hid_t f = open_existing(path, H5F_ACC_RDWR);
   WEFT_CHECK(f >= 0, "[checkpoint] '", path, "' is not a writable HDF5 file (truncated, corrupt or read-only?)");
   return H5File(f, path);
 }
