@@ -12,9 +12,9 @@
 #include <numeric>
 
 #include "data/split.h"
-#include "launch/inference_model.h"
 #include "launch/eval_lengths.h"  // parse_lengths
 #include "launch/host_values.h"
+#include "launch/inference_model.h"
 #include "launch/metrics.h"  // JsonLine
 #include "launch/options.h"
 #include "launch/session.h"

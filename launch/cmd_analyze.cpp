@@ -96,7 +96,8 @@ int analyze_represent(const std::vector<std::string>& args) {
   if (threads < 0) throw UsageError("--threads must be >= 0");
   if (device != "cpu" && device != "cuda" && device != "auto")
     throw UsageError("--device must be cpu, cuda or auto, got '" + device + "'");
-  const std::vector<std::string> paths = checkpoints_to_analyze(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
+  const std::vector<std::string> paths =
+      checkpoints_to_analyze(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
   std::FILE* out = nullptr;
   if (!get<std::string>(vm, "out").empty()) {
     out = std::fopen(get<std::string>(vm, "out").c_str(), "a");

@@ -55,7 +55,8 @@ int analyze_norms(const std::vector<std::string>& args) {
   const fs::path out_dir = fs::path(out).parent_path();
   if (!out_dir.empty() && !fs::is_directory(out_dir))
     throw UsageError("--out: folder '" + out_dir.string() + "' does not exist");
-  const std::vector<std::string> paths = checkpoints_to_analyze(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
+  const std::vector<std::string> paths =
+      checkpoints_to_analyze(get<std::string>(vm, "checkpoint"), vm["all-checkpoints"].as<bool>());
 
   Session session = start_session();
   return run_ranked(session, [&]() -> int {

@@ -30,8 +30,8 @@ void write_norms_plots(const std::vector<NormsSeries>& series, const std::vector
   WEFT_CHECK(!series.empty(), "[plot] no checkpoint measured");
   const NormsSeries& last = series.back();
   const NormDiagnostics& d = last.d;
-  SvgChart pos("mean ||h_t|| by position, step " + std::to_string(last.step),
-               Axis{Scale::log10, "position t + 1", {}}, Axis{Scale::linear, "norm", {}});
+  SvgChart pos("mean ||h_t|| by position, step " + std::to_string(last.step), Axis{Scale::log10, "position t + 1", {}},
+               Axis{Scale::linear, "norm", {}});
   for (size_t l = 0; l < d.h_norm_pos.size(); ++l) {
     std::vector<std::pair<double, double>> points;
     for (int64_t t = 0; t < d.T; ++t) points.emplace_back(static_cast<double>(t + 1), d.h_norm_pos[l][t * 4]);

@@ -78,12 +78,12 @@ class SharedRun {
 
  private:
   std::vector<std::string> commands() const {
-    return {"prepare --builtin stories --tokens 300000 --tokenizer sentencepiece --vocab-size 1000 --out " + dir_ +
-                "/data",
-            "train --model transformer --d-model 64 --n-layers 2 --n-heads 2 --data " + dir_ +
-                "/data --seq-len 64 --batch-size 16 --steps 300 --lr 3e-3 --warmup 20 --eval-every 0 "
-                "--log-every 100 --threads 1 --out " + dir_ + "/lm",
-            "prepare --builtin zero-shot --examples 200 --out " + dir_ + "/zs"};
+    return {
+        "prepare --builtin stories --tokens 300000 --tokenizer sentencepiece --vocab-size 1000 --out " + dir_ + "/data",
+        "train --model transformer --d-model 64 --n-layers 2 --n-heads 2 --data " + dir_ +
+            "/data --seq-len 64 --batch-size 16 --steps 300 --lr 3e-3 --warmup 20 --eval-every 0 "
+            "--log-every 100 --threads 1 --out " + dir_ + "/lm",
+        "prepare --builtin zero-shot --examples 200 --out " + dir_ + "/zs"};
   }
   std::string stamp() const {
     struct stat st {};
