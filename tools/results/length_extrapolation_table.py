@@ -7,7 +7,8 @@ WORK_DIR/receptive_<scheme>_s1.jsonl (`weft analyze receptive-field`); prints
   1. nonoverlap perplexity per length: mean over the seeds found, and the min-max spread;
   2. sliding (stride L/2) perplexity per length for the seeds that have it;
   3. the early-token curse: mean NLL per position bin at the longest length (nonoverlap, seed 1);
-  4. the empirical receptive field (C(k) >= 0.99) and C(L/2) per length.
+  4. the empirical receptive field (C(k) >= 0.99) and C(L/2) per length, and (with h5py) where C(k)
+     reaches 0.5 and 0.9.
 """
 import glob
 import json
@@ -102,6 +103,32 @@ def receptive_table(work):
     print()
 
 
+def mass_table(work):
+    """k at which C(k) reaches 0.5 and 0.9, from the HDF5 files (needs h5py; skipped without it)."""
+    try:
+        import h5py
+        import numpy as np
+    except ImportError:
+        return
+    rows = []
+    for s in SCHEMES:
+        path = os.path.join(work, f"receptive_{s}_s1.h5")
+        if os.path.exists(path):
+            with h5py.File(path, "r") as f:
+                rows.append((s, {int(k[7:]): f[k]["cumulative"][()] for k in f if k.startswith("length_")}))
+    if not rows:
+        return
+    lengths = sorted({L for _, r in rows for L in r})
+    print("Positions back from the last holding 50% / 90% of the normalised gradient, seed 1, 32 windows\n")
+    print("| scheme | " + " | ".join(f"L={L}" for L in lengths) + " |")
+    print("|---|" + "---|" * len(lengths))
+    for s, r in rows:
+        cells = [" / ".join(str(int(np.argmax(r[L] >= t)) + 1) for t in (0.5, 0.9)) if L in r else "-"
+                 for L in lengths]
+        print(f"| {s} | " + " | ".join(cells) + " |")
+    print()
+
+
 def main(argv):
     if len(argv) != 2:
         sys.exit(__doc__)
@@ -110,6 +137,7 @@ def main(argv):
     ppl_table(collect(work, "sliding"), "Perplexity (bytes), sliding windows with stride L/2")
     curse_table(collect(work, "nonoverlap"))
     receptive_table(work)
+    mass_table(work)
 
 
 if __name__ == "__main__":
