@@ -4,6 +4,7 @@
 // the JSON lines are identical for 1 and 2 ranks and any --batch-size (and plain eval under mpirun prints once,
 // --batches counting in total); every registered family runs at L and L / 2 and a family with a finite
 // max_seq_len reports 2 L as an error line while the others still print; bad input exits 2 naming the flag.
+// Every family also scores a --task pairs and a --task choice file (the zero-shot tasks on every architecture).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -194,6 +195,37 @@ TEST_P(FamilyLengths, RunsAtItsLengthAndHalfAndReportsTwiceItsLimit) {
     EXPECT_NE(json_field(line_of(r.out, 1000000), "error").find("holds no window of 1000000 tokens"), std::string::npos)
         << r.out;
   }
+}
+
+// The zero-shot tasks on every registered family (issue 15: every command on every family): a 2-step run scores
+// a pairs file and a choice file; the overall line counts every item and its accuracy is a fraction of them.
+TEST_P(FamilyLengths, ScoresMinimalPairsAndChoices) {
+  const FamilyCase& c = GetParam();
+  const std::string run = dir_ + "/" + family_case_name(c) + "_tasks";
+  ProcessResult r = weft("train --data " + dir_ + "/data --out " + run + family_args(c) +
+                         " --batch-size 2 --threads 1 --steps 2 --eval-every 0 --eval-batches 0 --log-every 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string pairs = run + "/pairs.jsonl", choice = run + "/choice.jsonl";
+  {
+    std::ofstream p(pairs);
+    p << R"({"good": "The dog runs.", "bad": "The dog run.", "phenomenon": "agreement"})" << "\n"
+      << R"({"good": "She was happy.", "bad": "She were happy.", "phenomenon": "agreement"})" << "\n"
+      << R"({"good": "Tom saw an owl.", "bad": "Tom saw a owl.", "phenomenon": "determiner"})" << "\n";
+    std::ofstream ch(choice);
+    ch << R"({"context": "Once upon a time", "choices": [" a cat.", " cat a."], "answer": 0})" << "\n"
+       << R"({"context": "The sun", "choices": [" is hot.", " hot is.", " the the."], "answer": 0})" << "\n";
+  }
+  r = weft_stdout("eval --checkpoint " + run + " --threads 1 --task pairs " + pairs);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::string overall;
+  for (std::istringstream in(r.out); std::getline(in, overall);)
+    if (json_field(overall, "phenomenon").empty() || json_field(overall, "phenomenon") == "\"all\"") break;
+  EXPECT_EQ(json_field(overall, "pairs"), "3") << r.out;
+  const double accuracy = std::stod(json_field(overall, "accuracy"));
+  EXPECT_TRUE(accuracy == 0.0 || accuracy == 1.0 / 3 || accuracy == 2.0 / 3 || accuracy == 1.0) << r.out;
+  r = weft_stdout("eval --checkpoint " + run + " --threads 1 --task choice " + choice);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("accuracy_norm"), std::string::npos) << r.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Registry, FamilyLengths, ::testing::ValuesIn(family_cases()),
