@@ -4,7 +4,7 @@
 // the JSON lines are identical for 1 and 2 ranks and any --batch-size (and plain eval under mpirun prints once,
 // --batches counting in total); every registered family runs at L and L / 2 and a family with a finite
 // max_seq_len reports 2 L as an error line while the others still print; bad input exits 2 naming the flag.
-// Every family also scores a --task pairs and a --task choice file (the zero-shot tasks on every architecture).
+// Every family also scores a --task pairs (1 and 2 ranks: identical lines) and a --task choice file.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -112,7 +112,9 @@ TEST_F(EvalLengths, RanksAndBatchSizesGiveIdenticalLines) {
   const std::string args = "--lengths 16,8,11,32 --mode sliding --stride 5";
   ProcessResult one = weft_stdout(eval(args + " --batch-size 8"));
   ProcessResult small = weft_stdout(eval(args + " --batch-size 3"));
-  ProcessResult two = json_lines(run_shell(mpirun(2) + WEFT_BINARY + " " + eval(args + " --batch-size 2")));
+  // stderr dropped inside the subshell: mpirun forwards stdout and stderr in chunks that can split a line.
+  ProcessResult two =
+      json_lines(run_shell("(" + mpirun(2) + WEFT_BINARY + " " + eval(args + " --batch-size 2") + " 2>/dev/null)"));
   ASSERT_EQ(one.code, 0) << one.out;
   ASSERT_EQ(small.code, 0) << small.out;
   ASSERT_EQ(two.code, 0) << two.out;
@@ -121,7 +123,8 @@ TEST_F(EvalLengths, RanksAndBatchSizesGiveIdenticalLines) {
   EXPECT_EQ(small.out, one.out);
   EXPECT_EQ(two.out, one.out);  // rank 0 alone prints, the same bits
   // Plain eval under mpirun: one line, and --batches counts batches over all ranks.
-  ProcessResult plain = json_lines(run_shell(mpirun(2) + WEFT_BINARY + " " + eval("--batches 3 --batch-size 4")));
+  ProcessResult plain = json_lines(
+      run_shell("(" + mpirun(2) + WEFT_BINARY + " " + eval("--batches 3 --batch-size 4") + " 2>/dev/null)"));
   ASSERT_EQ(plain.code, 0) << plain.out;
   EXPECT_EQ(plain.out.find("\"loss\""), plain.out.rfind("\"loss\"")) << plain.out;
   EXPECT_EQ(json_field(plain.out, "tokens"), std::to_string(3 * 4 * 16)) << plain.out;
@@ -215,7 +218,9 @@ TEST_P(FamilyLengths, ScoresMinimalPairsAndChoices) {
     ch << R"({"context": "Once upon a time", "choices": [" a cat.", " cat a."], "answer": 0})" << "\n"
        << R"({"context": "The sun", "choices": [" is hot.", " hot is.", " the the."], "answer": 0})" << "\n";
   }
-  r = weft_stdout("eval --checkpoint " + run + " --threads 1 --task pairs " + pairs);
+  // stderr (the table) dropped inside the subshell (run_shell folds stderr in): under mpirun it interleaves.
+  r = json_lines(run_shell("(" + std::string(WEFT_BINARY) + " eval --checkpoint " + run + " --threads 1 --task pairs " +
+                           pairs + " 2>/dev/null)"));
   ASSERT_EQ(r.code, 0) << r.out;
   std::string overall;
   for (std::istringstream in(r.out); std::getline(in, overall);)
@@ -223,6 +228,11 @@ TEST_P(FamilyLengths, ScoresMinimalPairsAndChoices) {
   EXPECT_EQ(json_field(overall, "pairs"), "3") << r.out;
   const double accuracy = std::stod(json_field(overall, "accuracy"));
   EXPECT_TRUE(accuracy == 0.0 || accuracy == 1.0 / 3 || accuracy == 2.0 / 3 || accuracy == 1.0) << r.out;
+  // Items dealt to 2 ranks, counts all-reduced: the same lines.
+  ProcessResult two = json_lines(run_shell("(" + mpirun(2) + WEFT_BINARY + " eval --checkpoint " + run +
+                                           " --threads 1 --batch-size 1 --task pairs " + pairs + " 2>/dev/null)"));
+  ASSERT_EQ(two.code, 0) << two.out;
+  EXPECT_EQ(two.out, r.out);
   r = weft_stdout("eval --checkpoint " + run + " --threads 1 --task choice " + choice);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("accuracy_norm"), std::string::npos) << r.out;
