@@ -20,6 +20,7 @@
 #include "launch/inference_model.h"
 #include "launch/session.h"
 #include "launch/train_options.h"
+#include "launch/jsonl_lines.h"
 
 namespace weft::launch {
 
@@ -34,14 +35,8 @@ struct PairText {
 // (the rule of `weft prepare`: pair i validates when floor((i + 1) f) > floor(i f)).
 std::vector<PairText> read_pairs(const std::string& path, const std::string& query_field,
                                  const std::string& document_field, double val_fraction) {
-  if (!std::filesystem::is_regular_file(path)) throw UsageError("--pairs: '" + path + "' does not exist");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("--pairs: cannot read '" + path + "'");
   std::vector<PairText> pairs;
-  std::string line;
-  for (int64_t lineno = 1; std::getline(in, line); ++lineno) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(lineno) + ": ";
+  for_each_jsonl_line(path, "--pairs", [&](const std::string& line, const std::string& where, int64_t) {
     PairText p;
     for (const auto& [field, flag, out] : {std::tuple{query_field, "--query-field", &p.query},
                                            std::tuple{document_field, "--document-field", &p.document}}) {
@@ -62,7 +57,7 @@ std::vector<PairText> read_pairs(const std::string& path, const std::string& que
       throw UsageError(where + "split '" + split + "' is neither train nor val");
     }
     pairs.push_back(std::move(p));
-  }
+  });
   if (pairs.empty()) throw UsageError("--pairs: '" + path + "' holds no pairs (empty file)");
   return pairs;
 }

@@ -18,6 +18,7 @@
 #include "launch/metrics.h"
 #include "launch/session.h"
 #include "launch/train_options.h"
+#include "launch/jsonl_lines.h"
 #include "runtime/graph.h"
 
 namespace weft::launch {
@@ -34,14 +35,8 @@ struct Item {
 };
 
 std::vector<Item> read_items(const std::string& path, bool pairs) {
-  if (!std::filesystem::is_regular_file(path)) throw UsageError("--task: '" + path + "' does not exist");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("--task: cannot read '" + path + "'");
   std::vector<Item> items;
-  std::string line;
-  for (int64_t lineno = 1; std::getline(in, line); ++lineno) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path + ":" + std::to_string(lineno) + ": ";
+  for_each_jsonl_line(path, "--task", [&](const std::string& line, const std::string& where, int64_t lineno) {
     auto optional = [&](const char* key, std::string& out) {
       const std::string err = data::json_string_field(line, key, out);
       if (!err.empty() && err.rfind("missing field", 0) != 0) throw UsageError(where + err);
@@ -76,7 +71,7 @@ std::vector<Item> read_items(const std::string& path, bool pairs) {
     for (size_t k = 0; k < it.texts.size(); ++k)
       if (it.texts[k].empty()) throw UsageError(where + "field '" + it.fields[k] + "' is empty");
     items.push_back(std::move(it));
-  }
+  });
   if (items.empty()) throw UsageError("--task: '" + path + "' holds no items (empty file)");
   return items;
 }
