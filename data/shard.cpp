@@ -42,8 +42,8 @@ uint64_t header_checksum(const Header& h) { return tok64(&h, offsetof(Header, he
 
 ShardWriter::ShardWriter(std::string path, int64_t vocab_size, int32_t eot)
     : path_(std::move(path)), tmp_(path_ + ".tmp"), vocab_(vocab_size), eot_(eot) {
-  WEFT_CHECK(vocab_size > 0 && vocab_size <= int64_t(UINT32_MAX), "[data] ", path_, ": bad vocabulary size ",
-             vocab_size);
+  WEFT_CHECK(vocab_size > 0 && vocab_size <= int64_t(INT32_MAX), "[data] ", path_, ": bad vocabulary size ",
+             vocab_size);  // ids are int32_t
   WEFT_CHECK(eot >= -1 && eot < vocab_size, "[data] ", path_, ": end-of-text id ", eot, " outside the vocabulary");
   width_ = vocab_size <= 65536 ? 2 : 4;
   file_ = std::fopen(tmp_.c_str(), "wb");
@@ -163,7 +163,8 @@ void Shard::verify(int64_t max_vocab) {
          h.version < kShardVersion ? "; re-run `weft prepare`)" : "; use a newer weft)");
   if (header_checksum(h) != h.header_checksum) fail("header checksum mismatch (corrupt header)");
   if (h.width != 2 && h.width != 4) fail("bad token width ", h.width);
-  if (h.vocab_size == 0 || (h.width == 2) != (h.vocab_size <= 65536))
+  // Ids are read as int32_t: a vocabulary above INT32_MAX would turn large ids negative (found by fuzz_shard).
+  if (h.vocab_size == 0 || h.vocab_size > uint32_t(INT32_MAX) || (h.width == 2) != (h.vocab_size <= 65536))
     fail("bad vocabulary size ", h.vocab_size, " for width ", h.width);
   if (h.eot < -1 || int64_t(h.eot) >= int64_t(h.vocab_size))
     fail("end-of-text id ", h.eot, " outside the vocabulary of ", h.vocab_size);

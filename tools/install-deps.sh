@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs weft's build dependencies from Debian's packages when they are missing (needs root or sudo).
 # CUDA 13, cuDNN 9 and NCCL 2.28 are expected preinstalled (nvcc on PATH); without nvcc the CUDA
-# backend is simply not built.
+# backend is simply not built. clang, its runtime libraries (libFuzzer, sanitizers) and its OpenMP build the
+# fuzz targets (tests/fuzz/run).
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libhdf5-dev hdf5-tools libopenmpi-dev
           openmpi-bin libboost-program-options-dev libsentencepiece-dev libgtest-dev googletest python3-h5py
-          slurm-wlm munge)
+          slurm-wlm munge clang libclang-rt-dev libomp-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

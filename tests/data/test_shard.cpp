@@ -177,6 +177,20 @@ TEST(Shard, EveryCorruptionIsRejectedByName) {
     reseal_header(b);
   });
   expect_error([&] { Shard s(huge); }, {huge, "truncated", "promises 9223372036854775808 tokens"});
+  // Found by tests/fuzz/fuzz_shard: a consistent width-4 file whose vocabulary is above INT32_MAX read ids of
+  // 2^31 and more as negative int32 (an out-of-bounds embedding row later); now the header is refused.
+  const std::string wide = dir / "wide.bin";
+  write_shard(wide, {1, 2, 3}, 70000);
+  auto wide_bytes = test::read_bytes(wide);
+  patch_u32(wide_bytes, 24, 0xFFB11170u);  // vocab 4289794416
+  const uint32_t big_id = 0xF0000000u;     // read as int32: -268435456
+  std::memcpy(wide_bytes.data() + 64, &big_id, 4);
+  const uint64_t token_sum = tok64(wide_bytes.data() + 64, 12);
+  std::memcpy(wide_bytes.data() + 40, &token_sum, 8);
+  reseal_header(wide_bytes);
+  test::write_bytes(wide, wide_bytes);
+  expect_error([&] { Shard s(wide); }, {wide, "bad vocabulary size 4289794416 for width 4"});
+  expect_error([&] { ShardWriter w(dir / "w.bin", int64_t(INT32_MAX) + 1); }, {"bad vocabulary size 2147483648"});
   expect_error([&] { Shard s(good, 100); }, {good, "vocabulary of 257 exceeds the model's 100"});
   const std::string tiny = dir / "tiny.bin";
   test::write_text(tiny, "abc");
