@@ -43,17 +43,21 @@ int cmd_inspect(const std::vector<std::string>& args) {
     return 0;
   }
   std::string path = get<std::string>(vm, "path");
-  if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest");
+  if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest", "path");
   const ckpt::CheckpointReader r(path);  // verified against manifest.txt, shard files included
   const ckpt::H5File& f = r.main();
   std::printf("checkpoint %s (verified against manifest.txt)\n", path.c_str());
   if (r.shard_files())
     std::printf("expert shard files: %d (%s .. %s), expert tensors assembled from them\n", r.shard_files(),
                 ckpt::expert_shard_file(0).c_str(), ckpt::expert_shard_file(r.shard_files() - 1).c_str());
-  std::printf("model %s | step %lld | tokens seen %lld | samples consumed %lld | best val loss %.4f | weft %s\n",
+  // best_val_loss starts at 1e300 (no validation yet); perplexity in %g so a diverged run stays one short field.
+  const double best = f.attr_double("best_val_loss");
+  char best_text[96] = "best val loss - (no validation yet)";
+  if (std::isfinite(best) && best < 1e299)
+    std::snprintf(best_text, sizeof best_text, "best val loss %.4f (ppl %.4g)", best, std::exp(best));
+  std::printf("model %s | step %lld | tokens seen %lld | samples consumed %lld | %s | weft %s\n",
               f.attr_string("model").c_str(), (long long)f.attr_int("step"), (long long)f.attr_int("tokens_seen"),
-              (long long)f.attr_int("consumed_samples"), f.attr_double("best_val_loss"),
-              f.attr_string("weft_version").c_str());
+              (long long)f.attr_int("consumed_samples"), best_text, f.attr_string("weft_version").c_str());
   std::printf("\nconfiguration:\n%s\n", f.attr_string("config").c_str());
   std::printf("%-44s %-16s %-5s %12s\n", "tensor", "shape", "dtype", "L2 norm");
   for (const std::string& name : r.dataset_names())

@@ -148,13 +148,13 @@ int retrieval_train(const std::vector<std::string>& args) {
       ("out", po::value<std::string>()->required(), "run folder: metrics.jsonl, config.ini, checkpoints/")
       ("steps", po::value<int64_t>()->required(), "optimizer steps")
       ("batch-size", po::value<int64_t>()->default_value(32), "samples per step")
-      ("lr", po::value<double>()->default_value(1e-4), "peak learning rate")
-      ("min-lr", po::value<double>()->default_value(0.0), "learning rate at the end of the cosine")
+      ("lr", real_value(1e-4), "peak learning rate")
+      ("min-lr", real_value(0.0), "learning rate at the end of the cosine")
       ("warmup", po::value<int64_t>()->default_value(100), "linear warmup steps (at most --steps when not given)")
-      ("weight-decay", po::value<double>()->default_value(0.01), "AdamW decoupled weight decay (matrices only)")
-      ("beta1", po::value<double>()->default_value(0.9, "0.9"), "AdamW beta1")
-      ("beta2", po::value<double>()->default_value(0.999), "AdamW beta2")
-      ("clip", po::value<double>()->default_value(0.0), "global gradient-norm clip (0: off)")
+      ("weight-decay", real_value(0.01), "AdamW decoupled weight decay (matrices only)")
+      ("beta1", real_value(0.9), "AdamW beta1")
+      ("beta2", real_value(0.999), "AdamW beta2")
+      ("clip", real_value(0.0), "global gradient-norm clip (0: off)")
       ("seed", po::value<uint64_t>()->default_value(1), "initialisation and sampling seed")
       ("log-every", po::value<int64_t>()->default_value(10), "steps between progress lines")
       ("eval-every", po::value<int64_t>()->default_value(0), "steps between val evaluations (0: at the end only)")
@@ -343,7 +343,7 @@ int retrieval_eval(const std::vector<std::string>& args) {
   const Device dev = runtime_device(vm);
   const std::string flag = get<std::string>(vm, "checkpoint");
   if (!std::filesystem::exists(flag)) throw UsageError("--checkpoint: '" + flag + "' does not exist");
-  const std::string path = std::filesystem::is_directory(flag + "/checkpoints") ? resolve_checkpoint(flag, "latest") : flag;
+  const std::string path = std::filesystem::is_directory(flag + "/checkpoints") ? resolve_checkpoint(flag, "latest", "--checkpoint") : flag;
   const std::string ini = read_checkpoint_meta(path).config_ini;
   const models::RetrievalConfig cfg = config_from_ini(ini);
   if (vm.count("candidates") && vm["candidates"].as<int64_t>() != cfg.slots)

@@ -175,7 +175,7 @@ void print_table(const std::vector<LengthResult>& results, WindowMode mode) {
                    static_cast<long long>(r.stride), r.error.c_str());
       continue;
     }
-    std::fprintf(stderr, "%8lld  %-10s  %7lld  %8lld  %10lld  %9.4f  %11.3f\n", static_cast<long long>(r.length),
+    std::fprintf(stderr, "%8lld  %-10s  %7lld  %8lld  %10lld  %9.4f  %11.5g\n", static_cast<long long>(r.length),
                  mode_name(mode), static_cast<long long>(r.stride), static_cast<long long>(r.windows),
                  static_cast<long long>(r.tokens), r.loss(), std::exp(r.loss()));
   }

@@ -1,6 +1,7 @@
 // OptionSet: Boost.Program_options groups, INI config files, effective configuration.
 #include "launch/options.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -52,9 +53,19 @@ std::vector<std::string> OptionSet::ini_to_args(const std::string& path) const {
     if (eq == std::string::npos) throw UsageError(where + "expected 'key = value', got '" + t + "'");
     std::string key = trim(t.substr(0, eq)), value = trim(t.substr(eq + 1));
     if (section.empty()) throw UsageError(where + "key '" + key + "' outside any [section]");
-    if (!groups_.at(section).find_nothrow(key, false))
-      throw UsageError(where + "unknown key '" + section + "." + key + "'");
-    args.push_back("--" + key + "=" + value);
+    const po::option_description* opt = groups_.at(section).find_nothrow(key, false);
+    if (!opt) throw UsageError(where + "unknown key '" + section + "." + key + "'");
+    if (opt->semantic()->max_tokens() == 0) {  // a switch: effective_ini writes it as true / false
+      if (value == "false" || value == "0") continue;
+      if (value != "true" && value != "1" && !value.empty())
+        throw UsageError(where + "'" + key + "' is a switch: true or false, got '" + value + "'");
+      args.push_back("--" + key);
+    } else if (value.empty()) {
+      args.push_back("--" + key);  // two tokens: `--resume=` would be a missing value, `--resume ""` is empty
+      args.push_back("");
+    } else {
+      args.push_back("--" + key + "=" + value);
+    }
   }
   return args;
 }
@@ -94,6 +105,10 @@ std::string value_to_string(const po::variable_value& v) {
   return os.str();
 }
 
+po::typed_value<double>* real_value(double default_value) {
+  return po::value<double>()->default_value(default_value, models::real_to_text(default_value));
+}
+
 std::map<std::string, std::string> ini_section(const std::string& ini, const std::string& section) {
   std::map<std::string, std::string> kv;
   std::istringstream in(ini);
@@ -116,7 +131,7 @@ std::string OptionSet::effective_ini(const po::variables_map& vm) const {
     os << "[" << name << "]\n";
     for (const auto& opt : groups_.at(name).options()) {
       const std::string& key = opt->long_name();
-      if (!vm.count(key)) continue;
+      if (!vm.count(key) || std::find(one_shot_.begin(), one_shot_.end(), key) != one_shot_.end()) continue;
       os << key << " = " << value_to_string(vm[key]) << "\n";
     }
   }

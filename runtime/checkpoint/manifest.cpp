@@ -10,6 +10,7 @@
 
 #include "runtime/check.h"
 #include "runtime/checkpoint/h5.h"
+#include "runtime/checkpoint/reader.h"
 #include "runtime/checksum.h"
 
 namespace weft::ckpt {
@@ -73,41 +74,97 @@ void write_manifest(const std::string& dir, int64_t step, const std::vector<File
   WEFT_CHECK(out.good(), "[checkpoint] writing '", path, "' failed (disk full?)");
 }
 
+namespace {
+
+// One manifest line's fields, each checked: a truncated or edited line is an error naming the manifest and the
+// line, never a bare conversion failure.
+struct ManifestLine {
+  const std::string& path;  // the manifest, for messages
+  const std::string& line;
+  std::istringstream in;
+  ManifestLine(const std::string& p, const std::string& l) : path(p), line(l), in(l) {}
+  [[noreturn]] void malformed(const char* what) const {
+    WEFT_FAIL("[checkpoint] ", path, ": malformed line '", line, "' (", what, "; a damaged or hand-edited manifest)");
+  }
+  std::string word(const char* what) {
+    std::string w;
+    if (!(in >> w)) malformed(what);
+    return w;
+  }
+  int64_t count(const char* what) {
+    const std::string w = word(what);
+    int64_t v = 0;
+    size_t used = 0;
+    try {
+      v = std::stoll(w, &used);
+    } catch (const std::exception&) {
+      malformed(what);
+    }
+    if (used != w.size() || v < 0) malformed(what);
+    return v;
+  }
+  uint64_t checksum() {
+    const std::string w = word("checksum");
+    if (w.empty() || w.size() > 16 || w.find_first_not_of("0123456789abcdef") != std::string::npos)
+      malformed("checksum");
+    return std::stoull(w, nullptr, 16);
+  }
+  void end() {
+    std::string extra;
+    if (in >> extra) malformed("trailing fields");
+  }
+};
+
+}  // namespace
+
 void verify_checkpoint(const std::string& dir) {
   const std::string path = dir + "/manifest.txt";
   std::ifstream in(path);
   WEFT_CHECK(in, "[checkpoint] '", dir, "' has no manifest.txt (an incomplete save, or not a weft checkpoint)");
-  std::string line, kind;
+  std::string line;
   std::getline(in, line);
   WEFT_CHECK(line == "weft-checkpoint-manifest 1", "[checkpoint] ", path, ": unknown manifest format '", line, "'");
   std::map<std::string, FileDigest> files;
   bool ended = false;
   while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    ls >> kind;
+    ManifestLine ml(path, line);
+    const std::string kind = ml.word("empty line");
     if (kind == "end") {
+      ml.end();
       ended = true;
       break;
     }
-    if (kind == "step") continue;
-    if (kind == "file") {
+    if (kind == "step") {
+      ml.count("step");
+      ml.end();
+    } else if (kind == "file") {
       FileDigest f;
-      std::string sum;
-      ls >> f.file >> f.bytes >> sum;
-      f.checksum = std::stoull(sum, nullptr, 16);
+      f.file = ml.word("file name");
+      f.bytes = ml.count("file size");
+      f.checksum = ml.checksum();
+      ml.end();
+      WEFT_CHECK(f.file.find('/') == std::string::npos && f.file != "." && f.file != "..", "[checkpoint] ", path,
+                 ": file name '", f.file, "' is not a file of the checkpoint folder");
       files[f.file] = f;
     } else if (kind == "dataset") {
-      std::string file, sum;
+      const std::string file = ml.word("file name");
       DatasetDigest d;
-      ls >> file >> d.name >> d.offset >> d.bytes >> sum;
-      d.checksum = std::stoull(sum, nullptr, 16);
+      d.name = ml.word("dataset name");
+      d.offset = ml.count("dataset offset");
+      d.bytes = ml.count("dataset size");
+      d.checksum = ml.checksum();
+      ml.end();
       WEFT_CHECK(files.count(file), "[checkpoint] ", path, ": dataset of unlisted file '", file, "'");
-      files[file].datasets.push_back(d);
+      FileDigest& f = files[file];
+      WEFT_CHECK(d.offset <= f.bytes && d.bytes <= f.bytes - d.offset, "[checkpoint] ", path, ": dataset '", d.name,
+                 "' lies outside its file '", file, "' (", f.bytes, " bytes)");
+      f.datasets.push_back(d);
     } else {
-      WEFT_FAIL("[checkpoint] ", path, ": malformed line '", line, "'");
+      ml.malformed("unknown record");
     }
   }
-  WEFT_CHECK(ended, "[checkpoint] ", path, " is truncated (no 'end' line)");
+  WEFT_CHECK(ended, "[checkpoint] ", path, " is truncated (no 'end' line): the save did not complete");
+  WEFT_CHECK(files.count(kMainFile), "[checkpoint] ", path, " does not list the main file ", kMainFile);
   for (const auto& [name, f] : files) {
     const std::string fp = dir + "/" + name;
     WEFT_CHECK(fs::exists(fp), "[checkpoint] the manifest lists '", fp, "', which does not exist");

@@ -124,9 +124,10 @@ TEST_F(Checkpoint, CorruptionsAreNamed) {
   r = eval_err(noman);
   EXPECT_NE(r.out.find("has no manifest.txt"), std::string::npos) << r.out;
   std::ofstream(run + "/checkpoints/latest") << "step_00000099\n";
+  // A `latest` naming a missing folder: the newest checkpoint that verifies, with a warning (launch/resume.h).
   r = sh(train(run, "--steps 4 --resume latest"));
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("points at 'step_00000099', which does not exist"), std::string::npos) << r.out;
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("latest names step_00000099; using step_00000002"), std::string::npos) << r.out;
 }
 
 TEST_F(Checkpoint, RandomByteFlipsNeverCrash) {

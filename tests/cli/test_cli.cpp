@@ -116,7 +116,7 @@ TEST_F(Cli, TrainResumeEvalSamplePlot) {
   EXPECT_NE(r.out.find("step 6/6"), std::string::npos) << r.out;
   expect_usage_error("train" + tiny("--out " + out + " --steps 8 --resume latest --d-model 32"),
                      "--d-model 32 contradicts the checkpoint");
-  expect_usage_error("train" + tiny("--out " + dir_ + "/empty --resume latest"), "does not exist");
+  expect_usage_error("train" + tiny("--out " + dir_ + "/empty --resume latest"), "no checkpoint saved yet");
   r = run("eval --checkpoint " + out + " --batches 2 --threads 1");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("\"perplexity\""), std::string::npos) << r.out;
