@@ -90,6 +90,8 @@ int cmd_bench(const std::vector<std::string>& args) {
   Session session = start_session();
   return run_ranked(session, [&]() -> int {
     par::Communicator& comm = *session.comm;
+    session.watchdog->set_timeout(collective_timeout_option(vm));
+    threads = resolve_threads(session, threads);
     const int world = comm.size(), rank = comm.rank();
     auto model = make_model(vm);
     if (K > 0 && !model->has_state())

@@ -41,11 +41,14 @@ struct Loaded {
   ~Loaded() { state.reset(); }  // before the Exec it runs on
 };
 
-// gpu: the CUDA device (under a launcher, the rank's; ignored on the CPU).
-void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po::variables_map& vm, int gpu = 0) {
+// gpu: the CUDA device (under a launcher, the rank's; ignored on the CPU). With a session, --threads 0 is
+// the cores available to the rank (resolve_threads).
+void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po::variables_map& vm, int gpu = 0,
+                        Session* session = nullptr) {
   std::string device_flag, dtype_flag;
   int threads = 0;
   device_options(vm, device_flag, dtype_flag, threads);
+  if (session) threads = resolve_threads(*session, threads);
   const Device dev = resolve_device(device_flag);
   const DType compute = parse_compute_dtype(dtype_flag, dev);
   std::string path = checkpoint_flag;
@@ -108,8 +111,9 @@ namespace {
 
 int eval_on_ranks(const po::variables_map& vm, Session& session) {
   par::Communicator& comm = *session.comm;
+  session.watchdog->set_timeout(collective_timeout_option(vm));
   Loaded l;
-  load_for_inference(l, get<std::string>(vm, "checkpoint"), vm, std::max(session.launch.gpu, 0));
+  load_for_inference(l, get<std::string>(vm, "checkpoint"), vm, std::max(session.launch.gpu, 0), &session);
   std::string dir = get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data");
   int64_t T = get<int64_t>(vm, "seq-len") > 0 ? get<int64_t>(vm, "seq-len") : l.seq_len;
   const int64_t B = get<int64_t>(vm, "batch-size");

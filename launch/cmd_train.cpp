@@ -74,6 +74,8 @@ int cmd_train(const std::vector<std::string>& args) {
     if (!data_flag.empty() && std::filesystem::path(data_flag).is_relative())
       vm.at("data").value() = boost::any(std::filesystem::absolute(data_flag).lexically_normal().string());
     TrainOptions opt = train_options(vm);
+    session.watchdog->set_timeout(opt.collective_timeout);
+    opt.threads = resolve_threads(session, opt.threads);
     std::string resume = resolve_checkpoint(opt.out, opt.resume);
     if (!resume.empty()) {
       const std::string stored_ini = read_checkpoint_meta(resume).config_ini;

@@ -190,6 +190,8 @@ int cmd_eval_task(const po::variables_map& vm) {
   Session session = start_session();
   return run_ranked(session, [&]() -> int {
     par::Communicator& comm = *session.comm;
+    session.watchdog->set_timeout(collective_timeout_option(vm));
+    threads = resolve_threads(session, threads);
     const Device dev = resolve_device(device_flag);
     InferenceModel m;
     load_inference_model(m, get<std::string>(vm, "checkpoint"), dev, std::max(session.launch.gpu, 0), threads,

@@ -2,6 +2,7 @@
 #include "launch/session.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "launch/options.h"
 
@@ -12,6 +13,7 @@ Session::~Session() {
   comm->barrier();
   comm.reset();
   par::mpi_finalize_if_initialized();
+  watchdog.reset();
 }
 
 Session start_session() {
@@ -19,7 +21,9 @@ Session start_session() {
   par::Environment env = par::current_environment();
   bool launched = env.count("OMPI_COMM_WORLD_SIZE") || env.count("PMI_SIZE") || env.count("PMIX_RANK") ||
                   env.count("SLURM_PROCID") || env.count("SLURM_NTASKS");
-  s.comm = launched && par::mpi_available() ? par::make_mpi_communicator() : par::make_local_communicator();
+  s.watchdog = std::make_unique<par::Watchdog>();
+  s.comm = launched && par::mpi_available() ? par::make_mpi_communicator(s.watchdog.get())
+                                            : par::make_local_communicator();
   try {
     s.launch = par::detect_launch(*s.comm, env);
   } catch (const Error& e) {
@@ -49,6 +53,26 @@ int run_ranked(Session& s, const std::function<int()>& body) {
     s.comm->abort(code);  // the other ranks may be inside a collective: take them down
   }
   return code;
+}
+
+}  // namespace weft::launch
+
+namespace weft::launch {
+
+int resolve_threads(Session& s, int requested) {
+  const par::LaunchInfo& l = s.launch;
+  const int fair = par::default_threads(l.cores, l.node_cores, l.local_size);
+  int threads = requested;
+  if (requested == 0) {
+    threads = std::getenv("OMP_NUM_THREADS") ? 0 : fair;
+  } else if (s.comm->rank() == 0 && par::oversubscribes(requested, l.cores, l.node_cores, l.local_size)) {
+    std::fprintf(stderr,
+                 "warning: --threads %d on each of the %d ranks on %s oversubscribes its %d cores (this rank may "
+                 "use %d): the ranks slow each other down; --threads 0 gives each rank %d\n",
+                 requested, l.local_size, l.host.c_str(), l.node_cores, l.cores, fair);
+  }
+  s.launch.threads = threads;
+  return threads;
 }
 
 }  // namespace weft::launch

@@ -2,6 +2,7 @@
 #include "launch/train_options.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "runtime/exec.h"
 
@@ -9,7 +10,12 @@ namespace weft::launch {
 
 void add_device_options(OptionSet& set, const std::string& group) {
   set.group(group).add_options()
-      ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)")
+      ("threads", po::value<int>()->default_value(0),
+       "CPU threads per rank (0: the cores available to the rank: the node's cores / ranks on the node, or its "
+       "binding)")
+      ("collective-timeout", po::value<double>()->default_value(600, "600"),
+       "seconds a rank waits in a collective for the others before ending the job (a hung or dead rank; exit 5; "
+       "0: wait forever)")
       ("device", po::value<std::string>()->default_value("auto"),
        "cpu | cuda | auto (cuda when a GPU is visible); with several ranks per node, rank r uses GPU r mod GPUs")
       ("dtype", po::value<std::string>()->default_value("fp32"),
@@ -25,6 +31,14 @@ void device_options(const po::variables_map& vm, std::string& device, std::strin
     throw UsageError("--device must be cpu, cuda or auto, got '" + device + "'");
   if (dtype != "fp32" && dtype != "bf16") throw UsageError("--dtype must be fp32 or bf16, got '" + dtype + "'");
   if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
+}
+
+double collective_timeout_option(const po::variables_map& vm) {
+  const double seconds = get<double>(vm, "collective-timeout");
+  if (!(seconds >= 0) || !std::isfinite(seconds))
+    throw UsageError("--collective-timeout must be a number of seconds >= 0 (0: no limit), got " +
+                     value_to_string(vm["collective-timeout"]));
+  return seconds;
 }
 
 void add_train_options(OptionSet& set) {
@@ -97,6 +111,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.log_every = get<int64_t>(vm, "log-every");
   o.log_norms_every = get<int64_t>(vm, "log-norms-every");
   device_options(vm, o.device, o.dtype, o.threads);
+  o.collective_timeout = collective_timeout_option(vm);
   parse_compute_dtype(o.dtype, resolve_device(o.device));  // --device cuda without a GPU, bf16 on the CPU
   o.zero = get<int>(vm, "zero");
   o.bucket_mb = get<double>(vm, "bucket-mb");

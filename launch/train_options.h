@@ -22,6 +22,7 @@ struct TrainOptions {
   int64_t eval_every = 100, eval_batches = 20, log_every = 10;
   int64_t log_norms_every = 0;  // > 0: token-representation norms into OUT/norms.h5 (launch/norms_log.h)
   int threads = 0;
+  double collective_timeout = 600;  // seconds a collective may wait for the other ranks (0: no limit)
   std::string device = "auto";  // "cpu", "cuda" or "auto" (cuda when built with CUDA and a GPU is visible)
   std::string dtype = "fp32";   // compute precision: "fp32" or "bf16" (fp32 master weights; CUDA only)
   int zero = 0;                 // 1: shard AdamW state across ranks (ZeRO stage 1)
@@ -38,6 +39,8 @@ void add_train_options(OptionSet& set);
 // --threads, --device, --dtype in `group` (train, bench, ...), and their validated values.
 void add_device_options(OptionSet& set, const std::string& group);
 void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads);
+// --collective-timeout (added with the device options), validated: >= 0.
+double collective_timeout_option(const po::variables_map& vm);
 TrainOptions train_options(const po::variables_map& vm);  // validates; errors name the flag
 
 // --pack concat | padded | segments (a UsageError naming the flag otherwise), and back.

@@ -13,6 +13,7 @@
 namespace weft::par {
 
 enum class ReduceOp { sum, max, min };
+class Watchdog;  // parallel/watchdog.h
 
 class Communicator {
  public:
@@ -42,13 +43,16 @@ class Communicator {
   virtual std::unique_ptr<Communicator> split_node() = 0;
   // Bring every rank of the job down (MPI_Abort); never returns.
   [[noreturn]] virtual void abort(int exit_code) = 0;
+  // The watchdog that deadlines this communicator's collectives (shared with its splits); null: none.
+  virtual Watchdog* watchdog() const { return nullptr; }
 };
 
 // One rank; its collectives copy buffers that live on `buffers` (cpu, or cuda for device buffers).
 std::unique_ptr<Communicator> make_local_communicator(Device buffers = Device::cpu);
 
 // MPI_COMM_WORLD (initialises MPI with MPI_THREAD_FUNNELED if needed). Throws when built without MPI.
-std::unique_ptr<Communicator> make_mpi_communicator();
+// With a watchdog, every blocking collective of it and of its splits is deadlined (parallel/watchdog.h).
+std::unique_ptr<Communicator> make_mpi_communicator(Watchdog* watchdog = nullptr);
 bool mpi_available();           // built with MPI
 void mpi_finalize_if_initialized();
 

@@ -4,14 +4,21 @@
 // buffers are used in program order without blocking the host. start_all_reduce/wait split the second
 // half: wait() only orders the compute stream after that collective (DDP-style overlap with backward).
 // Host-side data (loss sums, stop flags) goes through the bootstrap (MPI) communicator instead.
+// Hung collectives: the host does not block in NCCL calls, so each collective is numbered and an event
+// after it is watched by a probe of the bootstrap's watchdog (parallel/watchdog.h), which names the
+// oldest one unfinished past --collective-timeout; its abort hook calls ncclCommAbort before the exit.
 #include "parallel/comm_nccl.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
 
 #include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <vector>
 
+#include "parallel/watchdog.h"
 #include "runtime/check.h"
 
 #define NCCL_CHECK(call)                                                                                     \
@@ -48,27 +55,42 @@ ncclRedOp_t nccl_op(ReduceOp op) { return op == ReduceOp::sum ? ncclSum : op == 
 class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(ncclComm_t comm, Communicator& bootstrap, Exec& ex)
-      : comm_(comm), bootstrap_(bootstrap), compute_(static_cast<cudaStream_t>(ex.stream)), ex_(ex) {
+      : comm_(comm), bootstrap_(bootstrap), compute_(static_cast<cudaStream_t>(ex.stream)), ex_(ex),
+        watchdog_(bootstrap.watchdog()) {
     NCCL_CHECK(ncclCommUserRank(comm_, &rank_));
     NCCL_CHECK(ncclCommCount(comm_, &size_));
+    CUDA_OK(cudaGetDevice(&device_));
     CUDA_OK(cudaStreamCreateWithFlags(&comm_stream_, cudaStreamNonBlocking));
     CUDA_OK(cudaEventCreateWithFlags(&queued_, cudaEventDisableTiming));
+    label_ = "nccl, " + std::to_string(size_) + " ranks";
+    if (watchdog_) {
+      probe_id_ = watchdog_->add_probe([this](WatchClock::time_point before) { return oldest_unfinished(before); });
+      abort_hook_id_ = watchdog_->add_abort_hook([c = comm_] { ncclCommAbort(c); });
+    }
   }
   ~NcclCommunicator() override {
-    cudaStreamSynchronize(comm_stream_);
+    cudaStreamSynchronize(comm_stream_);  // still watched: a hung collective ends the job here too
+    if (watchdog_) {
+      watchdog_->remove_probe(probe_id_);
+      watchdog_->remove_abort_hook(abort_hook_id_);
+    }
     ncclCommDestroy(comm_);
     for (cudaEvent_t e : done_) cudaEventDestroy(e);
+    for (const Watched& w : watched_) cudaEventDestroy(w.finished);
+    for (cudaEvent_t e : spare_events_) cudaEventDestroy(e);
     cudaEventDestroy(queued_);
     cudaStreamDestroy(comm_stream_);
   }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string kind() const override { return "nccl"; }
+  Watchdog* watchdog() const override { return watchdog_; }
 
   void all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override { wait(start_all_reduce(data, n, dt, op)); }
   int start_all_reduce(void* data, int64_t n, DType dt, ReduceOp op) override {
     after_compute();
     NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, comm_stream_));
+    watch("all_reduce", n * dtype_size(dt));
     return record_done();
   }
   void wait(int handle) override {
@@ -80,11 +102,13 @@ class NcclCommunicator final : public Communicator {
   void reduce_scatter(const void* send, void* recv, int64_t n, DType dt, ReduceOp op) override {
     after_compute();
     NCCL_CHECK(ncclReduceScatter(send, recv, static_cast<size_t>(n), nccl_type(dt), nccl_op(op), comm_, comm_stream_));
+    watch("reduce_scatter", size_ * n * dtype_size(dt));
     wait(record_done());
   }
   void all_gather(const void* send, void* recv, int64_t n, DType dt) override {
     after_compute();
     NCCL_CHECK(ncclAllGather(send, recv, static_cast<size_t>(n), nccl_type(dt), comm_, comm_stream_));  // in place ok
+    watch("all_gather", size_ * n * dtype_size(dt));
     wait(record_done());
   }
   void all_to_all_v(const void* send, const int64_t* sc, const int64_t* sd, void* recv, const int64_t* rc,
@@ -97,14 +121,19 @@ class NcclCommunicator final : public Communicator {
       if (rc[r]) NCCL_CHECK(ncclRecv(static_cast<char*>(recv) + rd[r] * es, rc[r], nccl_type(dt), r, comm_, comm_stream_));
     }
     NCCL_CHECK(ncclGroupEnd());
+    int64_t sent = 0;
+    for (int r = 0; r < size_; ++r) sent += sc[r];
+    watch("all_to_all_v", sent * static_cast<int64_t>(es));
     wait(record_done());
   }
   void broadcast(void* data, int64_t n, DType dt, int root) override {
     after_compute();
     NCCL_CHECK(ncclBroadcast(data, data, static_cast<size_t>(n), nccl_type(dt), root, comm_, comm_stream_));
+    watch("broadcast", n * dtype_size(dt));
     wait(record_done());
   }
   void barrier() override {
+    auto armed = watchdog_ ? watchdog_->arm(seq_++, "barrier", 0, label_) : Watchdog::Armed(nullptr);
     CUDA_OK(cudaStreamSynchronize(comm_stream_));
     CUDA_OK(cudaStreamSynchronize(compute_));
     bootstrap_.barrier();
@@ -127,6 +156,44 @@ class NcclCommunicator final : public Communicator {
   }
 
  private:
+  // One collective queued on comm_stream_, finished when `finished` (recorded after it) has completed.
+  struct Watched {
+    CollectiveCall call;
+    cudaEvent_t finished;
+  };
+
+  // Numbers the collective just queued and, with a watchdog, records an event after it for the probe.
+  void watch(const char* name, size_t bytes) {
+    const uint64_t seq = seq_++;
+    if (!watchdog_) return;
+    std::lock_guard<std::mutex> lk(watched_mu_);
+    drop_finished_locked();
+    cudaEvent_t e;
+    if (spare_events_.empty()) {
+      CUDA_OK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    } else {
+      e = spare_events_.back();
+      spare_events_.pop_back();
+    }
+    CUDA_OK(cudaEventRecord(e, comm_stream_));
+    watched_.push_back({CollectiveCall{seq, name, static_cast<int64_t>(bytes), label_, WatchClock::now()}, e});
+  }
+  // Collectives finish in queue order: drop the finished ones from the front, keeping their events.
+  void drop_finished_locked() {
+    while (!watched_.empty() && cudaEventQuery(watched_.front().finished) == cudaSuccess) {
+      spare_events_.push_back(watched_.front().finished);
+      watched_.pop_front();
+    }
+  }
+  // The watchdog's probe (its thread): the oldest collective queued before `before` and not finished.
+  std::optional<CollectiveCall> oldest_unfinished(WatchClock::time_point before) {
+    std::lock_guard<std::mutex> lk(watched_mu_);
+    cudaSetDevice(device_);  // the watchdog thread's current device, for the event queries
+    drop_finished_locked();
+    if (watched_.empty() || watched_.front().call.since >= before) return std::nullopt;
+    return watched_.front().call;
+  }
+
   // The communicator stream waits for everything queued on the compute stream so far.
   void after_compute() {
     CUDA_OK(cudaEventRecord(queued_, compute_));
@@ -156,6 +223,14 @@ class NcclCommunicator final : public Communicator {
   std::vector<bool> in_flight_;
   Exec& ex_;
   int rank_ = 0, size_ = 1;
+  int device_ = 0;
+  Watchdog* watchdog_;  // [nullable] the bootstrap's, owned by the session
+  int probe_id_ = -1, abort_hook_id_ = -1;
+  std::string label_;  // "nccl, 8 ranks"
+  uint64_t seq_ = 0;   // collectives so far, the same count on every rank
+  std::mutex watched_mu_;  // watched_ and spare_events_: the main thread queues, the watchdog's probe drops
+  std::deque<Watched> watched_;
+  std::vector<cudaEvent_t> spare_events_;
 };
 
 }  // namespace

@@ -1,8 +1,10 @@
 // Launcher detection and cross-checks.
 #include "parallel/launcher.h"
 
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "runtime/check.h"
@@ -45,7 +47,21 @@ void expect(const Environment& env, const char* name, long actual, const char* w
 std::string LaunchInfo::describe() const {
   std::string s = launcher + ": rank " + std::to_string(rank) + " of " + std::to_string(size) + ", local rank " +
                   std::to_string(local_rank) + " of " + std::to_string(local_size) + " on " + host;
-  return s + (gpu >= 0 ? ", GPU " + std::to_string(gpu) + " of " + std::to_string(gpus) : ", no GPU");
+  if (gpu >= 0) return s + ", GPU " + std::to_string(gpu) + " of " + std::to_string(gpus);
+  s += ", no GPU";
+  if (threads > 0) s += ", " + std::to_string(threads) + " CPU thread" + (threads == 1 ? "" : "s");
+  if (threads == 0) s += ", CPU threads from OMP_NUM_THREADS";
+  return s;
+}
+
+int default_threads(int cores, int node_cores, int local_size) {
+  if (cores > 0 && cores < node_cores) return cores;
+  return std::max(1, node_cores / std::max(1, local_size));
+}
+
+bool oversubscribes(int threads, int cores, int node_cores, int local_size) {
+  if (cores > 0 && cores < node_cores) return threads > cores;
+  return static_cast<int64_t>(threads) * std::max(1, local_size) > node_cores;
 }
 
 LaunchInfo detect_launch(Communicator& world, const Environment& env) {
@@ -58,6 +74,9 @@ LaunchInfo detect_launch(Communicator& world, const Environment& env) {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   info.host = host;
+  info.node_cores = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  cpu_set_t mask;
+  info.cores = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : info.node_cores;
   info.gpus = cuda::device_count();
   info.gpu = info.gpus > 0 ? info.local_rank % info.gpus : -1;
 

@@ -17,7 +17,11 @@ struct LaunchInfo {
   int gpus = 0;  // visible CUDA devices
   int gpu = -1;  // local rank modulo the visible GPUs; -1 when none is visible
   std::string host;
-  std::string describe() const;  // "srun: rank 3 of 8, local rank 1 of 4 on node07, GPU 1 of 4"
+  int cores = 1;       // CPU cores this rank may run on (its affinity mask)
+  int node_cores = 1;  // CPU cores of the node (online)
+  int threads = -1;    // CPU threads per rank once --threads is resolved; 0: OpenMP's (OMP_NUM_THREADS); -1: unknown
+  // "srun: rank 3 of 8, local rank 1 of 4 on node07, GPU 1 of 4" (", 2 CPU threads" without a GPU)
+  std::string describe() const;
 };
 
 using Environment = std::map<std::string, std::string>;
@@ -25,5 +29,13 @@ Environment current_environment();
 
 // Throws weft::Error naming the variable that contradicts the communicator.
 LaunchInfo detect_launch(Communicator& world, const Environment& env);
+
+// CPU threads for one rank when --threads is 0: the cores of its affinity mask when the launcher bound
+// it to fewer than the node's (mpirun --bind-to core, srun --cpu-bind), else the node's cores shared
+// evenly by the ranks on the node; at least 1. (Ranks bound to one shared subset are not detected.)
+int default_threads(int cores, int node_cores, int local_size);
+// Whether `threads` per rank ask for more cores than the rank has on that rule (bound: its mask;
+// unbound: threads x local ranks > the node's cores).
+bool oversubscribes(int threads, int cores, int node_cores, int local_size);
 
 }  // namespace weft::par

@@ -6,7 +6,7 @@ namespace weft::par {
 
 bool mpi_available() { return false; }
 
-std::unique_ptr<Communicator> make_mpi_communicator() {
+std::unique_ptr<Communicator> make_mpi_communicator(Watchdog*) {
   WEFT_FAIL("[mpi] weft was built without MPI (configure with -DWEFT_MPI=ON)");
 }
 
