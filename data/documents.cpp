@@ -33,7 +33,9 @@ bool has_separator_line(const std::string& path) {
 
 }  // namespace
 
-DocumentReader::DocumentReader(const std::string& path) {
+DocumentReader::DocumentReader(const std::string& path, std::vector<std::string> text_fields)
+    : fields_(std::move(text_fields)) {
+  WEFT_CHECK(!fields_.empty(), "[prepare] no --text-field given");
   std::error_code ec;
   if (fs::is_directory(path, ec)) {
     for (const auto& e : fs::directory_iterator(path)) {
@@ -81,8 +83,15 @@ bool DocumentReader::next(std::string& doc) {
     if (jsonl_) {
       while (read_line(line)) {
         if (is_blank(line)) continue;
-        std::string err = json_string_field(line, "text", doc);
-        WEFT_CHECK(err.empty(), "[prepare] ", path, ":", line_, ": ", err);
+        doc.clear();
+        for (size_t i = 0; i < fields_.size(); ++i) {
+          std::string part;
+          const std::string err = json_string_field(line, fields_[i], part);
+          WEFT_CHECK(err.empty(), "[prepare] ", path, ":", line_, ": ", err,
+                     err.rfind("missing field", 0) == 0 ? " (choose the fields with --text-field)" : "");
+          if (i > 0 && !doc.empty() && !part.empty()) doc += '\n';
+          doc += part;
+        }
         if (doc.empty()) {
           ++skipped_;
           continue;
@@ -123,8 +132,13 @@ bool DocumentReader::next(std::string& doc) {
   }
 }
 
-std::vector<std::string> read_documents(const std::string& path) {
-  DocumentReader r(path);
+bool has_jsonl_input(const std::string& path) {
+  std::error_code ec;
+  return fs::is_directory(path, ec) || extension(path) == ".jsonl";
+}
+
+std::vector<std::string> read_documents(const std::string& path, std::vector<std::string> text_fields) {
+  DocumentReader r(path, std::move(text_fields));
   std::vector<std::string> docs;
   std::string d;
   while (r.next(d)) docs.push_back(d);

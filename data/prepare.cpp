@@ -55,6 +55,7 @@ void DocumentRouter::finish() {
 
 std::unique_ptr<Tokenizer> setup_tokenizer(const std::string& kind, const std::string& sp_model,
                                            const SentencePieceOptions& sp, const std::string& out_dir,
+                                           std::vector<std::string>* notes,
                                            const std::function<void(std::ostream&)>& write_corpus) {
   if (kind == "byte") {
     WEFT_CHECK(sp_model.empty(), "--sp-model needs --tokenizer sentencepiece");
@@ -78,7 +79,10 @@ std::unique_ptr<Tokenizer> setup_tokenizer(const std::string& kind, const std::s
     WEFT_CHECK(c.good(), "[prepare] writing '", corpus, "' failed (disk full?)");
   }
   try {
-    train_sentencepiece(corpus, (fs::path(out_dir) / "tokenizer").string(), sp);
+    SentencePieceOptions named = sp;
+    if (named.input_name.empty()) named.input_name = "the tokenizer's training text";
+    std::vector<std::string> advice = train_sentencepiece(corpus, (fs::path(out_dir) / "tokenizer").string(), named);
+    if (notes) notes->insert(notes->end(), advice.begin(), advice.end());
   } catch (...) {
     fs::remove(corpus);
     throw;
@@ -137,13 +141,12 @@ TextPrepareStats prepare_text(const TextPrepareOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   WEFT_CHECK(opt.val_fraction >= 0 && opt.val_fraction < 1, "--val-fraction must be in [0, 1), got ", opt.val_fraction);
   WEFT_CHECK(!opt.out_dir.empty(), "[prepare] no output folder given");
-  DocumentReader probe(opt.input);  // fails early on a missing or unsupported input
-  SentencePieceOptions sp;
-  sp.vocab_size = opt.sp_vocab_size;
-  sp.model_type = opt.sp_model_type;
-  sp.split_digits = opt.sp_split_digits;
-  auto tok = setup_tokenizer(opt.tokenizer, opt.sp_model, sp, opt.out_dir, [&](std::ostream& corpus) {
-    DocumentReader r(opt.input);
+  DocumentReader probe(opt.input, opt.text_fields);  // fails early on a missing or unsupported input
+  SentencePieceOptions sp = opt.sp;
+  if (sp.input_name.empty()) sp.input_name = opt.input;
+  std::vector<std::string> notes;
+  auto tok = setup_tokenizer(opt.tokenizer, opt.sp_model, sp, opt.out_dir, &notes, [&](std::ostream& corpus) {
+    DocumentReader r(opt.input, opt.text_fields);
     std::string doc;
     int64_t bytes = 0;
     while (bytes < opt.sp_train_bytes && r.next(doc)) {
@@ -152,7 +155,7 @@ TextPrepareStats prepare_text(const TextPrepareOptions& opt) {
     }
   });
 
-  DocumentReader reader(opt.input);
+  DocumentReader reader(opt.input, opt.text_fields);
   DocumentRouter router(opt.out_dir, *tok, opt.val_fraction, opt.shard_tokens);
   std::vector<std::string> batch;
   bool more = true;
@@ -180,6 +183,7 @@ TextPrepareStats prepare_text(const TextPrepareOptions& opt) {
   st.train_shards = static_cast<int64_t>(router.train_files().size());
   st.val_shards = static_cast<int64_t>(router.val_files().size());
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.notes = std::move(notes);
   return st;
 }
 

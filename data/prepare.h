@@ -21,9 +21,8 @@ struct TextPrepareOptions {
   std::string input, out_dir;
   std::string tokenizer = "byte";  // byte | sentencepiece
   std::string sp_model;            // existing SentencePiece model; empty: train one on the input
-  int sp_vocab_size = 4096;
-  std::string sp_model_type = "bpe";            // bpe | unigram
-  bool sp_split_digits = true;                  // SentencePieceOptions::split_digits
+  SentencePieceOptions sp;                      // when one is trained (sp.input_name: set from input)
+  std::vector<std::string> text_fields = {"text"};  // JSONL: the fields a document is made of (documents.h)
   int64_t sp_train_bytes = int64_t(256) << 20;  // the first documents up to this size train the model
   double val_fraction = 0.05;
   int64_t shard_tokens = 0;  // > 0: shards of about this many tokens (split.h)
@@ -33,6 +32,7 @@ struct TextPrepareStats {
   int64_t documents = 0, train_tokens = 0, val_tokens = 0;
   int64_t skipped_empty = 0, train_shards = 0, val_shards = 0;
   double seconds = 0;
+  std::vector<std::string> notes;  // SentencePiece's advice when one was trained (train_sentencepiece)
 };
 
 TextPrepareStats prepare_text(const TextPrepareOptions& opt);
@@ -63,13 +63,15 @@ class DocumentRouter {
 };
 
 // "byte", or "sentencepiece" from an existing model (copied into out_dir as tokenizer.model) or trained
-// on the text that write_corpus writes (one document or sentence per line) into a temporary file.
+// on the text that write_corpus writes (one document or sentence per line) into a temporary file
+// (messages name sp.input_name); SentencePiece's advice is appended to *notes.
 std::unique_ptr<Tokenizer> setup_tokenizer(const std::string& kind, const std::string& sp_model,
                                            const SentencePieceOptions& sp, const std::string& out_dir,
+                                           std::vector<std::string>* notes,
                                            const std::function<void(std::ostream&)>& write_corpus);
 
 // The data.json member that says where the tokenizer came from, so a folder can be rebuilt: trained here,
-// "sentencepiece_training": {"model_type", "vocab_size", "split_digits"} (sentencepiece_options_json);
+// "sentencepiece_training": {"model_type", "vocab_size", "split_digits", ...} (sentencepiece_options_json);
 // copied, "sentencepiece_model": the --sp-model path given; "" for the byte tokenizer.
 std::string tokenizer_origin_json(const std::string& kind, const std::string& sp_model,
                                   const SentencePieceOptions& sp);

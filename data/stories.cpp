@@ -154,11 +154,9 @@ PrepareStats prepare_builtin_stories(const StoriesOptions& opt) {
   WEFT_CHECK(opt.val_fraction >= 0 && opt.val_fraction < 1, "--val-fraction must be in [0, 1), got ", opt.val_fraction);
   const auto t0 = std::chrono::steady_clock::now();
   fs::create_directories(opt.out_dir);
-  SentencePieceOptions sp;
-  sp.vocab_size = opt.sp_vocab_size;
-  sp.model_type = opt.sp_model_type;
-  sp.split_digits = opt.sp_split_digits;
-  auto tok = setup_tokenizer(opt.tokenizer, opt.sp_model, sp, opt.out_dir, [&](std::ostream& corpus) {
+  const SentencePieceOptions& sp = opt.sp;
+  std::vector<std::string> notes;
+  auto tok = setup_tokenizer(opt.tokenizer, opt.sp_model, sp, opt.out_dir, &notes, [&](std::ostream& corpus) {
     const int64_t n = opt.stories > 0 ? std::min<int64_t>(opt.stories, 10000) : 10000;
     for (int64_t i = 0; i < n; ++i) {
       Story s = generate_story(opt.seed, static_cast<uint64_t>(i));
@@ -220,6 +218,7 @@ PrepareStats prepare_builtin_stories(const StoriesOptions& opt) {
                      "\"seed\": " + std::to_string(opt.seed) + ",\n  \"stories\": " + std::to_string(st.documents) +
                          (origin.empty() ? "" : ",\n  " + origin));
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  st.notes = std::move(notes);
   return st;
 }
 

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "data/tokenizer.h"
+
 namespace weft::data {
 
 struct Story {
@@ -39,9 +41,7 @@ struct StoriesOptions {
   int64_t stories = 0;                // ...or, when > 0, after exactly this many stories
   std::string tokenizer = "byte";     // byte | sentencepiece
   std::string sp_model;               // existing SentencePiece model; empty: train one on the stories
-  int sp_vocab_size = 4096;
-  std::string sp_model_type = "bpe";
-  bool sp_split_digits = true;         // SentencePieceOptions::split_digits
+  SentencePieceOptions sp;            // when one is trained
   double val_fraction = 0.05;  // story i validates when floor((i + 1) f) > floor(i f)
   int64_t shard_tokens = 0;    // > 0: shards of about this many tokens (split.h)
 };
@@ -49,6 +49,7 @@ struct StoriesOptions {
 struct PrepareStats {
   int64_t train_tokens = 0, val_tokens = 0, documents = 0;
   double seconds = 0;
+  std::vector<std::string> notes;  // SentencePiece's advice when one was trained (train_sentencepiece)
 };
 
 // Writes out_dir/{train.bin, val.bin, pairs.jsonl, tokenizer.txt, data.json} (+ tokenizer.model for

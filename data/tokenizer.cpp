@@ -1,16 +1,14 @@
 // Byte-level and SentencePiece tokenizers; tokenizer.txt of a data folder.
-// SentencePiece training uses the key/value form of the trainer API (paths need no quoting).
+// The tokenizer identity checkpoints record. SentencePiece training: tokenizer_train.cpp.
 #include "data/tokenizer.h"
 
 #include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <unordered_map>
 
-#include "data/jsonl.h"
 #include "data/sorting.h"
 #include "runtime/check.h"
 
@@ -38,6 +36,9 @@ class ByteTokenizer final : public Tokenizer {
   int64_t vocab_size() const override { return 257; }
   int32_t eot() const override { return 256; }
   std::string description() const override { return "byte"; }
+  std::string piece(int32_t id) const override {
+    return id == eot() ? "<|endoftext|>" : std::string(1, static_cast<char>(id));
+  }
 };
 
 class SentencePieceTokenizer final : public Tokenizer {
@@ -70,6 +71,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   int32_t eot() const override { return sp_.eos_id(); }
   std::string description() const override { return "sentencepiece " + fs::path(path_).filename().string(); }
   std::string model_file() const override { return path_; }
+  std::string piece(int32_t id) const override { return sp_.IdToPiece(id); }
 
  private:
   std::string path_;
@@ -84,50 +86,23 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
   return std::make_unique<SentencePieceTokenizer>(path);
 }
 
-void train_sentencepiece(const std::string& input, const std::string& prefix, const SentencePieceOptions& opt) {
-  // 256 byte pieces + <unk> + </s> + the characters of the corpus must fit.
-  WEFT_CHECK(opt.vocab_size >= 320, "--vocab-size must be >= 320 for a SentencePiece model (256 byte-fallback pieces, ",
-             "the special pieces and the characters), got ", opt.vocab_size,
-             "; smaller vocabularies: --tokenizer byte");
-  WEFT_CHECK(opt.model_type == "bpe" || opt.model_type == "unigram",
-             "[tokenizer] model type must be bpe or unigram, got '", opt.model_type, "'");
-  WEFT_CHECK(fs::is_regular_file(input), "[tokenizer] training input '", input, "' does not exist");
-  WEFT_CHECK(fs::file_size(input) > 0, "[tokenizer] training input '", input, "' is empty");
-  // The key/value form of the trainer API: paths with spaces need no quoting.
-  const std::unordered_map<std::string, std::string> args = {
-      {"input", input},
-      {"model_prefix", prefix},
-      {"vocab_size", std::to_string(opt.vocab_size)},
-      {"model_type", opt.model_type},
-      {"character_coverage", "0.9995"},  // rarer characters go through byte fallback
-      {"byte_fallback", "true"},
-      {"unk_id", "0"},
-      {"eos_id", "1"},
-      {"bos_id", "-1"},
-      {"pad_id", "-1"},
-      {"hard_vocab_limit", "false"},  // a small corpus may not support the requested size
-      {"input_sentence_size", std::to_string(opt.max_sentences)},
-      {"shuffle_input_sentence", "true"},
-      {"max_sentence_length", "16384"},
-      {"normalization_rule_name", "identity"},
-      {"remove_extra_whitespaces", "false"},
-      {"split_digits", opt.split_digits ? "true" : "false"},
-      {"num_threads", std::to_string(std::max(1, opt.threads))},
-      {"minloglevel", "2"},
+TokenizerIdentity tokenizer_identity(const Tokenizer& tok) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64
+  auto mix = [&h](const std::string& bytes) {
+    for (unsigned char c : bytes) h = (h ^ c) * 0x100000001b3ull;
   };
-  auto st = sentencepiece::SentencePieceTrainer::Train(args);
-  WEFT_CHECK(st.ok(), "[tokenizer] SentencePiece training on '", input, "' failed: ", st.ToString());
+  for (int64_t id = 0; id < tok.vocab_size(); ++id) {
+    const std::string p = tok.piece(static_cast<int32_t>(id));
+    mix(std::to_string(p.size()) + ":" + p);  // the length first: pieces may hold any byte
+  }
+  mix("eot:" + std::to_string(tok.eot()));
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return TokenizerIdentity{tok.name(), tok.vocab_size(), hex};
 }
 
-std::string sentencepiece_options_json(const SentencePieceOptions& opt) {
-  return "{\"model_type\": \"" + json_escape_string(opt.model_type) + "\", \"vocab_size\": " +
-         std::to_string(opt.vocab_size) + ", \"split_digits\": " + (opt.split_digits ? "true" : "false") + "}";
-}
-
-void train_sentencepiece(const std::string& input, const std::string& prefix, int vocab_size) {
-  SentencePieceOptions opt;
-  opt.vocab_size = vocab_size;
-  train_sentencepiece(input, prefix, opt);
+std::string describe(const TokenizerIdentity& id) {
+  return id.kind + " (" + std::to_string(id.vocab_size) + " pieces, hash " + id.hash + ")";
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {

@@ -19,6 +19,7 @@
 #include "launch/options.h"
 #include "launch/session.h"
 #include "launch/svg_plot.h"
+#include "launch/tokenizer_check.h"
 #include "launch/train_options.h"
 #include "runtime/checkpoint/h5.h"
 #include "runtime/checkpoint/reader.h"
@@ -228,7 +229,8 @@ int analyze_receptive_field(const std::vector<std::string>& args) {
     InferenceModel m;
     load_inference_model(m, checkpoint, resolve_device(device), std::max(session.launch.gpu, 0), threads);
     const int64_t step = ckpt::H5File::open_read(m.path + "/" + ckpt::kMainFile).attr_int("step");
-    const std::string data_dir = get<std::string>(vm, "data").empty() ? m.data_dir : get<std::string>(vm, "data");
+    std::string data_dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
+    load_checked_tokenizer(m.meta, m.path, get<std::string>(vm, "data"), m.data_dir, data_dir, rank == 0);
     const auto shards = data::open_split(data_dir, "val", m.model->vocab_size());
     std::vector<LengthResult> results;
     int failed = 0;  // lengths refused (the same on every rank: no collective is skipped on one rank only)

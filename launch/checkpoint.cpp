@@ -158,6 +158,11 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   f.set_attr("config", meta.config_ini);
   f.set_attr("weft_version", meta.version);
   f.set_attr("world_size", int64_t(meta.world_size));
+  if (!meta.tokenizer.kind.empty()) {
+    f.set_attr("tokenizer_kind", meta.tokenizer.kind);
+    f.set_attr("tokenizer_vocab_size", meta.tokenizer.vocab_size);
+    f.set_attr("tokenizer_hash", meta.tokenizer.hash);
+  }
   f.set_attr("expert_parallel", int64_t(expert_parallel));
   f.set_attr("expert_shard_files", int64_t(expert_parallel > 1 ? expert_parallel : 0));
   f.set_attr("step", s.step);
@@ -314,6 +319,8 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   m.config_ini = f.attr_string("config");
   m.version = f.attr_string("weft_version");
   m.world_size = static_cast<int>(f.attr_int("world_size"));
+  if (f.has_attr("tokenizer_kind"))
+    m.tokenizer = {f.attr_string("tokenizer_kind"), f.attr_int("tokenizer_vocab_size"), f.attr_string("tokenizer_hash")};
   return m;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "data/tokenizer.h"
 #include "models/model.h"
 #include "parallel/comm.h"
 #include "runtime/param_store.h"
@@ -40,6 +41,9 @@ struct CheckpointMeta {
   std::string config_ini;  // the effective configuration
   std::string version;     // weft version (git describe)
   int world_size = 1;
+  // The tokenizer of the training data (attributes tokenizer_kind / _vocab_size / _hash); kind "" when not
+  // recorded (checkpoints of older weft versions). launch/tokenizer_check.h compares it with a data folder's.
+  data::TokenizerIdentity tokenizer = {};
 };
 
 // Collective: every rank calls it; rank 0 writes the main file (all dense state is replicated, model_state

@@ -23,6 +23,7 @@
 #include "launch/inference_model.h"
 #include "launch/metrics.h"
 #include "launch/options.h"
+#include "launch/tokenizer_check.h"
 #include "launch/train_options.h"
 #include "runtime/rng.h"
 
@@ -115,12 +116,13 @@ int analyze_represent(const std::vector<std::string>& args) {
     InferenceModel m;
     load_inference_model(m, path, resolve_device(device), 0, threads);
     if (ids.empty()) {  // the stories, once: every checkpoint of a run has the same tokenizer and L
-      const std::string dir = get<std::string>(vm, "data").empty() ? m.data_dir : get<std::string>(vm, "data");
+      std::string dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
+      auto tok = load_checked_tokenizer(m.meta, m.path, get<std::string>(vm, "data"), m.data_dir, dir, true);
       T = get<int64_t>(vm, "seq-len") > 0 ? get<int64_t>(vm, "seq-len") : m.seq_len;
       if (T > m.model->max_seq_len())
         throw UsageError("--seq-len " + std::to_string(T) + ": model '" + m.model->name() +
                          "' supports sequences of at most " + std::to_string(m.model->max_seq_len()) + " tokens");
-      eot = data::load_tokenizer(dir)->eot();
+      eot = tok->eot();
       ids = val_stories(dir, m.model->vocab_size(), eot, S, T, opt.seed, drawn);
       if (drawn < S)
         std::fprintf(stderr, "note: the val split of %s holds %lld stories; using all of them\n", dir.c_str(),

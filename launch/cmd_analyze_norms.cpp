@@ -17,6 +17,7 @@
 #include "launch/norms_plots.h"
 #include "launch/options.h"
 #include "launch/session.h"
+#include "launch/tokenizer_check.h"
 #include "launch/train_options.h"
 
 namespace weft::launch {
@@ -71,7 +72,8 @@ int analyze_norms(const std::vector<std::string>& args) {
       InferenceModel m;
       load_inference_model(m, path, resolve_device(device), std::max(session.launch.gpu, 0), threads);
       if (batch.ids.empty()) {  // once: every checkpoint of a run has the same data and L
-        const std::string dir = get<std::string>(vm, "data").empty() ? m.data_dir : get<std::string>(vm, "data");
+        std::string dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
+        load_checked_tokenizer(m.meta, m.path, get<std::string>(vm, "data"), m.data_dir, dir, true);
         const int64_t T = seq_len > 0 ? seq_len : m.seq_len;
         if (T > m.model->max_seq_len())
           throw UsageError("--seq-len " + std::to_string(T) + ": model '" + m.model->name() +

@@ -21,6 +21,7 @@
 #include "launch/session.h"
 #include "launch/train_options.h"
 #include "launch/jsonl_lines.h"
+#include "launch/tokenizer_check.h"
 
 namespace weft::launch {
 
@@ -138,8 +139,8 @@ int cmd_embed(const std::vector<std::string>& args) {
     InferenceModel m;
     load_inference_model(m, get<std::string>(vm, "checkpoint"), resolve_device(device),
                          std::max(session.launch.gpu, 0), threads);
-    const std::string data_dir = get<std::string>(vm, "data").empty() ? m.data_dir : get<std::string>(vm, "data");
-    auto tok = data::load_tokenizer(data_dir);
+    std::string data_dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
+    auto tok = load_checked_tokenizer(m.meta, m.path, get<std::string>(vm, "data"), m.data_dir, data_dir, comm.rank() == 0);
     if (tok->vocab_size() > m.model->vocab_size())
       throw UsageError("the tokenizer of " + data_dir + " has " + std::to_string(tok->vocab_size()) +
                        " ids but model '" + m.model->name() + "' only " + std::to_string(m.model->vocab_size()) +

@@ -20,6 +20,7 @@
 #include "launch/eval_tasks.h"
 #include "launch/evaluation.h"
 #include "launch/session.h"
+#include "launch/tokenizer_check.h"
 #include "launch/trainable_state.h"
 #include "runtime/kernels.h"
 
@@ -34,6 +35,8 @@ struct Loaded {
   std::unique_ptr<TrainableState> state;  // the checkpoint's fp32 parameters (+ the bf16 copy under --dtype bf16)
   int64_t seq_len = 0;
   std::string data_dir;  // the training data folder recorded in the configuration
+  std::string path;      // the checkpoint folder loaded
+  CheckpointMeta meta;
   Exec& ex() { return exec->get(); }
   ParamStore& params() { return state->params(); }
   Loaded() = default;
@@ -61,7 +64,9 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   if (std::filesystem::is_directory(path) && !std::filesystem::exists(path + "/manifest.txt"))
     throw UsageError("--checkpoint: '" + checkpoint_flag + "' has no manifest.txt (an incomplete save, or not a " +
                      "checkpoint) and no checkpoints/ (not a run folder)");
-  CheckpointMeta meta = read_checkpoint_meta(path);
+  l.path = path;
+  l.meta = read_checkpoint_meta(path);
+  const CheckpointMeta& meta = l.meta;
   l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
   l.exec = std::make_unique<ExecContext>(dev, gpu, threads);
   l.state = std::make_unique<TrainableState>(*l.model, l.ex(), compute);
@@ -114,7 +119,8 @@ int eval_on_ranks(const po::variables_map& vm, Session& session) {
   session.watchdog->set_timeout(collective_timeout_option(vm));
   Loaded l;
   load_for_inference(l, get<std::string>(vm, "checkpoint"), vm, std::max(session.launch.gpu, 0), &session);
-  std::string dir = get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data");
+  std::string dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
+  load_checked_tokenizer(l.meta, l.path, get<std::string>(vm, "data"), l.data_dir, dir, comm.rank() == 0);
   int64_t T = get<int64_t>(vm, "seq-len") > 0 ? get<int64_t>(vm, "seq-len") : l.seq_len;
   const int64_t B = get<int64_t>(vm, "batch-size");
   if (B <= 0) throw UsageError("--batch-size must be positive");
@@ -190,7 +196,8 @@ int cmd_sample(const std::vector<std::string>& args) {
   if (top_k < 0) throw UsageError("--top-k must be >= 0");
   Loaded l;
   load_for_inference(l, get<std::string>(vm, "checkpoint"), vm);
-  auto tok = data::load_tokenizer(get<std::string>(vm, "data").empty() ? l.data_dir : get<std::string>(vm, "data"));
+  std::string dir;
+  auto tok = load_checked_tokenizer(l.meta, l.path, get<std::string>(vm, "data"), l.data_dir, dir, true);
   std::vector<int32_t> ids = tok->encode(get<std::string>(vm, "prompt"));
   if (ids.empty()) ids.push_back(tok->eot());  // no prompt: start a new document
   const size_t prompt_len = ids.size();

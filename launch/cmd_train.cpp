@@ -6,12 +6,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "data/split.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
 #include "launch/init_from.h"
 #include "launch/model_options.h"
 #include "launch/session.h"
 #include "launch/signals.h"
+#include "launch/tokenizer_check.h"
 #include "launch/train_options.h"
 #include "launch/trainer.h"
 
@@ -48,6 +50,23 @@ void merge_pack(po::variables_map& vm, const std::string& stored_ini, const std:
   vm.at("pack").value() = boost::any(stored);
 }
 
+// --vocab-size against the tokenizer of --data: smaller cannot hold its ids (exit 2); larger adds ids no token
+// uses (a note); 0 takes the tokenizer's.
+void check_vocab_size(const po::variables_map& vm, const data::Tokenizer& tok, const std::string& data, bool note) {
+  const int64_t given = get<int64_t>(vm, "vocab-size"), needed = tok.vocab_size();
+  if (given == 0 || given == needed) return;
+  if (given < needed)
+    throw UsageError("--vocab-size " + std::to_string(given) + " is smaller than the " + std::to_string(needed) +
+                     " ids of the " + tok.name() + " tokenizer of --data " + data +
+                     " (leave --vocab-size out to take the tokenizer's)");
+  if (note)
+    std::printf("note: --vocab-size %lld exceeds the %lld ids of the %s tokenizer of --data %s: %lld ids no token "
+                "uses, whose embedding and output rows cost memory and time (leave --vocab-size out to take the "
+                "tokenizer's)\n",
+                static_cast<long long>(given), static_cast<long long>(needed), tok.name().c_str(), data.c_str(),
+                static_cast<long long>(given - needed));
+}
+
 }  // namespace
 
 int cmd_train(const std::vector<std::string>& args) {
@@ -77,8 +96,11 @@ int cmd_train(const std::vector<std::string>& args) {
     session.watchdog->set_timeout(opt.collective_timeout);
     opt.threads = resolve_threads(session, opt.threads);
     std::string resume = resolve_checkpoint(opt.out, opt.resume);
+    data::TokenizerIdentity resumed_tokenizer;  // the checkpoint's record, checked against --data below
     if (!resume.empty()) {
-      const std::string stored_ini = read_checkpoint_meta(resume).config_ini;
+      const CheckpointMeta stored_meta = read_checkpoint_meta(resume);
+      resumed_tokenizer = stored_meta.tokenizer;
+      const std::string& stored_ini = stored_meta.config_ini;
       auto stored = ini_section(stored_ini, "model");
       const std::string stored_model = stored.count("model") ? stored["model"] : chosen_model({});
       if (stored_model != get<std::string>(vm, "model")) {  // flags of the checkpoint's family
@@ -97,7 +119,12 @@ int cmd_train(const std::vector<std::string>& args) {
     // --init-from: a fresh run only; a run without a checkpoint is an error naming the flag (before any work).
     const std::string init_path = resume.empty() && !opt.init_from.empty() ? resolve_init_from(opt.init_from) : "";
     auto tok = data::load_tokenizer(opt.data);
+    if (!resume.empty()) check_tokenizer_identity(resumed_tokenizer, resume, *tok, opt.data, "--data", comm.rank() == 0);
+    check_vocab_size(vm, *tok, opt.data, comm.rank() == 0);
     if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(tok->vocab_size());
+    if (comm.rank() == 0 && opt.eval_batches > 0 && data::split_files(opt.data, "val").empty())
+      std::printf("note: --data %s has no val split (val.bin): training runs without validation (no val_loss); "
+                  "`weft prepare --val-fraction F` (default 0.05) writes one\n", opt.data.c_str());
     auto model = make_model(vm);
     const std::string ini = set->effective_ini(vm);
     if (comm.rank() == 0) {
@@ -107,6 +134,7 @@ int cmd_train(const std::vector<std::string>& args) {
       std::ofstream(opt.out + "/config.ini") << ini;
     }
     CheckpointMeta meta{get<std::string>(vm, "model"), ini, weft_version(), comm.size()};
+    meta.tokenizer = data::tokenizer_identity(*tok);
     Trainer trainer(opt, std::move(model), get<int64_t>(vm, "seq-len"), meta, comm, std::max(session.launch.gpu, 0));
     if (!resume.empty()) trainer.resume_from(resume);
     if (!init_path.empty()) trainer.init_from(init_path);

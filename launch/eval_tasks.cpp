@@ -19,6 +19,7 @@
 #include "launch/session.h"
 #include "launch/train_options.h"
 #include "launch/jsonl_lines.h"
+#include "launch/tokenizer_check.h"
 #include "runtime/graph.h"
 
 namespace weft::launch {
@@ -196,8 +197,8 @@ int cmd_eval_task(const po::variables_map& vm) {
     InferenceModel m;
     load_inference_model(m, get<std::string>(vm, "checkpoint"), dev, std::max(session.launch.gpu, 0), threads,
                          parse_compute_dtype(dtype_flag, dev));
-    const std::string data_dir = get<std::string>(vm, "data").empty() ? m.data_dir : get<std::string>(vm, "data");
-    auto tok = data::load_tokenizer(data_dir);
+    std::string data_dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
+    auto tok = load_checked_tokenizer(m.meta, m.path, get<std::string>(vm, "data"), m.data_dir, data_dir, comm.rank() == 0);
     if (tok->vocab_size() > m.model->vocab_size())
       throw UsageError("the tokenizer of " + data_dir + " has " + std::to_string(tok->vocab_size()) +
                        " ids but model '" + m.model->name() + "' only " + std::to_string(m.model->vocab_size()) +

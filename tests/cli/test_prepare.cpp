@@ -95,12 +95,12 @@ TEST_F(Prepare, SplitDigitsIsRecordedAndDocumented) {
   r = run(base + dir_ + "/digits_on --split-digits");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(read(dir_ + "/digits_on/data.json")
-                .find(R"("sentencepiece_training": {"model_type": "bpe", "vocab_size": 400, "split_digits": true})"),
+                .find(R"("sentencepiece_training": {"model_type": "bpe", "vocab_size": 400, "split_digits": true,)"),
             std::string::npos)
       << read(dir_ + "/digits_on/data.json");
   r = run(base + dir_ + "/digits_off --split-digits=false");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(read(dir_ + "/digits_off/data.json").find(R"("split_digits": false})"), std::string::npos)
+  EXPECT_NE(read(dir_ + "/digits_off/data.json").find(R"("split_digits": false,)"), std::string::npos)
       << read(dir_ + "/digits_off/data.json");
   r = run("prepare --builtin stories --tokenizer sentencepiece --sp-model " + dir_ +
           "/digits_off/tokenizer.model --tokens 5000 --out " + dir_ + "/digits_copied");

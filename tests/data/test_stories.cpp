@@ -188,7 +188,7 @@ TEST(Stories, SentencePieceCorpusDecodesToTheStories) {
   opt.out_dir = dir.path();
   opt.stories = 1000;
   opt.tokenizer = "sentencepiece";
-  opt.sp_vocab_size = 600;
+  opt.sp.vocab_size = 600;
   PrepareStats st = prepare_builtin_stories(opt);
   auto tok = load_tokenizer(dir.path());
   ASSERT_EQ(tok->name(), "sentencepiece");

@@ -205,7 +205,7 @@ TEST(PrepareText, ShardRollingAndSentencePieceTrainedOnTheInput) {
   }
   o.out_dir = dir / "out";
   o.tokenizer = "sentencepiece";
-  o.sp_vocab_size = 400;
+  o.sp.vocab_size = 400;
   o.shard_tokens = 2000;
   TextPrepareStats st = prepare_text(o);
   EXPECT_EQ(st.documents, 300);

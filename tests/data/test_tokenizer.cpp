@@ -116,7 +116,10 @@ TEST(SentencePiece, SplitDigitsGivesOneDigitPieces) {
     EXPECT_EQ(split->decode(split->encode(s)), s);
     EXPECT_EQ(merged->decode(merged->encode(s)), s);
   }
-  EXPECT_EQ(sentencepiece_options_json(opt), R"({"model_type": "bpe", "vocab_size": 400, "split_digits": false})");
+  EXPECT_EQ(sentencepiece_options_json(opt),
+            R"({"model_type": "bpe", "vocab_size": 400, "split_digits": false, "normalization_rule_name": "identity", )"
+            R"("remove_extra_whitespaces": false, "byte_fallback": true, "allow_whitespace_only_pieces": true, )"
+            R"("treat_whitespace_as_suffix": false, "character_coverage": 0.9995})");
 }
 
 TEST(SentencePiece, TrainingAndLoadingErrorsAreExplained) {
