@@ -166,8 +166,7 @@ class NcclCommunicator final : public Communicator {
   void watch(const char* name, size_t bytes) {
     const uint64_t seq = seq_++;
     if (!watchdog_) return;
-    std::lock_guard<std::mutex> lk(watched_mu_);
-    drop_finished_locked();
+    std::lock_guard<std::mutex> lk(watched_mu_);  // no event queries here: see drop_finished_locked
     cudaEvent_t e;
     if (spare_events_.empty()) {
       CUDA_OK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
@@ -178,9 +177,16 @@ class NcclCommunicator final : public Communicator {
     CUDA_OK(cudaEventRecord(e, comm_stream_));
     watched_.push_back({CollectiveCall{seq, name, static_cast<int64_t>(bytes), label_, WatchClock::now()}, e});
   }
-  // Collectives finish in queue order: drop the finished ones from the front, keeping their events.
+  // Collectives finish in queue order: drop the finished ones from the front, keeping their events. Only
+  // on the watchdog's thread: a query that answers cudaErrorNotReady may leave it as the thread's last
+  // error, which the main thread's launch checks (cudaGetLastError) would report; here it is cleared.
   void drop_finished_locked() {
-    while (!watched_.empty() && cudaEventQuery(watched_.front().finished) == cudaSuccess) {
+    while (!watched_.empty()) {
+      const cudaError_t status = cudaEventQuery(watched_.front().finished);
+      if (status != cudaSuccess) {
+        (void)cudaGetLastError();
+        return;  // not finished yet (or failed: then it stays unfinished and the deadline names it)
+      }
       spare_events_.push_back(watched_.front().finished);
       watched_.pop_front();
     }
