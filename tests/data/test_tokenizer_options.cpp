@@ -90,6 +90,13 @@ TEST(SentencePieceOptions, AdviceAndErrorsUseWeftsFlagsAndTheUsersFile) {
   EXPECT_EQ(all.find("copy.tmp"), std::string::npos) << all;
   EXPECT_EQ(all.find("vocab_size"), std::string::npos) << "SentencePiece's option names are translated: " << all;
 
+  // A line beyond SentencePiece's 16384-byte training limit: said once, without the flag weft does not expose.
+  test::write_text(dir / "long.tmp", code_corpus(40, 5) + std::string(20000, 'x') + "\n");
+  all.clear();
+  for (const auto& a : train_sentencepiece(dir / "long.tmp", dir / "long", opt)) all += a + "\n";
+  EXPECT_NE(all.find("lines of my_code.txt longer than 16384 bytes out of its training"), std::string::npos) << all;
+  EXPECT_EQ(all.find("max_sentence_length"), std::string::npos) << all;
+
   opt.vocab_size = 400;
   opt.character_coverage = 0.5;
   expect_error([&] { train_sentencepiece(dir / "copy.tmp", dir / "x", opt); }, {"--character-coverage", "0.98"});
