@@ -177,6 +177,10 @@ void write_file(const std::string& path, const ParamStore& store, const OptimSta
   if (!s.segment_cursors.empty())
     f.write("data/segment_cursors", DType::i64, Shape{static_cast<int64_t>(s.segment_cursors.size())},
             s.segment_cursors.data());
+  f.set_attr("skipped_total", s.skipped_total);
+  f.set_attr("skipped_in_row", s.skipped_in_row);
+  if (!s.loss_window.empty())
+    f.write("train/loss_window", DType::f64, Shape{static_cast<int64_t>(s.loss_window.size())}, s.loss_window.data());
   f.close();
 }
 
@@ -373,6 +377,15 @@ void load_checkpoint(const std::string& path, ParamStore& store, OptimState* opt
       WEFT_CHECK(shape.rank == 1, "[checkpoint] ", f.path(), ": data/segment_cursors is not a vector");
       state->segment_cursors.resize(static_cast<size_t>(shape[0]));
       f.read("data/segment_cursors", DType::i64, shape, state->segment_cursors.data());
+    }
+    state->skipped_total = f.has_attr("skipped_total") ? f.attr_int("skipped_total") : 0;
+    state->skipped_in_row = f.has_attr("skipped_in_row") ? f.attr_int("skipped_in_row") : 0;
+    state->loss_window.clear();
+    if (std::find(names.begin(), names.end(), "train/loss_window") != names.end()) {
+      const Shape shape = f.shape_of("train/loss_window");
+      WEFT_CHECK(shape.rank == 1, "[checkpoint] ", f.path(), ": train/loss_window is not a vector");
+      state->loss_window.resize(static_cast<size_t>(shape[0]));
+      f.read("train/loss_window", DType::f64, shape, state->loss_window.data());
     }
   }
 }

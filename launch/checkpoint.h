@@ -27,6 +27,10 @@ struct TrainState {
   // --pack segments: each global stream's next token position (data/segments.h), dataset data/segment_cursors;
   // empty for the other packings.
   std::vector<int64_t> segment_cursors;
+  // Numeric faults (launch/step_guard.h): skipped updates in all and in the current streak, and the last accepted
+  // losses (oldest first, --spike-window of them), dataset train/loss_window.
+  int64_t skipped_total = 0, skipped_in_row = 0;
+  std::vector<double> loss_window;
 };
 
 // AdamW state as full flat tensors (the store's layout, store.total() elements): a ZeRO-1 run gathers its

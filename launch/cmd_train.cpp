@@ -143,6 +143,7 @@ int cmd_train(const std::vector<std::string>& args) {
     install_stop_handlers();
     double val = trainer.run();
     if (trainer.stopped()) return kExitStopped;
+    if (trainer.gave_up()) return kExitSkippedSteps;  // saved after --max-skipped-steps skips (launch/step_guard.h)
     if (comm.rank() == 0 && std::isfinite(val)) std::printf("final val_loss %.4f\n", val);
     return 0;
   });

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "launch/step_guard.h"
 #include "runtime/exec.h"
 
 namespace weft::launch {
@@ -84,6 +85,18 @@ void add_train_options(OptionSet& set) {
       ("init-from", po::value<std::string>()->default_value(""),
        "RUN: start from the parameters of RUN's latest checkpoint that match this model by name and shape (the "
        "rest initialised as usual; step and optimizer fresh); ignored when the run resumes its own checkpoint");
+  set.group("faults").add_options()
+      ("max-skipped-steps", po::value<int64_t>()->default_value(5),
+       "K: a non-finite loss or gradient norm (or a --spike-guard spike) skips the update; after K consecutive "
+       "skips the run saves its last good state and exits with code 4 (0: never stop)")
+      ("spike-guard", po::value<double>()->default_value(0.0, "0"),
+       "Z: skip updates whose loss is more than Z standard deviations above the mean of the last --spike-window "
+       "accepted losses (once 20 are in; 0: off)")
+      ("spike-window", po::value<int64_t>()->default_value(100), "accepted losses the spike guard looks at")
+      ("inject-nan-at", po::value<std::string>(),
+       "testing: STEP[,STEP...]: rank 0 sees a NaN loss at these steps (the update must be skipped on every rank)")
+      ("inject-spike-at", po::value<std::string>(),
+       "testing: STEP[,STEP...]: rank 0 sees the loss + 1000 at these steps (for --spike-guard)");
 }
 
 TrainOptions train_options(const po::variables_map& vm) {
@@ -130,6 +143,17 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.keep_log_spaced = vm["keep-log-spaced"].as<bool>();
   o.resume = get<std::string>(vm, "resume");
   o.init_from = get<std::string>(vm, "init-from");
+  o.max_skipped_steps = get<int64_t>(vm, "max-skipped-steps");
+  o.spike_guard = get<double>(vm, "spike-guard");
+  o.spike_window = get<int64_t>(vm, "spike-window");
+  if (o.max_skipped_steps < 0) throw UsageError("--max-skipped-steps must be >= 0 (0: never stop)");
+  if (!(o.spike_guard >= 0)) throw UsageError("--spike-guard must be >= 0 (0: off)");
+  if (o.spike_window < StepGuard::kSpikeMinEntries)
+    throw UsageError("--spike-window must be >= " + std::to_string(StepGuard::kSpikeMinEntries) + ", got " +
+                     std::to_string(o.spike_window));
+  if (vm.count("inject-nan-at")) o.inject_nan_at = parse_step_list({get<std::string>(vm, "inject-nan-at")}, "inject-nan-at");
+  if (vm.count("inject-spike-at"))
+    o.inject_spike_at = parse_step_list({get<std::string>(vm, "inject-spike-at")}, "inject-spike-at");
   auto positive = [](int64_t v, const char* flag) {
     if (v <= 0) throw UsageError(std::string("--") + flag + " must be positive, got " + std::to_string(v));
   };

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/loader.h"
 #include "launch/options.h"
@@ -33,6 +34,12 @@ struct TrainOptions {
   bool save_on_exit = true;
   std::string resume;  // "", PATH, "latest" or "auto"
   std::string init_from;  // --init-from RUN: matching parameters of RUN's latest checkpoint (a fresh run only)
+  // Numeric faults (launch/step_guard.h): consecutive skipped updates that end the run (0: never), the loss-spike
+  // guard (0: off) and its window; testing: steps whose loss is made NaN / a spike on rank 0.
+  int64_t max_skipped_steps = 5;
+  double spike_guard = 0.0;
+  int64_t spike_window = 100;
+  std::vector<int64_t> inject_nan_at, inject_spike_at;
 };
 
 void add_train_options(OptionSet& set);

@@ -40,14 +40,27 @@ void TrainableState::end_micro_batch(bool folded_by_reducer) {
 }
 
 double TrainableState::update(par::GradReducer& reducer, float lr, double clip_norm) {
-  WEFT_CHECK(adamw_, "[TrainableState] update() without an optimizer (attach_optimizer first)");
-  const double norm = reducer.reduce(ex_, master_);
-  adamw_->step(ex_, master_, lr, optim::clip_scale(norm, clip_norm), reducer.update_grads(master_));
-  reducer.after_update(master_);
-  const Tensor grads = master_.grads();
-  WEFT_LAUNCH(ex_, fill_zero, ex_, grads.data, static_cast<int64_t>(grads.nbytes()));
-  if (mixed_) mixed_->refresh(ex_, master_);  // the next forward (or evaluation) sees the updated weights
+  const double norm = reduce_gradients(reducer);
+  apply_update(reducer, lr, clip_norm, norm);
   return norm;
+}
+
+double TrainableState::reduce_gradients(par::GradReducer& reducer) {
+  WEFT_CHECK(adamw_, "[TrainableState] update() without an optimizer (attach_optimizer first)");
+  return reducer.reduce(ex_, master_);
+}
+
+void TrainableState::apply_update(par::GradReducer& reducer, float lr, double clip_norm, double grad_norm) {
+  WEFT_CHECK(adamw_, "[TrainableState] update() without an optimizer (attach_optimizer first)");
+  adamw_->step(ex_, master_, lr, optim::clip_scale(grad_norm, clip_norm), reducer.update_grads(master_));
+  reducer.after_update(master_);
+  discard_gradients();
+  if (mixed_) mixed_->refresh(ex_, master_);  // the next forward (or evaluation) sees the updated weights
+}
+
+void TrainableState::discard_gradients() {
+  const Tensor grads = master_.grads();  // (the compute copy's were zeroed when folded into these)
+  WEFT_LAUNCH(ex_, fill_zero, ex_, grads.data, static_cast<int64_t>(grads.nbytes()));
 }
 
 OptimState TrainableState::optimizer_state(par::GradReducer& reducer, OwnedTensor (&keep)[2]) {

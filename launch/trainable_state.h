@@ -5,7 +5,9 @@
 //              else the master itself
 //   AdamW      over the flat range the GradReducer assigns this rank (all of it, or a ZeRO-1 shard)
 // One step: micro-batches (forward, backward, end_micro_batch), then update(): reduce over ranks, clip to
-// the global norm, AdamW, all-gather (ZeRO-1), zero the gradients, refresh the compute copy.
+// the global norm, AdamW, all-gather (ZeRO-1), zero the gradients, refresh the compute copy. The trainer
+// runs update() in its two halves, reduce_gradients() then apply_update() or discard_gradients() (a skipped
+// step: launch/step_guard.h).
 #pragma once
 
 #include <memory>
@@ -46,6 +48,13 @@ class TrainableState {
   void end_micro_batch(bool folded_by_reducer = false);
   // Reduce, clip, AdamW, gather, zero gradients, refresh. Returns the global gradient norm before clipping.
   double update(par::GradReducer& reducer, float lr, double clip_norm);
+  // The same in two halves, so that the trainer can judge the step before AdamW touches anything
+  // (launch/step_guard.h): reduce_gradients sums them over ranks and returns the global norm before clipping;
+  // then every rank calls either apply_update (clip with that norm, AdamW, gather, zero, refresh) or
+  // discard_gradients (zero them: weights, moments and the optimizer's step count stay as they were).
+  double reduce_gradients(par::GradReducer& reducer);
+  void apply_update(par::GradReducer& reducer, float lr, double clip_norm, double grad_norm);
+  void discard_gradients();
 
   // Checkpoint I/O. The optimizer state as full flat tensors (collective under ZeRO-1; `keep` owns them).
   OptimState optimizer_state(par::GradReducer& reducer, OwnedTensor (&keep)[2]);

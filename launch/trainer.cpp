@@ -1,6 +1,7 @@
 // Trainer implementation.
 #include "launch/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <cmath>
@@ -20,6 +21,10 @@ namespace {
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+bool listed(const std::vector<int64_t>& steps, int64_t step) {
+  return std::binary_search(steps.begin(), steps.end(), step);
+}
+constexpr double kInjectedSpike = 1000.0;  // --inject-spike-at: added to rank 0's loss
 }  // namespace
 
 Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t seq_len, CheckpointMeta meta,
@@ -35,7 +40,8 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
       rng_(opt_.seed, static_cast<uint32_t>(comm.rank())),
       losses_(exec_.device()),
       inputs_(DType::i32, {opt_.grad_accum * opt_.batch_size, seq_len}),
-      targets_(DType::i32, {opt_.grad_accum * opt_.batch_size, seq_len}) {
+      targets_(DType::i32, {opt_.grad_accum * opt_.batch_size, seq_len}),
+      guard_(opt_.max_skipped_steps, opt_.spike_guard, opt_.spike_window) {
   Exec& ex = exec_.get();
   const DType compute = parse_compute_dtype(opt_.dtype, ex.device);
   const int world = comm_.size();
@@ -223,7 +229,25 @@ Trainer::StepResult Trainer::train_step() {
   }
   StepResult r;
   r.losses = losses_.finish(comm_);
-  r.grad_norm = state_store_->update(*reducer_, static_cast<float>(schedule_.at(state_.step)), opt_.clip);
+  const int64_t step = state_.step + 1;  // as logged
+  if (comm_.rank() == 0 && listed(opt_.inject_nan_at, step)) r.losses.loss = std::nan("");  // rank 0 alone:
+  if (comm_.rank() == 0 && listed(opt_.inject_spike_at, step)) r.losses.loss += kInjectedSpike;  // ranks must agree
+  // Judge the step before AdamW touches anything; every rank applies or skips alike (the worst verdict wins).
+  r.grad_norm = state_store_->reduce_gradients(*reducer_);
+  r.skip = guard_.judge(r.losses.loss, r.grad_norm, state_);
+  if (world > 1) {
+    auto verdict = static_cast<int64_t>(r.skip);
+    comm_.all_reduce(&verdict, 1, DType::i64, par::ReduceOp::max);
+    r.skip = static_cast<SkipReason>(verdict);
+  }
+  if (r.skip == SkipReason::none) {
+    state_store_->apply_update(*reducer_, static_cast<float>(schedule_.at(state_.step)), opt_.clip, r.grad_norm);
+    guard_.accept(r.losses.loss, state_);
+  } else {
+    r.why = guard_.describe(r.skip, r.losses.loss, r.grad_norm, state_);
+    state_store_->discard_gradients();
+    guard_.skip(state_);
+  }
   r.tokens = counted;
   ++state_.step;
   if (train_segments_) {
@@ -271,10 +295,40 @@ void Trainer::log_step(const StepResult& r, double lr, double step_seconds, doub
   std::fflush(stdout);
   json.num("lr", lr).num("grad_norm", r.grad_norm).integer("tokens", state_.tokens_seen).num("tokens_per_s", tps);
   if (padded) json.num("real_tokens_per_s", real_tps);
+  if (state_.skipped_total > 0) json.integer("skipped_total", state_.skipped_total);
   metrics_->write(json.num("elapsed_s", state_.elapsed_s));
 }
 
-void Trainer::save() {
+void Trainer::log_skip(const StepResult& r, double lr) {
+  if (comm_.rank() != 0) return;
+  std::fflush(stdout);
+  std::fprintf(stderr, "warning: step %lld: %s: update skipped (%lld in a row, %lld in total)\n", (long long)state_.step,
+               r.why.c_str(), (long long)state_.skipped_in_row, (long long)state_.skipped_total);
+  std::fflush(stderr);
+  metrics_->write(JsonLine()
+                      .integer("step", state_.step)
+                      .num("loss", r.losses.loss)
+                      .num("lr", lr)
+                      .num("grad_norm", r.grad_norm)
+                      .integer("skipped", 1)
+                      .integer("skipped_in_row", state_.skipped_in_row)
+                      .integer("skipped_total", state_.skipped_total)
+                      .str("skip_reason", r.why)
+                      .integer("tokens", state_.tokens_seen)
+                      .num("elapsed_s", state_.elapsed_s));
+}
+
+void Trainer::warn_if_diverging(double loss) {
+  if (divergence_warned_ || comm_.rank() != 0 || !loss_far_above_start(loss, model_->vocab_size())) return;
+  divergence_warned_ = true;
+  std::fflush(stdout);
+  std::fprintf(stderr, "warning: step %lld: loss %.4g is far above ln(vocab) = %.2f (diverging? lower --lr or raise "
+               "--warmup; --spike-guard Z skips such updates)\n",
+               (long long)state_.step, loss, std::log(static_cast<double>(model_->vocab_size())));
+  std::fflush(stderr);
+}
+
+std::string Trainer::save() {
   OwnedTensor moments[2];
   OptimState os = state_store_->optimizer_state(*reducer_, moments);  // collective under ZeRO-1
   std::vector<models::StateTensor> model_state;
@@ -288,6 +342,7 @@ void Trainer::save() {
                                      model_state, expert_host_.group.get(),  // one shard file per expert shard
                                      opt_.keep_log_spaced ? opt_.save_every : 0);
   if (comm_.rank() == 0) std::printf("saved checkpoint %s\n", path.c_str());
+  return path;
 }
 
 double Trainer::run() {
@@ -317,11 +372,30 @@ double Trainer::run() {
     state_.elapsed_s += dt;
     ++window_steps;
     window_tokens += static_cast<double>(r.tokens);
-    WEFT_CHECK(std::isfinite(r.losses.loss), "[train] loss is ", r.losses.loss, " at step ", state_.step,
-               " (diverged: lower --lr or raise --warmup)");
-    interval_loss_sum += r.losses.loss;
-    ++interval_loss_steps;
-    if (state_.step % opt_.log_every == 0 || state_.step == opt_.steps) {
+    if (r.skip == SkipReason::none) warn_if_diverging(r.losses.loss);
+    if (r.skip != SkipReason::none) {  // a skipped update: its own metrics line, outside the interval means
+      log_skip(r, lr);
+      if (guard_.exhausted(state_)) {  // the weights are those of the last good step: save them and stop
+        const int64_t first = state_.step - state_.skipped_in_row, streak = state_.skipped_in_row;
+        state_.skipped_in_row = 0;  // a run resumed from this checkpoint counts its streak afresh
+        const std::string path = save();
+        std::fflush(stdout);
+        if (comm_.rank() == 0)
+          std::fprintf(stderr,
+                       "error: %lld consecutive updates skipped (steps %lld-%lld, --max-skipped-steps %lld; last: %s). "
+                       "Saved the last good state as %s: the weights after step %lld, the data cursor after step "
+                       "%lld. Lower --lr or raise --warmup (or check the data), then continue with --resume latest\n",
+                       (long long)streak, (long long)(first + 1), (long long)state_.step,
+                       (long long)guard_.max_skipped(), r.why.c_str(), path.c_str(), (long long)first,
+                       (long long)state_.step);
+        gave_up_ = true;
+        return std::nan("");
+      }
+    } else {
+      interval_loss_sum += r.losses.loss;
+      ++interval_loss_steps;
+    }
+    if (r.skip == SkipReason::none && (state_.step % opt_.log_every == 0 || state_.step == opt_.steps)) {
       log_step(r, lr, (now_s() - window_start) / window_steps, window_tokens / window_steps,
                interval_loss_sum / static_cast<double>(interval_loss_steps));
       interval_loss_sum = 0;

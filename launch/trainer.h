@@ -5,7 +5,9 @@
 // TrainableState::update with this run's GradReducer (replicated all-reduce overlapping the last backward,
 // or ZeRO-1), then logging (loss and the model's auxiliary terms), evaluation (launch/evaluation.h) and
 // checkpoints (parameters, optimizer, data cursor, RNG and the model's state across steps) on their
-// cadences.
+// cadences. Between the gradient reduction and AdamW a StepGuard judges the step (non-finite loss or
+// gradient norm, --spike-guard): a skipped update leaves weights and optimizer state untouched while the
+// step counter and the data move on (launch/step_guard.h).
 // On CUDA (one rank per GPU) parameters, optimizer state and activations live on the GPU; gradients
 // are reduced by NCCL on its own stream while the backward runs, and host values (loss sums, stop flags)
 // go through the launching communicator (MPI). With --dtype bf16 the model runs on a bf16 copy of the
@@ -23,6 +25,7 @@
 #include "launch/checkpoint.h"
 #include "launch/metrics.h"
 #include "launch/norms_log.h"
+#include "launch/step_guard.h"
 #include "launch/step_losses.h"
 #include "launch/train_options.h"
 #include "launch/trainable_state.h"
@@ -49,6 +52,8 @@ class Trainer {
   // there is no validation split or the run was stopped). stopped() tells which.
   double run();
   bool stopped() const { return stopped_; }
+  // The run ended after --max-skipped-steps consecutive skipped updates (saved; exit kExitSkippedSteps).
+  bool gave_up() const { return gave_up_; }
   double evaluate(int64_t batches);  // mean validation loss over the first `batches` batches of windows
   Device device() const { return exec_.device(); }
   DType compute_dtype() const { return state_store_->params().dtype(); }
@@ -59,13 +64,19 @@ class Trainer {
     StepLosses::Totals losses;
     double grad_norm = 0.0;
     int64_t tokens = 0;  // targets that counted in the global step (padded: fewer than the window tokens)
+    SkipReason skip = SkipReason::none;  // agreed by every rank
+    std::string why;                     // rank 0's description of a skip
   };
   StepResult train_step();
   // real_tokens_per_step: counted targets per step over the logging window.
   // interval_mean_loss: the mean train loss of the steps since the previous log line (metrics key loss_avg).
   void log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step,
                 double interval_mean_loss);
-  void save();
+  // A skipped update (rank 0): a warning naming the step and why, and its metrics line (skipped: 1).
+  void log_skip(const StepResult& r, double lr);
+  // Once per run (rank 0): the loss far above ln(vocab), without stopping anything.
+  void warn_if_diverging(double loss);
+  std::string save();  // returns the checkpoint's path
   // Micro-batch `micro`'s (B, T) host token ids, copied to the device tensors the model reads on CUDA.
   models::Batch stage_batch(int64_t micro, float normalizer, const int64_t* streams);
   // This rank's micro-batches of the step into inputs_/targets_ (and starts_ with --pack segments).
@@ -97,7 +108,8 @@ class Trainer {
   OwnedTensor inputs_, targets_;  // (grad-accum x B, T) this rank's micro-batches of the step, on the host
   std::vector<uint8_t> starts_;   // (grad-accum x B) --pack segments: Batch::starts of each row
   OwnedTensor dev_inputs_, dev_targets_;  // (B, T) their copies on the device (CUDA)
-  bool stopped_ = false;
+  StepGuard guard_;  // skipped updates (launch/step_guard.h); its counters and window are in state_
+  bool stopped_ = false, gave_up_ = false, divergence_warned_ = false;
 };
 
 }  // namespace weft::launch
