@@ -61,15 +61,15 @@ namespace weft::launch {
 
 int resolve_threads(Session& s, int requested) {
   const par::LaunchInfo& l = s.launch;
-  const int fair = par::default_threads(l.cores, l.node_cores, l.local_size);
+  const int fair = par::default_threads(l.cores, l.core_sharers);
   int threads = requested;
   if (requested == 0) {
     threads = std::getenv("OMP_NUM_THREADS") ? 0 : fair;
-  } else if (s.comm->rank() == 0 && par::oversubscribes(requested, l.cores, l.node_cores, l.local_size)) {
+  } else if (s.comm->rank() == 0 && par::oversubscribes(requested, l.cores, l.core_sharers)) {
     std::fprintf(stderr,
-                 "warning: --threads %d on each of the %d ranks on %s oversubscribes its %d cores (this rank may "
-                 "use %d): the ranks slow each other down; --threads 0 gives each rank %d\n",
-                 requested, l.local_size, l.host.c_str(), l.node_cores, l.cores, fair);
+                 "warning: --threads %d on each of the %d ranks sharing %d cores on %s oversubscribes them: the "
+                 "ranks slow each other down; --threads 0 gives each rank %d\n",
+                 requested, l.core_sharers, l.cores, l.host.c_str(), fair);
   }
   s.launch.threads = threads;
   return threads;

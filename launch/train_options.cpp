@@ -12,8 +12,8 @@ namespace weft::launch {
 void add_device_options(OptionSet& set, const std::string& group) {
   set.group(group).add_options()
       ("threads", po::value<int>()->default_value(0),
-       "CPU threads per rank (0: the cores available to the rank: the node's cores / ranks on the node, or its "
-       "binding)")
+       "CPU threads per rank (0: the rank's share of the cores it may run on: its affinity mask / the ranks on "
+       "the node whose masks overlap it)")
       ("collective-timeout", po::value<double>()->default_value(600, "600"),
        "seconds a rank waits in a collective for the others before ending the job (a hung or dead rank; exit 5; "
        "0: wait forever)")

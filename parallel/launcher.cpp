@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <vector>
 
 #include "runtime/check.h"
 #include "runtime/exec.h"
@@ -54,14 +56,22 @@ std::string LaunchInfo::describe() const {
   return s;
 }
 
-int default_threads(int cores, int node_cores, int local_size) {
-  if (cores > 0 && cores < node_cores) return cores;
-  return std::max(1, node_cores / std::max(1, local_size));
+int default_threads(int cores, int core_sharers) { return std::max(1, cores / std::max(1, core_sharers)); }
+
+bool oversubscribes(int threads, int cores, int core_sharers) {
+  return static_cast<int64_t>(threads) * std::max(1, core_sharers) > cores;
 }
 
-bool oversubscribes(int threads, int cores, int node_cores, int local_size) {
-  if (cores > 0 && cores < node_cores) return threads > cores;
-  return static_cast<int64_t>(threads) * std::max(1, local_size) > node_cores;
+int ranks_sharing_cores(const uint64_t* masks, int ranks, int words, int me) {
+  const uint64_t* mine = masks + static_cast<size_t>(words) * me;
+  int sharing = 0;
+  for (int r = 0; r < ranks; ++r) {
+    const uint64_t* other = masks + static_cast<size_t>(words) * r;
+    bool overlap = false;
+    for (int w = 0; w < words && !overlap; ++w) overlap = (mine[w] & other[w]) != 0;
+    sharing += overlap || r == me;
+  }
+  return sharing;
 }
 
 LaunchInfo detect_launch(Communicator& world, const Environment& env) {
@@ -74,9 +84,18 @@ LaunchInfo detect_launch(Communicator& world, const Environment& env) {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   info.host = host;
-  info.node_cores = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  // CPU cores: this rank's affinity mask, and which ranks on the node share it (masks gathered over the node).
+  constexpr int kMaskWords = sizeof(cpu_set_t) / sizeof(uint64_t);
   cpu_set_t mask;
-  info.cores = sched_getaffinity(0, sizeof mask, &mask) == 0 ? CPU_COUNT(&mask) : info.node_cores;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0 || CPU_COUNT(&mask) == 0)
+    for (long c = 0; c < std::min<long>(sysconf(_SC_NPROCESSORS_ONLN), CPU_SETSIZE); ++c) CPU_SET(c, &mask);
+  info.cores = std::max(1, CPU_COUNT(&mask));
+  std::vector<uint64_t> masks(static_cast<size_t>(kMaskWords) * info.local_size);
+  std::memcpy(masks.data() + static_cast<size_t>(kMaskWords) * info.local_rank, &mask, sizeof mask);
+  node->all_gather(masks.data() + static_cast<size_t>(kMaskWords) * info.local_rank, masks.data(), kMaskWords,
+                   DType::i64);
+  info.core_sharers = ranks_sharing_cores(masks.data(), info.local_size, kMaskWords, info.local_rank);
   info.gpus = cuda::device_count();
   info.gpu = info.gpus > 0 ? info.local_rank % info.gpus : -1;
 

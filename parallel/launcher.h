@@ -17,9 +17,9 @@ struct LaunchInfo {
   int gpus = 0;  // visible CUDA devices
   int gpu = -1;  // local rank modulo the visible GPUs; -1 when none is visible
   std::string host;
-  int cores = 1;       // CPU cores this rank may run on (its affinity mask)
-  int node_cores = 1;  // CPU cores of the node (online)
-  int threads = -1;    // CPU threads per rank once --threads is resolved; 0: OpenMP's (OMP_NUM_THREADS); -1: unknown
+  int cores = 1;         // CPU cores this rank may run on (its affinity mask)
+  int core_sharers = 1;  // ranks on this node whose affinity masks overlap this rank's, itself included
+  int threads = -1;      // CPU threads per rank once --threads is resolved; 0: OpenMP's (OMP_NUM_THREADS); -1: unknown
   // "srun: rank 3 of 8, local rank 1 of 4 on node07, GPU 1 of 4" (", 2 CPU threads" without a GPU)
   std::string describe() const;
 };
@@ -30,12 +30,14 @@ Environment current_environment();
 // Throws weft::Error naming the variable that contradicts the communicator.
 LaunchInfo detect_launch(Communicator& world, const Environment& env);
 
-// CPU threads for one rank when --threads is 0: the cores of its affinity mask when the launcher bound
-// it to fewer than the node's (mpirun --bind-to core, srun --cpu-bind), else the node's cores shared
-// evenly by the ranks on the node; at least 1. (Ranks bound to one shared subset are not detected.)
-int default_threads(int cores, int node_cores, int local_size);
-// Whether `threads` per rank ask for more cores than the rank has on that rule (bound: its mask;
-// unbound: threads x local ranks > the node's cores).
-bool oversubscribes(int threads, int cores, int node_cores, int local_size);
+// CPU threads for one rank when --threads is 0: the cores of its affinity mask shared evenly with the
+// ranks whose masks overlap it, at least 1. Unbound ranks (mpirun --bind-to none, one cpuset for the
+// whole job) split the cores they all see; ranks bound to their own cores (--bind-to core, srun
+// --cpus-per-task) keep theirs.
+int default_threads(int cores, int core_sharers);
+// Whether `threads` per rank, times the ranks sharing the cores, exceed those cores.
+bool oversubscribes(int threads, int cores, int core_sharers);
+// The ranks whose affinity masks (`words` 64-bit words per rank, rank after rank) overlap rank `me`'s.
+int ranks_sharing_cores(const uint64_t* masks, int ranks, int words, int me);
 
 }  // namespace weft::par

@@ -4,6 +4,7 @@
 // `--resume latest` continues from that checkpoint. And --threads under mpirun: the default shares the
 // node's cores between its ranks (the launch line says how many), an oversubscribing choice is warned about.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -162,8 +163,10 @@ TEST_F(WatchdogMpi, KilledRankAfterACheckpointResumesFromIt) {
 }
 
 TEST_F(WatchdogMpi, DefaultThreadsShareTheNodeAndOversubscriptionWarns) {
-  const int node_cores = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  const int fair = weft::par::default_threads(node_cores, node_cores, 2);  // --bind-to none: the whole node
+  cpu_set_t mask;  // --bind-to none: both ranks inherit this process's mask and share its cores
+  ASSERT_EQ(sched_getaffinity(0, sizeof mask, &mask), 0);
+  const int cores = CPU_COUNT(&mask);
+  const int fair = weft::par::default_threads(cores, 2);
   ProcessResult r = sh(mpirun(2) + train(dir_ + "/threads", "--steps 1"));
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string line = std::to_string(fair) + " CPU thread" + (fair == 1 ? "" : "s");
@@ -171,10 +174,11 @@ TEST_F(WatchdogMpi, DefaultThreadsShareTheNodeAndOversubscriptionWarns) {
   EXPECT_NE(r.out.find(line), std::string::npos) << "expected '" << line << "' in the launch line:\n" << r.out;
   EXPECT_EQ(r.out.find("warning: --threads"), std::string::npos) << r.out;
 
-  const int many = node_cores;  // x 2 ranks: twice the cores
+  const int many = cores;  // x 2 ranks: twice the cores
   r = sh(mpirun(2) + train(dir_ + "/threads_many", "--steps 1 --threads " + std::to_string(many)));
   ASSERT_EQ(r.code, 0) << r.out;
-  const std::string warning = "warning: --threads " + std::to_string(many) + " on each of the 2 ranks on ";
+  const std::string warning = "warning: --threads " + std::to_string(many) + " on each of the 2 ranks sharing " +
+                              std::to_string(cores) + " cores on ";
   ASSERT_NE(r.out.find(warning), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(warning), r.out.rfind(warning)) << "rank 0 alone warns:\n" << r.out;
   EXPECT_NE(r.out.find("--threads 0 gives each rank " + std::to_string(fair)), std::string::npos) << r.out;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <thread>
 
@@ -89,25 +90,39 @@ TEST(Watchdog, RearmingRestartsTheDeadline) {
   SUCCEED();
 }
 
-TEST(Threads, DefaultSharesTheNodeOrFollowsTheBinding) {
+TEST(Threads, DefaultSharesTheCoresOfOverlappingMasks) {
   using weft::par::default_threads;
-  EXPECT_EQ(default_threads(16, 16, 1), 16);  // one rank: every core
-  EXPECT_EQ(default_threads(16, 16, 2), 8);   // two unbound ranks share the node
-  EXPECT_EQ(default_threads(2, 2, 2), 1);
-  EXPECT_EQ(default_threads(2, 2, 3), 1);     // more ranks than cores: at least 1
-  EXPECT_EQ(default_threads(4, 16, 4), 4);    // bound by the launcher to 4 cores: those
-  EXPECT_EQ(default_threads(1, 16, 16), 1);   // --bind-to core
-  EXPECT_EQ(default_threads(0, 8, 2), 4);     // affinity unknown: share the node
+  EXPECT_EQ(default_threads(16, 1), 16);  // one rank: every core it sees
+  EXPECT_EQ(default_threads(16, 2), 8);   // two unbound ranks share the node
+  EXPECT_EQ(default_threads(2, 2), 1);
+  EXPECT_EQ(default_threads(2, 3), 1);    // more ranks than cores: at least 1
+  EXPECT_EQ(default_threads(4, 1), 4);    // bound by the launcher to 4 cores of its own: those
+  EXPECT_EQ(default_threads(8, 2), 4);    // two ranks bound to the same socket share it
 }
 
-TEST(Threads, OversubscriptionIsThreadsTimesLocalRanksOverTheCores) {
+TEST(Threads, RanksSharingCoresAreThoseWhoseMasksOverlap) {
+  using weft::par::ranks_sharing_cores;
+  const uint64_t unbound[] = {0xFF, 0xFF, 0xFF};  // 3 ranks, 1 word each, all on cores 0-7
+  EXPECT_EQ(ranks_sharing_cores(unbound, 3, 1, 0), 3);
+  EXPECT_EQ(ranks_sharing_cores(unbound, 3, 1, 2), 3);
+  const uint64_t bound[] = {0x0F, 0xF0, 0x0F, 0xF0};  // 2 sockets of 4 cores, 2 ranks on each
+  EXPECT_EQ(ranks_sharing_cores(bound, 4, 1, 0), 2);
+  EXPECT_EQ(ranks_sharing_cores(bound, 4, 1, 1), 2);
+  const uint64_t per_core[] = {0x1, 0x0, 0x0, 0x1};  // 2 words per rank: core 0, core 64
+  EXPECT_EQ(ranks_sharing_cores(per_core, 2, 2, 0), 1);
+  EXPECT_EQ(ranks_sharing_cores(per_core, 2, 2, 1), 1);
+  const uint64_t empty[] = {0x0, 0x3};  // a rank with no mask still counts itself
+  EXPECT_EQ(ranks_sharing_cores(empty, 2, 1, 0), 1);
+}
+
+TEST(Threads, OversubscriptionIsThreadsTimesSharingRanksOverTheCores) {
   using weft::par::oversubscribes;
-  EXPECT_FALSE(oversubscribes(1, 2, 2, 2));
-  EXPECT_TRUE(oversubscribes(2, 2, 2, 2));   // 2 ranks x 2 threads on 2 cores
-  EXPECT_FALSE(oversubscribes(8, 16, 16, 2));
-  EXPECT_TRUE(oversubscribes(9, 16, 16, 2));
-  EXPECT_FALSE(oversubscribes(4, 4, 16, 4));  // bound to 4 cores: 4 threads fit
-  EXPECT_TRUE(oversubscribes(5, 4, 16, 4));
+  EXPECT_FALSE(oversubscribes(1, 2, 2));
+  EXPECT_TRUE(oversubscribes(2, 2, 2));  // 2 ranks x 2 threads on 2 cores
+  EXPECT_FALSE(oversubscribes(8, 16, 2));
+  EXPECT_TRUE(oversubscribes(9, 16, 2));
+  EXPECT_FALSE(oversubscribes(4, 4, 1));  // bound to 4 cores of its own: 4 threads fit
+  EXPECT_TRUE(oversubscribes(5, 4, 1));
 }
 
 }  // namespace
