@@ -67,9 +67,9 @@ int resolve_threads(Session& s, int requested) {
     threads = std::getenv("OMP_NUM_THREADS") ? 0 : fair;
   } else if (s.comm->rank() == 0 && par::oversubscribes(requested, l.cores, l.core_sharers)) {
     std::fprintf(stderr,
-                 "warning: --threads %d on each of the %d ranks sharing %d cores on %s oversubscribes them: the "
+                 "warning: --threads %d on each of the %d ranks sharing %d core%s on %s oversubscribes them: the "
                  "ranks slow each other down; --threads 0 gives each rank %d\n",
-                 requested, l.core_sharers, l.cores, l.host.c_str(), fair);
+                 requested, l.core_sharers, l.cores, l.cores == 1 ? "" : "s", l.host.c_str(), fair);
   }
   s.launch.threads = threads;
   return threads;

@@ -178,7 +178,7 @@ TEST_F(WatchdogMpi, DefaultThreadsShareTheNodeAndOversubscriptionWarns) {
   r = sh(mpirun(2) + train(dir_ + "/threads_many", "--steps 1 --threads " + std::to_string(many)));
   ASSERT_EQ(r.code, 0) << r.out;
   const std::string warning = "warning: --threads " + std::to_string(many) + " on each of the 2 ranks sharing " +
-                              std::to_string(cores) + " cores on ";
+                              std::to_string(cores) + (cores == 1 ? " core on " : " cores on ");
   ASSERT_NE(r.out.find(warning), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(warning), r.out.rfind(warning)) << "rank 0 alone warns:\n" << r.out;
   EXPECT_NE(r.out.find("--threads 0 gives each rank " + std::to_string(fair)), std::string::npos) << r.out;
