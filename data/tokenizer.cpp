@@ -44,7 +44,9 @@ class ByteTokenizer final : public Tokenizer {
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const std::string& path) : path_(path) {
-    WEFT_CHECK(fs::exists(path), "[tokenizer] SentencePiece model '", path, "' does not exist");
+    std::error_code ec;  // a name the OS refuses (too long: found by fuzz_tokenizer) is a message, not a throw
+    WEFT_CHECK(fs::exists(path, ec), "[tokenizer] SentencePiece model '", path, "' does not exist",
+               ec ? " (" + ec.message() + ")" : std::string());
     auto st = sp_.Load(path);
     WEFT_CHECK(st.ok(), "[tokenizer] cannot load SentencePiece model '", path, "': ", st.ToString());
     WEFT_CHECK(sp_.eos_id() >= 0, "[tokenizer] SentencePiece model '", path,

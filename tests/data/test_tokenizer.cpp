@@ -151,6 +151,10 @@ TEST(TokenizerDescription, LoadsByteAndSentencePieceFromADataFolder) {
   expect_error([&] { load_tokenizer(data); }, {"needs a model file name"});
   test::write_text(data + "/tokenizer.txt", "\n# nothing\n");
   expect_error([&] { load_tokenizer(data); }, {"names no tokenizer"});
+  // Found by tests/fuzz/fuzz_tokenizer: a model name the OS refuses escaped as std::filesystem_error (exit 1,
+  // "fatal: filesystem error"); now a weft::Error naming the file.
+  test::write_text(data + "/tokenizer.txt", "sentencepiece " + std::string(300, 'm') + ".model\n");
+  expect_error([&] { load_tokenizer(data); }, {std::string(300, 'm'), "does not exist", "File name too long"});
   // A model trained elsewhere is copied in, so the folder is self-contained.
   train_sentencepiece(story_corpus(dir, 300), dir / "elsewhere", 400);
   save_tokenizer_description(*load_sentencepiece(dir / "elsewhere.model"), data);
