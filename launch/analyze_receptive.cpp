@@ -194,7 +194,7 @@ int analyze_receptive_field(const std::vector<std::string>& args) {
       ("lengths", po::value<std::string>()->required(), "window lengths L, comma-separated (128,256,512)")
       ("out", po::value<std::string>()->required(), "HDF5 file to write (/length_<L>/g_hat, cumulative)")
       ("sequences", po::value<int64_t>()->default_value(32), "windows S per length")
-      ("threshold", po::value<double>()->default_value(0.99), "receptive field: the smallest k with C(k) >= this")
+      ("threshold", real_value(0.99), "receptive field: the smallest k with C(k) >= this")
       ("data", po::value<std::string>()->default_value(""), "data folder (default: the one trained on)")
       ("seed", po::value<uint64_t>()->default_value(1), "window draw")
       ("plot", po::value<std::string>()->default_value(""), "also write C(k) against k (log k) as an SVG")

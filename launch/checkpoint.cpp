@@ -261,6 +261,8 @@ std::string save_checkpoint(const std::string& run_dir, const ParamStore& store,
         std::string n = e.path().filename().string();
         if (e.is_directory() && n.rfind("step_", 0) == 0 && n.find(".tmp") == std::string::npos)
           steps.push_back(std::stoll(n.substr(5)));
+      // Only this run's history: a folder past the step just saved (none after prepare_resume) is never pruned.
+      steps.erase(std::remove_if(steps.begin(), steps.end(), [&](int64_t s) { return s > state.step; }), steps.end());
       }
       std::sort(steps.begin(), steps.end());
       for (int64_t s : checkpoints_to_remove(steps, keep, keep_log_spaced_every)) fs::remove_all(dir + "/" + step_name(s));
@@ -285,26 +287,6 @@ std::vector<int64_t> checkpoints_to_remove(const std::vector<int64_t>& steps, in
   for (size_t i = 0; i < steps.size(); ++i)
     if (!kept[i]) remove.push_back(steps[i]);
   return remove;
-}
-
-std::string resolve_checkpoint(const std::string& run_dir, const std::string& resume) {
-  if (resume.empty()) return "";
-  if (resume != "latest" && resume != "auto") {
-    WEFT_CHECK(fs::exists(resume), "--resume: checkpoint '", resume, "' does not exist");
-    return resume;
-  }
-  const std::string latest = run_dir + "/checkpoints/latest";
-  if (!fs::exists(latest)) {
-    WEFT_CHECK(resume == "auto", "--resume latest: '", latest, "' does not exist (no checkpoint saved yet)");
-    return "";
-  }
-  std::ifstream in(latest);
-  std::string name;
-  in >> name;
-  const std::string path = run_dir + "/checkpoints/" + name;
-  WEFT_CHECK(!name.empty() && fs::exists(path), "[checkpoint] '", latest, "' points at '", name,
-             "', which does not exist");
-  return path;
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "data/tokenizer.h"
+#include "launch/resume.h"
 #include "models/model.h"
 #include "parallel/comm.h"
 #include "runtime/param_store.h"
@@ -69,9 +70,7 @@ std::string save_checkpoint(const std::string& run_dir, const ParamStore& store,
 // 2^k x log_spaced_every (k = 0, 1, ...), so curves over training keep log-spaced checkpoints.
 std::vector<int64_t> checkpoints_to_remove(const std::vector<int64_t>& steps, int64_t keep, int64_t log_spaced_every);
 
-// Resolves --resume: "" (no resume), "latest", "auto" (latest if it exists, else ""), or a path.
-// Throws naming the file when "latest" is requested but missing or points at a missing folder.
-std::string resolve_checkpoint(const std::string& run_dir, const std::string& resume);
+// resolve_checkpoint (which checkpoint --resume or a run folder means): launch/resume.h.
 
 // Reads the metadata (model name, configuration) of a checkpoint folder.
 CheckpointMeta read_checkpoint_meta(const std::string& path);

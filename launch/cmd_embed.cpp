@@ -102,7 +102,7 @@ int cmd_embed(const std::vector<std::string>& args) {
       ("data", po::value<std::string>()->default_value(""), "data folder whose tokenizer to use (default: trained on)")
       ("query-field", po::value<std::string>()->default_value("summary"), "JSON string field of the query")
       ("document-field", po::value<std::string>()->default_value("story"), "JSON string field of the document")
-      ("val-fraction", po::value<double>()->default_value(0.0),
+      ("val-fraction", real_value(0.0),
        "share of the pairs WITHOUT a \"split\" field that become val (the others are train)")
       ("tap", po::value<std::string>()->default_value(""),
        "tap to read (default: \"final\" where the model has it, else its last block's output)")

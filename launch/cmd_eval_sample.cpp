@@ -56,9 +56,7 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   const DType compute = parse_compute_dtype(dtype_flag, dev);
   std::string path = checkpoint_flag;
   if (std::filesystem::is_directory(path + "/checkpoints")) {  // a run folder: its latest checkpoint
-    if (!std::filesystem::exists(path + "/checkpoints/latest"))
-      throw UsageError("--checkpoint: run folder '" + checkpoint_flag + "' holds no checkpoint yet");
-    path = resolve_checkpoint(path, "latest");
+    path = resolve_checkpoint(path, "latest", "--checkpoint");  // the newest that verifies
   }
   WEFT_CHECK(std::filesystem::exists(path), "--checkpoint: '", checkpoint_flag, "' does not exist");
   if (std::filesystem::is_directory(path) && !std::filesystem::exists(path + "/manifest.txt"))
@@ -181,7 +179,7 @@ int cmd_sample(const std::vector<std::string>& args) {
       ("data", po::value<std::string>()->default_value(""), "data folder whose tokenizer to use (default: trained on)")
       ("prompt", po::value<std::string>()->default_value(""), "text to continue")
       ("max-new-tokens", po::value<int64_t>()->default_value(200), "tokens to generate")
-      ("temperature", po::value<double>()->default_value(0.8), "softmax temperature (0: greedy)")
+      ("temperature", real_value(0.8), "softmax temperature (0: greedy)")
       ("top-k", po::value<int64_t>()->default_value(40), "sample among the k most likely (0: all)")
       ("seed", po::value<uint64_t>()->default_value(1), "sampling seed");
   add_device_options(set, "sample");

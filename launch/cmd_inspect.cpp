@@ -58,6 +58,11 @@ int cmd_inspect(const std::vector<std::string>& args) {
   std::printf("model %s | step %lld | tokens seen %lld | samples consumed %lld | %s | weft %s\n",
               f.attr_string("model").c_str(), (long long)f.attr_int("step"), (long long)f.attr_int("tokens_seen"),
               (long long)f.attr_int("consumed_samples"), best_text, f.attr_string("weft_version").c_str());
+  if (f.has_attr("tokenizer_kind"))  // the identity eval, sample and --resume check a data folder against
+    std::printf("tokenizer %s | %lld pieces | hash %s\n", f.attr_string("tokenizer_kind").c_str(),
+                (long long)f.attr_int("tokenizer_vocab_size"), f.attr_string("tokenizer_hash").c_str());
+  else
+    std::printf("tokenizer not recorded (a checkpoint of an older weft)\n");
   std::printf("\nconfiguration:\n%s\n", f.attr_string("config").c_str());
   std::printf("%-44s %-16s %-5s %12s\n", "tensor", "shape", "dtype", "L2 norm");
   for (const std::string& name : r.dataset_names())

@@ -1,7 +1,9 @@
 // weft train: builds the model from [model] flags (or from the checkpoint when resuming), prints and
 // saves the effective configuration, and runs the Trainer.
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -50,6 +52,48 @@ void merge_pack(po::variables_map& vm, const std::string& stored_ini, const std:
   vm.at("pack").value() = boost::any(stored);
 }
 
+// --out: created and writable before anything else happens (exit 2 naming the flag, not a filesystem error later).
+void ensure_run_folder(const std::string& out) {
+  std::error_code ec;
+  std::filesystem::create_directories(out, ec);
+  if (ec) throw UsageError("--out " + out + ": cannot create the run folder (" + ec.message() + ")");
+  const std::string probe = out + "/.weft_write_probe";
+  std::FILE* f = std::fopen(probe.c_str(), "w");
+  if (!f) throw UsageError("--out " + out + ": the run folder is not writable (" + std::strerror(errno) + ")");
+  std::fclose(f);
+  std::filesystem::remove(probe, ec);
+}
+
+// config.ini replaced whole or not at all: a full disk is an error naming the file, never a 0-byte config.
+void write_config(const std::string& out, const std::string& ini) {
+  const std::string path = out + "/config.ini", tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << ini;
+    f.close();
+    if (!f.good()) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      WEFT_FAIL("writing '", path, "' failed (disk full?); nothing was trained");
+    }
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+// Resuming with another global batch (ranks x --batch-size x --grad-accum): allowed, and said how it continues.
+void note_global_batch(const po::variables_map& vm, const std::string& stored_ini, int stored_world, int world,
+                       const std::string& path) {
+  auto train = ini_section(stored_ini, "train");
+  if (!train.count("batch-size") || !train.count("grad-accum")) return;
+  const int64_t before = std::stoll(train["batch-size"]) * std::stoll(train["grad-accum"]) * stored_world;
+  const int64_t now = get<int64_t>(vm, "batch-size") * get<int64_t>(vm, "grad-accum") * world;
+  if (before == now) return;
+  std::printf("note: the global batch changes from %lld sequences (%d ranks in %s) to %lld: the data continues "
+              "from the checkpoint's sample cursor (no sample repeated or skipped), steps from here count batches of "
+              "the new size, and the learning-rate schedule continues by step\n",
+              static_cast<long long>(before), stored_world, path.c_str(), static_cast<long long>(now));
+}
+
 // --vocab-size against the tokenizer of --data: smaller cannot hold its ids (exit 2); larger adds ids no token
 // uses (a note); 0 takes the tokenizer's.
 void check_vocab_size(const po::variables_map& vm, const data::Tokenizer& tok, const std::string& data, bool note) {
@@ -95,12 +139,15 @@ int cmd_train(const std::vector<std::string>& args) {
     TrainOptions opt = train_options(vm);
     session.watchdog->set_timeout(opt.collective_timeout);
     opt.threads = resolve_threads(session, opt.threads);
-    std::string resume = resolve_checkpoint(opt.out, opt.resume);
+    if (comm.rank() == 0) ensure_run_folder(opt.out);
+    // The checkpoint to continue from (rank 0 examines the folder; launch/resume.h): the newest that verifies.
+    const std::string resume = prepare_resume(opt.out, opt.resume, opt.restart, comm);
     data::TokenizerIdentity resumed_tokenizer;  // the checkpoint's record, checked against --data below
     if (!resume.empty()) {
       const CheckpointMeta stored_meta = read_checkpoint_meta(resume);
       resumed_tokenizer = stored_meta.tokenizer;
       const std::string& stored_ini = stored_meta.config_ini;
+      if (comm.rank() == 0) note_global_batch(vm, stored_ini, stored_meta.world_size, comm.size(), resume);
       auto stored = ini_section(stored_ini, "model");
       const std::string stored_model = stored.count("model") ? stored["model"] : chosen_model({});
       if (stored_model != get<std::string>(vm, "model")) {  // flags of the checkpoint's family
@@ -127,11 +174,12 @@ int cmd_train(const std::vector<std::string>& args) {
                   "`weft prepare --val-fraction F` (default 0.05) writes one\n", opt.data.c_str());
     auto model = make_model(vm);
     const std::string ini = set->effective_ini(vm);
+    const std::string layout = comm.size() > 1 ? par::describe_layout(comm, session.launch) : "";
     if (comm.rank() == 0) {
       std::printf("weft %s | %s\n", weft_version().c_str(), session.launch.describe().c_str());
+      if (!layout.empty()) std::printf("%s\n", layout.c_str());
       std::printf("effective configuration:\n%s", ini.c_str());
-      std::filesystem::create_directories(opt.out);
-      std::ofstream(opt.out + "/config.ini") << ini;
+      write_config(opt.out, ini);
     }
     CheckpointMeta meta{get<std::string>(vm, "model"), ini, weft_version(), comm.size()};
     meta.tokenizer = data::tokenizer_identity(*tok);
@@ -144,7 +192,9 @@ int cmd_train(const std::vector<std::string>& args) {
     double val = trainer.run();
     if (trainer.stopped()) return kExitStopped;
     if (trainer.gave_up()) return kExitSkippedSteps;  // saved after --max-skipped-steps skips (launch/step_guard.h)
-    if (comm.rank() == 0 && std::isfinite(val)) std::printf("final val_loss %.4f\n", val);
+    if (comm.rank() == 0 && std::isfinite(val))
+      std::printf("final val_loss %.4f (the first %lld validation batches, as during training; `weft eval` scores the "
+                  "whole split)\n", val, static_cast<long long>(opt.eval_batches));
     return 0;
   });
 }

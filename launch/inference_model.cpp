@@ -14,7 +14,7 @@ void load_inference_model(InferenceModel& m, const std::string& checkpoint_flag,
                           DType compute) {
   std::string path = checkpoint_flag;
   if (!std::filesystem::exists(path)) throw UsageError("--checkpoint: '" + checkpoint_flag + "' does not exist");
-  if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest");  // a run folder
+  if (std::filesystem::is_directory(path + "/checkpoints")) path = resolve_checkpoint(path, "latest", "--checkpoint");  // a run folder
   m.path = path;
   m.meta = read_checkpoint_meta(path);
   m.model = make_model_from_ini(m.meta.config_ini, &m.seq_len);

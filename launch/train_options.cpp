@@ -51,16 +51,16 @@ void add_train_options(OptionSet& set) {
       ("steps", po::value<int64_t>()->default_value(1000), "optimizer steps")
       ("batch-size", po::value<int64_t>()->default_value(8), "sequences per micro-batch per rank")
       ("grad-accum", po::value<int64_t>()->default_value(1), "micro-batches per step")
-      ("lr", po::value<double>()->default_value(1e-3), "peak learning rate")
-      ("min-lr", po::value<double>()->default_value(1e-4), "final learning rate")
+      ("lr", real_value(1e-3), "peak learning rate")
+      ("min-lr", real_value(1e-4), "final learning rate")
       ("warmup", po::value<int64_t>()->default_value(100), "linear warmup steps")
       ("schedule", po::value<std::string>()->default_value("cosine"), "cosine | linear | constant")
       ("decay-steps", po::value<int64_t>()->default_value(0),
        "steps over which the LR decays (0: --steps); keep it fixed to stop early and resume bit-exactly")
-      ("weight-decay", po::value<double>()->default_value(0.1, "0.1"), "AdamW decoupled weight decay")
-      ("beta1", po::value<double>()->default_value(0.9, "0.9"), "AdamW beta1")
-      ("beta2", po::value<double>()->default_value(0.95), "AdamW beta2")
-      ("clip", po::value<double>()->default_value(1.0), "global gradient-norm clip (0: off)")
+      ("weight-decay", real_value(0.1), "AdamW decoupled weight decay")
+      ("beta1", real_value(0.9), "AdamW beta1")
+      ("beta2", real_value(0.95), "AdamW beta2")
+      ("clip", real_value(1.0), "global gradient-norm clip (0: off)")
       ("seed", po::value<uint64_t>()->default_value(1337), "seed of initialisation, data order and dropout")
       ("eval-every", po::value<int64_t>()->default_value(100), "steps between validation runs (0: only at the end)")
       ("eval-batches", po::value<int64_t>()->default_value(20), "validation batches per evaluation")
@@ -72,7 +72,7 @@ void add_train_options(OptionSet& set) {
       ("expert-parallel", po::value<int>()->default_value(1),
        "E: split the experts of every MoE module over E consecutive ranks (world = E x data-parallel D; "
        "E divides the world and the experts; not with --zero 1)")
-      ("bucket-mb", po::value<double>()->default_value(25.0), "gradient all-reduce bucket size in MiB");
+      ("bucket-mb", real_value(25.0), "gradient all-reduce bucket size in MiB");
   add_device_options(set, "train");
   set.group("checkpoint").add_options()
       ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
@@ -81,10 +81,15 @@ void add_train_options(OptionSet& set) {
       ("keep-log-spaced", po::bool_switch(),
        "besides the last --keep-checkpoints, keep the first checkpoint at or after each step 2^k x --save-every "
        "(curves over training)")
-      ("resume", po::value<std::string>()->default_value(""), "PATH | latest | auto (latest if it exists)")
+      ("resume", po::value<std::string>()->default_value(""),
+       "PATH | latest | auto: continue from the newest checkpoint of --out that verifies (auto: or start fresh when "
+       "there is none); checkpoints that fail verification are skipped and named")
+      ("restart", po::bool_switch(),
+       "start over at step 0 in an --out that holds checkpoints: they and metrics.jsonl move to OUT/previous_<k>/")
       ("init-from", po::value<std::string>()->default_value(""),
        "RUN: start from the parameters of RUN's latest checkpoint that match this model by name and shape (the "
        "rest initialised as usual; step and optimizer fresh); ignored when the run resumes its own checkpoint");
+  set.one_shot("restart");  // acts once: a re-fed config.ini must not move the run aside again
   set.group("faults").add_options()
       ("max-skipped-steps", po::value<int64_t>()->default_value(5),
        "K: a non-finite loss or gradient norm (or a --spike-guard spike) skips the update; after K consecutive "
@@ -142,6 +147,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.keep_checkpoints = get<int64_t>(vm, "keep-checkpoints");
   o.keep_log_spaced = vm["keep-log-spaced"].as<bool>();
   o.resume = get<std::string>(vm, "resume");
+  o.restart = get<bool>(vm, "restart");
   o.init_from = get<std::string>(vm, "init-from");
   o.max_skipped_steps = get<int64_t>(vm, "max-skipped-steps");
   o.spike_guard = get<double>(vm, "spike-guard");

@@ -32,7 +32,8 @@ struct TrainOptions {
   int64_t save_every = 0, keep_checkpoints = 3;
   bool keep_log_spaced = false;  // also keep the first checkpoint at or after each 2^k x save_every
   bool save_on_exit = true;
-  std::string resume;  // "", PATH, "latest" or "auto"
+  std::string resume;  // "", PATH, "latest" or "auto" (launch/resume.h)
+  bool restart = false;  // --restart: start over, moving the folder's checkpoints aside
   std::string init_from;  // --init-from RUN: matching parameters of RUN's latest checkpoint (a fresh run only)
   // Numeric faults (launch/step_guard.h): consecutive skipped updates that end the run (0: never), the loss-spike
   // guard (0: off) and its window; testing: steps whose loss is made NaN / a spike on rank 0.

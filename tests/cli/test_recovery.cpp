@@ -208,6 +208,7 @@ TEST_F(Recovery, InspectBeforeAnyValidationSaysSo) {
   Result r = sh(weft() + " inspect " + run);
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_TRUE(has(r.out, "best val loss - (no validation yet)")) << r.out;
+  EXPECT_TRUE(has(r.out, "tokenizer byte | 257 pieces | hash ")) << r.out;
   EXPECT_FALSE(has(r.out, "00000000000000000000")) << r.out;
 }
 
