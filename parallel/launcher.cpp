@@ -56,6 +56,27 @@ std::string LaunchInfo::describe() const {
   return s;
 }
 
+std::string describe_layout(Communicator& world, const LaunchInfo& self) {
+  constexpr int kHostInts = 16;  // host names up to 63 bytes (longer ones are cut)
+  constexpr int kInts = kHostInts + 1;
+  int32_t mine[kInts] = {0};
+  std::memcpy(mine, self.host.data(), std::min<size_t>(self.host.size(), kHostInts * 4 - 1));
+  mine[kHostInts] = self.local_rank;
+  std::vector<int32_t> all(static_cast<size_t>(kInts) * world.size());
+  world.all_gather(mine, all.data(), kInts, DType::i32);
+  std::vector<std::pair<std::string, std::string>> nodes;  // host -> "rank/local ..."
+  for (int r = 0; r < world.size(); ++r) {
+    const int32_t* row = all.data() + static_cast<size_t>(kInts) * r;
+    const std::string host(reinterpret_cast<const char*>(row), strnlen(reinterpret_cast<const char*>(row), kHostInts * 4));
+    auto it = std::find_if(nodes.begin(), nodes.end(), [&](const auto& n) { return n.first == host; });
+    if (it == nodes.end()) it = nodes.insert(nodes.end(), {host, ""});
+    it->second += " " + std::to_string(r) + "/" + std::to_string(row[kHostInts]);
+  }
+  std::string s = "ranks by node (rank/local rank):";
+  for (size_t i = 0; i < nodes.size(); ++i) s += (i ? "; " : " ") + nodes[i].first + nodes[i].second;
+  return s;
+}
+
 int default_threads(int cores, int core_sharers) { return std::max(1, cores / std::max(1, core_sharers)); }
 
 bool oversubscribes(int threads, int cores, int core_sharers) {

@@ -24,6 +24,10 @@ struct LaunchInfo {
   std::string describe() const;
 };
 
+// Where every rank runs, gathered from all ranks (a collective: every rank calls it), one part per node in
+// order of first rank: "ranks by node (rank/local rank): node01 0/0 1/1; node02 2/0 3/1".
+std::string describe_layout(Communicator& world, const LaunchInfo& self);
+
 using Environment = std::map<std::string, std::string>;
 Environment current_environment();
 
