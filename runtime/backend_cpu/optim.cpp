@@ -1,5 +1,7 @@
-// CPU optimizer kernels: the AdamW update over a flat range and a deterministic sum of squares
-// (fixed-size chunks summed in order, so the global norm does not depend on the thread count).
+// CPU optimizer kernels: the AdamW update over a flat range (one decay value, or per-element decay by a
+// table of ranges: the multi-tensor form AdamW::step uses) and a deterministic sum of squares (fixed-size
+// chunks summed in order, so the global norm does not depend on the thread count).
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -19,6 +21,38 @@ void adamw_update(Exec& ex, DType dt, void* param, void* m, void* v, const void*
     const T* g = static_cast<const T*>(grad);
 #pragma omp parallel for num_threads(threads_for(ex, n))
     for (int64_t i = 0; i < n; ++i) adamw_element<T, T>(p[i], mp[i], vp[i], g[i], h);
+  });
+}
+
+void adamw_update_ranges(Exec& ex, DType dt, void* param, void* m, void* v, const void* grad, int64_t n,
+                         const int64_t* decay_ranges, int64_t R, float lr, float beta1, float beta2, float eps,
+                         float weight_decay, float bias_correction1, float bias_correction2, float grad_scale) {
+  for (int64_t r = 0; r < R; ++r)
+    WEFT_CHECK(0 <= decay_ranges[2 * r] && decay_ranges[2 * r] <= decay_ranges[2 * r + 1] &&
+                   decay_ranges[2 * r + 1] <= n && (r == 0 || decay_ranges[2 * r - 1] <= decay_ranges[2 * r]),
+               "[cpu::adamw_update_ranges] decay range ", r, " is not sorted, disjoint and inside [0, ", n, ")");
+  const AdamWHyper decay{lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale};
+  AdamWHyper plain = decay;
+  plain.weight_decay = 0.0f;
+  dispatch_float(dt, "adamw_update_ranges", [&](auto tag) {
+    using T = decltype(tag);  // state has the parameters' type on the CPU (f32 or f64)
+    T *p = static_cast<T*>(param), *mp = static_cast<T*>(m), *vp = static_cast<T*>(v);
+    const T* g = static_cast<const T*>(grad);
+    // Chunks of the flat range; each walks its runs of equal decay (the result does not depend on the
+    // chunking: every element sees the same formula and decay value).
+    const int64_t chunk = 1 << 14, nchunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for num_threads(threads_for(ex, n))
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const int64_t hi = std::min(n, (c + 1) * chunk);
+      int64_t r = adamw_range_after(decay_ranges, R, c * chunk);
+      for (int64_t i = c * chunk; i < hi;) {
+        while (r < R && decay_ranges[2 * r + 1] <= i) ++r;
+        const bool decays = r < R && decay_ranges[2 * r] <= i;
+        const int64_t run_end = std::min(hi, decays ? decay_ranges[2 * r + 1] : r < R ? decay_ranges[2 * r] : hi);
+        const AdamWHyper& h = decays ? decay : plain;
+        for (; i < run_end; ++i) adamw_element<T, T>(p[i], mp[i], vp[i], g[i], h);
+      }
+    }
   });
 }
 

@@ -1,6 +1,7 @@
 // CUDA optimizer kernels: the AdamW update over a flat range of the parameter buffer (one launch for the
-// whole range, the per-element formula of runtime/math/adamw.h) and the sum of squares behind the global
-// gradient norm. Parameters and gradients are f32 or bf16; the moments m, v are always f32.
+// whole range, the per-element formula of runtime/math/adamw.h; adamw_update_ranges takes each element's
+// decay from a device table of ranges, so one launch covers every parameter) and the sum of squares behind
+// the global gradient norm. Parameters and gradients are f32 or bf16; the moments m, v are always f32.
 // sum_squares is deterministic: the grid is a function of n alone, each thread sums its grid-stride
 // elements in order, blocks reduce in a fixed tree, and one block adds the per-block partials in order
 // (no atomics). It is the one kernel here that synchronizes: its result is a host double.
@@ -26,6 +27,32 @@ __global__ void adamw_kernel(T* param, float* m, float* v, const T* grad, int64_
     load_vec<W>(g, grad, i);
 #pragma unroll
     for (int k = 0; k < W; ++k) adamw_element<float, float>(p[k], mv[k], vv[k], g[k], h);
+    store_vec<W>(param, i, p);
+    store_vec<W>(m, i, mv);
+    store_vec<W>(v, i, vv);
+  });
+}
+
+// ---- multi-tensor AdamW: one launch over the flat range; each element's decay comes from the range
+// table (a binary search per pack, then a forward walk: a pack may straddle a range boundary).
+template <class T, int V>
+__global__ void adamw_ranges_kernel(T* param, float* m, float* v, const T* grad, int64_t n, const int64_t* ranges,
+                                    int64_t R, AdamWHyper h) {
+  vec_for<V>(n, [&](int64_t i, auto w) {
+    constexpr int W = decltype(w)::value;
+    float p[W], mv[W], vv[W], g[W];
+    load_vec<W>(p, param, i);
+    load_vec<W>(mv, m, i);
+    load_vec<W>(vv, v, i);
+    load_vec<W>(g, grad, i);
+    int64_t r = adamw_range_after(ranges, R, i);
+#pragma unroll
+    for (int k = 0; k < W; ++k) {
+      while (r < R && ranges[2 * r + 1] <= i + k) ++r;
+      AdamWHyper hk = h;
+      if (!(r < R && ranges[2 * r] <= i + k)) hk.weight_decay = 0.0f;
+      adamw_element<float, float>(p[k], mv[k], vv[k], g[k], hk);
+    }
     store_vec<W>(param, i, p);
     store_vec<W>(m, i, mv);
     store_vec<W>(v, i, vv);
@@ -93,6 +120,26 @@ void adamw_update(Exec& ex, DType dt, void* param, void* m, void* v, const void*
       adamw_kernel<T, 1><<<blocks_for(n), kThreads, 0, stream_of(ex)>>>(p, mp, vp, g, n, h);
   });
   CUDA_CHECK_LAUNCH("adamw_update");
+}
+
+void adamw_update_ranges(Exec& ex, DType dt, void* param, void* m, void* v, const void* grad, int64_t n,
+                         const int64_t* decay_ranges, int64_t R, float lr, float beta1, float beta2, float eps,
+                         float weight_decay, float bias_correction1, float bias_correction2, float grad_scale) {
+  if (n == 0) return;
+  WEFT_CHECK(R == 0 || decay_ranges, "[cuda::adamw_update_ranges] ", R, " decay ranges but no table");
+  const AdamWHyper h{lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, grad_scale};
+  dispatch_float(dt, "adamw_update_ranges", [&](auto tag) {
+    using T = decltype(tag);
+    T* p = static_cast<T*>(param);
+    const T* g = static_cast<const T*>(grad);
+    float *mp = static_cast<float*>(m), *vp = static_cast<float*>(v);
+    constexpr int V = kAdamVec;
+    if (all_aligned(V * sizeof(T), p, g) && all_aligned(V * sizeof(float), mp, vp))
+      adamw_ranges_kernel<T, V><<<blocks_for(n / V), kThreads, 0, stream_of(ex)>>>(p, mp, vp, g, n, decay_ranges, R, h);
+    else
+      adamw_ranges_kernel<T, 1><<<blocks_for(n), kThreads, 0, stream_of(ex)>>>(p, mp, vp, g, n, decay_ranges, R, h);
+  });
+  CUDA_CHECK_LAUNCH("adamw_update_ranges");
 }
 
 void sum_squares(Exec& ex, DType dt, double* out, const void* x, int64_t n) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #include "runtime/math/hd.h"
 
@@ -24,6 +25,22 @@ WEFT_HD void adamw_element(P& p, S& m, S& v, S grad, const AdamWHyper& h) {
   S mhat = m / static_cast<S>(h.bias_correction1), vhat = v / static_cast<S>(h.bias_correction2);
   pv -= static_cast<S>(h.lr) * mhat / (sqrt(vhat) + static_cast<S>(h.eps));
   p = static_cast<P>(pv);
+}
+
+// Multi-tensor AdamW's decay table: ranges (R, 2) = sorted, disjoint [begin, end) pairs. Returns the first
+// range whose end is past i (R if none); element i decays iff that range also begins at or before i.
+WEFT_HD int64_t adamw_range_after(const int64_t* ranges, int64_t R, int64_t i) {
+  int64_t r = 0, len = R;
+  while (len > 0) {
+    const int64_t half = len / 2;
+    if (ranges[2 * (r + half) + 1] <= i) {
+      r += half + 1;
+      len -= half + 1;
+    } else {
+      len = half;
+    }
+  }
+  return r;
 }
 
 }  // namespace weft

@@ -2,9 +2,12 @@
 // set: matrices and embeddings, not norms or biases), bias-corrected moments held in two flat buffers
 // laid out like the store. With a range [begin, end) of the flat layout (ZeRO-1), the moments cover only
 // that shard and step() updates only it; checkpoints address the moments by parameter name.
+// step() is one kernel launch over the whole range (multi-tensor AdamW): the decayed elements are given
+// by a table of [begin, end) ranges built once from the parameters' flags (on the store's device).
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "runtime/exec.h"
 #include "runtime/memory.h"
@@ -33,11 +36,15 @@ class AdamW {
   const Tensor& m() const { return m_.tensor(); }  // (end - begin)
   const Tensor& v() const { return v_.tensor(); }
   const AdamWConfig& config() const { return cfg_; }
+  // The decayed elements, relative to begin(): sorted, disjoint [begin, end) pairs, on the host.
+  const std::vector<int64_t>& decay_ranges() const { return decay_ranges_; }
 
  private:
   AdamWConfig cfg_;
   int64_t begin_, end_;
   OwnedTensor m_, v_;
+  std::vector<int64_t> decay_ranges_;  // (R, 2) on the host
+  OwnedTensor decay_table_;            // (R, 2) i64 on the store's device (empty when R = 0)
   int64_t t_ = 0;
 };
 

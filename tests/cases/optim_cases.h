@@ -1,8 +1,12 @@
 // The optim family's cases: adamw_update (f32 moments; f32 or bf16 parameters and gradients) with and
 // without weight decay, scaled (clipped) gradients, one element, lengths around the 4- / 8-wide packs, a
 // length past a block, a million elements, aligned and misaligned; sum_squares (the gradient norm) of
-// nothing, one element, lengths around a block of 256, lengths past one sweep of the capped grid.
+// nothing, one element, lengths around a block of 256, lengths past one sweep of the capped grid. The
+// AdamW cases also run adamw_update_ranges (multi-tensor AdamW) with the table of decay_ranges_for(n).
 #pragma once
+
+#include <algorithm>
+#include <vector>
 
 #include "tests/cases/case_table.h"
 
@@ -33,6 +37,19 @@ inline std::string describe(const AdamCase& c) {
   return format("n %ld wd %ld%% grad scale %ld%%", c.n, long(c.weight_decay * 100 + 0.5f),
                 long(c.grad_scale * 100 + 0.5f)) +
          misaligned_tag(c.shift);
+}
+
+// Multi-tensor AdamW's decay table for a case of length n: runs that decay and gaps that do not, their
+// lengths growing threefold ([1, 6), [9, 24), [33, 78), ...; the last one clipped to n), so boundaries fall
+// inside 4- and 8-wide packs and long ranges cross blocks. Element 0 never decays.
+inline std::vector<int64_t> decay_ranges_for(int64_t n) {
+  std::vector<int64_t> r;
+  for (int64_t begin = 1, len = 5; begin < n; len *= 3) {
+    r.push_back(begin);
+    r.push_back(std::min(n, begin + len));
+    begin += len + (len * 3) / 5;
+  }
+  return r;
 }
 
 struct SumSquaresCase {

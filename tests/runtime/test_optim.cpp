@@ -1,8 +1,12 @@
 // AdamW against a hand-written reference (torch.optim.AdamW semantics) for three steps, weight-decay
-// exclusion, global-norm clipping, and the learning-rate schedules at their key points.
+// exclusion, the multi-tensor launch against per-parameter launches (bit for bit), global-norm clipping,
+// and the learning-rate schedules at their key points.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <utility>
+#include <vector>
 
 #include "runtime/kernels.h"
 #include "runtime/optim/adamw.h"
@@ -64,6 +68,103 @@ TEST(AdamW, DecayOnlyWhereEnabled) {
   opt.step(ex, store, 0.1f);  // zero gradients: only decay moves parameters
   EXPECT_NEAR(store.value(w).ptr<float>()[0], 1.0f - 0.1f * 0.5f, 1e-7);
   EXPECT_EQ(store.value(n).ptr<float>()[0], 1.0f);
+}
+
+// Multi-tensor AdamW (one adamw_update_ranges launch over the range) against the per-parameter launches
+// AdamW::step made before: the same bits in values, m and v over the whole range, padding included,
+// for f32 and f64 stores with mixed decay flags (neighbours with equal flags, odd sizes), unsharded and on
+// ZeRO-1 shards whose edges cut parameters, over three steps with clipped gradients (parameters past the
+// CPU kernel's chunk of 2^14 elements, so runs cross chunk edges).
+template <class T>
+void expect_multi_tensor_matches_per_parameter(DType dt) {
+  auto make = [dt] {
+    ParamStore store(dt);
+    const struct { const char* name; int64_t n; bool decay; } params[] = {
+        {"wte", 20011, true}, {"wpe", 16, true}, {"ln1.w", 5, false}, {"ln1.b", 5, false}, {"attn.w", 61, true},
+        {"attn.b", 3, false}, {"mlp.w", 17000, true}, {"ln_f.w", 9, false}, {"head", 1, true}};
+    for (const auto& p : params) store.add(p.name, {p.n}, Init::Normal(0.5), p.decay);
+    store.finalize(4);
+    store.initialize(11);
+    return store;
+  };
+  const ParamStore probe = make();
+  const int64_t total = probe.total(), quarter = total / 4;
+  const std::pair<int64_t, int64_t> shards[] = {{0, total}, {0, quarter}, {quarter, 2 * quarter},
+                                                {3 * quarter, total}};
+  const optim::AdamWConfig cfg{1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f};
+  Exec ex = cpu_exec(2);
+  for (auto [begin, end] : shards) {
+    SCOPED_TRACE(testing::Message() << "range [" << begin << ", " << end << ")");
+    ParamStore fused = make(), per_param = make();
+    optim::AdamW opt(fused, cfg, begin, end);
+    const int64_t n = end - begin;
+    std::vector<T> m(n, T(0)), v(n, T(0));
+    for (int t = 1; t <= 3; ++t) {
+      OwnedTensor g = random_f64({total}, 100 + t, -2.0, 2.0);
+      for (int64_t i = 0; i < total; ++i) {  // padding keeps a zero gradient
+        bool in_param = false;
+        for (int id = 0; id < fused.size(); ++id)
+          in_param |= i >= fused.info(id).offset && i < fused.info(id).offset + fused.info(id).shape.numel();
+        fused.grads().ptr<T>()[i] = per_param.grads().ptr<T>()[i] = in_param ? T(g.ptr<double>()[i]) : T(0);
+      }
+      const float scale = 0.75f;
+      opt.step(ex, fused, cfg.lr, scale);
+      // The former AdamW::step: one adamw_update per parameter, its flag deciding the decay.
+      const float bc1 = static_cast<float>(1.0 - std::pow(double(cfg.beta1), double(t)));
+      const float bc2 = static_cast<float>(1.0 - std::pow(double(cfg.beta2), double(t)));
+      for (int id = 0; id < per_param.size(); ++id) {
+        const ParamInfo& info = per_param.info(id);
+        const int64_t lo = std::max(begin, info.offset), hi = std::min(end, info.offset + info.shape.numel());
+        if (lo >= hi) continue;
+        cpu::adamw_update(ex, dt, per_param.values().ptr<T>() + lo, m.data() + (lo - begin), v.data() + (lo - begin),
+                          per_param.grads().ptr<T>() + lo, hi - lo, cfg.lr, cfg.beta1, cfg.beta2, cfg.eps,
+                          info.weight_decay ? cfg.weight_decay : 0.0f, bc1, bc2, scale);
+      }
+    }
+    ASSERT_EQ(0, std::memcmp(fused.values().data, per_param.values().data, total * sizeof(T))) << "values";
+    ASSERT_EQ(0, std::memcmp(opt.m().data, m.data(), n * sizeof(T))) << "m";
+    ASSERT_EQ(0, std::memcmp(opt.v().data, v.data(), n * sizeof(T))) << "v";
+    // Not vacuous: the update moved the range, and the ranges exclude something inside it.
+    const ParamStore initial = make();
+    EXPECT_NE(0, std::memcmp(fused.values().ptr<T>() + begin, initial.values().ptr<T>() + begin, n * sizeof(T)));
+    ASSERT_FALSE(opt.decay_ranges().empty());
+  }
+}
+
+TEST(AdamW, MultiTensorMatchesPerParameterLaunchesF32) { expect_multi_tensor_matches_per_parameter<float>(DType::f32); }
+TEST(AdamW, MultiTensorMatchesPerParameterLaunchesF64) {
+  expect_multi_tensor_matches_per_parameter<double>(DType::f64);
+}
+
+// The table: decayed neighbours merged (the padding between them included), excluded parameters cut it,
+// clipped to a shard and relative to its start.
+TEST(AdamW, DecayRangesMergeNeighboursAndClipToTheShard) {
+  ParamStore store(DType::f32);
+  int a = store.add("a", {20}, Init::Zeros(), true);
+  int b = store.add("b", {3}, Init::Zeros(), true);
+  int c = store.add("c", {5}, Init::Zeros(), false);
+  int d = store.add("d", {7}, Init::Zeros(), true);
+  store.finalize();
+  const int64_t oa = store.info(a).offset, ob = store.info(b).offset, oc = store.info(c).offset,
+                od = store.info(d).offset;
+  ASSERT_LT(oa, ob);
+  ASSERT_LT(ob, oc);
+  ASSERT_LT(oc, od);
+  optim::AdamW whole(store, {});
+  EXPECT_EQ(whole.decay_ranges(), (std::vector<int64_t>{oa, ob + 3, od, od + 7}));
+  optim::AdamW shard(store, {}, oa + 10, od + 2);  // cuts a and d
+  EXPECT_EQ(shard.decay_ranges(), (std::vector<int64_t>{0, ob + 3 - (oa + 10), od - (oa + 10), od + 2 - (oa + 10)}));
+  optim::AdamW only_c(store, {}, oc, oc + 5);
+  EXPECT_TRUE(only_c.decay_ranges().empty());
+}
+
+TEST(AdamW, RangesKernelRejectsAnUnsortedTable) {
+  std::vector<float> p(10, 1.0f), m(10), v(10), g(10, 0.5f);
+  const int64_t bad[] = {4, 6, 2, 3};
+  Exec ex = cpu_exec(1);
+  EXPECT_THROW(cpu::adamw_update_ranges(ex, DType::f32, p.data(), m.data(), v.data(), g.data(), 10, bad, 2, 1e-3f,
+                                        0.9f, 0.95f, 1e-8f, 0.1f, 0.1f, 0.05f, 1.0f),
+               Error);
 }
 
 TEST(GradClip, NormAndScale) {

@@ -11,6 +11,7 @@ mutants=(
   "norm|bcast_reduce.cuh|for (int c = 0; c < chunks; ++c)|for (int c = 1; c < chunks; ++c)|column reduction drops chunk 0"
   "xent|xent.cu|if (c + k == t) acc[k] -= scale;|if (c == t) acc[k] -= scale;|xent target index inside a vector pack"
   "optim|optim.cu|__syncthreads();|/* barrier removed */|block_sum reads shared memory before the barrier"
+  "optim|optim.cu|      while (r < R && ranges[2 * r + 1] <= i + k) ++r;|      (void)0;|multi-tensor AdamW keeps a range past its end inside a pack"
   "layout|layout.cu|tile[r / D][cl * D + r % D]|tile[r / D][cl * D]|permute tile column"
   "index|index.cu|a.i < b.i)|a.i > b.i)|topk tie order"
   "index|index.cu|      for (int off = 16; off > 0; off /= 2) {|      if (best.i >= 0) for (int off = 16; off > 0; off /= 2) {|topk shuffles only in lanes with a candidate (divergent)"
