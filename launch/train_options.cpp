@@ -101,7 +101,10 @@ void add_train_options(OptionSet& set) {
       ("inject-nan-at", po::value<std::string>(),
        "testing: STEP[,STEP...]: rank 0 sees a NaN loss at these steps (the update must be skipped on every rank)")
       ("inject-spike-at", po::value<std::string>(),
-       "testing: STEP[,STEP...]: rank 0 sees the loss + 1000 at these steps (for --spike-guard)");
+       "testing: STEP[,STEP...]: rank 0 sees the loss + 1000 at these steps (for --spike-guard)")
+      ("sync-input", po::bool_switch(),
+       "testing: on CUDA, copy each micro-batch's token ids synchronously (default: pinned, double-buffered "
+       "copies on a side stream); the results are the same");
 }
 
 TrainOptions train_options(const po::variables_map& vm) {
@@ -157,6 +160,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   if (o.spike_window < StepGuard::kSpikeMinEntries)
     throw UsageError("--spike-window must be >= " + std::to_string(StepGuard::kSpikeMinEntries) + ", got " +
                      std::to_string(o.spike_window));
+  o.sync_input = get<bool>(vm, "sync-input");
   if (vm.count("inject-nan-at")) o.inject_nan_at = parse_step_list({get<std::string>(vm, "inject-nan-at")}, "inject-nan-at");
   if (vm.count("inject-spike-at"))
     o.inject_spike_at = parse_step_list({get<std::string>(vm, "inject-spike-at")}, "inject-spike-at");

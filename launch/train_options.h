@@ -41,6 +41,7 @@ struct TrainOptions {
   double spike_guard = 0.0;
   int64_t spike_window = 100;
   std::vector<int64_t> inject_nan_at, inject_spike_at;
+  bool sync_input = false;  // testing: CUDA token ids by synchronous copies instead of runtime/input_stager.h
 };
 
 void add_train_options(OptionSet& set);

@@ -47,8 +47,13 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
   const int world = comm_.size();
   par::Communicator* grad_comm = &comm_;  // gradients and ZeRO shards live where the parameters do
   if (ex.device == Device::cuda) {
-    dev_inputs_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
-    dev_targets_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
+    const size_t batch_bytes = static_cast<size_t>(opt_.batch_size * seq_len) * sizeof(int32_t);
+    if (opt_.sync_input) {
+      dev_inputs_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
+      dev_targets_ = OwnedTensor(DType::i32, {opt_.batch_size, seq_len}, Device::cuda);
+    } else {
+      input_stager_ = std::make_unique<InputStager>(ex, InputStager::bytes_for({batch_bytes, batch_bytes}));
+    }
     // Gradients and ZeRO shards are device buffers: NCCL across GPUs, device copies for one GPU.
     device_comm_ = world > 1 ? par::make_nccl_communicator(comm_, ex) : par::make_local_communicator(Device::cuda);
     grad_comm = device_comm_.get();
@@ -128,6 +133,12 @@ models::Batch Trainer::stage_batch(int64_t micro, float normalizer, const int64_
   if (!starts_.empty()) batch.starts = starts_.data() + micro * B;
   if (exec_.device() == Device::cpu) return batch;
   const size_t bytes = static_cast<size_t>(B * T_) * sizeof(int32_t);
+  if (input_stager_) {  // pinned, double-buffered, copied on a side stream while the previous micro-batch runs
+    const std::vector<void*> dev = input_stager_->upload({{inputs.data, bytes}, {targets.data, bytes}});
+    batch.inputs = Tensor{DType::i32, Device::cuda, Shape{B, T_}, dev[0]};
+    batch.targets = Tensor{DType::i32, Device::cuda, Shape{B, T_}, dev[1]};
+    return batch;
+  }
   device_copy(Device::cuda, dev_inputs_.tensor().data, Device::cpu, inputs.data, bytes);
   device_copy(Device::cuda, dev_targets_.tensor().data, Device::cpu, targets.data, bytes);
   batch.inputs = dev_inputs_.tensor().slice_rows(0, B);

@@ -33,6 +33,7 @@
 #include "parallel/comm.h"
 #include "parallel/expert_parallel.h"
 #include "parallel/grad_reducer.h"
+#include "runtime/input_stager.h"
 #include "runtime/optim/lr_schedule.h"
 
 namespace weft::launch {
@@ -107,7 +108,8 @@ class Trainer {
   std::unique_ptr<NormsLog> norms_;         // --log-norms-every > 0
   OwnedTensor inputs_, targets_;  // (grad-accum x B, T) this rank's micro-batches of the step, on the host
   std::vector<uint8_t> starts_;   // (grad-accum x B) --pack segments: Batch::starts of each row
-  OwnedTensor dev_inputs_, dev_targets_;  // (B, T) their copies on the device (CUDA)
+  OwnedTensor dev_inputs_, dev_targets_;  // (B, T) their copies on the device (CUDA, --sync-input)
+  std::unique_ptr<InputStager> input_stager_;  // CUDA: asynchronous copies of each micro-batch's (B, T) ids
   StepGuard guard_;  // skipped updates (launch/step_guard.h); its counters and window are in state_
   bool stopped_ = false, gave_up_ = false, divergence_warned_ = false;
 };

@@ -1,6 +1,7 @@
 // The CUDA backend of a CPU-only build (WEFT_CUDA=OFF): every cuda:: kernel and CUDA memory function
-// exists and throws "built without CUDA", so code can name them without #ifdefs.
+// (and InputStager) exists and throws "built without CUDA", so code can name them without #ifdefs.
 #include "runtime/check.h"
+#include "runtime/input_stager.h"
 #include "runtime/kernels.h"
 
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -19,6 +20,11 @@ void free(void*) { no_cuda("free"); }
 void zero(void*, size_t) { no_cuda("zero"); }
 void copy(void*, bool, const void*, bool, size_t) { no_cuda("copy"); }
 }  // namespace cuda_mem
+
+struct InputStager::Impl {};
+InputStager::InputStager(Exec&, size_t, int) { no_cuda("InputStager"); }
+InputStager::~InputStager() = default;
+std::vector<void*> InputStager::upload(std::initializer_list<HostPiece>) { no_cuda("InputStager::upload"); }
 
 namespace cuda {
 bool built() { return false; }

@@ -2,7 +2,8 @@
 # The GPU check, run on the GPU machine from the repository root with .gpu-carry/ (tools/gpu-check/pack.sh)
 # beside it. In one pass, writing logs to build/gpu-check (and summary.txt plus a tarball of the logs to
 # $OUT when the device tool sets it, which returns at most 8 files): the device and driver; every
-# CPU-vs-CUDA parity test (the transformer's over three training steps included); compute-sanitizer memcheck
+# CPU-vs-CUDA parity test (the transformer's over three training steps included); 3 training steps with
+# asynchronous input against --sync-input (bit for bit); compute-sanitizer memcheck
 # and racecheck on the parity binaries; `weft bench` of the GPT-2-124M shape (T = 1024) in fp32 and bf16
 # and with each position scheme (ALiBi/Sandwich against plain causal attention), MoEUT-44M against its
 # dense baseline (cluster/configs/moeut_44m.ini, dense_44m.ini), next to PyTorch when
@@ -31,6 +32,28 @@ for t in "$carry"/bin/test_parity_*; do
   rc=$?
   note "$name: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$name.log" | tr '\n' ' ')"
 done
+
+# Asynchronous input (runtime/input_stager.h): 3 CUDA training steps of 4 micro-batches with the pinned,
+# double-buffered side-stream copies must log the same losses and gradient norms, to the last digit, as
+# with synchronous copies (--sync-input).
+stage=$out/input_stager
+rm -rf "$stage" && mkdir -p "$stage"
+if timeout 60 "$carry/bin/weft" prepare --builtin stories --out "$stage/data" --tokens 200000 > "$stage/prepare.log" 2>&1; then
+  for mode in async sync; do
+    extra=(); [ "$mode" = sync ] && extra=(--sync-input)
+    timeout 60 "$carry/bin/weft" train --device cuda --data "$stage/data" --out "$stage/$mode" --d-model 256 \
+      --n-layers 4 --n-heads 4 --seq-len 256 --batch-size 8 --grad-accum 4 --steps 3 --eval-every 0 \
+      --eval-batches 0 --log-every 1 --seed 5 "${extra[@]}" > "$stage/$mode.log" 2>&1
+  done
+  strip_times() { sed -E 's/, "tokens_per_s".*//' "$1" 2>/dev/null; }
+  if [ -s "$stage/async/metrics.jsonl" ] && [ "$(strip_times "$stage/async/metrics.jsonl")" = "$(strip_times "$stage/sync/metrics.jsonl")" ]; then
+    note "input stager: 3 steps x 4 micro-batches async == --sync-input (losses, grad norms bit for bit)"
+  else
+    note "input stager: FAILED async vs --sync-input differ or did not run (see $stage/*.log)"
+  fi
+else
+  note "input stager: skipped (weft prepare failed, see $stage/prepare.log)"
+fi
 
 gpt2=(--vocab-size 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10 --warmup-steps 2)
 for dtype in bf16 fp32; do
