@@ -33,6 +33,7 @@
 #include "parallel/comm_nccl.h"
 #include "parallel/expert_parallel.h"
 #include "parallel/grad_reducer.h"
+#include "runtime/cudnn_info.h"
 #include "runtime/rng.h"
 
 namespace weft::launch {
@@ -217,7 +218,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       theoretical = compute == DType::bf16 ? info.peak_bf16_flops : info.peak_fp32_flops;
       device_name = info.name + " (sm_" + std::to_string(info.cc_major) + std::to_string(info.cc_minor) + ", " +
                     std::to_string(info.sm_count) + " SMs, " + std::to_string(static_cast<int>(info.clock_hz / 1e6)) +
-                    " MHz)";
+                    " MHz, " + cuda::cudnn_description(cuda::cudnn_version()) + ")";
     }
 
     std::printf("bench %s on %s, %s: B=%lld T=%lld, %lld parameters, %.4g FLOPs/token\n", model->name().c_str(),

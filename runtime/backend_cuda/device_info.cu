@@ -1,6 +1,12 @@
 // GPU facts for benchmarks and launch reports: the architecture's peak rates computed from SM count
-// and clock, and the device memory in use.
+// and clock, the version of the cuDNN library loaded (when built with it, cmake/cudnn.cmake), and the
+// device memory in use.
 #include "runtime/backend_cuda/cuda_common.cuh"
+#include "runtime/cudnn_info.h"
+
+#ifdef WEFT_HAVE_CUDNN
+#include <cudnn.h>
+#endif
 
 namespace weft::cuda {
 
@@ -43,6 +49,14 @@ DeviceInfo device_info(int ordinal) {
   d.peak_bf16_flops = r.bf16 * d.sm_count * d.clock_hz;
   d.peak_fp32_flops = r.fp32 * d.sm_count * d.clock_hz;
   return d;
+}
+
+int cudnn_version() {
+#ifdef WEFT_HAVE_CUDNN
+  return static_cast<int>(cudnnGetVersion());
+#else
+  return 0;
+#endif
 }
 
 // Device memory in use now on the current device: total - free, which includes the CUDA context and

@@ -1,6 +1,7 @@
 // The CUDA backend of a CPU-only build (WEFT_CUDA=OFF): every cuda:: kernel and CUDA memory function
 // (and InputStager) exists and throws "built without CUDA", so code can name them without #ifdefs.
 #include "runtime/check.h"
+#include "runtime/cudnn_info.h"
 #include "runtime/input_stager.h"
 #include "runtime/kernels.h"
 
@@ -28,6 +29,7 @@ std::vector<void*> InputStager::upload(std::initializer_list<HostPiece>) { no_cu
 
 namespace cuda {
 bool built() { return false; }
+int cudnn_version() { return 0; }
 int device_count() { return 0; }
 DeviceInfo device_info(int) { no_cuda("device_info"); }
 size_t memory_in_use_bytes() { no_cuda("memory_in_use_bytes"); }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU check, run on the GPU machine from the repository root with .gpu-carry/ (tools/gpu-check/pack.sh)
 # beside it. In one pass, writing logs to build/gpu-check (and summary.txt plus a tarball of the logs to
-# $OUT when the device tool sets it, which returns at most 8 files): the device and driver; every
+# $OUT when the device tool sets it, which returns at most 8 files): the device and driver; the cuDNN
+# library linked and the version loaded; every
 # CPU-vs-CUDA parity test (the transformer's over three training steps included); 3 training steps with
 # asynchronous input against --sync-input (bit for bit); compute-sanitizer memcheck
 # and racecheck on the parity binaries; `weft bench` of the GPT-2-124M shape (T = 1024) in fp32 and bf16
@@ -25,6 +26,8 @@ note "device: $(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --forma
 note "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 missing=$(ldd "$carry/bin/weft" | grep 'not found' || true)
 [ -n "$missing" ] && note "missing libraries: $missing"
+# cuDNN (cmake/cudnn.cmake): which library weft resolves here; the version loaded is on weft bench's device line.
+note "cuDNN library: $( (ldd "$carry/bin/weft"; ldd "$carry"/lib/libweft_runtime.so* 2>/dev/null) | awk '/libcudnn/ {print $1 " => " $3; exit}' | grep . || echo 'not linked (built without cuDNN)')"
 
 for t in "$carry"/bin/test_parity_*; do
   name=$(basename "$t")
@@ -61,6 +64,8 @@ for dtype in bf16 fp32; do
     > "$out/bench_$dtype.log" 2>&1
   note "bench gpt2 $dtype: $(grep -E 'tokens/s|MFU|peak memory' "$out/bench_$dtype.log" | tr -s ' ' | tr '\n' ';')"
 done
+note "cuDNN loaded: $(grep -m1 -oE 'cuDNN [0-9]+\.[0-9]+\.[0-9]+|no cuDNN' "$out/bench_bf16.log" || echo 'unknown (bench did not run)')"
+
 for pos in alibi sandwich rope; do
   timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --position $pos \
     --json "$out/bench.jsonl" > "$out/bench_$pos.log" 2>&1
