@@ -64,6 +64,9 @@ int cmd_bench(const std::vector<std::string>& args) {
       ("gpu", po::value<int>()->default_value(0), "GPU ordinal (--device cuda, one rank)")
       ("expert-parallel", po::value<int>()->default_value(1),
        "E: experts of each MoE module split over E ranks (under mpirun; world = E x D, as in weft train)")
+      ("zero", po::value<int>()->default_value(0), "1: shard the optimizer state across ranks (ZeRO-1), as weft train")
+      ("bucket-mb", real_value(25.0), "gradient all-reduce bucket size in MiB, as weft train (one bucket larger "
+       "than the model: no overlap with the backward)")
       ("segments", po::value<int64_t>()->default_value(0),
        "K > 0 (models with state): per repeat, reset the state and run K consecutive segments per stream; time "
        "the last one (K - 1 segments of history)")
@@ -83,6 +86,11 @@ int cmd_bench(const std::vector<std::string>& args) {
   if (K < 0) throw UsageError("--segments must be >= 0, got " + std::to_string(K));
   if (B <= 0 || steps <= 0 || warmup < 0) throw UsageError("--batch-size and --steps must be positive, --warmup-steps >= 0");
   if (expert_parallel < 1) throw UsageError("--expert-parallel must be >= 1, got " + std::to_string(expert_parallel));
+  const int zero = get<int>(vm, "zero");
+  const double bucket_mb = get<double>(vm, "bucket-mb");
+  if (zero != 0 && zero != 1) throw UsageError("--zero must be 0 or 1, got " + std::to_string(zero));
+  if (!(bucket_mb > 0)) throw UsageError("--bucket-mb must be positive");
+  if (zero == 1 && expert_parallel > 1) throw UsageError("--zero 1 does not go with --expert-parallel > 1");
   if (get<int64_t>(vm, "vocab-size") == 0) vm.at("vocab-size").value() = boost::any(int64_t{50304});  // GPT-2, padded
   const Device dev = resolve_device(device_flag);
   const DType compute = parse_compute_dtype(dtype_flag, dev);
@@ -124,9 +132,10 @@ int cmd_bench(const std::vector<std::string>& args) {
     }
     model->set_parallel(par::make_parallel_context(layout, exchange.get()));
 
-    // The trainer's step: TrainableState with the replicated (expert-aware) reducer.
+    // The trainer's step: TrainableState with the trainer's reducer (replicated, expert-aware; or ZeRO-1).
     TrainableState state(*model, ex, compute);
-    auto reducer = par::make_grad_reducer(0, state.master(), *grad_comm, comm, 25 << 20, state.fold_fn(),
+    auto reducer = par::make_grad_reducer(zero, state.master(), *grad_comm, comm,
+                                          static_cast<int64_t>(bucket_mb * (1 << 20)), state.fold_fn(),
                                           layout.expert_parallel > 1 ? &expert_grads : nullptr);
     state.attach_optimizer(optim::AdamWConfig{}, *reducer);
     state.initialize(get<uint64_t>(vm, "seed"));

@@ -11,6 +11,7 @@
 #                                             WEFT_NETNS_OWNER) dies, so a killed test cleans up too.
 #   netns_nodes.sh mpirun DIR RANKS ARGS...   cluster/mpirun_hosts.sh DIR/hostfile RANKS ARGS... on node 0
 #                                             (WEFT: the binary; WEFT_BTL: btl list, default vader,tcp,self)
+#   netns_nodes.sh mpiexec DIR ARGS...        mpirun --hostfile DIR/hostfile ARGS... on node 0 (any program)
 #   netns_nodes.sh exec DIR I CMD...          CMD on node I (its namespace and hostname)
 #   netns_nodes.sh kill DIR I                 SIGKILL every process on node I (by pid: `ip netns pids`)
 #   netns_nodes.sh link DIR I up|down         node I's link (its veth end on the bridge)
@@ -57,6 +58,7 @@ cmd_up() {
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: network namespaces need root"; exit 77; }
   command -v ip >/dev/null || { echo "SKIP: iproute2 'ip' not installed"; exit 77; }
   command -v unshare >/dev/null || { echo "SKIP: unshare not installed"; exit 77; }
+  [ ! -e "$dir/state" ] || die "$dir already holds nodes (netns_nodes.sh down $dir first)"
   local p="weft$$"
   if ! ip netns add "${p}f" 2>/dev/null; then echo "SKIP: cannot create network namespaces (ip netns add)"; exit 77; fi
   mkdir -p "$dir"
@@ -130,10 +132,9 @@ cmd_exec() {
   exec ip netns exec "$ns" unshare --uts -- /bin/sh -c 'hostname "$0" && exec "$@"' "$ns" "$@"
 }
 
-cmd_mpirun() {
-  local dir=$1 ranks=$2
-  shift 2
-  load "$dir"
+# Open MPI's settings for these nodes, as OMPI_MCA_* variables (mpirun and its daemons read them).
+mpi_environment() {
+  local dir=$1
   export OMPI_MCA_plm_rsh_agent="$dir/agent.sh"
   export OMPI_MCA_btl="${WEFT_BTL:-vader,tcp,self}"
   export OMPI_MCA_btl_tcp_if_include="$subnet.0/24"
@@ -147,19 +148,37 @@ cmd_mpirun() {
   export OMPI_MCA_oob_tcp_keepalive_probes=${OMPI_MCA_oob_tcp_keepalive_probes:-3}
   if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+}
+
+cmd_mpirun() {
+  local dir=$1 ranks=$2
+  shift 2
+  load "$dir"
+  mpi_environment "$dir"
   cmd_exec "$dir" 0 "$repo/cluster/mpirun_hosts.sh" "$dir/hostfile" "$ranks" "$@"
+}
+
+# Any program under mpirun across the nodes (benchmarks): mpirun --hostfile DIR/hostfile ARGS... on node 0.
+cmd_mpiexec() {
+  local dir=$1
+  shift
+  load "$dir"
+  mpi_environment "$dir"
+  cmd_exec "$dir" 0 mpirun --hostfile "$dir/hostfile" --bind-to none "$@"
 }
 
 cmd_shape() {
   local dir=$1 rate=$2 i
   load "$dir"
   for ((i = 0; i < nodes; i++)); do
-    ip -n "$(ns_of "$i")" qdisc del dev eth0 root 2>/dev/null || true
-    ip -n "${prefix}f" qdisc del dev "n$i" root 2>/dev/null || true
-    [ "$rate" = off ] && continue
+    if [ "$rate" = off ]; then
+      tc -n "$(ns_of "$i")" qdisc del dev eth0 root 2>/dev/null || true
+      tc -n "${prefix}f" qdisc del dev "n$i" root 2>/dev/null || true
+      continue
+    fi
     # Burst: at least rate / HZ (250) worth of bytes so the bucket can reach the rate; 64 ms of queue.
-    tc -n "$(ns_of "$i")" qdisc add dev eth0 root tbf rate "$rate" burst 4mb latency 64ms
-    tc -n "${prefix}f" qdisc add dev "n$i" root tbf rate "$rate" burst 4mb latency 64ms
+    tc -n "$(ns_of "$i")" qdisc replace dev eth0 root tbf rate "$rate" burst 4mb latency 64ms
+    tc -n "${prefix}f" qdisc replace dev "n$i" root tbf rate "$rate" burst 4mb latency 64ms
   done
 }
 
@@ -183,6 +202,7 @@ case "$sub" in
   up) [ $# -ge 2 ] || die "usage: up DIR N [SUBNET] [SLOTS]"; cmd_up "$@" ;;
   down) [ $# -eq 1 ] || die "usage: down DIR"; cmd_down "$1" ;;
   mpirun) [ $# -ge 2 ] || die "usage: mpirun DIR RANKS ARGS..."; cmd_mpirun "$@" ;;
+  mpiexec) [ $# -ge 2 ] || die "usage: mpiexec DIR MPIRUN-ARGS..."; cmd_mpiexec "$@" ;;
   exec) [ $# -ge 3 ] || die "usage: exec DIR I CMD..."; cmd_exec "$@" ;;
   exec-host) cmd_exec_host "$@" ;;
   kill) [ $# -eq 2 ] || die "usage: kill DIR I"; load "$1"; kill_node_processes "$(ns_of "$2")" ;;
