@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 
 #include "data/loader.h"
@@ -19,6 +20,7 @@
 #include "launch/eval_lengths.h"
 #include "launch/eval_tasks.h"
 #include "launch/evaluation.h"
+#include "launch/sampling.h"
 #include "launch/session.h"
 #include "launch/tokenizer_check.h"
 #include "launch/trainable_state.h"
@@ -177,74 +179,87 @@ int cmd_sample(const std::vector<std::string>& args) {
   set.group("sample").add_options()
       ("checkpoint", po::value<std::string>()->required(), "checkpoint folder, or a run folder (its latest)")
       ("data", po::value<std::string>()->default_value(""), "data folder whose tokenizer to use (default: trained on)")
-      ("prompt", po::value<std::string>()->default_value(""), "text to continue")
-      ("max-new-tokens", po::value<int64_t>()->default_value(200), "tokens to generate")
+      ("prompt", po::value<std::vector<std::string>>()->composing(),
+       "text to continue; repeat for several prompts, sampled as one batch (default: one empty prompt)")
+      ("prompts", po::value<std::string>()->default_value(""),
+       "file of prompts, one per line (blank lines skipped), sampled as one batch after any --prompt")
+      ("max-new-tokens", po::value<int64_t>()->default_value(200), "tokens to generate per prompt")
       ("temperature", real_value(0.8), "softmax temperature (0: greedy)")
       ("top-k", po::value<int64_t>()->default_value(40), "sample among the k most likely (0: all)")
-      ("seed", po::value<uint64_t>()->default_value(1), "sampling seed");
+      ("seed", po::value<uint64_t>()->default_value(1), "sampling seed")
+      ("no-cache", po::bool_switch(), "recompute the whole window for every token (no decode cache)");
   add_device_options(set, "sample");
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
     return 0;
   }
-  const double temperature = get<double>(vm, "temperature");
-  const int64_t top_k = get<int64_t>(vm, "top-k"), max_new = get<int64_t>(vm, "max-new-tokens");
-  if (temperature < 0) throw UsageError("--temperature must be >= 0");
-  if (top_k < 0) throw UsageError("--top-k must be >= 0");
+  SampleOptions opts;
+  opts.temperature = get<double>(vm, "temperature");
+  opts.top_k = get<int64_t>(vm, "top-k");
+  opts.max_new = get<int64_t>(vm, "max-new-tokens");
+  opts.seed = get<uint64_t>(vm, "seed");
+  opts.use_cache = !vm["no-cache"].as<bool>();
+  if (opts.temperature < 0) throw UsageError("--temperature must be >= 0");
+  if (opts.top_k < 0) throw UsageError("--top-k must be >= 0");
+  std::vector<std::string> texts = vm.count("prompt") ? vm["prompt"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (const std::string file = get<std::string>(vm, "prompts"); !file.empty()) {
+    std::ifstream in(file);
+    if (!in) throw UsageError("--prompts: cannot read '" + file + "'");
+    for (std::string line; std::getline(in, line);)
+      if (line.find_first_not_of(" \t\r") != std::string::npos) texts.push_back(line);
+    if (texts.empty()) throw UsageError("--prompts: '" + file + "' holds no prompt");
+  }
+  if (texts.empty()) texts.emplace_back();
   Loaded l;
   load_for_inference(l, get<std::string>(vm, "checkpoint"), vm);
   std::string dir;
   auto tok = load_checked_tokenizer(l.meta, l.path, get<std::string>(vm, "data"), l.data_dir, dir, true);
-  std::vector<int32_t> ids = tok->encode(get<std::string>(vm, "prompt"));
-  if (ids.empty()) ids.push_back(tok->eot());  // no prompt: start a new document
-  const size_t prompt_len = ids.size();
-  Exec cpu_ex = cpu_exec(1);  // host-side widening of the logits row
-  Arena arena(l.ex().device);
-  Graph g(l.ex(), arena);
-  g.grad_enabled = false;
-  Rng rng(get<uint64_t>(vm, "seed"));
-  const int64_t V = l.model->vocab_size();
-  std::vector<double> p(V);
-  std::vector<float> last_row(V);
-  OwnedTensor in(DType::i32, {1, l.seq_len}), din(DType::i32, {1, l.seq_len}, l.ex().device);
-  for (int64_t step = 0; step < max_new; ++step) {
-    int64_t T = std::min<int64_t>(static_cast<int64_t>(ids.size()), l.seq_len);
-    std::copy(ids.end() - T, ids.end(), in.ptr<int32_t>());
-    Tensor window = din.tensor().slice_rows(0, 1);
-    window.shape = Shape{1, T};
-    device_copy(l.ex().device, window.data, Device::cpu, in.tensor().data, static_cast<size_t>(T) * sizeof(int32_t));
-    Var logits = l.model->logits(g, l.params(), window);  // (1, T, V)
-    Tensor last_logits = logits->value;  // the last position's row, widened to f32 on the host
-    const size_t es = dtype_size(last_logits.dtype);
-    std::vector<char> raw(static_cast<size_t>(V) * es);
-    device_copy(Device::cpu, raw.data(), l.ex().device, static_cast<const char*>(last_logits.data) + (T - 1) * V * es, raw.size());
-    cpu::cast(l.ex().device == Device::cpu ? l.ex() : cpu_ex, DType::f32, last_row.data(), last_logits.dtype, raw.data(), V, false);
-    const float* last = last_row.data();
-    int32_t next;
-    if (temperature == 0) {
-      next = static_cast<int32_t>(std::max_element(last, last + V) - last);
-    } else {
-      std::vector<int32_t> order(V);
-      std::iota(order.begin(), order.end(), 0);
-      int64_t k = top_k > 0 ? std::min(top_k, V) : V;
-      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) { return last[a] > last[b]; });
-      double mx = last[order[0]], total = 0;
-      for (int64_t i = 0; i < k; ++i) total += (p[i] = std::exp((last[order[i]] - mx) / temperature));
-      double u = rng.uniform() * total, acc = 0;
-      next = order[k - 1];
-      for (int64_t i = 0; i < k; ++i)
-        if ((acc += p[i]) >= u) {
-          next = order[i];
-          break;
-        }
-    }
-    g.clear();
-    if (next == tok->eot()) break;
-    ids.push_back(next);
+  std::vector<std::vector<int32_t>> prompts;
+  for (const std::string& text : texts) {
+    prompts.push_back(tok->encode(text));
+    if (prompts.back().empty()) prompts.back().push_back(tok->eot());  // no prompt: start a new document
   }
-  std::vector<int32_t> prompt_ids(ids.begin(), ids.begin() + prompt_len), generated(ids.begin() + prompt_len, ids.end());
-  std::printf("%s%s\n", tok->decode(prompt_ids).c_str(), tok->decode(generated).c_str());
+  opts.window = std::min(l.seq_len, l.model->max_seq_len());
+  // One prompt: its text, then each piece as it comes (a multi-byte character waits for its last byte).
+  // Several: one JSON line per prompt, in prompt order, each as soon as it and those before it are done.
+  const bool stream = prompts.size() == 1;
+  std::vector<std::vector<int32_t>> generated(prompts.size());
+  std::vector<bool> done(prompts.size(), false);
+  std::string printed;  // the continuation's bytes printed so far (one prompt)
+  size_t next_line = 0;
+  if (stream) {
+    std::printf("%s", tok->decode(prompts[0]).c_str());
+    std::fflush(stdout);
+  }
+  auto on_token = [&](size_t row, int32_t id) {
+    generated[row].push_back(id);
+    if (!stream) return;
+    const std::string text = tok->decode(generated[row]);
+    const size_t ready = complete_utf8_prefix(text);
+    if (ready > printed.size() && text.compare(0, printed.size(), printed) == 0) {
+      std::fwrite(text.data() + printed.size(), 1, ready - printed.size(), stdout);
+      std::fflush(stdout);
+      printed = text.substr(0, ready);
+    }
+  };
+  auto on_done = [&](size_t row) {
+    done[row] = true;
+    if (stream) {
+      const std::string text = tok->decode(generated[row]);
+      if (text.compare(0, printed.size(), printed) == 0) std::fwrite(text.data() + printed.size(), 1, text.size() - printed.size(), stdout);
+      std::printf("\n");
+      std::fflush(stdout);
+      return;
+    }
+    for (; next_line < prompts.size() && done[next_line]; ++next_line) {
+      JsonLine json;
+      json.integer("prompt", static_cast<int64_t>(next_line)).str("text", tok->decode(prompts[next_line]) + tok->decode(generated[next_line]));
+      std::printf("%s\n", json.text().c_str());
+      std::fflush(stdout);
+    }
+  };
+  generate(*l.model, l.params(), l.ex(), prompts, tok->eot(), opts, on_token, on_done);
   return 0;
 }
 

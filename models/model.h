@@ -12,10 +12,12 @@
 //   macs_per_token() forward MACs per token (`weft bench`; default flops_per_token / 6)
 //   blocks_from_embeddings() / token_embeddings()  run every block from given input embeddings, and the
 //                  token embedding matrix E (representation accuracy, spec A.9: `weft analyze represent`)
+//   begin_decode() / decode()  a decode cache for sampling (the transformer's keys and values per layer)
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,6 +75,15 @@ struct StateTensor {
   OwnedTensor value;
 };
 
+// Incremental decoding (`weft sample`): what a family keeps per sequence to extend it by a few tokens
+// without recomputing it (the transformer: keys and values per layer). `rows` sequences of up to `max_len`
+// positions; lengths[r] = positions row r holds. A family's own cache derives from it.
+struct DecodeCache {
+  virtual ~DecodeCache() = default;
+  int64_t max_len = 0;
+  std::vector<int64_t> lengths;  // [row]
+};
+
 inline constexpr int64_t kUnboundedLength = std::numeric_limits<int64_t>::max();
 // Evaluation streams (--pack segments in `weft eval` and the trainer's validation) have ids kEvalStreamBase + b,
 // apart from the training streams, so evaluation never touches the training state (and is never saved).
@@ -125,6 +136,28 @@ class Model {
   // those streams' state (resetting where starts is 1, which every stream's first segment is). Default:
   // logits(batch.inputs), no state.
   virtual Var stream_logits(Graph& g, ParamStore& store, const Batch& batch) { return logits(g, store, batch.inputs); }
+
+  // Incremental decoding: a cache for `rows` sequences of up to max_len positions (nullptr: the family has
+  // none, the caller recomputes the whole window per token). decode() appends ids (B, n) i32 on the model's
+  // device, item b to cache row rows[b] (empty rows: item b to row b), and returns the logits of the new
+  // positions only (B, n, V), equal to those of logits() on each row's whole sequence; evaluation mode,
+  // gradients disabled. Each row must have room: lengths[rows[b]] + n <= max_len.
+  virtual std::unique_ptr<DecodeCache> begin_decode(ParamStore& store, Exec& ex, int64_t rows, int64_t max_len) {
+    (void)store;
+    (void)ex;
+    (void)rows;
+    (void)max_len;
+    return nullptr;
+  }
+  virtual Var decode(Graph& g, ParamStore& store, DecodeCache& cache, const Tensor& ids,
+                     const std::vector<int64_t>& rows) {
+    (void)g;
+    (void)store;
+    (void)cache;
+    (void)ids;
+    (void)rows;
+    throw Error("model '" + name() + "' has no decode cache (begin_decode returned none)");
+  }
 
   // From embeddings (analysis, spec masked-mixer.md A.9): the last block's output (B, T, C), no final norm,
   // no head, in evaluation mode, for x (B, T, C) taking the place of the token embedding E[ids]. Whatever the

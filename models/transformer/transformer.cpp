@@ -80,6 +80,10 @@ Var Transformer::norm(Graph& g, ParamStore& store, Var x, const NormParams& n) c
   return models::norm(g, store, cfg_.norm == "rmsnorm" ? NormKind::rmsnorm : NormKind::layernorm, n, x, cfg_.norm_eps);
 }
 
+Activation Transformer::activation() const {
+  return cfg_.activation == "gelu" ? Activation::gelu_tanh : cfg_.activation == "relu" ? Activation::relu : Activation::swiglu;
+}
+
 AttentionPositions Transformer::attention_positions() const {
   AttentionPositions pos;
   if (cfg_.position == PositionScheme::rope) {
@@ -124,9 +128,7 @@ Var Transformer::blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool train
   if (drop) x = ops::dropout(g, x, cfg_.dropout, *rng);
   if (tapping()) tap("embed", x);
   const AttentionPositions pos = attention_positions();
-  const Activation act = cfg_.activation == "gelu"   ? Activation::gelu_tanh
-                         : cfg_.activation == "relu" ? Activation::relu
-                                                     : Activation::swiglu;
+  const Activation act = activation();
   for (size_t i = 0; i < layers_.size(); ++i) {
     const Layer& l = layers_[i];
     AttentionQK qk;

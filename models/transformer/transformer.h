@@ -35,6 +35,11 @@ class Transformer : public Model {
   // The blocks on x + positions (learned or sinusoidal; RoPE, ALiBi and Sandwich act inside attention).
   Var blocks_from_embeddings(Graph& g, ParamStore& store, Var x) override;
   Tensor token_embeddings(const ParamStore& store) const override;  // tok_emb (V, C)
+  // Decode cache (models/transformer/decode.cpp): keys (after RoPE) and values of every layer per row,
+  // (rows, max_len, NH, HS) in the compute dtype on the model's device; every position scheme and window.
+  std::unique_ptr<DecodeCache> begin_decode(ParamStore& store, Exec& ex, int64_t rows, int64_t max_len) override;
+  Var decode(Graph& g, ParamStore& store, DecodeCache& cache, const Tensor& ids,
+             const std::vector<int64_t>& rows) override;
   const TransformerConfig& config() const { return cfg_; }
 
  private:
@@ -47,6 +52,7 @@ class Transformer : public Model {
   // Positions, dropout and every layer on x (B, T, C) = E[ids]: the last layer's output (B, T, C).
   Var blocks(Graph& g, ParamStore& store, Var x, Rng* rng, bool training);
   Var norm(Graph& g, ParamStore& store, Var x, const NormParams& n) const;
+  Activation activation() const;
   AttentionPositions attention_positions() const;
   double attended_length(int64_t T) const;  // T of flops_per_token's attention term (less with a window)
   void prepare_positions(Device dev, DType dt, int64_t T);  // device constants, grown on demand
