@@ -3,7 +3,8 @@
 // FLOP/s with FLOPs per token = 6N + 6 L T d (llm.c's convention: models/model.h), MACs per token
 // (Model::macs_per_token: the MoEUT spec's A.7 count for moeut and the transformer, FLOPs / 6 otherwise),
 // MFU against the device's theoretical dense peak (GPU: SM count x clock x FLOPs per SM per clock,
-// runtime/exec.h) and against the measured GEMM peak of the same backend and dtype, and peak memory.
+// runtime/exec.h) and against the measured GEMM peak of the same backend and dtype, the update's share of
+// the step (from the end of the backward: gradient reduction, norm, clip, AdamW, bf16 refresh), and peak memory.
 // Under mpirun with more than one rank every rank runs the step on its own synthetic tokens, gradients are
 // reduced over the world like the trainer's (with --expert-parallel E: the trainer's E x D layout, the
 // experts' exchange and the expert-aware reducer); rank 0 reports tokens/s over all ranks, peak memory as
@@ -169,6 +170,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     Arena arena(dev);
     size_t peak_device = 0;
     double timed = 0.0, last_loss = 0.0, all_segments = 0.0;
+    double update_timed = 0.0;  // of `timed`: from the end of the backward to the end of the step
     for (int64_t step = 0; step < warmup + steps; ++step) {
       if (step == warmup && exchange) exchange->reset_bytes();
       if (K > 0) model->reset_state();
@@ -183,15 +185,22 @@ int cmd_bench(const std::vector<std::string>& args) {
         g.backward(loss);
         if (dev == Device::cuda) peak_device = std::max(peak_device, cuda::memory_in_use_bytes());
         state.end_micro_batch();
+        // The update's gradient norm waits for the backward anyway: this synchronize costs nothing and
+        // separates the update (reduction, norm, clip, AdamW, bf16 refresh) from the forward and backward.
+        if (dev == Device::cuda) cuda::synchronize(ex);
+        const double t_update = now_s();
         state.update(*reducer, 3e-4f, 1.0);
         float host_loss = 0.0f;
         device_copy(Device::cpu, &host_loss, dev, loss->value.data, sizeof(float));  // synchronizes the step
         last_loss = host_loss;
         g.clear();
-        const double dt = now_s() - t0;
+        const double t1 = now_s(), dt = t1 - t0;
         if (step >= warmup) {
           all_segments += dt;
-          if (k + 1 == nseg) timed += dt;
+          if (k + 1 == nseg) {
+            timed += dt;
+            update_timed += t1 - t_update;
+          }
         }
       }
     }
@@ -205,6 +214,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     if (world > 1) {  // over the ranks: the slowest rank's time and GEMM peak, the largest memory, summed loss, bytes
       comm.all_reduce(&gemm_peak, 1, DType::f64, par::ReduceOp::min);
       comm.all_reduce(&timed, 1, DType::f64, par::ReduceOp::max);
+      comm.all_reduce(&update_timed, 1, DType::f64, par::ReduceOp::max);
       comm.all_reduce(&all_segments, 1, DType::f64, par::ReduceOp::max);
       comm.all_reduce(&memory, 1, DType::f64, par::ReduceOp::max);
       comm.all_reduce(&last_loss, 1, DType::f64, par::ReduceOp::sum);  // each rank's share of the global mean
@@ -244,6 +254,8 @@ int cmd_bench(const std::vector<std::string>& args) {
                   world, comm.kind().c_str(), layout.expert_parallel, layout.data_parallel(), (long long)B);
     std::printf("  %.0f tokens/s, %.1f ms/step, %.2f TFLOP/s model FLOPs, final loss %.4f\n", tokens_per_s,
                 1e3 * timed / steps, model_flops / 1e12, last_loss);
+    std::printf("  update %.2f ms/step, %.1f%% of the step (gradient reduction, norm, clip, AdamW, bf16 refresh)\n",
+                1e3 * update_timed / steps, 100 * update_timed / timed);
     std::printf("  MACs/token (%s): %.0f\n", spec_macs ? "spec A.7 formula, no LM head" : "FLOPs/token / 6",
                 macs_per_token);
     if (theoretical > 0)
@@ -275,6 +287,7 @@ int cmd_bench(const std::vector<std::string>& args) {
                .integer("parameters", parameters)
                .num("tokens_per_s", tokens_per_s)
                .num("ms_per_step", 1e3 * timed / steps)
+               .num("update_ms_per_step", 1e3 * update_timed / steps)
                .integer("segments", K)
                .num("ms_per_segment_all", K > 0 ? 1e3 * all_segments / static_cast<double>(steps * K) : 0.0)
                .num("flops_per_token", flops_per_token)

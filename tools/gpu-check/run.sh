@@ -62,7 +62,7 @@ gpt2=(--vocab-size 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024
 for dtype in bf16 fp32; do
   timeout 120 "$carry/bin/weft" bench --device cuda --dtype $dtype "${gpt2[@]}" --json "$out/bench.jsonl" \
     > "$out/bench_$dtype.log" 2>&1
-  note "bench gpt2 $dtype: $(grep -E 'tokens/s|MFU|peak memory' "$out/bench_$dtype.log" | tr -s ' ' | tr '\n' ';')"
+  note "bench gpt2 $dtype: $(grep -E 'tokens/s|update|MFU|peak memory' "$out/bench_$dtype.log" | tr -s ' ' | tr '\n' ';')"
 done
 note "cuDNN loaded: $(grep -m1 -oE 'cuDNN [0-9]+\.[0-9]+\.[0-9]+|no cuDNN' "$out/bench_bf16.log" || echo 'unknown (bench did not run)')"
 
