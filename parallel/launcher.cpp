@@ -70,10 +70,17 @@ std::string describe_layout(Communicator& world, const LaunchInfo& self) {
     const std::string host(reinterpret_cast<const char*>(row), strnlen(reinterpret_cast<const char*>(row), kHostInts * 4));
     auto it = std::find_if(nodes.begin(), nodes.end(), [&](const auto& n) { return n.first == host; });
     if (it == nodes.end()) it = nodes.insert(nodes.end(), {host, ""});
-    it->second += " " + std::to_string(r) + "/" + std::to_string(row[kHostInts]);
+    it->second += ' ';  // piece by piece: GCC 12 warns (-Wrestrict, a false positive) on "a" + std::string
+    it->second += std::to_string(r);
+    it->second += '/';
+    it->second += std::to_string(row[kHostInts]);
   }
   std::string s = "ranks by node (rank/local rank):";
-  for (size_t i = 0; i < nodes.size(); ++i) s += (i ? "; " : " ") + nodes[i].first + nodes[i].second;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    s += i ? "; " : " ";
+    s += nodes[i].first;
+    s += nodes[i].second;
+  }
   return s;
 }
 

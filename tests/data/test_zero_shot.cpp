@@ -163,7 +163,9 @@ TEST(ZeroShot, StoriesAreHeldOutFromTheTrainingCorpus) {
   for (uint64_t i = 0; i < 3000; ++i) train_openings.insert(generate_story(1, i).text.substr(0, 200));
   for (uint64_t i = 0; i < 200; ++i) {
     const ChoiceItem c = make_choice_item(1, i);
-    if (c.context.size() >= 200) EXPECT_FALSE(train_openings.count(c.context.substr(0, 200))) << c.context;
+    if (c.context.size() >= 200) {
+      EXPECT_FALSE(train_openings.count(c.context.substr(0, 200))) << c.context;
+    }
   }
 }
 
