@@ -217,7 +217,7 @@ NormDiagnostics measure_norms(models::Model& model, ParamStore& store, Exec& ex,
   Tensor inputs = g.alloc(DType::i32, {B, T}), targets = g.alloc(DType::i32, {B, T});
   device_copy(inputs.device, inputs.data, Device::cpu, in.data(), inputs.nbytes());
   device_copy(targets.device, targets.data, Device::cpu, tg.data(), targets.nbytes());
-  Var loss;
+  Var loss = nullptr;
   try {
     models::Batch batch{inputs, targets, static_cast<float>(B * T)};
     loss = models::next_token_loss(g, model.logits(g, store, inputs), batch);

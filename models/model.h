@@ -60,7 +60,7 @@ struct Batch {
 // reports it as the mean over micro-batches and ranks, under its name, in metrics.jsonl and the progress line.
 struct AuxTerm {
   std::string name;
-  Var value;
+  Var value = nullptr;
 };
 
 struct LossTerms {

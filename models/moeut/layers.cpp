@@ -50,7 +50,7 @@ Var scalar(Graph& g, DType dt, double value) {
 
 // Top-k of sigmoid(z) per row of z (M, N): raw sigmoid gates (M, K) and expert ids (host, M * K).
 struct Choice {
-  Var gates;
+  Var gates = nullptr;
   std::vector<int32_t> ids;
 };
 Choice choose(Graph& g, Var z, int64_t M, int64_t N, int64_t K) {
@@ -85,7 +85,7 @@ Var Moeut::attention(Graph& g, ParamStore& store, const Layer& l, Var x, Var x_h
   };
   Var q = project(l.q), k = project(l.k);
   Var v_src = ops::reshape(g, cfg_.peri ? x : x_hat, {N, d});  // the raw residual in peri-LN (A.4)
-  Var v;
+  Var v = nullptr;
   if (NA > 1) {
     s.att_v = ops::reshape(g, ops::linear(g, x_hat, g.param(store, l.sel_v)), {B, T, H, NA});
     Choice cv = choose(g, s.att_v, N * H, NA, KA);
@@ -160,7 +160,7 @@ Var Moeut::apply_experts(Graph& g, ParamStore& store, const Layer& l, Var x, con
 }
 
 Var Moeut::regulariser(Graph& g, const std::vector<std::vector<Selections>>& sel) const {
-  Var reg;
+  Var reg = nullptr;  // the sum of the weighted terms so far
   auto add = [&](Var term, double weight) {
     Var w = ops::scale(g, term, static_cast<float>(weight));
     reg = reg ? ops::add(g, reg, w) : w;
