@@ -19,7 +19,7 @@ void logits_row_to_host(Exec& ex, const Tensor& logits, int64_t row, std::vector
   std::vector<char> raw(static_cast<size_t>(V) * es);
   device_copy(Device::cpu, raw.data(), ex.device, static_cast<const char*>(logits.data) + row * V * es, raw.size());
   out.resize(static_cast<size_t>(V));
-  Exec host = cpu_exec(1);
+  Exec host;  // one thread on the CPU; not cpu_exec(1), which would also set OpenBLAS to one thread
   cpu::cast(host, DType::f32, out.data(), logits.dtype, raw.data(), V, false);
 }
 

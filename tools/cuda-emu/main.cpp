@@ -1,6 +1,6 @@
 // Runs the emulator checks, one PASS/FAIL line per case, family by family (the families of
 // tests/cases/ and runtime/ops/). Usage: cuda-emu-checks [--smoke] [family...]
-//   family   run only these families (norm softmax xent pointwise optim reduce layout index rope mix moe attention)
+//   family   run only these families (norm softmax xent pointwise optim reduce layout index rope mix moe attention decode)
 //   --smoke  every check_util.h kSmokeStride-th case of the sequence (the CTest test, label emu)
 // Exits 1 if any case failed, 2 on an unknown family.
 #include <cstring>
@@ -21,6 +21,7 @@ void check_rope();
 void check_mix();
 void check_moe();
 void check_attention();
+void check_decode();
 
 namespace {
 
@@ -31,7 +32,8 @@ struct Family {
 const Family kFamilies[] = {{"norm", check_norm},     {"softmax", check_softmax}, {"xent", check_xent},
                             {"pointwise", check_pointwise}, {"optim", check_optim}, {"reduce", check_reduce},
                             {"layout", check_layout}, {"index", check_index},     {"rope", check_rope},
-                            {"mix", check_mix},       {"moe", check_moe},         {"attention", check_attention}};
+                            {"mix", check_mix},       {"moe", check_moe},         {"attention", check_attention},
+                            {"decode", check_decode}};
 
 }  // namespace
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the CUDA-kernel emulator checks (host-only, g++) and runs them: one PASS/FAIL line per case.
 # Usage: tools/cuda-emu/run.sh [--build-only] [--smoke] [family...]   (families: norm softmax xent pointwise optim reduce
-# layout index rope mix moe attention; --smoke: a sample of every family's cases)   Env: BUILD (default build/cuda-emu), CXX, JOBS,
+# layout index rope mix moe attention decode; --smoke: a sample of every family's cases)   Env: BUILD (default build/cuda-emu), CXX, JOBS,
 # EMU_ASAN=1, EMU_FULL=1 (every attention case, slow),
 # EMU_MUTATE="file|old|new" (plants a bug in the generated copy of a kernel file; see mutants.sh).
 set -euo pipefail
@@ -31,8 +31,8 @@ BLAS=${BLAS:-/usr/include/x86_64-linux-gnu/openblas-openmp}  # cblas.h of the CP
 FLAGS=(-std=c++20 -O1 -g -w -I"$GEN" -I"$ROOT" -I"$ROOT/tools/cuda-emu" -I"$CUDA_INC" -I"$CUDA_INC/cccl" -I"$BLAS")
 [[ "${EMU_ASAN:-0}" == 1 ]] && FLAGS+=(-fsanitize=address -fno-omit-frame-pointer)
 KERNELS=(norm softmax xent optim reduce layout index pointwise pointwise_binary rope mix moe attention_forward attention_backward
-         attention_tc_forward attention_tc_backward)
-CPU=(norm softmax xent optim index layout vec exec_cpu pointwise rope mix moe attention)
+         attention_tc_forward attention_tc_backward decode_attention)
+CPU=(norm softmax xent optim index layout vec exec_cpu pointwise rope mix moe attention decode_attention)
 objs=()
 compile() {  # src obj extra-flags...
   local src=$1 obj=$2; shift 2
@@ -50,7 +50,7 @@ for c in "${CPU[@]}"; do
   objs+=("$BUILD/obj/cpu_$c.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
 done
-CHECKS=(norm softmax xent pointwise optim reduce layout index rope mix moe attention)
+CHECKS=(norm softmax xent pointwise optim reduce layout index rope mix moe attention decode)
 for t in emu_runtime main "${CHECKS[@]/#/check_}"; do
   compile "tools/cuda-emu/$t.cpp" "$BUILD/obj/$t.o" &
   objs+=("$BUILD/obj/$t.o")
