@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <numeric>
 
 #include "data/loader.h"
 #include "data/loss_mask.h"
@@ -24,7 +23,6 @@
 #include "launch/session.h"
 #include "launch/tokenizer_check.h"
 #include "launch/trainable_state.h"
-#include "runtime/kernels.h"
 
 namespace weft::launch {
 

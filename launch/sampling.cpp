@@ -12,6 +12,8 @@ namespace weft::launch {
 
 namespace {
 
+constexpr int64_t kFewTokens = 16;  // CPU calls with fewer new tokens run on one thread (generate())
+
 // Row `row` of logits (N, V) (any device, any float dtype) widened to f32 on the host.
 void logits_row_to_host(Exec& ex, const Tensor& logits, int64_t row, std::vector<float>& out) {
   const int64_t V = logits.shape[logits.shape.rank - 1];
@@ -61,9 +63,26 @@ std::vector<std::vector<int32_t>> generate(models::Model& model, ParamStore& sto
   const size_t P = prompts.size();
   const int64_t W = opts.window;
   WEFT_CHECK(W > 0, "[sample] the context window must be positive, got ", W);
-  Arena arena(ex.device);
-  Graph g(ex, arena);
-  g.grad_enabled = false;
+  // On the CPU a call with few new tokens (a sampling step of a few rows) runs on one thread: its GEMMs are
+  // GEMVs of well under a millisecond, shorter than a parallel region costs on a busy machine, where a barrier
+  // waits for a descheduled thread (measured on the loaded 2-core machine: --threads 2 made cached sampling
+  // 12x slower than --threads 1, docs/benchmarks.md). cpu_exec(n) also sets the BLAS library's thread count,
+  // so switching between the two graphs re-applies it.
+  const bool on_cpu = ex.device == Device::cpu;
+  Exec single = on_cpu ? cpu_exec(1) : ex;
+  int blas_threads = 1;
+  Arena arena(ex.device), single_arena(ex.device);
+  Graph many_g(ex, arena), single_g(single, single_arena);
+  many_g.grad_enabled = single_g.grad_enabled = false;
+  auto graph_for = [&](int64_t new_tokens) -> Graph& {
+    if (!on_cpu) return many_g;
+    const int want = new_tokens < kFewTokens ? 1 : ex.threads;
+    if (want != blas_threads) {
+      cpu_exec(want);
+      blas_threads = want;
+    }
+    return want == 1 ? single_g : many_g;
+  };
   Rng rng(opts.seed);
   std::vector<std::vector<int32_t>> ids = prompts, generated(P);
   std::vector<std::vector<float>> next_logits(P);  // [row] (V) the logits the row's next token is drawn from
@@ -73,8 +92,18 @@ std::vector<std::vector<int32_t>> generate(models::Model& model, ParamStore& sto
   // A row's logits by recomputing its last W tokens.
   auto recompute = [&](size_t r) {
     const int64_t T = std::min<int64_t>(static_cast<int64_t>(ids[r].size()), W);
+    Graph& g = graph_for(T);
     Var logits = model.logits(g, store, device_ids(g, {ids[r].data() + ids[r].size() - T}, T));  // (1, T, V)
     logits_row_to_host(ex, logits->value.reshape({T, logits->value.shape[2]}), T - 1, next_logits[r]);
+    g.clear();
+  };
+  // Items (cache row, its new ids) through the cache: the logits of each item's last new token.
+  auto decode = [&](const std::vector<int64_t>& rows, const std::vector<const int32_t*>& new_ids, int64_t n) {
+    Graph& g = graph_for(static_cast<int64_t>(rows.size()) * n);
+    Var logits = model.decode(g, store, *cache, device_ids(g, new_ids, n), rows);  // (B, n, V)
+    const Tensor flat = logits->value.reshape({logits->value.shape[0] * n, logits->value.shape[2]});
+    for (size_t b = 0; b < rows.size(); ++b)
+      logits_row_to_host(ex, flat, static_cast<int64_t>(b) * n + n - 1, next_logits[rows[b]]);
     g.clear();
   };
   // Cached rows extend their cache by their last token (one batch); the others recompute.
@@ -90,23 +119,14 @@ std::vector<std::vector<int32_t>> generate(models::Model& model, ParamStore& sto
         recompute(r);
       }
     }
-    if (batch.empty()) return;
-    Var logits = model.decode(g, store, *cache, device_ids(g, last, 1), batch);  // (B, 1, V)
-    const Tensor flat = logits->value.reshape({logits->value.shape[0], logits->value.shape[2]});
-    for (size_t b = 0; b < batch.size(); ++b) logits_row_to_host(ex, flat, static_cast<int64_t>(b), next_logits[batch[b]]);
-    g.clear();
+    if (!batch.empty()) decode(batch, last, 1);
   };
 
   for (size_t r = 0; r < P; ++r) {  // prefill: each prompt through the cache (one row at a time), or recompute
     WEFT_CHECK(!prompts[r].empty(), "[sample] prompt ", r, " has no tokens");
     const int64_t n = static_cast<int64_t>(prompts[r].size());
-    if (!cache || n > W) {
-      recompute(r);
-      continue;
-    }
-    Var logits = model.decode(g, store, *cache, device_ids(g, {prompts[r].data()}, n), {static_cast<int64_t>(r)});
-    logits_row_to_host(ex, logits->value.reshape({n, logits->value.shape[2]}), n - 1, next_logits[r]);
-    g.clear();
+    if (cache && n <= W) decode({static_cast<int64_t>(r)}, {prompts[r].data()}, n);
+    else recompute(r);
   }
   for (int64_t step = 0; step < opts.max_new; ++step) {
     std::vector<size_t> extend;
@@ -128,6 +148,7 @@ std::vector<std::vector<int32_t>> generate(models::Model& model, ParamStore& sto
   }
   for (size_t r = 0; r < P; ++r)
     if (active[r]) on_done(r);
+  if (on_cpu && blas_threads != ex.threads) cpu_exec(ex.threads);  // the caller's BLAS thread count again
   return generated;
 }
 

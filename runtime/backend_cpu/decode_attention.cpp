@@ -19,6 +19,10 @@ namespace weft::cpu {
 namespace {
 
 constexpr int64_t kBlock = 64;  // query rows per block
+// Multiply-adds below which the kernel runs on one thread: a sampling step (one query per row against up to
+// a few thousand keys) takes ~0.1 ms alone, less than an OpenMP region costs when the machine is busy (a
+// barrier waits for a descheduled thread); prefills of many queries are far above it.
+constexpr int64_t kDecodeParallelGrain = int64_t(1) << 23;
 
 // Row-major C = alpha op(A) op(B) + beta C (beta = 0).
 void gemm_rm(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
@@ -77,7 +81,7 @@ void decode_attention_forward(Exec& ex, DType dt, void* out, const void* q, cons
     const int64_t stride = NH * HS, blocks = (n + kBlock - 1) / kBlock;
     int64_t work = 0;  // multiply-adds, to decide whether threads pay off
     for (int64_t b = 0; b < B; ++b) work += n * static_cast<int64_t>(lengths[b]) * stride;
-#pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(threads_for(ex, work))
+#pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(work < kDecodeParallelGrain ? 1 : ex.threads)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < NH; ++h)
         for (int64_t blk = 0; blk < blocks; ++blk) {
