@@ -55,9 +55,10 @@ void broadcast_text(par::Communicator& comm, std::string& text) {
   int64_t len = static_cast<int64_t>(text.size());
   comm.broadcast(&len, 1, DType::i64, 0);
   std::vector<int64_t> words(static_cast<size_t>((len + 7) / 8), 0);
-  if (comm.rank() == 0) std::memcpy(words.data(), text.data(), text.size());
+  if (comm.rank() == 0 && !text.empty()) std::memcpy(words.data(), text.data(), text.size());
   if (!words.empty()) comm.broadcast(words.data(), static_cast<int64_t>(words.size()), DType::i64, 0);
-  text.assign(reinterpret_cast<const char*>(words.data()), static_cast<size_t>(len));
+  if (len == 0) text.clear();  // (an empty vector's data() may be null: no memcpy / assign from it)
+  else text.assign(reinterpret_cast<const char*>(words.data()), static_cast<size_t>(len));
 }
 
 // --restart: the run folder's checkpoints and logs move to RUN/previous_<k>/.
