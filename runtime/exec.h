@@ -20,8 +20,11 @@ struct Exec {
   size_t workspace_bytes = 0;
 };
 
-// A CPU execution context; threads <= 0 means "all cores OpenMP sees".
+// A CPU execution context; threads <= 0 means "all cores OpenMP sees". It also sets the process's BLAS thread count.
 Exec cpu_exec(int threads = 0);
+// One thread for small host-side work (casting a row, building constants) that leaves the BLAS thread count as
+// the run set it: a cpu_exec(1) there would make every later GEMM of the run single-threaded.
+Exec host_exec();
 
 namespace cuda {
 // What a GPU can do, from its attributes (not from a table of product names): dense peak rates are

@@ -110,7 +110,7 @@ void BagModel::update_carry(const Tensor& bag, const int64_t* streams) {
   const int64_t B = bag.shape[0], T = bag.shape[1], C = bag.shape[2];
   const size_t es = dtype_size(bag.dtype);
   std::vector<char> raw(static_cast<size_t>(C) * es);
-  Exec ex = cpu_exec(1);
+  Exec ex = host_exec();
   for (int64_t b = 0; b < B; ++b) {
     device_copy(Device::cpu, raw.data(), bag.device, static_cast<const char*>(bag.data) + ((b * T + T - 1) * C) * es,
                 raw.size());

@@ -18,7 +18,7 @@ OwnedTensor device_constant(const std::vector<double>& values, Shape shape, DTyp
   }
   if (dt == DType::bf16) {
     OwnedTensor narrow(dt, shape);
-    Exec ex = cpu_exec(1);
+    Exec ex = host_exec();
     cpu::cast(ex, dt, narrow.tensor().data, host_dt, host.tensor().data, host.numel(), false);
     return narrow.to(dev);
   }

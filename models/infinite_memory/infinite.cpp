@@ -21,7 +21,7 @@ std::vector<double> host_doubles(const Tensor& t) {
   std::vector<char> raw(t.nbytes());
   device_copy(Device::cpu, raw.data(), t.device, t.data, raw.size());
   std::vector<double> out(static_cast<size_t>(t.numel()));
-  Exec ex = cpu_exec(1);
+  Exec ex = host_exec();
   cpu::cast(ex, DType::f64, out.data(), t.dtype, raw.data(), t.numel(), false);
   return out;
 }

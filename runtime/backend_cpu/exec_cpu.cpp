@@ -18,6 +18,13 @@ Exec cpu_exec(int threads) {
   return ex;
 }
 
+Exec host_exec() {
+  Exec ex;
+  ex.device = Device::cpu;
+  ex.threads = 1;
+  return ex;
+}
+
 namespace cpu {
 void fill_zero(Exec&, void* p, int64_t bytes) { std::memset(p, 0, static_cast<size_t>(bytes)); }
 }  // namespace cpu
