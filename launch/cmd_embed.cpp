@@ -12,79 +12,19 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/jsonl.h"
-#include "data/prepare.h"
 #include "data/tokenizer.h"
 #include "launch/commands.h"
+#include "launch/embedding_tap.h"
 #include "launch/embeddings_file.h"
 #include "launch/inference_model.h"
+#include "launch/pairs_file.h"
 #include "launch/session.h"
 #include "launch/train_options.h"
-#include "launch/jsonl_lines.h"
 #include "launch/tokenizer_check.h"
 
 namespace weft::launch {
 
 namespace {
-
-struct PairText {
-  std::string query, document;
-  int32_t split = 0;  // 0 train, 1 val
-};
-
-// One pair per non-blank line. A line without "split" is train unless --val-fraction routes it to val
-// (the rule of `weft prepare`: pair i validates when floor((i + 1) f) > floor(i f)).
-std::vector<PairText> read_pairs(const std::string& path, const std::string& query_field,
-                                 const std::string& document_field, double val_fraction) {
-  std::vector<PairText> pairs;
-  for_each_jsonl_line(path, "--pairs", [&](const std::string& line, const std::string& where, int64_t) {
-    PairText p;
-    for (const auto& [field, flag, out] : {std::tuple{query_field, "--query-field", &p.query},
-                                           std::tuple{document_field, "--document-field", &p.document}}) {
-      const std::string err = data::json_string_field(line, field, *out);
-      if (!err.empty()) throw UsageError(where + err + " (" + flag + " " + field + ")");
-    }
-    std::string split;
-    const std::string err = data::json_string_field(line, "split", split);
-    if (err.rfind("missing field", 0) == 0) {
-      p.split = data::is_validation_document(static_cast<int64_t>(pairs.size()), val_fraction) ? 1 : 0;
-    } else if (!err.empty()) {
-      throw UsageError(where + err);
-    } else if (split == "train") {
-      p.split = 0;
-    } else if (split == "val" || split == "validation" || split == "test") {
-      p.split = 1;
-    } else {
-      throw UsageError(where + "split '" + split + "' is neither train nor val");
-    }
-    pairs.push_back(std::move(p));
-  });
-  if (pairs.empty()) throw UsageError("--pairs: '" + path + "' holds no pairs (empty file)");
-  return pairs;
-}
-
-// The names of every tap the model offers, from one forward pass over a single sequence of end-of-text.
-std::vector<std::string> offered_taps(InferenceModel& m, int32_t eot) {
-  OwnedTensor ids(DType::i32, {1, m.seq_len}, m.ex().device);
-  std::vector<int32_t> host(static_cast<size_t>(m.seq_len), eot);
-  device_copy(m.ex().device, ids.tensor().data, Device::cpu, host.data(), host.size() * sizeof(int32_t));
-  Arena arena(m.ex().device);
-  Graph g(m.ex(), arena);
-  g.grad_enabled = false;
-  models::Taps taps({"*"});
-  m.model->set_taps(&taps);
-  m.model->logits(g, m.params(), ids.tensor());
-  m.model->set_taps(nullptr);
-  std::vector<std::string> names;
-  for (const auto& [name, v] : taps.captured()) names.push_back(name);
-  return names;
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const std::string& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -104,15 +44,10 @@ int cmd_embed(const std::vector<std::string>& args) {
       ("document-field", po::value<std::string>()->default_value("story"), "JSON string field of the document")
       ("val-fraction", real_value(0.0),
        "share of the pairs WITHOUT a \"split\" field that become val (the others are train)")
-      ("tap", po::value<std::string>()->default_value(""),
-       "tap to read (default: \"final\" where the model has it, else its last block's output)")
-      ("index", po::value<int64_t>(), "position to read, negative from the end (default: -1 for final, else -2)")
-      ("last-token", po::value<bool>()->default_value(false)->implicit_value(true),
-       "read each text's last real (non-pad) token instead of --index (not the spec's position: a small model's "
-       "state deep in the padding collapses; the file's tap attribute gets the suffix @last)")
       ("batch-size", po::value<int64_t>()->default_value(16), "sequences per forward pass")
       ("threads", po::value<int>()->default_value(0), "CPU threads per rank (0: all)")
       ("device", po::value<std::string>()->default_value("auto"), "cpu | cuda | auto (cuda when a GPU is visible)");
+  add_embedding_tap_options(set, "embed");
   po::variables_map vm = set.parse(args);
   if (vm.count("help")) {
     std::printf("%s", set.help().c_str());
@@ -147,28 +82,11 @@ int cmd_embed(const std::vector<std::string>& args) {
                        " (--data names another tokenizer?)");
     const int64_t L = m.seq_len;
 
-    // The tap and the position.
-    const std::vector<std::string> offered = offered_taps(m, tok->eot());
-    std::string tap = get<std::string>(vm, "tap");
-    int64_t index = vm.count("index") ? vm["index"].as<int64_t>() : 0;
-    if (tap.empty()) {
-      const bool has_final = std::find(offered.begin(), offered.end(), "final") != offered.end();
-      std::string last_block;
-      for (const std::string& n : offered)
-        if (n.rfind("blocks.", 0) == 0 && n.size() > 4 && n.compare(n.size() - 4, 4, ".out") == 0) last_block = n;
-      if (!has_final && last_block.empty())
-        throw UsageError("model '" + m.model->name() + "' offers neither a \"final\" tap nor a block output (taps: " +
-                         join(offered) + "); choose one with --tap");
-      tap = has_final ? "final" : last_block;
-      if (!vm.count("index")) index = has_final ? -1 : -2;
-    } else {
-      if (std::find(offered.begin(), offered.end(), tap) == offered.end())
-        throw UsageError("--tap " + tap + ": model '" + m.model->name() + "' offers " + join(offered));
-      if (!vm.count("index")) index = -1;
-    }
-    const int64_t pos = index < 0 ? L + index : index;
-    if (pos < 0 || pos >= L)
-      throw UsageError("--index " + std::to_string(index) + " is outside the " + std::to_string(L) + " positions");
+    // The tap and the position (launch/embedding_tap.h).
+    const EmbeddingTap choice =
+        choose_embedding_tap(embedding_tap_flags(vm), offered_taps(*m.model, m.params(), m.ex(), L, tok->eot()), m.model->name(), L);
+    const std::string& tap = choice.tap;
+    const int64_t index = choice.index;
 
     // This rank's contiguous share of the pairs; each pair is two sequences (query, document).
     const int64_t P = static_cast<int64_t>(pairs.size());
@@ -178,8 +96,7 @@ int cmd_embed(const std::vector<std::string>& args) {
     int64_t d = 0;
     std::vector<float> mine;  // (share, 2, d), zero beyond `last`
     std::vector<int32_t> host_ids(static_cast<size_t>(B * L));
-    const bool last_token = get<bool>(vm, "last-token");
-    std::vector<int64_t> row_pos(static_cast<size_t>(B), pos);  // the position read in each row
+    std::vector<int64_t> row_pos(static_cast<size_t>(B), choice.position);  // the position read in each row
     OwnedTensor ids(DType::i32, {B, L}, m.ex().device);
     Arena arena(m.ex().device);
     Graph g(m.ex(), arena);
@@ -191,10 +108,8 @@ int cmd_embed(const std::vector<std::string>& args) {
       const int64_t rows = std::min(B, sequences - s0);
       for (int64_t r = 0; r < rows; ++r) {
         const PairText& p = pairs[static_cast<size_t>(first + (s0 + r) / 2)];
-        std::vector<int32_t> t = tok->encode((s0 + r) % 2 == 0 ? p.query : p.document);
-        row_pos[r] = last_token ? std::max<int64_t>(0, std::min<int64_t>(static_cast<int64_t>(t.size()), L) - 1) : pos;
-        t.resize(static_cast<size_t>(L), tok->eot());  // truncate, or right-pad with end-of-text
-        std::copy(t.begin(), t.end(), host_ids.begin() + r * L);
+        row_pos[r] = encode_for_embedding(*tok, (s0 + r) % 2 == 0 ? p.query : p.document, L, choice,
+                                          host_ids.data() + r * L);
       }
       Tensor batch = ids.tensor().slice_rows(0, rows);
       device_copy(m.ex().device, batch.data, Device::cpu, host_ids.data(), static_cast<size_t>(rows * L) * sizeof(int32_t));
@@ -236,7 +151,7 @@ int cmd_embed(const std::vector<std::string>& args) {
     }
     e.model = m.meta.model;
     e.checkpoint = std::filesystem::absolute(m.path).lexically_normal().string();
-    e.tap = get<bool>(vm, "last-token") ? tap + "@last" : tap;
+    e.tap = choice.label();
     e.index = index;
     e.seq_len = L;
     e.tokenizer = tok->name();
@@ -249,7 +164,7 @@ int cmd_embed(const std::vector<std::string>& args) {
     const std::filesystem::path parent = std::filesystem::path(out).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     write_embeddings(out, e);
-    const std::string where = get<bool>(vm, "last-token") ? "the last real token" : "position " + std::to_string(index);
+    const std::string where = choice.last_token ? "the last real token" : "position " + std::to_string(index);
     std::printf("embedded %lld pairs (%lld train, %lld val) with %s (%s at %s of %lld, d = %lld) on %d "
                 "rank%s in %.1f s: %s\n",
                 (long long)P, (long long)e.count(0), (long long)e.count(1), e.model.c_str(), tap.c_str(),

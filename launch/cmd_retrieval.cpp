@@ -5,7 +5,8 @@
 //          cosine through TrainableState and a one-rank Replicated GradReducer, progress lines and
 //          metrics.jsonl in --out, atomic HDF5 checkpoints in --out/checkpoints; --resume continues bit for bit.
 //   eval   top-1 accuracy and mean loss over the val pairs, negatives drawn from the val pool with a fixed
-//          seed; one JSON line.
+//          seed; one JSON line. --cosine: no retrieval model, the candidate of highest cosine similarity wins
+//          (the v2 method, after `weft train --objective infonce`), the loss InfoNCE's at --tau.
 // A checkpoint's configuration holds the architecture ([retrieval]), the training flags ([train]) and the
 // provenance of the embeddings it was trained on ([embeddings]): eval and resume refuse embeddings of
 // another width, generative model, tap, position, length or tokenizer.
@@ -133,6 +134,38 @@ EvalResult evaluate(models::RetrievalMixer& model, ParamStore& params, Exec& ex,
       correct += argmax(scores.data() + r * (N - 1), N - 1) == labels[static_cast<size_t>(r)];
     }
     g.clear();
+  }
+  return EvalResult{static_cast<double>(correct) / static_cast<double>(P), loss_sum / static_cast<double>(P), P};
+}
+
+// Top-1 cosine retrieval (the v2 method, spec A.10 item 10): for every pair of the sampler's pool, the
+// candidate whose embedding has the highest cosine with the query's; the loss is InfoNCE's, the cross-entropy
+// of cos / tau over the N - 1 candidates. fp64 on the host.
+EvalResult evaluate_cosine(RetrievalSampler& sampler, int64_t N, int64_t d, double tau) {
+  const int64_t P = sampler.size();
+  std::vector<float> x(static_cast<size_t>(N * d));
+  std::vector<double> unit(static_cast<size_t>(N * d)), scores(static_cast<size_t>(N - 1));
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  for (int64_t p = 0; p < P; ++p) {
+    const int32_t label = sampler.sample_at(0, p, x.data());
+    for (int64_t s = 0; s < N; ++s) {
+      double sq = 0.0;
+      for (int64_t c = 0; c < d; ++c) sq += double(x[s * d + c]) * double(x[s * d + c]);
+      const double inv = 1.0 / std::sqrt(sq + 1e-12);  // as models/common/infonce.h
+      for (int64_t c = 0; c < d; ++c) unit[s * d + c] = double(x[s * d + c]) * inv;
+    }
+    double top = -1e300;
+    for (int64_t s = 1; s < N; ++s) {
+      double dot = 0.0;
+      for (int64_t c = 0; c < d; ++c) dot += unit[c] * unit[s * d + c];
+      scores[static_cast<size_t>(s - 1)] = dot / tau;
+      top = std::max(top, dot / tau);
+    }
+    double z = 0.0;
+    for (double v : scores) z += std::exp(v - top);
+    loss_sum += top + std::log(z) - scores[static_cast<size_t>(label)];
+    correct += std::max_element(scores.begin(), scores.end()) - scores.begin() == label;
   }
   return EvalResult{static_cast<double>(correct) / static_cast<double>(P), loss_sum / static_cast<double>(P), P};
 }
@@ -321,12 +354,43 @@ int retrieval_train(const std::vector<std::string>& args) {
   return 0;
 }
 
+int retrieval_eval_cosine(const po::variables_map& vm, const std::string& split) {
+  if (vm.count("checkpoint"))
+    throw UsageError("--cosine scores the embeddings without a retrieval model; drop --checkpoint " +
+                     get<std::string>(vm, "checkpoint"));
+  if (!vm.count("candidates")) throw UsageError("--cosine needs --candidates N (the query and N - 1 candidates)");
+  const int64_t N = vm["candidates"].as<int64_t>();
+  const double tau = get<double>(vm, "tau");
+  if (!(tau > 0) || !std::isfinite(tau)) throw UsageError("--tau must be positive");
+  const std::string emb_path = get<std::string>(vm, "embeddings");
+  const Embeddings emb = read_embeddings(emb_path);
+  RetrievalSampler sampler(emb, split == "val" ? 1 : 0, N, get<uint64_t>(vm, "seed"), false);
+  const EvalResult r = evaluate_cosine(sampler, N, emb.dim, tau);
+  std::printf("%s\n", JsonLine()
+                          .num("accuracy", r.accuracy)
+                          .num("loss", r.loss)
+                          .integer("pairs", r.pairs)
+                          .integer("candidates", N)
+                          .num("chance", 1.0 / static_cast<double>(N - 1))
+                          .str("split", split)
+                          .str("scoring", "cosine")
+                          .num("tau", tau)
+                          .str("embeddings", emb_path)
+                          .text()
+                          .c_str());
+  return 0;
+}
+
 int retrieval_eval(const std::vector<std::string>& args) {
   OptionSet set("retrieval eval");
   set.group("eval").add_options()
-      ("checkpoint", po::value<std::string>()->required(), "retrieval run folder (its latest) or checkpoint folder")
+      ("checkpoint", po::value<std::string>(), "retrieval run folder (its latest) or checkpoint folder")
       ("embeddings", po::value<std::string>()->required(), "embeddings file of `weft embed` (its val pairs)")
       ("candidates", po::value<int64_t>(), "N (default: the checkpoint's; its mixing matrices fix it)")
+      ("cosine", po::bool_switch(),
+       "no retrieval model: the candidate with the highest cosine similarity to the query wins (embeddings of a "
+       "model fine-tuned with `weft train --objective infonce`); needs --candidates, no --checkpoint")
+      ("tau", real_value(0.02), "--cosine: the temperature of the reported loss, cross-entropy of cos / tau")
       ("split", po::value<std::string>()->default_value("val"), "val | train: the pool scored and sampled")
       ("seed", po::value<uint64_t>()->default_value(1234), "seed of the negatives")
       ("batch-size", po::value<int64_t>()->default_value(64), "samples per forward pass");
@@ -341,6 +405,9 @@ int retrieval_eval(const std::vector<std::string>& args) {
   const std::string split = get<std::string>(vm, "split");
   if (split != "val" && split != "train") throw UsageError("--split must be val or train, got '" + split + "'");
   const Device dev = runtime_device(vm);
+  if (get<bool>(vm, "cosine")) return retrieval_eval_cosine(vm, split);
+  if (!vm.count("checkpoint"))
+    throw UsageError("--checkpoint is required (a retrieval run), unless --cosine scores the embeddings directly");
   const std::string flag = get<std::string>(vm, "checkpoint");
   if (!std::filesystem::exists(flag)) throw UsageError("--checkpoint: '" + flag + "' does not exist");
   const std::string path = std::filesystem::is_directory(flag + "/checkpoints") ? resolve_checkpoint(flag, "latest", "--checkpoint") : flag;

@@ -17,6 +17,27 @@
 
 namespace weft::launch {
 
+// The draws alone, over a pool of P items by position (shared with `weft train --objective infonce`, whose
+// groups [query, document_1 .. document_{N-1}] are drawn the same way from the train pairs).
+class SlotSampler {
+ public:
+  SlotSampler(int64_t pool_size, int64_t slots, uint64_t seed, bool shuffle)
+      : P_(pool_size), slots_(slots), seed_(seed), shuffle_(shuffle) {}
+  int64_t size() const { return P_; }
+  // Sample k of the stream: slot_items[0] = the query's pool position, slot_items[s] (s = 1 .. N-1) the pool
+  // position of the document in slot s (the query's own at the returned label + 1).
+  int32_t sample(int64_t k, int64_t* slot_items);
+  // The same for pool position p at epoch e (unshuffled position).
+  int32_t sample_at(int64_t epoch, int64_t p, int64_t* slot_items) const;
+
+ private:
+  int64_t P_, slots_;
+  uint64_t seed_;
+  bool shuffle_;
+  int64_t order_epoch_ = -1;    // the epoch whose permutation order_ holds
+  std::vector<int64_t> order_;  // pool positions in that epoch's order
+};
+
 class RetrievalSampler {
  public:
   // The pool: the pairs of split `split` (0 train, 1 val), in file order. Throws a UsageError naming
@@ -30,13 +51,11 @@ class RetrievalSampler {
   int32_t sample_at(int64_t epoch, int64_t p, float* x) const;
 
  private:
+  void copy_rows(const int64_t* slot_items, float* x) const;
   const Embeddings& e_;
   std::vector<int64_t> pool_;   // pair indices of the split
   int64_t slots_;
-  uint64_t seed_;
-  bool shuffle_;
-  int64_t order_epoch_ = -1;    // the epoch whose permutation order_ holds
-  std::vector<int64_t> order_;  // pool positions in that epoch's order
+  SlotSampler draws_;
 };
 
 }  // namespace weft::launch

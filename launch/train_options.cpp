@@ -74,6 +74,7 @@ void add_train_options(OptionSet& set) {
        "E divides the world and the experts; not with --zero 1)")
       ("bucket-mb", real_value(25.0), "gradient all-reduce bucket size in MiB");
   add_device_options(set, "train");
+  add_objective_options(set);
   set.group("checkpoint").add_options()
       ("save-every", po::value<int64_t>()->default_value(0), "steps between checkpoints (0: only at the end)")
       ("save-on-exit", po::value<bool>()->default_value(true)->implicit_value(true), "checkpoint when the run ends")
@@ -161,6 +162,7 @@ TrainOptions train_options(const po::variables_map& vm) {
     throw UsageError("--spike-window must be >= " + std::to_string(StepGuard::kSpikeMinEntries) + ", got " +
                      std::to_string(o.spike_window));
   o.sync_input = get<bool>(vm, "sync-input");
+  o.objective = objective_options(vm);
   if (vm.count("inject-nan-at")) o.inject_nan_at = parse_step_list({get<std::string>(vm, "inject-nan-at")}, "inject-nan-at");
   if (vm.count("inject-spike-at"))
     o.inject_spike_at = parse_step_list({get<std::string>(vm, "inject-spike-at")}, "inject-spike-at");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/loader.h"
+#include "launch/objective_options.h"
 #include "launch/options.h"
 #include "runtime/dtype.h"
 
@@ -42,6 +43,7 @@ struct TrainOptions {
   int64_t spike_window = 100;
   std::vector<int64_t> inject_nan_at, inject_spike_at;
   bool sync_input = false;  // testing: CUDA token ids by synchronous copies instead of runtime/input_stager.h
+  ObjectiveOptions objective;  // --objective lm | infonce and the InfoNCE flags (launch/objective_options.h)
 };
 
 void add_train_options(OptionSet& set);

@@ -106,6 +106,10 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
   open("train", true);
   if (!data::split_files(opt_.data, "val").empty()) open("val", false);
   if (opt_.pack == data::Packing::segments) starts_.assign(static_cast<size_t>(opt_.grad_accum * opt_.batch_size), 0);
+  if (opt_.objective.infonce)
+    infonce_ = std::make_unique<InfoNceObjective>(opt_.objective.nce, data::load_tokenizer(opt_.data), *model_,
+                                                  state_store_->params(), ex, T_, opt_.batch_size, opt_.grad_accum,
+                                                  world, opt_.seed);
   state_.rng = rng_.state();
   state_.lr_decay_steps = opt_.decay_steps;
   if (comm_.rank() == 0) {
@@ -179,7 +183,7 @@ void Trainer::resume_from(const std::string& path) {
     WEFT_CHECK(!state_.segment_cursors.empty(), "[checkpoint] ", path,
                " holds no stream cursors (data/segment_cursors) to continue --pack segments from");
     train_segments_->set_cursors(state_.segment_cursors);
-  } else {
+  } else if (!infonce_) {  // InfoNCE groups follow from the step alone
     train_->set_cursor(state_.consumed_samples);
   }
   rng_.set_state(RngState{state_.rng.seed, static_cast<uint32_t>(comm_.rank()), state_.rng.offset});
@@ -210,10 +214,10 @@ Trainer::StepResult Trainer::train_step() {
   // padded or a loss mask: not every target counts
   const bool padded = opt_.pack == data::Packing::padded || masked_;
   // The whole step's data first: its global count of targets that count is every micro-batch's divisor.
-  read_step();
-  const int64_t window_tokens = rows * accum * world;
-  int64_t counted = window_tokens;  // concat, segments: every target counts
-  if (padded) {  // pads (masked targets) do not: count them here, sum over ranks
+  if (!infonce_) read_step();
+  const int64_t window_tokens = rows * accum * world * (infonce_ ? infonce_->group_size() : 1);
+  int64_t counted = window_tokens;  // concat, segments, infonce: every position counts (as tokens run)
+  if (padded && !infonce_) {  // pads (masked targets) do not: count them here, sum over ranks
     counted = data::count_targets(targets_.ptr<int32_t>(), rows * accum);
     if (world > 1) comm_.all_reduce(&counted, 1, DType::i64, par::ReduceOp::sum);
   }
@@ -227,12 +231,18 @@ Trainer::StepResult Trainer::train_step() {
   losses_.begin_step(ex);
   Graph g(ex, arena_);
   for (int64_t micro = 0; micro < accum; ++micro) {
-    std::vector<int64_t> streams;
-    if (model_->has_state() || train_segments_) streams = stream_ids(micro, comm_.rank(), world, B);
-    models::Batch batch = stage_batch(micro, normalizer, streams.empty() ? nullptr : streams.data());
-    if (padded) batch.share = static_cast<double>(rows) / static_cast<double>(window_tokens);
-    models::LossTerms terms = model_->loss_terms(g, params, batch, rng_, true);
-    losses_.add(ex, terms, batch.token_share());
+    models::LossTerms terms;
+    if (infonce_) {  // this rank's groups of the micro-batch; normalised by the step's group count
+      terms = infonce_->loss_terms(g, params, state_.step, micro, comm_.rank());
+      losses_.add(ex, terms, infonce_->share());
+    } else {
+      std::vector<int64_t> streams;
+      if (model_->has_state() || train_segments_) streams = stream_ids(micro, comm_.rank(), world, B);
+      models::Batch batch = stage_batch(micro, normalizer, streams.empty() ? nullptr : streams.data());
+      if (padded) batch.share = static_cast<double>(rows) / static_cast<double>(window_tokens);
+      terms = model_->loss_terms(g, params, batch, rng_, true);
+      losses_.add(ex, terms, batch.token_share());
+    }
     const bool folded = micro + 1 == accum && reducer_->attach(g);
     g.backward(terms.total);
     state_store_->end_micro_batch(folded);
@@ -261,7 +271,9 @@ Trainer::StepResult Trainer::train_step() {
   }
   r.tokens = counted;
   ++state_.step;
-  if (train_segments_) {
+  if (infonce_) {
+    state_.consumed_samples += infonce_->groups_per_step();  // groups, globally
+  } else if (train_segments_) {
     state_.consumed_samples += B * accum * world;  // segments read, globally
     state_.segment_cursors = train_segments_->cursors();
   } else {
@@ -283,7 +295,8 @@ double Trainer::evaluate(int64_t batches) {
 void Trainer::log_step(const StepResult& r, double lr, double step_seconds, double real_tokens_per_step,
                        double interval_mean_loss) {
   if (comm_.rank() != 0) return;
-  const double tokens_per_step = static_cast<double>(opt_.batch_size * T_ * opt_.grad_accum * comm_.size());
+  const double tokens_per_step = static_cast<double>(opt_.batch_size * T_ * opt_.grad_accum * comm_.size() *
+                                                    (infonce_ ? infonce_->group_size() : 1));
   const double tps = tokens_per_step / step_seconds, real_tps = real_tokens_per_step / step_seconds;
   const double eta = step_seconds * static_cast<double>(opt_.steps - state_.step);
   const bool padded = opt_.pack == data::Packing::padded || masked_;
@@ -369,6 +382,14 @@ double Trainer::run() {
                                                        : "",
                 exec_.device() == Device::cuda ? "cuda" : "cpu", std::string(dtype_name(compute_dtype())).c_str(),
                 state_store_->mixed_precision() ? " (fp32 master weights)" : "");
+  if (infonce_ && comm_.rank() == 0)
+    std::printf("objective infonce: %lld groups per step of 1 query + %lld documents from %lld train pairs; embedding "
+                "%s at %s; tau %g\n",
+                (long long)infonce_->groups_per_step(), (long long)(infonce_->group_size() - 1),
+                (long long)infonce_->train_pairs(), infonce_->tap().tap.c_str(),
+                infonce_->tap().last_token ? "the last real token"
+                                           : ("position " + std::to_string(infonce_->tap().index)).c_str(),
+                opt_.objective.nce.tau);
   double window_start = now_s(), window_tokens = 0;
   int64_t window_steps = 0;
   double interval_loss_sum = 0;  // train losses since the last log line (their mean: loss_avg)

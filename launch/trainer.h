@@ -15,6 +15,8 @@
 // --expert-parallel E (parallel/expert_parallel.h): world = E x D; the layout is validated and the model
 // receives its expert exchange (set_parallel) before it declares its parameters, so it declares only its
 // expert shard; expert gradients are summed over the shard's replicas, checkpoints gather the shards.
+// --objective infonce: the micro-batches come from launch/infonce_objective.h instead of the token windows
+// (InfoNCE over query/document groups, its in-group accuracy as an auxiliary term); everything else is the same.
 #pragma once
 
 #include <memory>
@@ -23,6 +25,7 @@
 #include "data/loader.h"
 #include "data/segments.h"
 #include "launch/checkpoint.h"
+#include "launch/infonce_objective.h"
 #include "launch/metrics.h"
 #include "launch/norms_log.h"
 #include "launch/step_guard.h"
@@ -110,6 +113,7 @@ class Trainer {
   std::vector<uint8_t> starts_;   // (grad-accum x B) --pack segments: Batch::starts of each row
   OwnedTensor dev_inputs_, dev_targets_;  // (B, T) their copies on the device (CUDA, --sync-input)
   std::unique_ptr<InputStager> input_stager_;  // CUDA: asynchronous copies of each micro-batch's (B, T) ids
+  std::unique_ptr<InfoNceObjective> infonce_;  // --objective infonce: the step's micro-batches are its groups
   StepGuard guard_;  // skipped updates (launch/step_guard.h); its counters and window are in state_
   bool stopped_ = false, gave_up_ = false, divergence_warned_ = false;
 };
