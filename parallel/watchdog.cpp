@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "parallel/tcp_peers.h"
+
 namespace weft::par {
 
 std::string CollectiveCall::describe() const {
@@ -131,7 +133,9 @@ void Watchdog::loop() {
 
 void Watchdog::expire(const CollectiveCall& call, double timeout_s) {
   // The main thread is blocked in the collective (or on the stream behind it): nothing else prints.
-  const std::string line = timeout_message(rank_, call, timeout_s) + "\n";
+  std::string line = timeout_message(rank_, call, timeout_s) + "\n";
+  // Over TCP, the peers that stopped acknowledging (a node whose link went down); none over shared memory.
+  if (const std::string peers = stalled_peers_message(rank_, stalled_tcp_peers()); !peers.empty()) line += peers + "\n";
   std::fflush(stdout);
   ssize_t written = ::write(STDERR_FILENO, line.data(), line.size());
   (void)written;

@@ -3,7 +3,8 @@
 // number, the collective's name and size) and disarms it after; collectives that run asynchronously
 // (NCCL, on a stream) are watched through a probe the communicator registers, which names the oldest
 // one still unfinished. A thread started on the first arm sleeps until the deadline (never spins); on
-// expiry it prints one line naming the rank and the collective, runs the abort hooks (ncclCommAbort),
+// expiry it prints one line naming the rank and the collective (and, over TCP, a second naming the peers that
+// stopped acknowledging: parallel/tcp_peers.h), runs the abort hooks (ncclCommAbort),
 // and ends the process with _exit(kExitCollectiveTimeout). _exit rather than MPI_Abort: MPI is
 // initialised with MPI_THREAD_FUNNELED (only the main thread may call MPI, and it is blocked inside the
 // collective), and a rank that exits non-zero before MPI_Finalize makes mpirun / srun end the job.

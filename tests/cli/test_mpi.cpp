@@ -18,14 +18,15 @@
 #include <thread>
 
 #include "launch/checkpoint.h"
-#include "models/transformer/transformer.h"
-#include "tests/harness/gradcheck.h"
+#include "tests/harness/training_run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
 using Result = weft::test::ProcessResult;
+using weft::test::logged_losses;
+using weft::test::max_abs_difference;
 using weft::test::mpirun;
 Result sh(const std::string& cmd) { return weft::test::run_shell(cmd); }
 
@@ -45,32 +46,11 @@ class Mpi : public ::testing::Test {
   }
   static std::string train(const std::string& out, int64_t batch, const std::string& extra) {
     return std::string(WEFT_BINARY) + " train --data " + dir_ + "/data --out " + out +
-           " --d-model 16 --n-layers 2 --n-heads 2 --seq-len 16 --threads 1 --eval-every 0 --eval-batches 0"
+           " " + weft::test::kTinyTransformerFlags + " --threads 1 --eval-every 0 --eval-batches 0"
            " --log-every 1 --batch-size " + std::to_string(batch) + " " + extra;
   }
-  static std::map<int, double> losses(const std::string& run) {
-    std::map<int, double> m;
-    std::ifstream in(run + "/metrics.jsonl");
-    std::string line;
-    while (std::getline(in, line)) {
-      size_t s = line.find("\"step\": "), l = line.find("\"loss\": ");
-      if (s != std::string::npos && l != std::string::npos) m[std::stoi(line.substr(s + 8))] = std::stod(line.substr(l + 8));
-    }
-    return m;
-  }
   static std::vector<double> weights(const std::string& run) {
-    weft::models::TransformerConfig c;
-    c.vocab_size = 257;
-    c.d_model = 16;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.max_seq_len = 16;
-    weft::models::Transformer model(c);
-    weft::ParamStore store;
-    model.declare(store);
-    store.finalize();
-    weft::launch::load_checkpoint(weft::launch::resolve_checkpoint(run, "latest"), store, nullptr, nullptr);
-    return weft::test::to_host_doubles(store.values());
+    return weft::test::tiny_transformer_weights(weft::launch::resolve_checkpoint(run, "latest"));
   }
   static std::string dir_;
 };
@@ -87,20 +67,15 @@ TEST_F(Mpi, SameGlobalBatchSameLossesAndWeights) {
   ASSERT_EQ(b.code, 0) << b.out;
   Result c = sh(mpirun(4) + train(r4, 4, flags + " --grad-accum 1"));
   ASSERT_EQ(c.code, 0) << c.out;
-  auto l1 = losses(r1), l2 = losses(r2), l4 = losses(r4);
+  auto l1 = logged_losses(r1), l2 = logged_losses(r2), l4 = logged_losses(r4);
   ASSERT_EQ(l1.size(), 20u);
   for (int step = 1; step <= 20; ++step) {
     EXPECT_NEAR(l2[step], l1[step], 1e-5 * std::fabs(l1[step])) << "2 ranks, step " << step;
     EXPECT_NEAR(l4[step], l1[step], 1e-5 * std::fabs(l1[step])) << "4 ranks, step " << step;
   }
   auto w1 = weights(r1), w2 = weights(r2), w4 = weights(r4);
-  double d2 = 0, d4 = 0;
-  for (size_t i = 0; i < w1.size(); ++i) {
-    d2 = std::max(d2, std::fabs(w2[i] - w1[i]));
-    d4 = std::max(d4, std::fabs(w4[i] - w1[i]));
-  }
-  EXPECT_LE(d2, 1e-5);
-  EXPECT_LE(d4, 1e-5);
+  EXPECT_LE(max_abs_difference(w2, w1), 1e-5);
+  EXPECT_LE(max_abs_difference(w4, w1), 1e-5);
 }
 
 TEST_F(Mpi, ZeroOneMatchesTheReplicatedRun) {
@@ -112,15 +87,13 @@ TEST_F(Mpi, ZeroOneMatchesTheReplicatedRun) {
   ASSERT_EQ(b.code, 0) << b.out;
   Result c = sh(mpirun(4) + train(r4, 4, flags + " --grad-accum 1 --zero 1"));
   ASSERT_EQ(c.code, 0) << c.out;
-  auto l1 = losses(r1), l2 = losses(r2), l4 = losses(r4);
+  auto l1 = logged_losses(r1), l2 = logged_losses(r2), l4 = logged_losses(r4);
   for (int step = 1; step <= 20; ++step) {
     EXPECT_NEAR(l2[step], l1[step], 1e-5 * std::fabs(l1[step])) << "ZeRO-1 on 2 ranks, step " << step;
     EXPECT_NEAR(l4[step], l1[step], 1e-5 * std::fabs(l1[step])) << "ZeRO-1 on 4 ranks, step " << step;
   }
   auto w1 = weights(r1), w4 = weights(r4);
-  double d = 0;
-  for (size_t i = 0; i < w1.size(); ++i) d = std::max(d, std::fabs(w4[i] - w1[i]));
-  EXPECT_LE(d, 1e-5);
+  EXPECT_LE(max_abs_difference(w4, w1), 1e-5);
   // A ZeRO-1 checkpoint (gathered moments) resumes on 1 rank without ZeRO and continues the curve.
   const std::string cont = dir_ + "/z_cont";
   fs::create_directories(cont + "/checkpoints");
@@ -128,7 +101,7 @@ TEST_F(Mpi, ZeroOneMatchesTheReplicatedRun) {
   std::ofstream(cont + "/checkpoints/latest") << "step_00000010\n";
   Result r = sh(train(cont, 4, flags + " --grad-accum 4 --resume latest"));
   ASSERT_EQ(r.code, 0) << r.out;
-  auto lc = losses(cont);
+  auto lc = logged_losses(cont);
   for (int step = 11; step <= 20; ++step)
     EXPECT_NEAR(lc[step], l1[step], 1e-5 * std::fabs(l1[step])) << "resumed without ZeRO, step " << step;
 }
@@ -138,7 +111,7 @@ TEST_F(Mpi, TwoRankCheckpointContinuesOnOneAndThreeRanks) {
   const std::string base = dir_ + "/base";
   Result r = sh(mpirun(2) + train(base, 3, flags + " --steps 10 --save-every 5 --keep-checkpoints 5"));
   ASSERT_EQ(r.code, 0) << r.out;
-  auto ref = losses(base);
+  auto ref = logged_losses(base);
   for (auto [ranks, batch] : {std::pair{1, 6}, std::pair{3, 2}}) {
     std::string run = dir_ + "/cont" + std::to_string(ranks);
     fs::create_directories(run + "/checkpoints");
@@ -146,7 +119,7 @@ TEST_F(Mpi, TwoRankCheckpointContinuesOnOneAndThreeRanks) {
     std::ofstream(run + "/checkpoints/latest") << "step_00000005\n";
     r = sh((ranks > 1 ? mpirun(ranks) : std::string()) + train(run, batch, flags + " --steps 10 --resume latest"));
     ASSERT_EQ(r.code, 0) << r.out;
-    auto got = losses(run);
+    auto got = logged_losses(run);
     for (int step = 6; step <= 10; ++step)
       EXPECT_NEAR(got[step], ref[step], 1e-5 * std::fabs(ref[step])) << ranks << " ranks, step " << step;
   }
@@ -203,7 +176,7 @@ TEST_F(Mpi, Usr1OnOneRankStopsAllAndResumesBitExactly) {
   const std::string ref = dir_ + "/usr1_ref";
   r = sh(mpirun(2) + train(ref, 2, flags + target));
   ASSERT_EQ(r.code, 0) << r.out;
-  auto a = losses(run), b = losses(ref);
+  auto a = logged_losses(run), b = logged_losses(ref);
   for (int step = stopped + 1; step <= stopped + 5; ++step) EXPECT_EQ(a[step], b[step]) << "step " << step;
 }
 

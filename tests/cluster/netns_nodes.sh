@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Multi-node without a cluster: N network-namespace "nodes" joined by a bridge, for real multi-node mpirun.
-# Each node is a namespace PREFIXn<i> (PREFIX = weft<pid of `up`>) with lo and eth0 (10.X.Y.<i+1>/24, a veth
-# whose peer n<i> sits on bridge br0 in a fabric namespace PREFIXf), and its own hostname (a UTS namespace
-# per command). Nothing is added to the host's own namespace. Open MPI's remote launcher is `agent.sh HOST
-# CMD`, which runs CMD in HOST's namespace instead of over ssh; TCP and out-of-band traffic are restricted to
-# the test subnet (Open MPI 4: btl_tcp_if_include, oob_tcp_if_include, set as OMPI_MCA_* in the environment).
-# mpirun itself runs on node 0, through cluster/mpirun_hosts.sh (the launcher users run).
+# Each node is a namespace PREFIXn<i> (PREFIX = weft<pid of `up`>) with its own hostname (a UTS namespace per
+# command) and two networks, each a veth into a bridge in a fabric namespace PREFIXf: the data network
+# (eth0 = SUBNET.<i+1>/24, peer n<i> on br0) carries MPI's TCP traffic, the management network (mgmt0 =
+# MGMT.<i+1>/24, MGMT = SUBNET with 128 added to its third number, peer m<i> on br1) carries Open MPI's
+# out-of-band traffic (launch, I/O forwarding, job control), as on clusters with a separate service network.
+# Nothing is added to the host's own namespace. Open MPI's remote launcher is `agent.sh HOST CMD`, which runs
+# CMD in HOST's namespace instead of over ssh; MPI's TCP traffic is restricted to the data subnet
+# (btl_tcp_if_include) and out-of-band traffic to the management subnet (oob_tcp_if_include; Open MPI 4 names,
+# set as OMPI_MCA_* in the environment). mpirun itself runs on node 0, through cluster/mpirun_hosts.sh.
 #   netns_nodes.sh up DIR N [SUBNET] [SLOTS]  create the nodes; DIR gets state, hostfile, agent.sh. A guard
 #                                             process removes everything when the calling process ($PPID, or
 #                                             WEFT_NETNS_OWNER) dies, so a killed test cleans up too.
@@ -14,8 +17,10 @@
 #   netns_nodes.sh mpiexec DIR ARGS...        mpirun --hostfile DIR/hostfile ARGS... on node 0 (any program)
 #   netns_nodes.sh exec DIR I CMD...          CMD on node I (its namespace and hostname)
 #   netns_nodes.sh kill DIR I                 SIGKILL every process on node I (by pid: `ip netns pids`)
-#   netns_nodes.sh link DIR I up|down         node I's link (its veth end on the bridge)
-#   netns_nodes.sh shape DIR RATE             tc tbf RATE (e.g. 10gbit) on both ends of every link; "off" removes
+#   netns_nodes.sh link DIR I up|down [NET]   node I's link on NET: data (default), mgmt or both (its veth end
+#                                             on the bridge): data down = MPI traffic cut, the launcher still talks
+#   netns_nodes.sh shape DIR RATE             tc tbf RATE (e.g. 10gbit) on both ends of every data link; "off"
+#                                             removes it (the management network stays unshaped)
 #   netns_nodes.sh down DIR                   kill the nodes' processes, delete the namespaces, remove DIR
 #   netns_nodes.sh with N CMD...              up in a temporary DIR (exported as WEFT_NETNS), CMD, down (trap)
 # Exit 77 (skipped) from `up`/`with` where namespaces cannot be created (not root, no `ip`, no netns support).
@@ -25,7 +30,7 @@ repo=$(cd "$here/../.." && pwd)
 self="$here/netns_nodes.sh"
 
 die() { echo "netns_nodes.sh: $*" >&2; exit 1; }
-load() {  # DIR -> prefix, nodes, subnet, hostnames
+load() {  # DIR -> prefix, nodes, subnet, mgmt, guard_pid
   [ -f "$1/state" ] || die "$1/state missing (not made by 'up')"
   # shellcheck disable=SC1091
   source "$1/state"
@@ -55,6 +60,9 @@ cmd_down() {
 
 cmd_up() {
   local dir=$1 n=$2 subnet=${3:-10.77.0} slots=${4:-2}
+  [[ "$subnet" =~ ^([0-9]+\.[0-9]+)\.([0-9]+)$ ]] && [ "${BASH_REMATCH[2]}" -lt 128 ] ||
+    die "SUBNET must be A.B.C with C below 128 (the management network is A.B.C+128), not '$subnet'"
+  local mgmt="${BASH_REMATCH[1]}.$((BASH_REMATCH[2] + 128))"
   [ "$(id -u)" -eq 0 ] || { echo "SKIP: network namespaces need root"; exit 77; }
   command -v ip >/dev/null || { echo "SKIP: iproute2 'ip' not installed"; exit 77; }
   command -v unshare >/dev/null || { echo "SKIP: unshare not installed"; exit 77; }
@@ -67,11 +75,14 @@ cmd_up() {
     echo "prefix=$p"
     echo "nodes=$n"
     echo "subnet=$subnet"
+    echo "mgmt=$mgmt"
   } >"$dir/state"
   trap 'cmd_down "$dir"' ERR
   ip -n "${p}f" link set lo up
   ip -n "${p}f" link add br0 type bridge
   ip -n "${p}f" link set br0 up
+  ip -n "${p}f" link add br1 type bridge
+  ip -n "${p}f" link set br1 up
   : >"$dir/hostfile"
   local i ns
   for ((i = 0; i < n; i++)); do
@@ -83,6 +94,11 @@ cmd_up() {
     ip -n "$ns" link set eth0 up
     ip -n "${p}f" link set dev "n$i" master br0
     ip -n "${p}f" link set dev "n$i" up
+    ip -n "$ns" link add mgmt0 type veth peer name "m$i" netns "${p}f"
+    ip -n "$ns" addr add "$mgmt.$((i + 1))/24" dev mgmt0
+    ip -n "$ns" link set mgmt0 up
+    ip -n "${p}f" link set dev "m$i" master br1
+    ip -n "${p}f" link set dev "m$i" up
     echo "$ns slots=$slots" >>"$dir/hostfile"
   done
   # The remote launcher: `agent.sh HOST CMD...` as ssh would be called; HOST is a namespace of this set.
@@ -94,19 +110,22 @@ case "\$host" in ${p}n[0-9]*) ;; *) echo "agent.sh: \$host is not a node of this
 exec "$self" exec-host "\$host" "\$*"
 EOF
   chmod +x "$dir/agent.sh"
-  # Wait until every node answers on the fabric: a TCP connection to a closed port is refused (no ping here).
+  # Wait until every node answers on both networks: a TCP connection to a closed port is refused (no ping here).
+  local net
   for ((i = 1; i < n; i++)); do
-    local ok=0
-    for _ in $(seq 20); do
-      local answer
-      answer=$(ip netns exec "${p}n0" timeout 1 bash -c "echo >/dev/tcp/$subnet.$((i + 1))/9" 2>&1 || true)
-      if [[ "$answer" == *refused* ]]; then
-        ok=1
-        break
-      fi
-      sleep 0.1
+    for net in "$subnet" "$mgmt"; do
+      local ok=0
+      for _ in $(seq 20); do
+        local answer
+        answer=$(ip netns exec "${p}n0" timeout 1 bash -c "echo >/dev/tcp/$net.$((i + 1))/9" 2>&1 || true)
+        if [[ "$answer" == *refused* ]]; then
+          ok=1
+          break
+        fi
+        sleep 0.1
+      done
+      [ "$ok" -eq 1 ] || { cmd_down "$dir"; die "node $i does not answer on $net.$((i + 1))"; }
     done
-    [ "$ok" -eq 1 ] || { cmd_down "$dir"; die "node $i does not answer on $subnet.$((i + 1))"; }
   done
   trap - ERR
   # The guard: removes everything when the owner dies (a test killed by a timeout never runs its teardown).
@@ -138,11 +157,11 @@ mpi_environment() {
   export OMPI_MCA_plm_rsh_agent="$dir/agent.sh"
   export OMPI_MCA_btl="${WEFT_BTL:-vader,tcp,self}"
   export OMPI_MCA_btl_tcp_if_include="$subnet.0/24"
-  export OMPI_MCA_oob_tcp_if_include="$subnet.0/24"
+  export OMPI_MCA_oob_tcp_if_include="$mgmt.0/24"
   export OMPI_MCA_rmaps_base_oversubscribe=1  # every node shares this machine's cores
   export OMPI_MCA_btl_vader_single_copy_mechanism=none
-  # A node whose link goes down leaves an idle out-of-band connection that only keepalives can find dead
-  # (defaults: 300 s + 9 x 20 s); here ~8 s, after which mpirun names the lost node and ends the job.
+  # A node whose management link goes down leaves an idle out-of-band connection that only keepalives can find
+  # dead (defaults: 300 s + 9 x 20 s); here ~8 s, after which mpirun names the lost node and ends the job.
   export OMPI_MCA_oob_tcp_keepalive_time=${OMPI_MCA_oob_tcp_keepalive_time:-5}
   export OMPI_MCA_oob_tcp_keepalive_intvl=${OMPI_MCA_oob_tcp_keepalive_intvl:-1}
   export OMPI_MCA_oob_tcp_keepalive_probes=${OMPI_MCA_oob_tcp_keepalive_probes:-3}
@@ -165,6 +184,19 @@ cmd_mpiexec() {
   load "$dir"
   mpi_environment "$dir"
   cmd_exec "$dir" 0 mpirun --hostfile "$dir/hostfile" --bind-to none "$@"
+}
+
+cmd_link() {
+  local dir=$1 i=$2 state=$3 net=${4:-data}
+  load "$dir"
+  [[ "$i" =~ ^[0-9]+$ ]] && [ "$i" -lt "$nodes" ] || die "link: no node '$i' (0..$((nodes - 1)))"
+  [ "$state" = up ] || [ "$state" = down ] || die "link: state must be up or down, not '$state'"
+  case "$net" in
+    data) ip -n "${prefix}f" link set dev "n$i" "$state" ;;
+    mgmt) ip -n "${prefix}f" link set dev "m$i" "$state" ;;
+    both) ip -n "${prefix}f" link set dev "n$i" "$state" && ip -n "${prefix}f" link set dev "m$i" "$state" ;;
+    *) die "link: network must be data, mgmt or both, not '$net'" ;;
+  esac
 }
 
 cmd_shape() {
@@ -206,7 +238,7 @@ case "$sub" in
   exec) [ $# -ge 3 ] || die "usage: exec DIR I CMD..."; cmd_exec "$@" ;;
   exec-host) cmd_exec_host "$@" ;;
   kill) [ $# -eq 2 ] || die "usage: kill DIR I"; load "$1"; kill_node_processes "$(ns_of "$2")" ;;
-  link) [ $# -eq 3 ] || die "usage: link DIR I up|down"; load "$1"; ip -n "${prefix}f" link set dev "n$2" "$3" ;;
+  link) [ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: link DIR I up|down [data|mgmt|both]"; cmd_link "$@" ;;
   shape) [ $# -eq 2 ] || die "usage: shape DIR RATE|off"; cmd_shape "$@" ;;
   with) [ $# -ge 2 ] || die "usage: with N CMD..."; cmd_with "$@" ;;
   *) die "usage: up|down|mpirun|exec|kill|link|shape|with (see the head of this file)" ;;

@@ -1,9 +1,11 @@
 // Multi-node data parallelism on network-namespace nodes (label multinode): tests/cluster/netns_nodes.sh
-// makes 2 "nodes" (namespaces on a bridge, own hostnames) and runs mpirun across them through
-// cluster/mpirun_hosts.sh, TCP between the nodes. 2 nodes x 2 ranks equal 1 node x 4 ranks and one process;
+// makes 2 "nodes" (namespaces on two bridges, data and management, own hostnames) and runs mpirun across them
+// through cluster/mpirun_hosts.sh, TCP between the nodes. 2 nodes x 2 ranks equal 1 node x 4 ranks and one process;
 // the launch report names each rank's node and local rank; a 2-node checkpoint resumes on one node; a killed
-// node ends the job; a node whose link goes down ends the job naming that node, and the last checkpoint
-// still loads. Skipped where namespaces cannot be made (not root, no iproute2) or mpirun is missing.
+// node ends the job; a node whose data link goes down ends the job through the collective watchdog (exit 5,
+// the collective and the unreachable peer named) and the last checkpoint verifies and resumes; a node whose
+// links all go down ends the job with mpirun naming that node. Skipped where namespaces cannot be made (not
+// root, no iproute2) or mpirun is missing.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,19 +14,21 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
 #include "launch/checkpoint.h"
-#include "models/transformer/transformer.h"
-#include "tests/harness/gradcheck.h"
 #include "tests/harness/process.h"
+#include "tests/harness/training_run.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using weft::test::logged_losses;
 using weft::test::run_shell;
+using weft::test::tiny_transformer_weights;
 
 const std::string kScript = std::string(WEFT_SOURCE_DIR) + "/tests/cluster/netns_nodes.sh";
 
@@ -65,8 +69,8 @@ class MultiNode : public ::testing::Test {
     return "";
   }
   static std::string flags(const std::string& out, const std::string& extra) {
-    return "--data " + dir_ + "/data --out " + out +
-           " --d-model 16 --n-layers 2 --n-heads 2 --seq-len 16 --threads 1 --eval-every 0 --eval-batches 0"
+    return "--data " + dir_ + "/data --out " + out + " " + weft::test::kTinyTransformerFlags +
+           " --threads 1 --eval-every 0 --eval-batches 0"
            " --log-every 1 --batch-size 4 " + extra;
   }
   // `weft train FLAGS` on RANKS ranks spread over the 2 namespace nodes (2 slots each).
@@ -76,29 +80,6 @@ class MultiNode : public ::testing::Test {
   }
   static std::string one_node(int ranks, const std::string& train_flags) {
     return (ranks > 1 ? weft::test::mpirun(ranks) : std::string()) + WEFT_BINARY + " train " + train_flags;
-  }
-  static std::map<int, double> losses(const std::string& run) {
-    std::map<int, double> m;
-    std::ifstream in(run + "/metrics.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      size_t s = line.find("\"step\": "), l = line.find("\"loss\": ");
-      if (s != std::string::npos && l != std::string::npos) m[std::stoi(line.substr(s + 8))] = std::stod(line.substr(l + 8));
-    }
-    return m;
-  }
-  static std::vector<double> weights(const std::string& checkpoint) {
-    weft::models::TransformerConfig c;
-    c.vocab_size = 257;
-    c.d_model = 16;
-    c.n_layers = 2;
-    c.n_heads = 2;
-    c.max_seq_len = 16;
-    weft::models::Transformer model(c);
-    weft::ParamStore store;
-    model.declare(store);
-    store.finalize();
-    weft::launch::load_checkpoint(checkpoint, store, nullptr, nullptr);
-    return weft::test::to_host_doubles(store.values());
   }
   static std::string latest(const std::string& run) { return weft::launch::resolve_checkpoint(run, "latest"); }
 
@@ -135,6 +116,33 @@ class MultiNode : public ::testing::Test {
     auto r = run_shell("ip netns pids " + prefix_ + "n" + std::to_string(node) + " | xargs -r ps -o comm= -p | grep -c weft");
     return std::atoi(r.out.c_str());
   }
+  // Waits up to LIMIT seconds for node I to have no training process left; true when it has none.
+  static bool node_empties(int node, double limit) {
+    for (auto t0 = Clock::now(); weft_processes_on(node) > 0; std::this_thread::sleep_for(std::chrono::milliseconds(250)))
+      if (std::chrono::duration<double>(Clock::now() - t0).count() > limit) return false;
+    return true;
+  }
+
+  // A fault in the middle of a long 2-node run (start_long_run with EXTRA): `netns_nodes.sh COMMAND NODES ARGS`
+  // ("kill", "1"; "link", "1 down data"), then up to LIMIT seconds for the job to end.
+  struct Fault {
+    bool started = false;  // the run wrote its first checkpoint, node 1 had ranks, the fault was applied
+    double seconds = -1;   // from the fault to the job's end; -1: still running after LIMIT
+    int code = 0;          // the job's exit code
+    std::string log;       // its output
+  };
+  static Fault fault_mid_run(const std::string& run, const std::string& extra, const std::string& command,
+                             const std::string& args, double limit) {
+    Fault f;
+    f.started = start_long_run(run, extra) && weft_processes_on(1) > 0;
+    if (f.started) {
+      const auto r = run_shell(kScript + " " + command + " " + nodes() + " " + args);
+      f.started = r.code == 0;
+      if (f.started) f.seconds = wait_for_end(run, limit, f.code);
+    }
+    f.log = read(run + ".log");
+    return f;
+  }
 
   static std::string dir_, prefix_, skip_;
 };
@@ -150,21 +158,16 @@ TEST_F(MultiNode, TwoNodesTimesTwoRanksEqualOneNodeAndOneProcess) {
   // Small buckets: several all-reduces over TCP overlap the backward.
   auto c = run_shell(on_nodes(4, flags(r22, common + " --grad-accum 1 --bucket-mb 0.01")));
   ASSERT_EQ(c.code, 0) << c.out;
-  auto l1 = losses(r1), l14 = losses(r14), l22 = losses(r22);
+  auto l1 = logged_losses(r1), l14 = logged_losses(r14), l22 = logged_losses(r22);
   ASSERT_EQ(l22.size(), 12u) << c.out;
   for (int step = 1; step <= 12; ++step) {
     EXPECT_NEAR(l22[step], l14[step], 1e-5 * std::fabs(l14[step])) << "2x2 vs 1x4, step " << step;
     EXPECT_NEAR(l22[step], l1[step], 1e-5 * std::fabs(l1[step])) << "2x2 vs one process, step " << step;
   }
-  auto w1 = weights(latest(r1)), w14 = weights(latest(r14)), w22 = weights(latest(r22));
-  ASSERT_EQ(w22.size(), w1.size());
-  double d1 = 0, d14 = 0;
-  for (size_t i = 0; i < w1.size(); ++i) {
-    d1 = std::max(d1, std::fabs(w22[i] - w1[i]));
-    d14 = std::max(d14, std::fabs(w22[i] - w14[i]));
-  }
-  EXPECT_LE(d1, 1e-5);
-  EXPECT_LE(d14, 1e-5);
+  auto w1 = tiny_transformer_weights(latest(r1)), w14 = tiny_transformer_weights(latest(r14));
+  auto w22 = tiny_transformer_weights(latest(r22));
+  EXPECT_LE(weft::test::max_abs_difference(w22, w1), 1e-5);
+  EXPECT_LE(weft::test::max_abs_difference(w22, w14), 1e-5);
 }
 
 TEST_F(MultiNode, LaunchReportNamesEachRanksNodeAndLocalRank) {
@@ -193,7 +196,7 @@ TEST_F(MultiNode, TwoNodeCheckpointResumesOnOneNode) {
   auto b = run_shell(one_node(2, flags(cont, common + " --grad-accum 2 --resume latest")));
   ASSERT_EQ(b.code, 0) << b.out;
   EXPECT_NE(b.out.find("resumed from"), std::string::npos) << b.out;
-  auto la = losses(run), lb = losses(cont);
+  auto la = logged_losses(run), lb = logged_losses(cont);
   for (int step = 6; step <= 10; ++step) {
     ASSERT_TRUE(lb.count(step)) << "step " << step << " missing after the resume\n" << b.out;
     EXPECT_NEAR(lb[step], la[step], 1e-5 * std::fabs(la[step])) << "step " << step;
@@ -201,47 +204,72 @@ TEST_F(MultiNode, TwoNodeCheckpointResumesOnOneNode) {
 }
 
 TEST_F(MultiNode, KilledNodeEndsTheJobOnTheOtherWithin30s) {
-  const std::string run = dir_ + "/killed";
-  ASSERT_TRUE(start_long_run(run, "--collective-timeout 60")) << read(run + ".log");
-  ASSERT_GT(weft_processes_on(1), 0);
-  ASSERT_EQ(run_shell(kScript + " kill " + nodes() + " 1").code, 0);
-  int code = 0;
-  const double seconds = wait_for_end(run, 30, code);
-  const std::string log = read(run + ".log");
-  ASSERT_GE(seconds, 0) << "the job still runs 30 s after node 1 was killed\n" << log;
-  EXPECT_NE(code, 0) << log;
+  const Fault f = fault_mid_run(dir_ + "/killed", "--collective-timeout 60", "kill", "1", 30);
+  ASSERT_TRUE(f.started) << f.log;
+  ASSERT_GE(f.seconds, 0) << "the job still runs 30 s after node 1 was killed\n" << f.log;
+  EXPECT_NE(f.code, 0) << f.log;
   EXPECT_EQ(weft_processes_on(0), 0) << "ranks left running on node 0";
-  std::printf("job ended %.1f s after node 1 was killed (exit %d)\n", seconds, code);
+  std::printf("job ended %.1f s after node 1 was killed (exit %d)\n", f.seconds, f.code);
 }
 
-TEST_F(MultiNode, LinkDownEndsTheJobNamingTheLostNodeAndTheCheckpointLoads) {
-  const std::string run = dir_ + "/link_down";
-  // The watchdog ends the isolated node's ranks; mpirun's out-of-band keepalive (netns_nodes.sh: ~8 s) finds
-  // the lost node first and names it.
-  ASSERT_TRUE(start_long_run(run, "--collective-timeout 20")) << read(run + ".log");
-  ASSERT_EQ(run_shell(kScript + " link " + nodes() + " 1 down").code, 0);
-  int code = 0;
-  const double seconds = wait_for_end(run, 60, code);
-  const std::string log = read(run + ".log");
-  ASSERT_GE(seconds, 0) << "the job still runs 60 s after node 1's link went down\n" << log;
-  EXPECT_NE(code, 0) << log;
-  EXPECT_NE(log.find("on node " + prefix_ + "n1"), std::string::npos) << "the lost node is not named\n" << log;
-  std::printf("job ended %.1f s after node 1's link went down (exit %d)\n", seconds, code);
-  // The isolated node's ranks end too (their collectives time out), without being killed.
-  const auto t0 = Clock::now();
-  while (weft_processes_on(1) > 0 && Clock::now() - t0 < std::chrono::seconds(45))
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  EXPECT_EQ(weft_processes_on(1), 0) << "ranks still running on the isolated node";
-  run_shell(kScript + " link " + nodes() + " 1 up");
-  // The last checkpoint loads and the run continues from it on one node.
+TEST_F(MultiNode, DataLinkDownEndsTheJobThroughTheWatchdogNamingCollectiveAndPeer) {
+  const std::string run = dir_ + "/data_link_down";
+  // Only node 1's data link goes down: MPI's TCP traffic stops, Open MPI's out-of-band channel (management
+  // network) stays up, so mpirun does not notice; the collective watchdog ends the waiting ranks (exit 5).
+  const Fault f = fault_mid_run(run, "--collective-timeout 10", "link", "1 down data", 30);
+  const std::string& log = f.log;
+  ASSERT_TRUE(f.started) << log;
+  ASSERT_GE(f.seconds, 0) << "the job still runs 30 s after node 1's data link went down (--collective-timeout 10)\n"
+                          << log;
+  EXPECT_EQ(f.code, 5) << log;
+  EXPECT_GE(f.seconds, 5) << "ended before the watchdog could have fired\n" << log;
+  std::printf("job ended %.1f s after node 1's data link went down (exit %d)\n", f.seconds, f.code);
+  EXPECT_EQ(log.find("lost communication"), std::string::npos) << "the launcher lost its out-of-band channel\n" << log;
+  // The collective: "rank R: collective #N (all_reduce, B bytes, mpi, 4 ranks) did not complete within 10 s".
+  EXPECT_TRUE(std::regex_search(log, std::regex(R"(rank [0-3]: collective #\d+ \(\w+, \d+ bytes, mpi, 4 ranks\) )"
+                                                R"(did not complete within 10 s)")))
+      << log;
+  // The peer: a rank with data stuck in TCP names the other node's data address (ranks 0-1 on node 0 = .1,
+  // 2-3 on node 1 = .2). Which ranks hold unacknowledged data depends on where the link cut the collective,
+  // and mpirun may end the others before they print, so at least one such line is asked for.
+  const std::string subnet = state("subnet");
+  const std::regex peer_line(R"(rank ([0-3]): no TCP acknowledgment from ([0-9.]+):\d+ )");
+  int named = 0;
+  for (std::sregex_iterator m(log.begin(), log.end(), peer_line), end; m != end; ++m, ++named) {
+    const int rank = std::stoi((*m)[1]);
+    EXPECT_EQ((*m)[2].str(), subnet + (rank < 2 ? ".2" : ".1")) << "rank " << rank << " names the wrong peer\n" << log;
+  }
+  EXPECT_GE(named, 1) << "no rank names the unreachable peer\n" << log;
+  std::printf("%d rank(s) named the unreachable peer\n", named);
+  // mpirun, still connected to node 1's daemon, ends node 1's ranks too.
+  EXPECT_TRUE(node_empties(1, 15)) << "ranks still running on the isolated node";
+  ASSERT_EQ(run_shell(kScript + " link " + nodes() + " 1 up data").code, 0);
+  // The last checkpoint verifies (weft inspect), loads, and the run continues from it on one node.
+  auto inspect = run_shell(std::string(WEFT_BINARY) + " inspect " + run);
+  EXPECT_EQ(inspect.code, 0) << inspect.out;
+  EXPECT_NE(inspect.out.find("(verified against manifest.txt)"), std::string::npos) << inspect.out;
   const std::string checkpoint = latest(run);
-  EXPECT_EQ(weights(checkpoint).size(), 10960u);
-  const std::string step = fs::path(checkpoint).filename().string();
-  const int saved = std::stoi(step.substr(5));
+  EXPECT_EQ(tiny_transformer_weights(checkpoint).size(), 10960u);
+  const int saved = std::stoi(fs::path(checkpoint).filename().string().substr(5));
   auto r = run_shell(one_node(2, flags(run, "--grad-accum 2 --collective-timeout 20 --resume latest --steps " +
                                                  std::to_string(saved + 2))));
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
+  EXPECT_EQ(logged_losses(run).count(saved + 2), 1u) << r.out;
+}
+
+TEST_F(MultiNode, WholeLinkDownEndsTheJobNamingTheLostNode) {
+  // Both of node 1's links go down: mpirun's out-of-band keepalive (netns_nodes.sh: ~8 s) finds the lost
+  // node before the watchdog (20 s) and names it; the isolated node's ranks end by themselves (their daemon's
+  // keepalive, or their watchdog).
+  const Fault f = fault_mid_run(dir_ + "/link_down", "--collective-timeout 20", "link", "1 down both", 60);
+  ASSERT_TRUE(f.started) << f.log;
+  ASSERT_GE(f.seconds, 0) << "the job still runs 60 s after node 1's links went down\n" << f.log;
+  EXPECT_NE(f.code, 0) << f.log;
+  EXPECT_NE(f.log.find("on node " + prefix_ + "n1"), std::string::npos) << "the lost node is not named\n" << f.log;
+  std::printf("job ended %.1f s after node 1's links went down (exit %d)\n", f.seconds, f.code);
+  EXPECT_TRUE(node_empties(1, 45)) << "ranks still running on the isolated node";
+  run_shell(kScript + " link " + nodes() + " 1 up both");
 }
 
 }  // namespace

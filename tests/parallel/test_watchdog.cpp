@@ -1,15 +1,20 @@
 // The collective watchdog in one process (label unit): an armed collective past its deadline ends the
 // process with exit 5 and the line naming rank, number, collective and size; a disarmed one, a nested
 // arm or a timeout of 0 do not; a probe that reports an unfinished collective (NCCL's stream) and the
-// abort hooks run on expiry. And the pure rules for the default --threads of a rank.
+// abort hooks run on expiry; the TCP peers it names (connections whose data is being retransmitted, read
+// from /proc/net/tcp). And the pure rules for the default --threads of a rank.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <string>
 #include <thread>
 
 #include "parallel/launcher.h"
+#include "parallel/tcp_peers.h"
 #include "parallel/watchdog.h"
 
 namespace {
@@ -88,6 +93,65 @@ TEST(Watchdog, RearmingRestartsTheDeadline) {
     std::this_thread::sleep_for(200ms);
   }
   SUCCEED();
+}
+
+// A /proc/net/tcp address as the kernel prints it: the raw 32-bit words of the address in host order.
+std::string proc_v4(const char* ip, unsigned port) {
+  in_addr a{};
+  inet_pton(AF_INET, ip, &a);
+  char s[32];
+  std::snprintf(s, sizeof s, "%08X:%04X", a.s_addr, port);
+  return s;
+}
+std::string proc_v6(const char* ip, unsigned port) {
+  in6_addr a{};
+  inet_pton(AF_INET6, ip, &a);
+  std::string s;
+  for (int w = 0; w < 4; ++w) {
+    uint32_t word;
+    std::memcpy(&word, a.s6_addr + 4 * w, 4);
+    char h[16];
+    std::snprintf(h, sizeof h, "%08X", word);
+    s += h;
+  }
+  char p[8];
+  std::snprintf(p, sizeof p, ":%04X", port);
+  return s + p;
+}
+// One /proc/net/tcp line: send queue TX (hex), timer TR ("01" retransmission, "04" zero-window probe),
+// RETR retransmission timeouts, socket INODE.
+std::string tcp_line(const std::string& remote, const char* tx, const char* tr, int retr, int inode) {
+  return "   3: " + proc_v4("10.77.0.1", 1024) + " " + remote + " 01 " + tx + ":00000000 " + tr + ":000000C8 " +
+         std::to_string(retr) + "        0        0 " + std::to_string(inode) + " 2 0000000000000000 20 4 30 10 -1\n";
+}
+
+TEST(TcpPeers, NamesPeersWhoseDataIsRetransmittedAndNoOthers) {
+  const std::string table =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+      tcp_line(proc_v4("10.77.0.2", 41234), "00000030", "01", 4, 101) +  // stalled: named
+      tcp_line(proc_v4("10.77.0.3", 41235), "00000000", "00", 0, 102) +  // idle
+      tcp_line(proc_v4("10.77.0.4", 41236), "00010000", "04", 0, 103) +  // alive, not reading (zero window)
+      tcp_line(proc_v4("10.77.0.5", 41237), "00000030", "01", 2, 999) +  // another process's socket
+      tcp_line(proc_v4("10.77.0.6", 41238), "00000010", "00", 1, 104);   // timed out, timer between probes
+  const auto peers = weft::par::parse_stalled_tcp_peers(table, false, {101, 102, 103, 104});
+  ASSERT_EQ(peers.size(), 2u);
+  EXPECT_EQ(peers[0].address, "10.77.0.2:41234");
+  EXPECT_EQ(peers[0].retransmits, 4);
+  EXPECT_EQ(peers[0].unacked_bytes, 48u);
+  EXPECT_EQ(peers[1].address, "10.77.0.6:41238");
+
+  std::string v6 = "   0: " + proc_v6("fd00::1", 1024) + " " + proc_v6("fd00::2", 5000) +
+                   " 01 00000008:00000000 01:00000100 00000003     0        0 7 1 0\n";
+  const auto peers6 = weft::par::parse_stalled_tcp_peers(v6, true, {7});
+  ASSERT_EQ(peers6.size(), 1u);
+  EXPECT_EQ(peers6[0].address, "[fd00::2]:5000");
+
+  EXPECT_EQ(weft::par::stalled_peers_message(2, peers),
+            "rank 2: no TCP acknowledgment from 10.77.0.2:41234 (48 bytes unacknowledged, 4 retransmissions), "
+            "10.77.0.6:41238 (16 bytes unacknowledged, 1 retransmission): unreachable peer (link down?)");
+  EXPECT_EQ(weft::par::stalled_peers_message(2, {}), "");
+  // This test process has no stalled connection.
+  EXPECT_TRUE(weft::par::stalled_tcp_peers().empty());
 }
 
 TEST(Threads, DefaultSharesTheCoresOfOverlappingMasks) {
