@@ -34,6 +34,7 @@
 #include "parallel/comm_nccl.h"
 #include "parallel/expert_parallel.h"
 #include "parallel/grad_reducer.h"
+#include "runtime/cpu_gemm.h"
 #include "runtime/cudnn_info.h"
 #include "runtime/rng.h"
 
@@ -243,6 +244,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     std::printf("bench %s on %s, %s: B=%lld T=%lld, %lld parameters, %.4g FLOPs/token\n", model->name().c_str(),
                 device_name.c_str(), std::string(dtype_name(compute)).c_str(), (long long)B, (long long)T,
                 (long long)parameters, flops_per_token);
+    if (dev == Device::cpu) std::printf("  f32 GEMMs: %s (--cpu-gemm)\n", cpu_gemm_description(cpu_gemm()).c_str());
     if (K > 0)
       std::printf("  %lld consecutive segments of T=%lld per stream (state reset per repeat, %lld repeats timed): "
                   "last segment (%lld of history) %.1f ms/segment, all segments %.1f ms/segment\n",
@@ -280,6 +282,7 @@ int cmd_bench(const std::vector<std::string>& args) {
                .str("model", model->name())
                .str("device", device_name)
                .str("dtype", std::string(dtype_name(compute)))
+               .str("cpu_gemm", dev == Device::cpu ? cpu_gemm_description(cpu_gemm()) : "")
                .integer("batch_size", B)
                .integer("seq_len", T)
                .integer("ranks", world)

@@ -18,6 +18,7 @@
 #include "launch/tokenizer_check.h"
 #include "launch/train_options.h"
 #include "launch/trainer.h"
+#include "runtime/cpu_gemm.h"
 
 namespace weft::launch {
 
@@ -177,6 +178,7 @@ int cmd_train(const std::vector<std::string>& args) {
     const std::string layout = comm.size() > 1 ? par::describe_layout(comm, session.launch) : "";
     if (comm.rank() == 0) {
       std::printf("weft %s | %s\n", weft_version().c_str(), session.launch.describe().c_str());
+      if (session.launch.gpu < 0) std::printf("CPU f32 GEMMs: %s\n", cpu_gemm_description(cpu_gemm()).c_str());
       if (!layout.empty()) std::printf("%s\n", layout.c_str());
       std::printf("effective configuration:\n%s", ini.c_str());
       write_config(opt.out, ini);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "launch/step_guard.h"
+#include "runtime/cpu_gemm.h"
 #include "runtime/exec.h"
 
 namespace weft::launch {
@@ -21,7 +22,10 @@ void add_device_options(OptionSet& set, const std::string& group) {
        "cpu | cuda | auto (cuda when a GPU is visible); with several ranks per node, rank r uses GPU r mod GPUs")
       ("dtype", po::value<std::string>()->default_value("fp32"),
        "compute precision: fp32 | bf16 (bf16 weights and activations, fp32 master weights, optimizer state, "
-       "gradient reductions and loss; CUDA only)");
+       "gradient reductions and loss; CUDA only)")
+      ("cpu-gemm", po::value<std::string>()->default_value("auto"),
+       "library of the CPU's f32 GEMMs: auto | onednn | openblas (auto: oneDNN where this build has it and it "
+       "has AVX2 or wider kernels for this CPU; its kernels ignore OPENBLAS_CORETYPE; f64 GEMMs: OpenBLAS)");
 }
 
 void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads) {
@@ -32,6 +36,12 @@ void device_options(const po::variables_map& vm, std::string& device, std::strin
     throw UsageError("--device must be cpu, cuda or auto, got '" + device + "'");
   if (dtype != "fp32" && dtype != "bf16") throw UsageError("--dtype must be fp32 or bf16, got '" + dtype + "'");
   if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
+  const std::string gemm = get<std::string>(vm, "cpu-gemm");
+  if (gemm != "auto" && gemm != "onednn" && gemm != "openblas")
+    throw UsageError("--cpu-gemm must be auto, onednn or openblas, got '" + gemm + "'");
+  if (!cpu_gemm_available(parse_cpu_gemm(gemm)))
+    throw UsageError("--cpu-gemm " + gemm + ": this weft was built without oneDNN (libdnnl-dev; WEFT_ONEDNN)");
+  set_cpu_gemm(parse_cpu_gemm(gemm));  // process-wide, like the BLAS thread count (runtime/cpu_gemm.h)
 }
 
 double collective_timeout_option(const po::variables_map& vm) {

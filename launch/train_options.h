@@ -47,7 +47,8 @@ struct TrainOptions {
 };
 
 void add_train_options(OptionSet& set);
-// --threads, --device, --dtype in `group` (train, bench, ...), and their validated values.
+// --threads, --device, --dtype, --cpu-gemm in `group` (train, bench, ...), and their validated values;
+// device_options also applies --cpu-gemm (set_cpu_gemm, process-wide).
 void add_device_options(OptionSet& set, const std::string& group);
 void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads);
 // --collective-timeout (added with the device options), validated: >= 0.

@@ -5,7 +5,7 @@
 # fuzz targets (tests/fuzz/run).
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libhdf5-dev hdf5-tools libopenmpi-dev
+packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libdnnl-dev libhdf5-dev hdf5-tools libopenmpi-dev
           openmpi-bin libboost-program-options-dev libsentencepiece-dev libgtest-dev googletest python3-h5py
           slurm-wlm munge clang libclang-rt-dev libomp-dev)
 missing=()

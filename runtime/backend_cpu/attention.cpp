@@ -6,15 +6,14 @@
 // block's GEMMs start at the first key its first row sees, so a block costs O(rows x (window + rows)).
 // Only the per-row log-sum-exp is saved; the backward recomputes P block by
 // block (no T x T tensor outlives a block), parallel over (batch, head) pairs, each of which owns its
-// dk / dv slices, so there are no races. OpenBLAS runs single-threaded inside our parallel regions.
-#include <cblas.h>
-
+// dk / dv slices, so there are no races. The GEMM library runs single-threaded inside our parallel regions.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/backend_cpu/gemm_library.h"
 #include "runtime/backend_cpu/vec.h"
 #include "runtime/kernels.h"
 #include "runtime/math/rowwise.h"
@@ -26,15 +25,14 @@ namespace {
 constexpr int64_t kBlock = 64;  // query rows per block
 
 // Row-major C = alpha op(A) op(B) + beta C.
+// On the library runtime/cpu_gemm.h selects (single-threaded inside our parallel regions either way).
 void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-              ldb, beta, C, ldc);
+  sgemm_row_major(cpu_gemm(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 void gemm_rm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
              const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B,
-              ldb, beta, C, ldc);
+  dgemm_row_major(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 template <class F>

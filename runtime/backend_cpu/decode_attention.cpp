@@ -4,14 +4,13 @@
 // the positional bias, causal mask and window are applied row by row, softmax, then O = P V is a second GEMM.
 // One query (the usual decode step) is a GEMV through the same calls. Items own disjoint output rows, so
 // the parallel loop has no races and results do not depend on the thread count. Forward only.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/backend_cpu/gemm_library.h"
 #include "runtime/kernels.h"
 
 namespace weft::cpu {
@@ -27,13 +26,11 @@ constexpr int64_t kDecodeParallelGrain = int64_t(1) << 23;
 // Row-major C = alpha op(A) op(B) + beta C (beta = 0).
 void gemm_rm(bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
              int64_t ldb, float* C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, 0.0f, C,
-              ldc);
+  sgemm_row_major(cpu_gemm(), false, tb, M, N, K, alpha, A, lda, B, ldb, 0.0f, C, ldc);  // runtime/cpu_gemm.h
 }
 void gemm_rm(bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda, const double* B,
              int64_t ldb, double* C, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, 0.0, C,
-              ldc);
+  dgemm_row_major(false, tb, M, N, K, alpha, A, lda, B, ldb, 0.0, C, ldc);
 }
 
 template <class F>

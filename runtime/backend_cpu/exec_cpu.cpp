@@ -15,6 +15,7 @@ Exec cpu_exec(int threads) {
   ex.device = Device::cpu;
   ex.threads = threads > 0 ? threads : omp_get_max_threads();
   openblas_set_num_threads(ex.threads);  // BLAS uses as many threads as our own kernels
+  omp_set_num_threads(ex.threads);       // and so does oneDNN (its OpenMP build reads omp_get_max_threads())
   return ex;
 }
 

@@ -1,10 +1,10 @@
-// CPU GEMM and bias kernels: cblas (OpenBLAS) for the matrix products, OpenMP for the bias; the linear
-// layer forwards (linear_forward, linear_gelu_forward) composed of them.
-#include <cblas.h>
-
+// CPU GEMM and bias kernels: the matrix products on the library runtime/cpu_gemm.h selects (oneDNN or
+// OpenBLAS for f32, OpenBLAS for f64), OpenMP for the bias; the linear layer forwards (linear_forward,
+// linear_gelu_forward) composed of them.
 #include <vector>
 
 #include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/backend_cpu/gemm_library.h"
 #include "runtime/kernels.h"
 
 namespace weft::cpu {
@@ -12,7 +12,7 @@ namespace weft::cpu {
 void gemm(Exec&, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
           int64_t lda, int64_t stride_a, const void* B, int64_t ldb, int64_t stride_b, float beta, void* C,
           int64_t ldc, int64_t stride_c, int64_t batch) {
-  const CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  const CpuGemm lib = cpu_gemm();
   dispatch_float(dt, "gemm", [&](auto tag) {
     using T = decltype(tag);
     for (int64_t i = 0; i < batch; ++i) {
@@ -20,9 +20,9 @@ void gemm(Exec&, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, fl
       const T* b = static_cast<const T*>(B) + i * stride_b;
       T* c = static_cast<T*>(C) + i * stride_c;
       if constexpr (std::is_same_v<T, float>)
-        cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm_row_major(lib, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
       else
-        cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        dgemm_row_major(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     }
   });
 }

@@ -1,11 +1,13 @@
 // Linear-layer micro-benchmark: GFLOP/s of linear forward + backward (default 4096 rows, 768 -> 3072)
 // through the autograd ops, next to the machine's measured sgemm peak (the best of several large
-// square sgemm calls through the same BLAS). Usage: bench_linear [threads] [rows] [in] [out] [iters]
+// square sgemm calls through the same BLAS). Usage: bench_linear [threads] [rows] [in] [out] [iters] [cpu-gemm]
+// (cpu-gemm: auto | onednn | openblas, as weft's --cpu-gemm; runtime/cpu_gemm.h).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
+#include "runtime/cpu_gemm.h"
 #include "runtime/gemm_peak.h"
 #include "runtime/kernels.h"
 #include "runtime/ops/ops.h"
@@ -26,7 +28,9 @@ int main(int argc, char** argv) {
   int64_t N = argc > 2 ? std::atoll(argv[2]) : 4096, C = argc > 3 ? std::atoll(argv[3]) : 768,
           OC = argc > 4 ? std::atoll(argv[4]) : 3072;
   int iters = argc > 5 ? std::atoi(argv[5]) : 10;
+  set_cpu_gemm(parse_cpu_gemm(argc > 6 ? argv[6] : "auto"));
   Exec ex = cpu_exec(threads);
+  std::printf("f32 GEMMs: %s\n", cpu_gemm_description(cpu_gemm()).c_str());
 
   ParamStore store(DType::f32);
   int w = store.add("w", {OC, C}, Init::Normal(0.02));
