@@ -3,9 +3,12 @@
 // line holds macs_per_token and all_to_all_bytes_per_step (0 without expert parallelism), and
 // --expert-parallel that does not fit one rank exits 2 naming the flag; --segments K (issue 14) runs K
 // consecutive segments through a model with state and reports the last one, and exits 2 on a stateless model.
+// --cpu-gemm (issue 18) names the f32 GEMM library in the report and the --json line, whatever
+// OPENBLAS_CORETYPE says for oneDNN, and both libraries train to the same loss up to f32 rounding.
 // Multi-rank runs: test_bench_mpi.cpp.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <regex>
 
 #include "tests/cli/bench_runs.h"
@@ -55,6 +58,35 @@ TEST(Bench, ExpertParallelNeedsTheRanks) {
   ProcessResult r = run_shell(weft_binary() + tiny_moeut_bench_args() + "--expert-parallel 2");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--expert-parallel"), std::string::npos) << r.out;
+}
+
+TEST(Bench, CpuGemmIsReportedAndBothLibrariesAgree) {
+  const std::string base = weft_binary() +
+                           " bench --device cpu --model transformer --vocab-size 64 --seq-len 32 --d-model 32"
+                           " --n-layers 2 --n-heads 2 --batch-size 2 --steps 3 --warmup-steps 0 --threads 1 ";
+  std::map<std::string, double> loss;
+  for (std::string lib : {"openblas", "onednn"}) {
+    const std::string json = bench_json_path("gemm_" + lib);
+    ProcessResult r = run_shell("OPENBLAS_CORETYPE=Haswell " + base + "--cpu-gemm " + lib + " --json " + json);
+    if (lib == "onednn" && r.code == 2 && r.out.find("built without oneDNN") != std::string::npos) continue;
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find("f32 GEMMs: " + lib + " "), std::string::npos) << r.out;
+    if (lib == "openblas") {
+      EXPECT_NE(r.out.find("(Haswell kernels)"), std::string::npos) << r.out;
+    } else {
+      EXPECT_EQ(r.out.find("Haswell"), std::string::npos) << r.out;
+    }
+    auto f = last_json_line(json);
+    EXPECT_EQ(f["cpu_gemm"].rfind("\"" + lib + " ", 0), 0u) << f["cpu_gemm"];
+    loss[lib] = std::stod(f["loss"]);
+    std::filesystem::remove(json);
+  }
+  if (loss.size() == 2) {
+    EXPECT_NEAR(loss["openblas"], loss["onednn"], 1e-4);
+  }
+  ProcessResult bad = run_shell(base + "--cpu-gemm mkl");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--cpu-gemm"), std::string::npos) << bad.out;
 }
 
 TEST(Bench, SegmentsRunThroughTheModelState) {
