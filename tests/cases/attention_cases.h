@@ -3,8 +3,9 @@
 // odd T, NH, HS, more than one 64-row query block); the CUDA grid: every tile width of the kernels (32, 64,
 // 96, 128) as the head size at T 1, 17, 70 and 130 (a partial tile, one tile, two and three tiles, the last
 // partial), causal and full, every bias, plus every subset of null gradients (only some of dq, dk, dv
-// wanted) at HS 64, T 70, ALiBi; and head sizes the CUDA kernels zero-pad to a tile width (1, 6, 41, 82 =
-// MoEUT-44M's, 100) at T 17, 70 and 130, with single-gradient cases at HS 82. Memory cases (kAttentionMemoryCases):
+// wanted) at HS 64, T 70, ALiBi; and head sizes the CUDA kernels zero-pad to a tile width (1, 6, 24, 40, 41,
+// 82 = MoEUT-44M's, 100) at T 17, 70 and 130, with single-gradient cases at HS 82 and windows at 82, 40,
+// 24. Memory cases (kAttentionMemoryCases):
 // more keys than queries (Tk = T + mem, query i at key position i + mem, Transformer-XL), small ones for the
 // gradient check and CUDA-sized ones whose memory ends inside, at and past a 64-key tile. Window cases
 // (kAttentionWindowCases, bias.window = W, causal): W 1, W < T, W >= T, with every bias and with memory.
@@ -71,9 +72,10 @@ inline constexpr std::array<AttentionCase, 4 * 4 * 2 * 3 + 2 * 6> attention_grid
 inline constexpr auto kAttentionGridCases = attention_grid();
 
 // Head sizes between and below the tile widths (B 2, NH 3): the CUDA kernels read channels past HS as 0 and
-// skip them on stores; 1 and 6 pad to 32, 41 to 64, 82 to 96, 100 to 128. Each at one tile (T 17) and
-// three (T 130, the last partial), causal and full, the biases in rotation; at HS 82 (MoEUT-44M) also T 70
-// and each single gradient, so each kernel's padded stores are checked alone.
+// skip them on stores; 1, 6 and 24 pad to 32, 40 and 41 to 64, 82 to 96, 100 to 128. Each at one tile (T 17)
+// and three (T 130, the last partial), causal and full, the biases in rotation; at HS 82 (MoEUT-44M) also T 70
+// and each single gradient, so each kernel's padded stores are checked alone; windows (with and without
+// memory) at HS 82, 40 and 24.
 inline constexpr AttentionCase kAttentionOddHeadCases[] = {
     {2, 17, 3, 1, AttnBias::alibi, true},   {2, 130, 3, 1, AttnBias::table, false, 7, kLongRows},
     {2, 17, 3, 6, AttnBias::table, false},  {2, 130, 3, 6, AttnBias::none, true, 7, kLongRows},
@@ -83,6 +85,16 @@ inline constexpr AttentionCase kAttentionOddHeadCases[] = {
     {2, 70, 3, 82, AttnBias::alibi, true, 1, kLongRows}, {2, 70, 3, 82, AttnBias::alibi, true, 2, kLongRows},
     {2, 70, 3, 82, AttnBias::alibi, true, 4, kLongRows},
     {2, 17, 3, 100, AttnBias::table, true}, {2, 130, 3, 100, AttnBias::none, false, 7, kLongRows},
+    // 24 (on 32) and 40 (on 64, 24 zero channels): each bias, causal and full, one tile and three
+    {2, 17, 3, 24, AttnBias::table, true},  {2, 130, 3, 24, AttnBias::alibi, true, 7, kLongRows},
+    {2, 70, 3, 24, AttnBias::none, false, 7, kLongRows},
+    {2, 17, 3, 40, AttnBias::alibi, true},  {2, 130, 3, 40, AttnBias::table, true, 7, kLongRows},
+    {2, 70, 3, 40, AttnBias::none, false, 7, kLongRows},
+    // windows at padded head sizes (causal): inside a key tile, past one, with memory; ALiBi and the table
+    {2, 130, 3, 82, AttnBias::alibi, true, 7, kLongRows, 0, 17},  {2, 130, 3, 82, AttnBias::table, true, 7, kLongRows, 0, 100},
+    {2, 70, 3, 82, AttnBias::table, true, 7, kLongRows, 30, 40},  {2, 130, 3, 40, AttnBias::alibi, true, 7, kLongRows, 0, 30},
+    {2, 70, 3, 40, AttnBias::table, true, 7, kLongRows, 64, 20},  {2, 130, 3, 24, AttnBias::table, true, 7, kLongRows, 0, 64},
+    {2, 70, 3, 24, AttnBias::alibi, true, 7, kLongRows, 5, 9},
 };
 
 // Keys before the queries (Tk = T + mem). Gradient-check sizes first (every bias, causal and full, one query,

@@ -1,6 +1,6 @@
 // Attention: fp64 gradient checks on the cases of tests/cases/attention_cases.h (causal and not, no bias,
 // ALiBi slopes, a Sandwich-like table, odd T, NH, HS, more than one query block, the CUDA head sizes and the
-// ones CUDA pads (1, 6, 41, 82, 100) at short lengths), an f32 check against softmax(scale Q K^T + materialised bias and
+// ones CUDA pads (1, 6, 24, 40, 41, 82, 100) at short lengths), an f32 check against softmax(scale Q K^T + materialised bias and
 // mask) V built from transpose12 + matmul + add + softmax (values and gradients), thread-count
 // independence, and shape and bias errors that name the op. Memory (Transformer-XL) cases, Tk > Tq: the
 // gradient check, the composite with an offset mask, and the tail of full self-attention over Tk positions.

@@ -3,7 +3,7 @@
 // that are not multiples of the 64-row tile (1, 17, 70, 130), causal and full masks, each positional bias
 // (none, ALiBi slopes, a Sandwich-like table; the slopes and table are built inside the graph on its device,
 // since the kernels read them there), f32 and bf16, and every subset of null gradients (dq, dk or dv not
-// wanted); head sizes the kernels zero-pad (the small cases' 1 to 8; 1, 6, 41, 82, 100); more keys than
+// wanted); head sizes the kernels zero-pad (the small cases' 1 to 8; 1, 6, 24, 40, 41, 82, 100); more keys than
 // queries (the memory cases: Tk = T + mem with the causal offset, memories inside, at and past a key tile);
 // windows (bias.window: inside, at and past a 64-key tile, with memory, null gradients). Plus a bitwise
 // run-to-run check of the GPU backward and the error for a head size over the kernels' 128.

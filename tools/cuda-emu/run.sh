@@ -2,7 +2,7 @@
 # Builds the CUDA-kernel emulator checks (host-only, g++) and runs them: one PASS/FAIL line per case.
 # Usage: tools/cuda-emu/run.sh [--build-only] [--smoke] [family...]   (families: norm softmax xent pointwise optim reduce
 # layout index rope mix moe attention decode; --smoke: a sample of every family's cases)   Env: BUILD (default build/cuda-emu), CXX, JOBS,
-# EMU_ASAN=1, EMU_FULL=1 (every attention case, slow),
+# EMU_ASAN=1, EMU_FULL=1 (every attention case, slow), EMU_MATCH=text (only cases whose name holds it),
 # EMU_MUTATE="file|old|new" (plants a bug in the generated copy of a kernel file; see mutants.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
