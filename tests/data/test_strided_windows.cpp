@@ -28,8 +28,11 @@ TEST(StridedWindows, EveryNonoverlapTargetScoredOnceWithContext) {
   TempDir dir("strided");
   const std::vector<int64_t> sizes{101, 5, 64, 250};  // the second holds no window of most lengths
   std::vector<std::shared_ptr<const Shard>> shards;
-  for (size_t i = 0; i < sizes.size(); ++i)
-    shards.push_back(make_shard(dir, "s" + std::to_string(i), sizes[i], int(i)));
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    std::string name = "s";  // appended: GCC 12 warns -Wrestrict (a false positive) on "s" + std::string
+    name += std::to_string(i);
+    shards.push_back(make_shard(dir, name, sizes[i], int(i)));
+  }
   for (const auto& [L, S] :
        std::vector<std::pair<int64_t, int64_t>>{{16, 16}, {16, 8}, {16, 5}, {16, 1}, {7, 3}, {1, 1}}) {
     SCOPED_TRACE("L=" + std::to_string(L) + " S=" + std::to_string(S));
@@ -42,7 +45,9 @@ TEST(StridedWindows, EveryNonoverlapTargetScoredOnceWithContext) {
       const int shard = in[0] / 100000;
       ++windows_of_shard[shard];
       const int64_t first = w.first_scored(k);
-      if (windows_of_shard[shard] > 1) EXPECT_GE(first, L - S) << "window " << k;
+      if (windows_of_shard[shard] > 1) {
+        EXPECT_GE(first, L - S) << "window " << k;
+      }
       for (int64_t p = 0; p < L; ++p) {
         EXPECT_EQ(in[p] / 100000, shard) << "window " << k << " crosses a shard";
         if (p < first) {
