@@ -343,7 +343,9 @@ void Trainer::log_skip(const StepResult& r, double lr) {
 }
 
 void Trainer::warn_if_diverging(double loss) {
-  if (divergence_warned_ || comm_.rank() != 0 || !loss_far_above_start(loss, model_->vocab_size())) return;
+  // (an LM's loss against ln(vocab); InfoNCE's starts anywhere below 2 / tau + ln(N - 1) and is not judged)
+  if (infonce_ || divergence_warned_ || comm_.rank() != 0) return;
+  if (!loss_far_above_start(loss, model_->vocab_size())) return;
   divergence_warned_ = true;
   std::fflush(stdout);
   std::fprintf(stderr, "warning: step %lld: loss %.4g is far above ln(vocab) = %.2f (diverging? lower --lr or raise "
