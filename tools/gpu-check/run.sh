@@ -36,6 +36,17 @@ for t in "$carry"/bin/test_parity_*; do
   note "$name: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$name.log" | tr '\n' ' ')"
 done
 
+# Attention at head sizes the kernels zero-pad to a tile width of 32/64/96/128 (1 to 8, 24, 40, 41,
+# 82 = MoEUT-44M's, 100; windows with ALiBi and the Sandwich table at 82, 40, 24; emulator-checked only until
+# this runs), on their own line so a failure there is not lost in the attention binary's totals.
+if [ -x "$carry/bin/test_parity_attention" ]; then
+  timeout 120 "$carry/bin/test_parity_attention" --gtest_brief=0 \
+    --gtest_filter='ParityAttention.OddHeadSizeCases:ParityAttention.SmallCases:ParityAttention.WindowCases' \
+    > "$out/attention_padded_heads.log" 2>&1
+  rc=$?
+  note "attention padded head sizes (parity f32+bf16): rc=$rc $(grep -E '^\[ +(OK|FAILED|SKIPPED) +\] ParityAttention' "$out/attention_padded_heads.log" | sed -E 's/^\[ +([A-Z]+) +\] ParityAttention\.([A-Za-z]+).*/\2 \1/' | awk '!seen[$0]++' | tr '\n' ' ')"
+fi
+
 # Asynchronous input (runtime/input_stager.h): 3 CUDA training steps of 4 micro-batches with the pinned,
 # double-buffered side-stream copies must log the same losses and gradient norms, to the last digit, as
 # with synchronous copies (--sync-input).
