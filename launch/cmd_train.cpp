@@ -134,9 +134,11 @@ int cmd_train(const std::vector<std::string>& args) {
     par::Communicator& comm = *session.comm;
     // The run's configuration names its data folder absolutely, so eval, sample and the export check find
     // it from anywhere.
-    const std::string data_flag = get<std::string>(vm, "data");
-    if (!data_flag.empty() && std::filesystem::path(data_flag).is_relative())
-      vm.at("data").value() = boost::any(std::filesystem::absolute(data_flag).lexically_normal().string());
+    for (const char* flag : {"data", "pairs"}) {  // --pairs: --objective infonce's pairs file
+      const std::string path = get<std::string>(vm, flag);
+      if (!path.empty() && std::filesystem::path(path).is_relative())
+        vm.at(flag).value() = boost::any(std::filesystem::absolute(path).lexically_normal().string());
+    }
     TrainOptions opt = train_options(vm);
     session.watchdog->set_timeout(opt.collective_timeout);
     opt.threads = resolve_threads(session, opt.threads);
