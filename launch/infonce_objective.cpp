@@ -57,7 +57,8 @@ models::LossTerms InfoNceObjective::loss_terms(Graph& g, ParamStore& params, int
   }
   Exec& ex = g.exec();
   device_copy(ex.device, ids_.tensor().data, Device::cpu, ids_host_.data(), ids_host_.size() * sizeof(int32_t));
-  device_copy(ex.device, targets_.tensor().data, Device::cpu, targets_host_.data(), targets_host_.size() * sizeof(int32_t));
+  device_copy(ex.device, targets_.tensor().data, Device::cpu, targets_host_.data(),
+              targets_host_.size() * sizeof(int32_t));
   Var emb = models::tap_embeddings(g, model_, params, ids_.tensor(), tap_.tap, positions_);  // (B N, C)
   models::InfoNce nce = models::infonce_loss(g, emb, N, g.constant(targets_.tensor()), static_cast<float>(opt_.tau),
                                              static_cast<float>(groups_per_step()));

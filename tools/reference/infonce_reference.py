@@ -86,7 +86,8 @@ def main():
     loss = infonce(emb, N, targets, tau)
     grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
     grads = [torch.zeros_like(v) if g is None else g for v, g in zip(params.values(), grads)]  # lm_head: unused
-    fixture_cfg = dict(cfg, **{"infonce-group": N, "infonce-tau": tau, "infonce-tap": f"blocks.{cfg['n-layers'] - 1}.out"})
+    tap = f"blocks.{cfg['n-layers'] - 1}.out"
+    fixture_cfg = dict(cfg, **{"infonce-group": N, "infonce-tau": tau, "infonce-tap": tap})
     entries = [("ids", ids.int()), ("positions", positions.int()), ("targets", targets.int()),
                ("loss", loss.detach().reshape(1).float())]
     entries += [(k, v.detach().float()) for k, v in params.items()]
