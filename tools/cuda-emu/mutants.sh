@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sanity check of the checks: plants known bugs (one at a time) in generated copies of the kernels and
-# expects run.sh to report at least one FAIL for each. Prints CAUGHT / MISSED per mutant.
+# expects run.sh to report at least one FAIL for each. Prints CAUGHT / MISSED per mutant (ERROR when the
+# build or the run failed without a failing case).
 # Usage: tools/cuda-emu/mutants.sh [word]   (only the mutants whose description contains word)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,7 +34,9 @@ for m in "${mutants[@]}"; do
   [[ -n "${1:-}" && "$what" != *"$1"* ]] && continue  # optional filter: a word of the description
   if BUILD=$BUILD EMU_MUTATE="$file|$old|$new" tools/cuda-emu/run.sh "$group" >"$BUILD.log" 2>&1; then
     echo "MISSED $what ($file)"
-  else
+  elif grep -q '^FAIL' "$BUILD.log"; then
     echo "CAUGHT $what ($file): $(grep -c '^FAIL' "$BUILD.log") failing cases, e.g. $(grep -m1 '^FAIL' "$BUILD.log" | cut -c1-150)"
+  else  # a failed build or a crash is no verdict on the checks
+    echo "ERROR $what ($file): no case failed, but the build or the run did (see $BUILD.log): $(tail -1 "$BUILD.log" | cut -c1-150)"
   fi
 done
