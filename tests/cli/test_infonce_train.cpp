@@ -15,6 +15,7 @@
 
 #include "runtime/checkpoint/h5.h"
 #include "tests/harness/process.h"
+#include "tests/harness/training_run.h"
 
 namespace {
 
@@ -24,18 +25,6 @@ using weft::test::json_field;
 using weft::test::json_lines;
 
 Result run(const std::string& args) { return weft::test::run_shell(std::string(WEFT_BINARY) + " " + args); }
-
-std::vector<char> params_of(const std::string& checkpoint) {
-  weft::ckpt::H5File f = weft::ckpt::H5File::open_read(checkpoint + "/rank_00000.h5");
-  std::vector<char> all;
-  for (const std::string& name : f.dataset_names()) {
-    if (name.rfind("params/", 0) != 0 && name.rfind("optim/", 0) != 0) continue;
-    std::vector<char> b(static_cast<size_t>(f.shape_of(name).numel()) * 4);
-    f.read(name, weft::DType::f32, f.shape_of(name), b.data());
-    all.insert(all.end(), b.begin(), b.end());
-  }
-  return all;
-}
 
 // (loss, accuracy) of every step line of a run's metrics.jsonl.
 std::vector<std::pair<double, double>> step_metrics(const std::string& run_dir) {
@@ -127,11 +116,11 @@ TEST_F(InfoNceTrain, ResumeIsBitExact) {
   r = run(infonce("part", common + "--steps 8 --resume latest"));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
-  const std::vector<char> a = params_of(dir_ + "/full/checkpoints/step_00000008"),
-                          b = params_of(dir_ + "/part/checkpoints/step_00000008");
+  const std::vector<char> a = weft::test::checkpoint_state_bytes(dir_ + "/full/checkpoints/step_00000008"),
+                          b = weft::test::checkpoint_state_bytes(dir_ + "/part/checkpoints/step_00000008");
   ASSERT_FALSE(a.empty());
   EXPECT_TRUE(a == b) << "parameters or AdamW moments differ after resuming";
-  const std::vector<char> mid = params_of(dir_ + "/full/checkpoints/step_00000004");
+  const std::vector<char> mid = weft::test::checkpoint_state_bytes(dir_ + "/full/checkpoints/step_00000004");
   EXPECT_FALSE(a == mid) << "steps 5-8 changed nothing";
 }
 

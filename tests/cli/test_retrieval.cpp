@@ -18,6 +18,7 @@
 
 #include "runtime/checkpoint/h5.h"
 #include "tests/harness/process.h"
+#include "tests/harness/training_run.h"
 
 namespace {
 
@@ -31,18 +32,6 @@ std::string json_field(const std::string& line, const std::string& key) {
   if (p == std::string::npos) return "";
   p += key.size() + 4;
   return line.substr(p, line.find_first_of(",}", p) - p);
-}
-
-std::vector<char> params_of(const std::string& checkpoint) {
-  weft::ckpt::H5File f = weft::ckpt::H5File::open_read(checkpoint + "/rank_00000.h5");
-  std::vector<char> all;
-  for (const std::string& name : f.dataset_names()) {
-    if (name.rfind("params/", 0) != 0 && name.rfind("optim/", 0) != 0) continue;
-    std::vector<char> b(static_cast<size_t>(f.shape_of(name).numel()) * 4);
-    f.read(name, weft::DType::f32, f.shape_of(name), b.data());
-    all.insert(all.end(), b.begin(), b.end());
-  }
-  return all;
 }
 
 class Retrieval : public ::testing::Test {
@@ -140,8 +129,8 @@ TEST_F(Retrieval, ResumeIsBitExact) {
                           "--steps 60 --warmup 10 --resume " + dir_ + "/rt_resumed/checkpoints/step_00000030"));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("resumed from"), std::string::npos) << r.out;
-  const std::vector<char> a = params_of(dir_ + "/rt_full/checkpoints/step_00000060"),
-                          b = params_of(dir_ + "/rt_resumed/checkpoints/step_00000060");
+  const std::vector<char> a = weft::test::checkpoint_state_bytes(dir_ + "/rt_full/checkpoints/step_00000060"),
+                          b = weft::test::checkpoint_state_bytes(dir_ + "/rt_resumed/checkpoints/step_00000060");
   ASSERT_FALSE(a.empty());
   EXPECT_TRUE(a == b) << "parameters or AdamW moments differ after resuming";
 }

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "launch/checkpoint.h"
+#include "runtime/checkpoint/h5.h"
 #include "models/transformer/transformer.h"
 #include "tests/harness/gradcheck.h"
 
@@ -43,6 +44,18 @@ double max_abs_difference(const std::vector<double>& a, const std::vector<double
   double d = 0;
   for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::fabs(a[i] - b[i]));
   return d;
+}
+
+std::vector<char> checkpoint_state_bytes(const std::string& checkpoint) {
+  ckpt::H5File f = ckpt::H5File::open_read(checkpoint + "/rank_00000.h5");
+  std::vector<char> all;
+  for (const std::string& name : f.dataset_names()) {
+    if (name.rfind("params/", 0) != 0 && name.rfind("optim/", 0) != 0) continue;
+    std::vector<char> b(static_cast<size_t>(f.shape_of(name).numel()) * 4);
+    f.read(name, DType::f32, f.shape_of(name), b.data());
+    all.insert(all.end(), b.begin(), b.end());
+  }
+  return all;
 }
 
 }  // namespace weft::test

@@ -19,6 +19,10 @@ std::map<int, double> logged_losses(const std::string& run_dir);
 // Every parameter of the tiny transformer in CHECKPOINT (a step_* folder), flattened in declaration order.
 std::vector<double> tiny_transformer_weights(const std::string& checkpoint);
 
+// The raw f32 bytes of every params/ and optim/ dataset of CHECKPOINT's rank_00000.h5, in file order: two
+// checkpoints hold the same weights and AdamW moments bit for bit when these are equal (the resume tests).
+std::vector<char> checkpoint_state_bytes(const std::string& checkpoint);
+
 // max |a[i] - b[i]|; infinity when the sizes differ.
 double max_abs_difference(const std::vector<double>& a, const std::vector<double>& b);
 
