@@ -23,7 +23,7 @@ out="$work/results.md"
 
 # ---------------------------------------------------------------------------------------------------------
 # 1. Time and memory per segment against the total context.
-bench_common=(--d-model 128 --n-layers 4 --n-heads 4 --vocab-size 257 --batch-size 4 --steps 3 --warmup-steps 1
+bench_common=(--d-model 128 --n-layers 4 --n-heads 4 --vocab-size 257 --batch-size 4 --steps 8 --warmup-steps 2
               --threads 1)
 {
   echo "## Time and peak memory per segment against the total context (weft bench, T = 128, batch 4, d 128, 4 layers, 1 thread)"
