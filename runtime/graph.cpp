@@ -56,6 +56,12 @@ Tensor Graph::grad(Var v) {
   return v->grad;
 }
 
+Tensor Graph::grad_to_write(Var v, float& beta) {
+  beta = v->grad.defined() ? 1.0f : 0.0f;
+  if (!v->grad.defined()) v->grad = tensors_.tensor(v->value.dtype, v->value.shape);
+  return v->grad;
+}
+
 void Graph::backward(Var loss) {
   WEFT_CHECK(loss->value.numel() == 1, "[backward] the loss must have one element, got ", loss->value.str());
   WEFT_CHECK(loss->requires_grad, "[backward] the loss does not depend on anything that requires a gradient");

@@ -50,6 +50,10 @@ class Graph {
   bool needs_grad(std::initializer_list<Var> inputs) const;
   Var output(const Tensor& value, bool requires_grad);    // an op result
   Tensor grad(Var v);                                     // v's gradient, allocated zeroed if absent
+  // v's gradient for a backward that writes every element of it: when v has none yet, an uninitialised tensor
+  // and beta = 0 (the op overwrites, no zero-fill pass first), else the one holding earlier contributions and
+  // beta = 1 (the op accumulates). Ops whose kernels can only accumulate use grad().
+  Tensor grad_to_write(Var v, float& beta);
 
   // Record a backward closure; it runs during backward() only if the output got a gradient.
   template <class F>

@@ -46,7 +46,8 @@ void xent_forward(Exec& ex, DType dt, void* losses, void* lse, const void* logit
 }
 
 void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const void* logits, const void* lse,
-                   const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float inv_norm) {
+                   const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float inv_norm,
+                   bool accumulate) {
   dispatch_float(dt, "xent_backward", [&](auto tag) {
     using T = decltype(tag);
     T* d = static_cast<T*>(dlogits);
@@ -54,13 +55,16 @@ void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const v
     const T scale = static_cast<const T*>(dloss)[0] * static_cast<T>(inv_norm);
 #pragma omp parallel for num_threads(threads_for(ex, N * V))
     for (int64_t r = 0; r < N; ++r) {
-      if (targets[r] == ignore_index) continue;
       const T* row = lg + r * V;
       T* drow = d + r * V;
+      if (targets[r] == ignore_index) {
+        if (!accumulate) std::fill(drow, drow + V, T(0));
+        continue;
+      }
       if constexpr (std::is_same_v<T, float>) {
-        exp_scale_f32(drow, row, l[r], scale, V, true);
+        exp_scale_f32(drow, row, l[r], scale, V, accumulate);
       } else {
-        for (int64_t v = 0; v < V; ++v) drow[v] += scale * std::exp(row[v] - l[r]);
+        for (int64_t v = 0; v < V; ++v) drow[v] = (accumulate ? drow[v] : T(0)) + scale * std::exp(row[v] - l[r]);
       }
       drow[targets[r]] -= scale;
     }

@@ -38,23 +38,31 @@ __global__ void xent_forward_kernel(float* losses, float* lse, const T* logits, 
   }
 }
 
-// dlogits (N, V) += (exp(logit - lse) - onehot(target)) * scale for rows that are not ignored; one row team
-// per row, like the forward (no per-element division to find the row).
+// dlogits (N, V) += (exp(logit - lse) - onehot(target)) * scale for rows that are not ignored (= instead of
+// +=, and zeros on ignored rows, when !accumulate); one row team per row, like the forward (no per-element
+// division to find the row).
 template <class T, int P, int TPR>
 __global__ void xent_backward_kernel(T* dlogits, const float* dloss, const T* logits, const float* lse,
                                      const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index,
-                                     float inv_norm) {
+                                     float inv_norm, bool accumulate) {
   const float scale = dloss[0] * inv_norm;
   WEFT_ROW_FOR(TPR, row, N) {
     const int32_t t = targets[row];
-    if (t == ignore_index) continue;  // uniform across the team
+    T* dr = dlogits + row * V;
+    if (t == ignore_index) {  // uniform across the team
+      if (!accumulate)
+        team_for<P, TPR>(V, [&](int64_t c) {
+          float zero[P] = {};
+          store_vec<P>(dr, c, zero);
+        });
+      continue;
+    }
     const float l = lse[row];
     const T* lr = logits + row * V;
-    T* dr = dlogits + row * V;
     team_for<P, TPR>(V, [&](int64_t c) {
-      float lg[P], acc[P];
+      float lg[P], acc[P] = {};
       load_vec<P>(lg, lr, c);
-      load_vec<P>(acc, dr, c);
+      if (accumulate) load_vec<P>(acc, dr, c);
 #pragma unroll
       for (int k = 0; k < P; ++k) {
         acc[k] += expf(lg[k] - l) * scale;
@@ -83,7 +91,8 @@ void xent_forward(Exec& ex, DType dt, void* losses, void* lse, const void* logit
 }
 
 void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const void* logits, const void* lse,
-                   const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float inv_norm) {
+                   const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float inv_norm,
+                   bool accumulate) {
   if (N == 0 || V == 0) return;
   dispatch_float(dt, "xent_backward", [&](auto tag) {
     using T = decltype(tag);
@@ -92,7 +101,7 @@ void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const v
     const float *dl = static_cast<const float*>(dloss), *l = static_cast<const float*>(lse);
     launch_rows<T>(N, V, all_aligned(16, d, lg), [&](auto p, auto tpr, unsigned grid, int block) {
       xent_backward_kernel<T, decltype(p)::value, decltype(tpr)::value>
-          <<<grid, block, 0, stream_of(ex)>>>(d, dl, lg, l, targets, N, V, ignore_index, inv_norm);
+          <<<grid, block, 0, stream_of(ex)>>>(d, dl, lg, l, targets, N, V, ignore_index, inv_norm, accumulate);
     });
   });
   CUDA_CHECK_LAUNCH("xent_backward");

@@ -70,13 +70,17 @@ LinearDims linear_dims(const char* op, Var x, Var w, Var bias) {
   return d;
 }
 
-// The backward of a linear layer given d(pre-activation) dout (N, OC): dx, dw and dbias accumulate.
+// The backward of a linear layer given d(pre-activation) dout (N, OC): dx, dw and dbias accumulate (dx is
+// written with beta 0 when it is x's first gradient: no zero-fill pass over (N, C)).
 void linear_backward(Graph& g, Var x, Var w, Var bias, const void* dout, const LinearDims& d) {
   Exec& ex = g.exec();
   DType dt = x->value.dtype;
-  if (x->requires_grad)  // dx (N, C) += dout (N, OC) @ w (OC, C)
-    WEFT_LAUNCH(ex, gemm, ex, dt, false, false, d.N, d.C, d.OC, 1.0f, dout, d.OC, 0, w->value.data, d.C, 0, 1.0f,
-                g.grad(x).data, d.C, 0, 1);
+  if (x->requires_grad) {  // dx (N, C) = beta dx + dout (N, OC) @ w (OC, C)
+    float beta = 1.0f;
+    void* dx = g.grad_to_write(x, beta).data;
+    WEFT_LAUNCH(ex, gemm, ex, dt, false, false, d.N, d.C, d.OC, 1.0f, dout, d.OC, 0, w->value.data, d.C, 0, beta,
+                dx, d.C, 0, 1);
+  }
   if (w->requires_grad)  // dw (OC, C) += dout^T (OC, N) @ x (N, C)
     WEFT_LAUNCH(ex, gemm, ex, dt, true, false, d.OC, d.C, d.N, 1.0f, dout, d.OC, 0, x->value.data, d.C, 0, 1.0f,
                 g.grad(w).data, d.C, 0, 1);

@@ -58,8 +58,10 @@ Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index, float
   WEFT_LAUNCH(ex, reduce_sum, ex, loss_dt, out->value.data, losses.data, 1, N, 1, inv_norm, false);
   g.record(out, [&g, logits, targets, out, lse, N, V, ignore_index, inv_norm] {
     Exec& ex = g.exec();
-    WEFT_LAUNCH(ex, xent_backward, ex, logits->value.dtype, g.grad(logits).data, out->grad.data, logits->value.data,
-                lse.data, targets->value.ptr<int32_t>(), N, V, ignore_index, inv_norm);
+    float beta = 1.0f;  // 0: the logits' first gradient, written without a zero-fill pass
+    void* dlogits = g.grad_to_write(logits, beta).data;
+    WEFT_LAUNCH(ex, xent_backward, ex, logits->value.dtype, dlogits, out->grad.data, logits->value.data, lse.data,
+                targets->value.ptr<int32_t>(), N, V, ignore_index, inv_norm, beta != 0.0f);
   });
   return out;
 }

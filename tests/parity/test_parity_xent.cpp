@@ -68,7 +68,8 @@ class RowKernelParity : public GpuKernelTest {
 };
 
 // xent_forward / xent_backward directly (the op also needs reduce_sum): misaligned logits and gradient
-// (scalar path), an aligned vocabulary of 4096 (vector path), ignored rows, dloss on the device.
+// (scalar path), an aligned vocabulary of 4096 (vector path), ignored rows, dloss on the device; accumulating
+// into a gradient that holds values, and overwriting one that holds different values on each side.
 TEST_F(RowKernelParity, CrossEntropyKernelsMisalignedAndVectorised) {
   struct Case {
     int64_t V;
@@ -89,9 +90,14 @@ TEST_F(RowKernelParity, CrossEntropyKernelsMisalignedAndVectorised) {
     expect_close(download(glosses, N), losses, "losses");
     expect_close(download(glse, N), lse, "lse");
     cpu::xent_backward(cpu_, DType::f32, dlogits.data(), dloss.data(), logits.data(), lse.data(), targets.data(), N,
-                       V, ignore, 0.25f);
-    cuda::xent_backward(gpu_, DType::f32, gd, gdloss, gl, glse, gt, N, V, ignore, 0.25f);
-    expect_close(download(gd, N * V), dlogits, "dlogits");
+                       V, ignore, 0.25f, true);
+    cuda::xent_backward(gpu_, DType::f32, gd, gdloss, gl, glse, gt, N, V, ignore, 0.25f, true);
+    expect_close(download(gd, N * V), dlogits, "dlogits (accumulated)");
+    auto fresh = values(N * V, 14);  // stale contents the overwrite must ignore, different from the GPU's
+    cpu::xent_backward(cpu_, DType::f32, fresh.data(), dloss.data(), logits.data(), lse.data(), targets.data(), N, V,
+                       ignore, 0.25f, false);
+    cuda::xent_backward(gpu_, DType::f32, gd, gdloss, gl, glse, gt, N, V, ignore, 0.25f, false);
+    expect_close(download(gd, N * V), fresh, "dlogits (overwritten)");
   }
 }
 

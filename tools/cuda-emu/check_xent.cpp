@@ -35,20 +35,21 @@ void xent(bool bf) {
           c("losses", loss_r, loss.got(), kF32);
           c("lse", lse_r, lse.got(), kF32);
         });
-        run("xent_backward " + tag, [&](Case& c) {
-          FTensor dl(uniform(n, -1, 1), bf, s.shift);
-          std::vector<float> dl_r = dl.ref, dloss = {0.7f};
-          const float inv = 1.0f / (normalizer > 0 ? normalizer : float(N));
-          cpu::xent_backward(cpu, DType::f32, dl_r.data(), dloss.data(), logits.r(), lse_r.data(), tg.data(), N, V,
-                             ignore, inv);
-          Buf t(N, 4);
-          std::memcpy(t.p(), tg.data(), N * 4);
-          Exec ex = emu_exec(kRowsWorkspace);
-          cuda::xent_backward(ex, dt, dl.p(), dloss.data(), logits.p(), lse_r.data(), t.as<int32_t>(), N, V, ignore,
-                              inv);
-          dl.buf.check_guards("dlogits");
-          c("dlogits", dl_r, dl.got(), T);
-        });
+        for (bool accumulate : {true, false})  // overwrite: the stale values must not reach the result
+          run(std::string("xent_backward ") + (accumulate ? "+= " : "= ") + tag, [&](Case& c) {
+            FTensor dl(uniform(n, -1, 1), bf, s.shift);
+            std::vector<float> dl_r = accumulate ? dl.ref : uniform(n, -3, 3), dloss = {0.7f};
+            const float inv = 1.0f / (normalizer > 0 ? normalizer : float(N));
+            cpu::xent_backward(cpu, DType::f32, dl_r.data(), dloss.data(), logits.r(), lse_r.data(), tg.data(), N, V,
+                               ignore, inv, accumulate);
+            Buf t(N, 4);
+            std::memcpy(t.p(), tg.data(), N * 4);
+            Exec ex = emu_exec(kRowsWorkspace);
+            cuda::xent_backward(ex, dt, dl.p(), dloss.data(), logits.p(), lse_r.data(), t.as<int32_t>(), N, V,
+                                ignore, inv, accumulate);
+            dl.buf.check_guards("dlogits");
+            c("dlogits", dl_r, dl.got(), T);
+          });
       }
 }
 
