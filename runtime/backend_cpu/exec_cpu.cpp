@@ -1,6 +1,7 @@
 // The CPU execution context.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "runtime/exec.h"
@@ -27,7 +28,19 @@ Exec host_exec() {
 }
 
 namespace cpu {
-void fill_zero(Exec&, void* p, int64_t bytes) { std::memset(p, 0, static_cast<size_t>(bytes)); }
+// Gradient buffers of several MB are zeroed before the first accumulation: split across the run's threads
+// (one memset leaves the other threads spinning at the next barrier), below 1 MB one call.
+void fill_zero(Exec& ex, void* p, int64_t bytes) {
+  const int64_t chunk = int64_t(1) << 20;
+  const int threads = ex.threads > 1 && bytes >= chunk ? ex.threads : 1;
+  if (threads == 1) return (void)std::memset(p, 0, static_cast<size_t>(bytes));
+  const int64_t per = (bytes / threads + 63) / 64 * 64;  // cache-line multiples
+#pragma omp parallel for num_threads(threads)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t begin = std::min(bytes, t * per), end = std::min(bytes, begin + per);
+    std::memset(static_cast<char*>(p) + begin, 0, static_cast<size_t>(end - begin));
+  }
+}
 }  // namespace cpu
 
 }  // namespace weft
