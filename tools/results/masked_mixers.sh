@@ -8,6 +8,8 @@
 #   4. retrieval (spec A.10): each LM's embeddings of the corpus's summary/story pairs, a retrieval mixer over
 #      N = 32 slots trained on them, top-1 accuracy on the val pairs (chance 1/31);
 #   5. representation accuracy (spec A.9) of each LM: top-5 Hamming of input recovery, 10 stories, 500 steps.
+#   6. optional, with RETRIEVAL_LM=RUN (e.g. a SentencePiece mixer trained with --pack padded): retrieval v1 at
+#      N = 32 and 128 on that LM's frozen embeddings (the addendum of 2026-12-03 on the results page).
 # Usage: tools/results/masked_mixers.sh [WORK_DIR] [STEPS] [THREADS]; writes WORK_DIR/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -113,4 +115,26 @@ for name in transformer mixer hybrid; do
       sed -n 's/.*"hamming": \([0-9.e+-]*\).*/\1/p')
   printf "| %s | %.3f |\n" "$name" "$h" >> "$out"
 done
+if [ -n "${RETRIEVAL_LM:-}" ]; then
+  pairs="$(sed -n 's/^data = //p' "$RETRIEVAL_LM/config.ini")/pairs.jsonl"
+  emb="$work/retrieval_lm.emb.h5"
+  [ -f "$emb" ] || $weft embed --checkpoint "$RETRIEVAL_LM" --pairs "$pairs" --out "$emb" --threads "$threads" > /dev/null
+  {
+    echo
+    echo "## Retrieval v1 on $RETRIEVAL_LM (weft retrieval train --layers 8 --lr 1e-4 --warmup 100)"
+    echo
+    echo "| N | steps x batch | val accuracy | val loss | chance |"
+    echo "|---|---|---|---|---|"
+  } >> "$out"
+  for nb in "32 1200 128" "128 600 32"; do
+    read -r n s b <<< "$nb"
+    [ -f "$work/ret_lm$n/checkpoints/latest" ] ||
+      $weft retrieval train --embeddings "$emb" --candidates "$n" --layers 8 --lr 1e-4 --batch-size "$b" --warmup 100 \
+        --steps "$s" --eval-every 300 --log-every 50 --out "$work/ret_lm$n" --threads "$threads" > "$work/ret_lm$n.log"
+    line=$($weft retrieval eval --checkpoint "$work/ret_lm$n" --embeddings "$emb" --candidates "$n" --threads "$threads")
+    acc=$(echo "$line" | sed -n 's/.*"accuracy": \([0-9.e+-]*\).*/\1/p')
+    loss=$(echo "$line" | sed -n 's/.*"loss": \([0-9.e+-]*\).*/\1/p')
+    printf "| %s | %s x %s | %.3f | %.3f | %.4f |\n" "$n" "$s" "$b" "$acc" "$loss" "$(echo "1/($n-1)" | bc -l)" >> "$out"
+  done
+fi
 cat "$out"
