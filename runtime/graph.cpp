@@ -52,13 +52,16 @@ Tensor Graph::zeros(DType dt, Shape shape) {
 }
 
 Tensor Graph::grad(Var v) {
-  if (!v->grad.defined()) v->grad = zeros(v->value.dtype, v->value.shape);
+  if (!v->grad.defined())
+    v->grad = v->view_of ? grad(v->view_of).reshape(v->value.shape) : zeros(v->value.dtype, v->value.shape);
   return v->grad;
 }
 
 Tensor Graph::grad_to_write(Var v, float& beta) {
   beta = v->grad.defined() ? 1.0f : 0.0f;
-  if (!v->grad.defined()) v->grad = tensors_.tensor(v->value.dtype, v->value.shape);
+  if (!v->grad.defined())  // a view covers all of its base, so writing it whole writes the base whole
+    v->grad = v->view_of ? grad_to_write(v->view_of, beta).reshape(v->value.shape)
+                         : tensors_.tensor(v->value.dtype, v->value.shape);
   return v->grad;
 }
 

@@ -24,6 +24,7 @@ struct Node {
   Tensor value;
   Tensor grad;                // allocated (zeroed) on first use; for parameters, the ParamStore's slot
   bool requires_grad = false;
+  Node* view_of = nullptr;    // a reshape: its gradient is view_of's, reshaped, resolved on first use
 };
 using Var = Node*;
 

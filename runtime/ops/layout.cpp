@@ -27,8 +27,9 @@ int64_t prod(const Shape& s, int begin, int end) {
 Var reshape(Graph& g, Var x, Shape shape) {
   Tensor v = x->value.reshape(shape);  // checks the element count
   Var out = g.output(v, g.needs_grad({x}));
-  // The view shares x's gradient: whatever accumulates into out's gradient lands in x's.
-  if (out->requires_grad) out->grad = g.grad(x).reshape(shape);
+  // The view shares x's gradient: whatever accumulates into out's gradient lands in x's. It is resolved when
+  // first used (Graph::grad), so a backward that writes out's gradient whole need not zero-fill x's first.
+  if (out->requires_grad) out->view_of = x;
   return out;
 }
 
