@@ -44,6 +44,9 @@ import sys
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(__file__))
+from fixture_file import write_fixture  # noqa: E402  (the fixture file format)
+
 torch.set_default_dtype(torch.float64)
 
 
@@ -164,17 +167,6 @@ def model_segment(cfg, p, ids, targets, memory, bm, bs):
     return ce + cfg["ltm-kl"] * kl_total, kl_total
 
 
-def write_fixture(path, cfg, entries):
-    with open(path, "wb") as f:
-        for k, v in cfg.items():
-            text = ("true" if v else "false") if isinstance(v, bool) else str(v)
-            f.write(f"config {k} {text}\n".encode())
-        for name, t in entries:
-            dt = "i32" if t.dtype == torch.int32 else "f32"
-            f.write(f"tensor {name} {dt} {t.dim()} {' '.join(str(d) for d in t.shape)}\n".encode())
-        f.write(b"END\n")
-        for _, t in entries:
-            f.write(t.detach().contiguous().numpy().astype("<i4" if t.dtype == torch.int32 else "<f4").tobytes())
 
 
 def rounded(t):

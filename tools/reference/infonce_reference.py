@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
+from fixture_file import write_fixture  # noqa: E402  (the fixture file format)
 from mixer_reference import mixer_mixing, mixer_params  # noqa: E402  (the mixer's blocks, from the spec)
 
 torch.set_default_dtype(torch.float64)
@@ -53,17 +54,6 @@ def infonce(emb, group, targets, tau):
     return F.cross_entropy(cos / tau, targets)      # mean over the groups of -log softmax(cos / tau)[m]
 
 
-def write_fixture(path, cfg, entries):
-    with open(path, "wb") as f:
-        for k, v in cfg.items():
-            text = ("true" if v else "false") if isinstance(v, bool) else str(v)
-            f.write(f"config {k} {text}\n".encode())
-        for name, t in entries:
-            dt = "i32" if t.dtype == torch.int32 else "f32"
-            f.write(f"tensor {name} {dt} {t.dim()} {' '.join(str(d) for d in t.shape)}\n".encode())
-        f.write(b"END\n")
-        for _, t in entries:
-            f.write(t.contiguous().numpy().astype("<i4" if t.dtype == torch.int32 else "<f4").tobytes())
 
 
 def main():

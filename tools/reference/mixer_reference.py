@@ -38,6 +38,9 @@ import sys
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(__file__))
+from fixture_file import model_entries, write_fixture  # noqa: E402  (the fixture file format)
+
 torch.set_default_dtype(torch.float64)
 
 
@@ -192,20 +195,6 @@ def hybrid_params(cfg, gen):
     return p
 
 
-def write_fixture(path, cfg, ids, targets, params, loss, grads):
-    entries = [("inputs", ids.int()), ("targets", targets.int()), ("loss", loss.reshape(1).float())]
-    entries += [(k, v.detach().float()) for k, v in params.items()]
-    entries += [("grad." + k, g.float()) for k, g in grads.items()]
-    with open(path, "wb") as f:
-        for k, v in cfg.items():
-            text = ("true" if v else "false") if isinstance(v, bool) else str(v)
-            f.write(f"config {k} {text}\n".encode())
-        for name, t in entries:
-            dt = "i32" if t.dtype == torch.int32 else "f32"
-            f.write(f"tensor {name} {dt} {t.dim()} {' '.join(str(d) for d in t.shape)}\n".encode())
-        f.write(b"END\n")
-        for _, t in entries:
-            f.write(t.contiguous().numpy().astype("<i4" if t.dtype == torch.int32 else "<f4").tobytes())
 
 
 def main():
@@ -242,7 +231,7 @@ def main():
         loss = (mixer_forward if is_mixer else hybrid_forward)(cfg, params, ids, targets)
         grads = dict(zip(params.keys(), torch.autograd.grad(loss, list(params.values()))))
         path = os.path.join(out_dir, f"{name}.fix")
-        write_fixture(path, cfg, ids, targets, params, loss.detach(), grads)
+        write_fixture(path, cfg, model_entries(ids, targets, params, grads, {"loss": loss}))
         print(f"{name}: T {T}, loss {loss.item():.6f} -> {os.path.relpath(path)}")
     print(f"torch {torch.__version__}")
 

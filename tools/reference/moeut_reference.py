@@ -74,6 +74,9 @@ import sys
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(__file__))
+from fixture_file import model_entries, write_fixture  # noqa: E402  (the fixture file format)
+
 torch.set_default_dtype(torch.float64)
 
 MIN_GAP = 5e-3   # smallest allowed logit gap between the last selected and the first unselected expert
@@ -218,21 +221,6 @@ def make_params(cfg, gen):
     return p
 
 
-def write_fixture(path, cfg, ids, targets, params, scalars, grads):
-    entries = [("inputs", ids.int()), ("targets", targets.int())]
-    entries += [(k, v.detach().reshape(1).float()) for k, v in scalars.items()]
-    entries += [(k, v.detach().float()) for k, v in params.items()]
-    entries += [("grad." + k, g.float()) for k, g in grads.items()]
-    with open(path, "wb") as f:
-        for k, v in cfg.items():
-            text = ("true" if v else "false") if isinstance(v, bool) else str(v)
-            f.write(f"config {k} {text}\n".encode())
-        for name, t in entries:
-            dt = "i32" if t.dtype == torch.int32 else "f32"
-            f.write(f"tensor {name} {dt} {t.dim()} {' '.join(str(d) for d in t.shape)}\n".encode())
-        f.write(b"END\n")
-        for _, t in entries:
-            f.write(t.contiguous().numpy().astype("<i4" if t.dtype == torch.int32 else "<f4").tobytes())
 
 
 def main():
@@ -265,7 +253,7 @@ def main():
             raise RuntimeError(f"{name}: no seed gives top-k margins >= {MIN_GAP}")
         grads = dict(zip(params.keys(), torch.autograd.grad(loss, list(params.values()))))
         path = os.path.join(out_dir, f"moeut_{name}.fix")
-        write_fixture(path, cfg, ids, targets, params, {"loss": loss, "ce": ce, "reg": reg}, grads)
+        write_fixture(path, cfg, model_entries(ids, targets, params, grads, {"loss": loss, "ce": ce, "reg": reg}))
         print(f"{name}: T {T}, seed {seed}, loss {loss.item():.6f}, ce {ce.item():.6f}, reg {reg.item():.6f}, "
               f"min top-k gap {min(gaps):.4f} -> {os.path.relpath(path)}")
     print(f"torch {torch.__version__}")

@@ -32,6 +32,9 @@ import sys
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(__file__))
+from fixture_file import model_entries, write_fixture  # noqa: E402  (the fixture file format)
+
 torch.set_default_dtype(torch.float64)
 
 
@@ -179,19 +182,6 @@ def forward(cfg, p, ids, targets, reduction="mean"):
     return F.cross_entropy(logits.reshape(B * T, -1), targets.reshape(-1), ignore_index=-100, reduction=reduction)
 
 
-def write_fixture(path, cfg, ids, targets, params, loss, grads):
-    entries = [("inputs", ids.int()), ("targets", targets.int()), ("loss", loss.reshape(1).float())]
-    entries += [(k, v.detach().float()) for k, v in params.items()]
-    entries += [("grad." + k, g.float()) for k, g in grads.items()]
-    with open(path, "wb") as f:
-        for k, v in cfg.items():
-            f.write(f"config {k} {int(v) if isinstance(v, bool) else v}\n".encode())
-        for name, t in entries:
-            dt = "i32" if t.dtype == torch.int32 else "f32"
-            f.write(f"tensor {name} {dt} {t.dim()} {' '.join(str(d) for d in t.shape)}\n".encode())
-        f.write(b"END\n")
-        for _, t in entries:
-            f.write(t.contiguous().numpy().astype("<i4" if t.dtype == torch.int32 else "<f4").tobytes())
 
 
 def main():
@@ -214,7 +204,7 @@ def main():
         loss = forward(cfg, params, ids, targets)
         grads = dict(zip(params.keys(), torch.autograd.grad(loss, list(params.values()))))
         path = os.path.join(out_dir, f"transformer_{name}.fix")
-        write_fixture(path, cfg, ids, targets, params, loss.detach(), grads)
+        write_fixture(path, cfg, model_entries(ids, targets, params, grads, {"loss": loss}), bools_as_int=True)
         print(f"{name}: loss {loss.item():.6f} -> {os.path.relpath(path)}")
     print(f"torch {torch.__version__}")
 
