@@ -31,8 +31,8 @@ namespace cpu {
 // Gradient buffers of several MB are zeroed before the first accumulation: split across the run's threads
 // (one memset leaves the other threads spinning at the next barrier), below 1 MB one call.
 void fill_zero(Exec& ex, void* p, int64_t bytes) {
-  const int64_t chunk = int64_t(1) << 20;
-  const int threads = ex.threads > 1 && bytes >= chunk ? ex.threads : 1;
+  const int64_t min_parallel_bytes = int64_t(1) << 20;
+  const int threads = ex.threads > 1 && bytes >= min_parallel_bytes ? ex.threads : 1;
   if (threads == 1) return (void)std::memset(p, 0, static_cast<size_t>(bytes));
   const int64_t per = (bytes / threads + 63) / 64 * 64;  // cache-line multiples
 #pragma omp parallel for num_threads(threads)
