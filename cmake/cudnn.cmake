@@ -43,3 +43,25 @@ else()
                  "libcudnn beside CUDA, in /usr and in a pip nvidia-cudnn package; -DWEFT_CUDNN_INCLUDE=... "
                  "-DWEFT_CUDNN_LIBRARY=... point to one)")
 endif()
+
+# cuDNN's header-only C++ frontend (graph API: fused attention), from tools/install-cudnn-frontend.sh (.deps/ of
+# the checkout), -DWEFT_CUDNN_FRONTEND_INCLUDE=... or the CUDNN_FRONTEND_INCLUDE environment variable. Defines
+# WEFT_CUDNN_FRONTEND_FOUND; runtime/CMakeLists.txt builds backend_cuda/attention_cudnn.cpp's cuDNN half with it.
+set(WEFT_CUDNN_FRONTEND_FOUND OFF)
+if(WEFT_CUDNN_FOUND)
+  find_path(WEFT_CUDNN_FRONTEND_INCLUDE NAMES cudnn_frontend.h
+            HINTS ${PROJECT_SOURCE_DIR}/.deps/cudnn-frontend/include $ENV{CUDNN_FRONTEND_INCLUDE} NO_DEFAULT_PATH)
+  if(WEFT_CUDNN_FRONTEND_INCLUDE)
+    file(STRINGS "${WEFT_CUDNN_FRONTEND_INCLUDE}/cudnn_frontend_version.h" _weft_fe_defs
+         REGEX "^#define CUDNN_FRONTEND_(MAJOR|MINOR|PATCH)_VERSION ")
+    foreach(part MAJOR MINOR PATCH)
+      string(REGEX REPLACE ".*#define CUDNN_FRONTEND_${part}_VERSION ([0-9]+).*" "\\1" _weft_fe_${part} "${_weft_fe_defs}")
+    endforeach()
+    set(WEFT_CUDNN_FRONTEND_FOUND ON)
+    message(STATUS "cudnn-frontend ${_weft_fe_MAJOR}.${_weft_fe_MINOR}.${_weft_fe_PATCH} found (${WEFT_CUDNN_FRONTEND_INCLUDE}): "
+                   "the cuDNN attention backend is built")
+  else()
+    message(STATUS "cudnn-frontend not found: the cuDNN attention backend is not built, --attention-backend auto "
+                   "runs weft's kernels (tools/install-cudnn-frontend.sh fetches the headers into .deps/)")
+  endif()
+endif()

@@ -81,6 +81,7 @@ int cmd_bench(const std::vector<std::string>& args) {
   std::string device_flag, dtype_flag;
   int threads = 0;
   device_options(vm, device_flag, dtype_flag, threads);
+  const KernelBackends kernels = kernel_backend_options(vm);
   const int64_t B = get<int64_t>(vm, "batch-size"), steps = get<int64_t>(vm, "steps"),
                 warmup = get<int64_t>(vm, "warmup-steps"), T = get<int64_t>(vm, "seq-len");
   const int expert_parallel = get<int>(vm, "expert-parallel");
@@ -109,6 +110,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       throw UsageError("--segments: model '" + model->name() + "' (with these flags) keeps no state across steps");
     ExecContext exec(dev, world > 1 && session.launch.gpu >= 0 ? session.launch.gpu : get<int>(vm, "gpu"), threads);
     Exec& ex = exec.get();
+    kernels.apply(ex);
     // The trainer's wiring (launch/trainer.cpp): gradients on the device's communicator (NCCL across GPUs),
     // the expert layout checked before declare (exit 2 naming --expert-parallel), the model's exchange.
     std::unique_ptr<par::Communicator> device_comm;
@@ -245,6 +247,10 @@ int cmd_bench(const std::vector<std::string>& args) {
                 device_name.c_str(), std::string(dtype_name(compute)).c_str(), (long long)B, (long long)T,
                 (long long)parameters, flops_per_token);
     if (dev == Device::cpu) std::printf("  f32 GEMMs: %s (--cpu-gemm)\n", cpu_gemm_description(cpu_gemm()).c_str());
+    if (dev == Device::cuda)
+      std::printf("  kernels: --attention-backend %s, --norm-backend %s (cuDNN's attention and norms %s)\n",
+                  kernel_backend_name(ex.attention), kernel_backend_name(ex.norm),
+                  cuda::cudnn_attention_built() ? "built" : "not built");
     if (K > 0)
       std::printf("  %lld consecutive segments of T=%lld per stream (state reset per repeat, %lld repeats timed): "
                   "last segment (%lld of history) %.1f ms/segment, all segments %.1f ms/segment\n",
@@ -283,6 +289,8 @@ int cmd_bench(const std::vector<std::string>& args) {
                .str("device", device_name)
                .str("dtype", std::string(dtype_name(compute)))
                .str("cpu_gemm", dev == Device::cpu ? cpu_gemm_description(cpu_gemm()) : "")
+               .str("attention_backend", dev == Device::cuda ? kernel_backend_name(ex.attention) : "")
+               .str("norm_backend", dev == Device::cuda ? kernel_backend_name(ex.norm) : "")
                .integer("batch_size", B)
                .integer("seq_len", T)
                .integer("ranks", world)

@@ -51,6 +51,7 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   std::string device_flag, dtype_flag;
   int threads = 0;
   device_options(vm, device_flag, dtype_flag, threads);
+  const KernelBackends kernels = kernel_backend_options(vm);
   if (session) threads = resolve_threads(*session, threads);
   const Device dev = resolve_device(device_flag);
   const DType compute = parse_compute_dtype(dtype_flag, dev);
@@ -67,6 +68,7 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   const CheckpointMeta& meta = l.meta;
   l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
   l.exec = std::make_unique<ExecContext>(dev, gpu, threads);
+  kernels.apply(l.exec->get());
   l.state = std::make_unique<TrainableState>(*l.model, l.ex(), compute);
   l.state->load(path, nullptr);
   l.data_dir = ini_section(meta.config_ini, "data")["data"];

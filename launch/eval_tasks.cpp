@@ -186,6 +186,7 @@ int cmd_eval_task(const po::variables_map& vm) {
   std::string device_flag, dtype_flag;
   int threads = 0;
   device_options(vm, device_flag, dtype_flag, threads);
+  const KernelBackends kernels = kernel_backend_options(vm);
   const std::vector<Item> items = read_items(path, task == "pairs");  // bad input fails before any model loads
 
   Session session = start_session();
@@ -197,6 +198,7 @@ int cmd_eval_task(const po::variables_map& vm) {
     InferenceModel m;
     load_inference_model(m, get<std::string>(vm, "checkpoint"), dev, std::max(session.launch.gpu, 0), threads,
                          parse_compute_dtype(dtype_flag, dev));
+    kernels.apply(m.ex());
     std::string data_dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
     auto tok = load_checked_tokenizer(m.meta, m.path, get<std::string>(vm, "data"), m.data_dir, data_dir, comm.rank() == 0);
     if (tok->vocab_size() > m.model->vocab_size())

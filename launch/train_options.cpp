@@ -23,6 +23,12 @@ void add_device_options(OptionSet& set, const std::string& group) {
       ("dtype", po::value<std::string>()->default_value("fp32"),
        "compute precision: fp32 | bf16 (bf16 weights and activations, fp32 master weights, optimizer state, "
        "gradient reductions and loss; CUDA only)")
+      ("attention-backend", po::value<std::string>()->default_value("auto"),
+       "attention kernels on a GPU: auto | cudnn | weft (auto: cuDNN's fused attention where this build has it and it "
+       "supports the call, bf16; weft's own kernels otherwise; cudnn: an unsupported call is an error)")
+      ("norm-backend", po::value<std::string>()->default_value("auto"),
+       "LayerNorm / RMSNorm kernels on a GPU: auto | cudnn | weft (auto: weft's own until cuDNN's are measured "
+       "faster, docs/gpu-validation.md; cudnn: cuDNN's, an unsupported call is an error)")
       ("cpu-gemm", po::value<std::string>()->default_value("auto"),
        "library of the CPU's f32 GEMMs: auto | onednn | openblas (auto: oneDNN where this build has it and it "
        "has AVX2 or wider kernels for this CPU; its kernels ignore OPENBLAS_CORETYPE; f64 GEMMs: OpenBLAS)");
@@ -42,6 +48,25 @@ void device_options(const po::variables_map& vm, std::string& device, std::strin
   if (!cpu_gemm_available(parse_cpu_gemm(gemm)))
     throw UsageError("--cpu-gemm " + gemm + ": this weft was built without oneDNN (libdnnl-dev; WEFT_ONEDNN)");
   set_cpu_gemm(parse_cpu_gemm(gemm));  // process-wide, like the BLAS thread count (runtime/cpu_gemm.h)
+}
+
+KernelBackends kernel_backend_options(const po::variables_map& vm) {
+  auto one = [&vm](const char* flag, const char* what) {
+    const std::string name = get<std::string>(vm, flag);
+    if (name != "auto" && name != "cudnn" && name != "weft")
+      throw UsageError(std::string("--") + flag + " must be auto, cudnn or weft, got '" + name + "'");
+    const KernelBackend b = parse_kernel_backend(name);
+    if (b == KernelBackend::cudnn && !cuda::cudnn_attention_built())
+      throw UsageError(std::string("--") + flag + " cudnn: this weft was built without cuDNN's " + what +
+                       " (a CUDA build with cuDNN 9 and the cudnn-frontend headers: tools/install-cudnn-frontend.sh)");
+    return b;
+  };
+  return {one("attention-backend", "attention"), one("norm-backend", "norms")};
+}
+
+void KernelBackends::apply(Exec& ex) const {
+  ex.attention = attention;
+  ex.norm = norm;
 }
 
 double collective_timeout_option(const po::variables_map& vm) {
@@ -143,6 +168,7 @@ TrainOptions train_options(const po::variables_map& vm) {
   o.log_every = get<int64_t>(vm, "log-every");
   o.log_norms_every = get<int64_t>(vm, "log-norms-every");
   device_options(vm, o.device, o.dtype, o.threads);
+  o.kernels = kernel_backend_options(vm);
   o.collective_timeout = collective_timeout_option(vm);
   parse_compute_dtype(o.dtype, resolve_device(o.device));  // --device cuda without a GPU, bf16 on the CPU
   o.zero = get<int>(vm, "zero");

@@ -9,8 +9,16 @@
 #include "launch/objective_options.h"
 #include "launch/options.h"
 #include "runtime/dtype.h"
+#include "runtime/exec.h"
 
 namespace weft::launch {
+
+// Whose GPU kernels run attention and norms (--attention-backend, --norm-backend); apply() sets them on an Exec
+// (Exec::attention, Exec::norm).
+struct KernelBackends {
+  KernelBackend attention = KernelBackend::automatic, norm = KernelBackend::automatic;
+  void apply(Exec& ex) const;
+};
 
 struct TrainOptions {
   std::string data, out;
@@ -27,6 +35,7 @@ struct TrainOptions {
   double collective_timeout = 600;  // seconds a collective may wait for the other ranks (0: no limit)
   std::string device = "auto";  // "cpu", "cuda" or "auto" (cuda when built with CUDA and a GPU is visible)
   std::string dtype = "fp32";   // compute precision: "fp32" or "bf16" (fp32 master weights; CUDA only)
+  KernelBackends kernels;       // --attention-backend, --norm-backend (whose GPU kernels)
   int zero = 0;                 // 1: shard AdamW state across ranks (ZeRO stage 1)
   int expert_parallel = 1;      // E: ranks sharing the experts of each MoE module (world = E x D)
   double bucket_mb = 25.0;      // gradient all-reduce bucket size
@@ -51,6 +60,9 @@ void add_train_options(OptionSet& set);
 // device_options also applies --cpu-gemm (set_cpu_gemm, process-wide).
 void add_device_options(OptionSet& set, const std::string& group);
 void device_options(const po::variables_map& vm, std::string& device, std::string& dtype, int& threads);
+// --attention-backend and --norm-backend (added with the device options), validated: cudnn only in a build that
+// has cuDNN's graphs.
+KernelBackends kernel_backend_options(const po::variables_map& vm);
 // --collective-timeout (added with the device options), validated: >= 0.
 double collective_timeout_option(const po::variables_map& vm);
 TrainOptions train_options(const po::variables_map& vm);  // validates; errors name the flag

@@ -43,6 +43,7 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
       targets_(DType::i32, {opt_.grad_accum * opt_.batch_size, seq_len}),
       guard_(opt_.max_skipped_steps, opt_.spike_guard, opt_.spike_window) {
   Exec& ex = exec_.get();
+  opt_.kernels.apply(ex);
   const DType compute = parse_compute_dtype(opt_.dtype, ex.device);
   const int world = comm_.size();
   par::Communicator* grad_comm = &comm_;  // gradients and ZeRO shards live where the parameters do

@@ -4,11 +4,20 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "runtime/dtype.h"
 
 namespace weft {
+
+// Whose kernels run an op family on a GPU: `cudnn` only cuDNN's (a call it does not support is an error), `weft`
+// only ours, `automatic` the family's default: cuDNN's fused attention where it supports the call
+// (--attention-backend; backend_cuda/attention_cudnn.cpp), our norms (--norm-backend: cuDNN's LayerNorm and RMSNorm,
+// backend_cuda/norm_cudnn.cpp, become the default only once measured faster). The CPU backend ignores it.
+enum class KernelBackend : uint8_t { automatic, cudnn, weft };
+KernelBackend parse_kernel_backend(const std::string& name);  // "auto" | "cudnn" | "weft"; throws otherwise
+const char* kernel_backend_name(KernelBackend b);
 
 struct Exec {
   Device device = Device::cpu;
@@ -18,6 +27,9 @@ struct Exec {
   void* blaslt = nullptr;         // cublasLtHandle_t
   void* workspace = nullptr;      // cuBLASLt workspace (device memory)
   size_t workspace_bytes = 0;
+  KernelBackend attention = KernelBackend::automatic;
+  KernelBackend norm = KernelBackend::automatic;
+  void* cudnn = nullptr;          // cuDNN handle, graphs and scratch, made on first use (backend_cuda/cudnn_graphs.h)
 };
 
 // A CPU execution context; threads <= 0 means "all cores OpenMP sees". It also sets the process's BLAS thread count.
@@ -39,6 +51,7 @@ struct DeviceInfo {
   double peak_fp32_flops = 0;
 };
 bool built();                            // this weft was built with the CUDA backend
+bool cudnn_attention_built();            // ... and with cuDNN's graphs: fused attention and norms (cudnn-frontend found)
 int device_count();                      // 0 when built without CUDA or when no GPU is visible
 Exec exec_create(int device_ordinal);    // stream + cuBLASLt handle + workspace
 void exec_destroy(Exec& ex);

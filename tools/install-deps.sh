@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config libopenblas-openmp-dev libdnnl-dev libhdf5-dev hdf5-tools libopenmpi-dev
           openmpi-bin libboost-program-options-dev libsentencepiece-dev libgtest-dev googletest python3-h5py
-          slurm-wlm munge clang libclang-rt-dev libomp-dev)
+          slurm-wlm munge clang libclang-rt-dev libomp-dev python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,3 +20,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "[install-deps] all build dependencies present"
+# cuDNN's header-only C++ frontend for the cuDNN attention backend (PyPI wheel headers into .deps/; optional).
+if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+  "$(dirname "$0")/install-cudnn-frontend.sh"
+fi

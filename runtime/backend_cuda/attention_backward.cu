@@ -7,6 +7,7 @@
 // head size hs runs on the tile width HS that holds it (dispatch_head_size), channels past hs zero-padded.
 #include "runtime/backend_cuda/attention_tc.cuh"
 #include "runtime/backend_cuda/attention_tiles.cuh"
+#include "runtime/backend_cuda/cudnn_ops.h"
 #include "runtime/kernels.h"
 #include "runtime/math/rowwise.h"
 
@@ -185,6 +186,8 @@ void attention_backward(Exec& ex, DType dt, void* dq, void* dk, void* dv, const 
   const int64_t tiles = (T + kTile - 1) / kTile, key_tiles = (Tk + kTile - 1) / kTile;
   if (key_tiles > 0x7fffffff || NH > 65535 || B > 65535)
     WEFT_FAIL("[cuda::attention_backward] grid (", key_tiles, ", ", NH, ", ", B, ") too large");
+  if (cudnn_attention_backward(ex, dt, dq, dk, dv, dout, out, lse, q, k, v, B, T, Tk, NH, HS, scale, bias, causal))
+    return;  // cuDNN's fused attention ran it (--attention-backend; attention_cudnn.cpp)
   if (attention_tc_supported(dt, HS))  // bf16: tensor cores (attention_tc_backward.cu)
     return attention_backward_tc(ex, dq, dk, dv, dout, out, lse, q, k, v, B, T, Tk, NH, HS, scale, bias, causal);
   const dim3 grid(static_cast<unsigned>(tiles), static_cast<unsigned>(NH), static_cast<unsigned>(B));

@@ -9,6 +9,7 @@
 
 #include "runtime/backend_cuda/attention_tc.cuh"
 #include "runtime/backend_cuda/attention_tiles.cuh"
+#include "runtime/backend_cuda/cudnn_ops.h"
 #include "runtime/kernels.h"
 
 namespace weft::cuda {
@@ -108,6 +109,8 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
   const int64_t tiles = (T + kTile - 1) / kTile;
   if (tiles > 0x7fffffff || NH > 65535 || B > 65535)
     WEFT_FAIL("[cuda::attention_forward] grid (", tiles, ", ", NH, ", ", B, ") too large");
+  if (cudnn_attention_forward(ex, dt, out, lse, q, k, v, B, T, Tk, NH, HS, scale, bias, causal))
+    return;  // cuDNN's fused attention ran it (--attention-backend; attention_cudnn.cpp)
   if (attention_tc_supported(dt, HS))  // bf16: tensor cores (attention_tc_forward.cu)
     return attention_forward_tc(ex, out, lse, q, k, v, B, T, Tk, NH, HS, scale, bias, causal);
   dispatch_float(dt, "attention_forward", [&](auto tag) {

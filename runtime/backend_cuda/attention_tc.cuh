@@ -72,9 +72,22 @@ struct SharedCarver {
 
 // Rows [r0, r0 + kTile) of one head of x (B, T, NH, hs) into dst (kTile, kLdH<HS>) bf16; rows at or past
 // T and channels at or past hs read as 0. `head` = x + b * T * NH * hs + h * hs, row stride NH * hs.
+// A head that fills its tile width (hs == HS) with 16-byte aligned rows moves in 16-byte packs of 8 channels
+// (one 128-bit load and store per pack: 8x fewer memory instructions); padded heads go element by element.
 template <int HS>
 __device__ __forceinline__ void load_tile_bf16(bf16* dst, const bf16* head, int64_t r0, int64_t T_,
                                                int64_t stride, int hs) {
+  if (hs == HS && stride % 8 == 0 && reinterpret_cast<uintptr_t>(head) % 16 == 0) {  // the same for every thread
+    constexpr int kPacks = HS / 8;  // per row; dst rows (kLdH = HS + 8 elements) stay 16-byte aligned
+    for (int e = threadIdx.x; e < kTile * kPacks; e += kTileThreads) {
+      const int r = e / kPacks, c = e % kPacks * 8;
+      const int64_t i = r0 + r;
+      uint4 pack = make_uint4(0, 0, 0, 0);  // bf16 zeros past T
+      if (i < T_) pack = *reinterpret_cast<const uint4*>(head + i * stride + c);
+      *reinterpret_cast<uint4*>(dst + r * kLdH<HS> + c) = pack;
+    }
+    return;
+  }
   for (int e = threadIdx.x; e < kTile * HS; e += kTileThreads) {
     const int r = e / HS, d = e % HS;
     const int64_t i = r0 + r;

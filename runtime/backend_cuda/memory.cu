@@ -1,6 +1,7 @@
 // CUDA memory and execution contexts: allocation, zeroing and copies that are ordered with the work
 // queued on non-default streams, and the Exec of a GPU (stream, cuBLASLt handle, 32 MiB workspace).
 // memory.h promises synchronous copies, so each one waits for the whole device before and after.
+#include "runtime/backend_cuda/cudnn_ops.h"
 #include "runtime/backend_cuda/cuda_common.cuh"
 
 namespace weft {
@@ -72,6 +73,7 @@ Exec exec_create(int ordinal) {
 void exec_destroy(Exec& ex) {
   if (ex.device != Device::cuda) return;
   if (ex.stream) cudaStreamSynchronize(stream_of(ex));
+  cudnn_release(ex);
   if (ex.blaslt) {
     release_gemm_plans(blaslt_of(ex));
     cublasLtDestroy(blaslt_of(ex));

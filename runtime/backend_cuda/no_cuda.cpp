@@ -29,6 +29,8 @@ std::vector<void*> InputStager::upload(std::initializer_list<HostPiece>) { no_cu
 
 namespace cuda {
 bool built() { return false; }
+bool cudnn_attention_built() { return false; }
+std::vector<float> cudnn_alibi_slopes(int64_t) { return {}; }
 int cudnn_version() { return 0; }
 int device_count() { return 0; }
 DeviceInfo device_info(int) { no_cuda("device_info"); }

@@ -3,6 +3,7 @@
 // per-element formulas of runtime/math/rowwise.h. mean and rstd (N) are f32 for f32 and bf16 tensors.
 // dweight / dbias (C) are column sums over the N rows, reduced deterministically by bcast_reduce.cuh.
 #include "runtime/backend_cuda/bcast_reduce.cuh"
+#include "runtime/backend_cuda/cudnn_ops.h"
 #include "runtime/backend_cuda/rows.cuh"
 #include "runtime/kernels.h"
 #include "runtime/math/rowwise.h"
@@ -192,6 +193,7 @@ ReduceGeom column_geom(int64_t N, int64_t C) {
 void layernorm_forward(Exec& ex, DType dt, void* out, void* mean, void* rstd, const void* x, const void* weight,
                        const void* bias, int64_t N, int64_t C, float eps) {
   if (N == 0 || C == 0) return;
+  if (cudnn_layernorm_forward(ex, dt, out, mean, rstd, x, weight, bias, N, C, eps)) return;  // --norm-backend
   dispatch_float(dt, "layernorm_forward", [&](auto tag) {
     using T = decltype(tag);
     T* o = static_cast<T*>(out);
@@ -207,6 +209,7 @@ void layernorm_forward(Exec& ex, DType dt, void* out, void* mean, void* rstd, co
 void layernorm_backward(Exec& ex, DType dt, void* dx, void* dweight, void* dbias, const void* dout, const void* x,
                         const void* weight, const void* mean, const void* rstd, int64_t N, int64_t C) {
   if (N == 0 || C == 0) return;
+  if (cudnn_layernorm_backward(ex, dt, dx, dweight, dbias, dout, x, weight, mean, rstd, N, C)) return;
   dispatch_float(dt, "layernorm_backward", [&](auto tag) {
     using T = decltype(tag);
     const T *d = static_cast<const T*>(dout), *xp = static_cast<const T*>(x), *w = static_cast<const T*>(weight);
@@ -229,6 +232,7 @@ void layernorm_backward(Exec& ex, DType dt, void* dx, void* dweight, void* dbias
 void rmsnorm_forward(Exec& ex, DType dt, void* out, void* rstd, const void* x, const void* weight, int64_t N,
                      int64_t C, float eps) {
   if (N == 0 || C == 0) return;
+  if (cudnn_rmsnorm_forward(ex, dt, out, rstd, x, weight, N, C, eps)) return;  // --norm-backend
   dispatch_float(dt, "rmsnorm_forward", [&](auto tag) {
     using T = decltype(tag);
     T* o = static_cast<T*>(out);
@@ -244,6 +248,7 @@ void rmsnorm_forward(Exec& ex, DType dt, void* out, void* rstd, const void* x, c
 void rmsnorm_backward(Exec& ex, DType dt, void* dx, void* dweight, const void* dout, const void* x, const void* weight,
                       const void* rstd, int64_t N, int64_t C) {
   if (N == 0 || C == 0) return;
+  if (cudnn_rmsnorm_backward(ex, dt, dx, dweight, dout, x, weight, rstd, N, C)) return;
   dispatch_float(dt, "rmsnorm_backward", [&](auto tag) {
     using T = decltype(tag);
     const T *d = static_cast<const T*>(dout), *xp = static_cast<const T*>(x), *w = static_cast<const T*>(weight);

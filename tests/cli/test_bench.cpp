@@ -11,6 +11,7 @@
 #include <map>
 #include <regex>
 
+#include "runtime/exec.h"
 #include "tests/cli/bench_runs.h"
 
 namespace weft::test {
@@ -87,6 +88,37 @@ TEST(Bench, CpuGemmIsReportedAndBothLibrariesAgree) {
   ProcessResult bad = run_shell(base + "--cpu-gemm mkl");
   EXPECT_EQ(bad.code, 2) << bad.out;
   EXPECT_NE(bad.out.find("--cpu-gemm"), std::string::npos) << bad.out;
+}
+
+// --attention-backend and --norm-backend: a bad name is a usage error naming the flag; `cudnn` in a build without
+// cuDNN's graphs (every CPU-only build, and a CUDA build that did not find the cudnn-frontend headers) is refused
+// before anything runs, naming what is missing; `weft` and `auto` are accepted on the CPU (where they change nothing).
+TEST(Bench, KernelBackendFlags) {
+  const std::string base = weft_binary() +
+                           " bench --device cpu --model transformer --vocab-size 64 --seq-len 16 --d-model 16"
+                           " --n-layers 1 --n-heads 2 --batch-size 1 --steps 1 --warmup-steps 0 --threads 1 ";
+  ProcessResult bad = run_shell(base + "--attention-backend flash");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--attention-backend must be auto, cudnn or weft, got 'flash'"), std::string::npos) << bad.out;
+  for (const char* ok : {"weft", "auto"}) {
+    ProcessResult r = run_shell(base + "--attention-backend " + ok);
+    EXPECT_EQ(r.code, 0) << ok << ": " << r.out;
+  }
+  ProcessResult bad_norm = run_shell(base + "--norm-backend apex");
+  EXPECT_EQ(bad_norm.code, 2) << bad_norm.out;
+  EXPECT_NE(bad_norm.out.find("--norm-backend must be auto, cudnn or weft, got 'apex'"), std::string::npos)
+      << bad_norm.out;
+  for (const char* flag : {"attention", "norm"}) {
+    ProcessResult cudnn = run_shell(base + "--" + flag + "-backend cudnn");
+    if (cuda::cudnn_attention_built()) {
+      EXPECT_EQ(cudnn.code, 0) << cudnn.out;
+    } else {
+      EXPECT_EQ(cudnn.code, 2) << cudnn.out;
+      EXPECT_NE(cudnn.out.find(std::string("--") + flag + "-backend cudnn: this weft was built without cuDNN's"),
+                std::string::npos)
+          << cudnn.out;
+    }
+  }
 }
 
 TEST(Bench, SegmentsRunThroughTheModelState) {

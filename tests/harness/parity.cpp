@@ -85,7 +85,7 @@ void compare(std::ostringstream& os, const char* what, size_t k, const std::vect
 }  // namespace
 
 std::string parity_compare(const std::vector<ParityInput>& inputs, const BuildFn& build, DType gpu_dtype,
-                           Tolerance tol) {
+                           Tolerance tol, GpuKernels kernels) {
   if (cuda::device_count() == 0) {
     const char* dry = std::getenv("WEFT_PARITY_DRY_RUN");
     if (!dry || !*dry || *dry == '0') throw SkipParity{"no CUDA device (or built without CUDA): parity not run"};
@@ -99,6 +99,8 @@ std::string parity_compare(const std::vector<ParityInput>& inputs, const BuildFn
   Exec cpu_ex = cpu_exec();
   Run ref = run_on(cpu_ex, DType::f32, inputs, build);
   Exec gpu = cuda::exec_create(0);
+  gpu.attention = kernels.attention;
+  gpu.norm = kernels.norm;
   Run got;
   try {
     got = run_on(gpu, gpu_dtype, inputs, build);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/exec.h"
 #include "runtime/memory.h"
 #include "tests/harness/gradcheck.h"
 
@@ -30,9 +31,14 @@ struct ParityInput {
 };
 
 // Returns "" when every output and gradient matches, else a description of the first mismatches.
+// Whose kernels the GPU side runs for the families cuDNN also implements (Exec::attention, Exec::norm).
+struct GpuKernels {
+  KernelBackend attention = KernelBackend::automatic, norm = KernelBackend::automatic;
+};
+
 // Throws SkipParity when the build has no CUDA, no GPU is visible, or a kernel is pending on CUDA.
 std::string parity_compare(const std::vector<ParityInput>& inputs, const BuildFn& build, DType gpu_dtype,
-                           Tolerance tol);
+                           Tolerance tol, GpuKernels kernels = {});
 
 struct SkipParity {
   std::string reason;
@@ -92,11 +98,14 @@ class GpuKernelTest : public ::testing::Test {
 }  // namespace weft::test
 
 // Use inside a TEST: runs the comparison and reports skip / failure.
-#define WEFT_PARITY(inputs, build, gpu_dtype, tol)                                         \
+#define WEFT_PARITY(inputs, build, gpu_dtype, tol) \
+  WEFT_PARITY_KERNELS(inputs, build, gpu_dtype, tol, ::weft::test::GpuKernels{})
+// ... with the GPU's kernels chosen (a GpuKernels: cuDNN's or ours for attention and norms).
+#define WEFT_PARITY_KERNELS(inputs, build, gpu_dtype, tol, kernels)                        \
   do {                                                                                     \
     std::string weft_parity_msg;                                                           \
     try {                                                                                  \
-      weft_parity_msg = ::weft::test::parity_compare(inputs, build, gpu_dtype, tol);        \
+      weft_parity_msg = ::weft::test::parity_compare(inputs, build, gpu_dtype, tol, kernels); \
     } catch (const ::weft::test::SkipParity& s) {                                          \
       if (!s.dry_run) GTEST_SKIP() << s.reason;                                            \
       ::weft::test::mark_skipped(s.reason);                                                \

@@ -2,7 +2,9 @@
 // tests/cases/norm_cases.h with every affine option, and layernorm + rmsnorm of one input over many rows
 // (long column sums for dweight / dbias, two backwards into one dx). Kernel level (f32): pointers one
 // element off 16-byte alignment (the scalar fallbacks), "+=" into non-zero gradients, more rows than one
-// sweep of the capped grid. Every case reports SKIPPED without a GPU.
+// sweep of the capped grid. Every op-level case runs twice on the GPU: our kernels, and cuDNN's
+// (--norm-backend cudnn) where this build has them and the call has a weight (and a bias for LayerNorm); every
+// case reports SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,6 +29,14 @@ Tolerance norm_tolerance(DType dt) { return dt == DType::bf16 ? Tolerance{4e-2, 
 
 const DType kDtypes[] = {DType::f32, DType::bf16};
 
+// Ours, then cuDNN's where this build has them. cudnn_too: the call has the parameters cuDNN's norms need.
+std::vector<GpuKernels> norm_kernels(bool cudnn_too) {
+  std::vector<GpuKernels> k{{KernelBackend::automatic, KernelBackend::weft}};
+  if (cudnn_too && cuda::cudnn_attention_built()) k.push_back({KernelBackend::automatic, KernelBackend::cudnn});
+  return k;
+}
+std::string kernels_name(const GpuKernels& k) { return std::string("norm-backend ") + kernel_backend_name(k.norm); }
+
 Shape x_shape(const cases::NormCase& c) { return c.lead > 1 ? Shape{c.lead, c.N, c.C} : Shape{c.N, c.C}; }
 bool runs_here(const cases::NormCase& c) { return cases::runs_in(c.runners, cases::kParity) && c.shift == 0; }
 
@@ -42,28 +52,32 @@ std::vector<ParityInput> norm_inputs(const cases::NormCase& c, uint64_t seed) {
 TEST(ParityNorm, LayerNormEveryCaseAndAffine) {
   for (DType dt : kDtypes)
     for (const cases::NormCase& c : cases::kNormCases)
-      for (Affine a : cases::kAffines) {
-        if (!runs_here(c)) continue;
-        SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c) + " " + cases::affine_name(a));
-        WEFT_PARITY(norm_inputs(c, 1), ([a](Graph& g, const std::vector<Var>& v) {
-                      return std::vector<Var>{ops::layernorm(g, v[0], has_weight(a) ? v[1] : nullptr,
-                                                             has_bias(a) ? v[2] : nullptr)};
-                    }),
-                    dt, norm_tolerance(dt));
-      }
+      for (Affine a : cases::kAffines)
+        for (const GpuKernels& k : norm_kernels(has_weight(a) && has_bias(a))) {
+          if (!runs_here(c)) continue;
+          SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c) + " " + cases::affine_name(a) + " " +
+                       kernels_name(k));
+          WEFT_PARITY_KERNELS(norm_inputs(c, 1), ([a](Graph& g, const std::vector<Var>& v) {
+                                return std::vector<Var>{ops::layernorm(g, v[0], has_weight(a) ? v[1] : nullptr,
+                                                                       has_bias(a) ? v[2] : nullptr)};
+                              }),
+                              dt, norm_tolerance(dt), k);
+        }
 }
 
 TEST(ParityNorm, RmsNormEveryCaseWithAndWithoutWeight) {
   for (DType dt : kDtypes)
     for (const cases::NormCase& c : cases::kNormCases)
-      for (Affine a : {Affine::weight, Affine::none}) {
-        if (!runs_here(c)) continue;
-        SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c) + " " + cases::affine_name(a));
-        WEFT_PARITY(norm_inputs(c, 4), ([a](Graph& g, const std::vector<Var>& v) {
-                      return std::vector<Var>{ops::rmsnorm(g, v[0], has_weight(a) ? v[1] : nullptr)};
-                    }),
-                    dt, norm_tolerance(dt));
-      }
+      for (Affine a : {Affine::weight, Affine::none})
+        for (const GpuKernels& k : norm_kernels(has_weight(a))) {
+          if (!runs_here(c)) continue;
+          SCOPED_TRACE(std::string(dtype_name(dt)) + " " + cases::describe(c) + " " + cases::affine_name(a) + " " +
+                       kernels_name(k));
+          WEFT_PARITY_KERNELS(norm_inputs(c, 4), ([a](Graph& g, const std::vector<Var>& v) {
+                                return std::vector<Var>{ops::rmsnorm(g, v[0], has_weight(a) ? v[1] : nullptr)};
+                              }),
+                              dt, norm_tolerance(dt), k);
+        }
 }
 
 std::string trace(DType dt, int64_t N, int64_t C, const char* mode) {
@@ -73,17 +87,18 @@ std::string trace(DType dt, int64_t N, int64_t C, const char* mode) {
 TEST(ParityNorm, NormsOverManyRowsSumParameterGradients) {
   // 64 rows of 37 (warp teams, 8 blocks) and of 1032 (block teams): long column sums for dweight / dbias.
   for (DType dt : {DType::f32, DType::bf16})
-    for (int64_t C : {int64_t(37), int64_t(1032)}) {
-      SCOPED_TRACE(trace(dt, 64, C, "layernorm + rmsnorm"));
+    for (int64_t C : {int64_t(37), int64_t(1032)})
+      for (const GpuKernels& k : norm_kernels(true)) {
+      SCOPED_TRACE(trace(dt, 64, C, "layernorm + rmsnorm") + " " + kernels_name(k));
       std::vector<ParityInput> in;
       in.push_back({random_f32({4, 16, C}, 6, -2.0, 2.0), true});
       in.push_back({random_f32({C}, 7), true});
       in.push_back({random_f32({C}, 8), true});
-      WEFT_PARITY(in, ([](Graph& g, const std::vector<Var>& v) {
-                    return std::vector<Var>{ops::layernorm(g, v[0], v[1], v[2]), ops::rmsnorm(g, v[0], v[1])};
-                  }),
-                  dt, norm_tolerance(dt));
-    }
+      WEFT_PARITY_KERNELS(in, ([](Graph& g, const std::vector<Var>& v) {
+                            return std::vector<Var>{ops::layernorm(g, v[0], v[1], v[2]), ops::rmsnorm(g, v[0], v[1])};
+                          }),
+                          dt, norm_tolerance(dt), k);
+      }
 }
 
 // ---- kernel level, f32, on memory the arena never hands out.

@@ -11,6 +11,7 @@
 #include <cstdlib>
 
 #include "check_util.h"
+#include "runtime/backend_cuda/cudnn_ops.h"
 #include "tests/cases/attention_cases.h"
 
 using namespace check;
@@ -145,9 +146,39 @@ void check_attention_cases(bool full) {
       if (cases::runs_in(t.runners, cases::kEmu)) attention_case(of(t, bf));
 }
 
+// The bias input of cuDNN's attention (attention_bias.cu): (NH, Tq, Tk) bf16 = bias(h, i + Tk - Tq, j), exactly
+// the CPU's PositionBias rounded once to bf16, for ALiBi and the table, with and without memory.
+void bias_case(Kind kind, int64_t NH, int64_t Tq, int64_t Tk) {
+  run(fmt("attention_bias %s NH%ld Tq%ld Tk%ld", kind_name(kind), long(NH), long(Tq), long(Tk)), [&](Case& cs) {
+    std::vector<float> slopes, table;
+    for (int64_t h = 0; h < NH; ++h) slopes.push_back(std::pow(2.0f, -float(h + 1) / 3.0f));
+    for (int64_t d = 0; d < Tk + 3; ++d) table.push_back(-std::log1p(float(d)) * 2.0f);
+    PositionBias bias;
+    bias.kind = kind;
+    bias.slopes = slopes.data();
+    bias.table = table.data();
+    bias.table_len = Tk + 3;
+    const int64_t n = NH * Tq * Tk;
+    std::vector<float> ref(n);
+    for (int64_t h = 0; h < NH; ++h)
+      for (int64_t i = 0; i < Tq; ++i)
+        for (int64_t j = 0; j < Tk; ++j) ref[(h * Tq + i) * Tk + j] = round_bf16(bias(h, i + Tk - Tq, j));
+    FTensor out(std::vector<float>(n, 0.0f), true, int(Tk % 2));
+    Exec ex = cpu_exec(1);
+    ex.device = Device::cuda;
+    cuda::fill_attention_bias(ex, out.p(), bias, NH, Tq, Tk);
+    out.buf.check_guards("bias");
+    cs("bias", ref, out.got(), Tol{0.0, 0.0});
+  });
+}
+
 }  // namespace
 
 void check_attention() {
   const char* full = std::getenv("EMU_FULL");
+  for (Kind kind : {Kind::alibi, Kind::table}) {
+    bias_case(kind, 3, 70, 70);
+    bias_case(kind, 12, 17, 83);  // memory: query i at key position i + 66
+  }
   check_attention_cases(full && *full && *full != '0');
 }

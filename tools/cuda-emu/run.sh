@@ -31,7 +31,7 @@ BLAS=${BLAS:-/usr/include/x86_64-linux-gnu/openblas-openmp}  # cblas.h of the CP
 FLAGS=(-std=c++20 -O1 -g -w -I"$GEN" -I"$ROOT" -I"$ROOT/tools/cuda-emu" -I"$CUDA_INC" -I"$CUDA_INC/cccl" -I"$BLAS")
 [[ "${EMU_ASAN:-0}" == 1 ]] && FLAGS+=(-fsanitize=address -fno-omit-frame-pointer)
 KERNELS=(norm softmax xent optim reduce layout index pointwise pointwise_binary rope mix moe attention_forward attention_backward
-         attention_tc_forward attention_tc_backward decode_attention)
+         attention_tc_forward attention_tc_backward attention_bias decode_attention)
 CPU=(norm softmax xent optim index layout vec exec_cpu gemm_library pointwise rope mix moe attention decode_attention)
 objs=()
 compile() {  # src obj extra-flags...
@@ -49,6 +49,11 @@ for c in "${CPU[@]}"; do
   compile "runtime/backend_cpu/$c.cpp" "$BUILD/obj/cpu_$c.o" -fopenmp &
   objs+=("$BUILD/obj/cpu_$c.o")
   while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n; done
+done
+# cuDNN's attention and norms in their build without the frontend (the emulator has no cuDNN): calls stay with ours.
+for c in attention_cudnn norm_cudnn; do
+  compile "runtime/backend_cuda/$c.cpp" "$BUILD/obj/$c.o" &
+  objs+=("$BUILD/obj/$c.o")
 done
 CHECKS=(norm softmax xent pointwise optim reduce layout index rope mix moe attention decode)
 for t in emu_runtime main "${CHECKS[@]/#/check_}"; do

@@ -4,6 +4,7 @@
 # test binary stays small; libweft_runtime.so holds the kernels), then copies weft, the parity and
 # model tests and every shared library they need that is not part of glibc, the compiler runtime or the
 # CUDA toolkit into .gpu-carry/payload.tar.xz (ignored by git; pass .gpu-carry to the device tool's `carry`).
+# Run tools/install-cudnn-frontend.sh first (tools/install-deps.sh does) so the build has cuDNN's attention.
 # Usage: tools/gpu-check/pack.sh        (about 20 minutes on 2 cores; ccache makes reruns fast)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,11 +13,11 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build" -G Ninja -DWEFT_CUDA=ON -DWEFT_SHARED_LIBS=ON -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 tests=$(cd "$build" && ninja -t targets all | sed -n 's/^\(test_parity_[a-z_0-9]*\): phony$/\1/p' | sort -u)
-cmake --build "$build" -j "$(nproc)" --target weft $tests
+cmake --build "$build" -j "$(nproc)" --target weft bench_attention $tests
 
 carry=.gpu-carry
 rm -rf "$carry" && mkdir -p "$carry/bin" "$carry/lib"
-cp "$build/weft" "$carry/bin/"
+cp "$build/weft" "$build/tests/bench/bench_attention" "$carry/bin/"
 for t in $tests; do cp "$build/tests/$t" "$carry/bin/"; done
 # Libraries: ours, then whatever ldd resolves outside glibc, libstdc++/libgcc, CUDA and NCCL (the GPU
 # machine brings those; libcublasLt alone is over 500 MB).

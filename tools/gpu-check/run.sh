@@ -2,12 +2,14 @@
 # The GPU check, run on the GPU machine from the repository root with .gpu-carry/ (tools/gpu-check/pack.sh)
 # beside it. In one pass, writing logs to build/gpu-check (and summary.txt plus a tarball of the logs to
 # $OUT when the device tool sets it, which returns at most 8 files): the device and driver; the cuDNN
-# library linked and the version loaded; every
+# library linked and the version loaded; attention alone (tests/bench/bench_attention.cpp: cuDNN's against ours
+# per position scheme); every
 # CPU-vs-CUDA parity test (the transformer's over three training steps included); 3 training steps with
 # asynchronous input against --sync-input (bit for bit); compute-sanitizer memcheck
 # and racecheck on the parity binaries; `weft bench` of the GPT-2-124M shape (T = 1024) in fp32 and bf16
 # and with each position scheme (ALiBi/Sandwich against plain causal attention), MoEUT-44M against its
-# dense baseline (cluster/configs/moeut_44m.ini, dense_44m.ini), next to PyTorch when
+# dense baseline (cluster/configs/moeut_44m.ini, dense_44m.ini), a 2-GPU NCCL data-parallel equality run where
+# the machine has two GPUs and mpirun, next to PyTorch when
 # the machine has a CUDA PyTorch. Record the results in docs/gpu-validation.md.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -69,6 +71,33 @@ else
   note "input stager: skipped (weft prepare failed, see $stage/prepare.log)"
 fi
 
+# Attention alone at the GPT-2 shape (tests/bench/bench_attention.cpp): ours against cuDNN's, causal, ALiBi,
+# Sandwich, RoPE (issue 17's target: ALiBi and Sandwich within 10% of plain causal).
+if [ -x "$carry/bin/bench_attention" ]; then
+  timeout 90 "$carry/bin/bench_attention" 16 1024 12 64 20 > "$out/bench_attention.log" 2>&1
+  note "bench_attention (rc=$?):"
+  sed 's/^/  /' "$out/bench_attention.log" | tee -a "$summary"
+fi
+
+# NCCL data parallelism needs two GPUs (NCCL refuses two ranks on one) and mpirun: 2 ranks x batch 8 against one
+# rank with 2 micro-batches of 8, same seed and data; the logged losses must agree to 5 digits (the all-reduce
+# sums in another order than the micro-batch fold).
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+if [ "$gpus" -ge 2 ] && command -v mpirun > /dev/null && [ -s "$stage/data/train.bin" ]; then
+  dp=(train --device cuda --dtype bf16 --data "$stage/data" --d-model 256 --n-layers 4 --n-heads 4 --seq-len 256
+      --batch-size 8 --steps 3 --eval-every 0 --eval-batches 0 --log-every 1 --seed 5)
+  timeout 90 mpirun --allow-run-as-root -n 2 "$carry/bin/weft" "${dp[@]}" --out "$stage/dp2" > "$stage/dp2.log" 2>&1
+  timeout 90 "$carry/bin/weft" "${dp[@]}" --grad-accum 2 --out "$stage/dp1" > "$stage/dp1.log" 2>&1
+  losses() { grep -o '"loss": [0-9.e+-]*' "$1" 2>/dev/null | awk '{printf "%.5g ", $2}'; }
+  if [ -n "$(losses "$stage/dp2/metrics.jsonl")" ] && [ "$(losses "$stage/dp2/metrics.jsonl")" = "$(losses "$stage/dp1/metrics.jsonl")" ]; then
+    note "NCCL data parallel: 2 GPUs == 1 GPU x 2 micro-batches over 3 steps (losses $(losses "$stage/dp2/metrics.jsonl"))"
+  else
+    note "NCCL data parallel: FAILED 2 GPUs [$(losses "$stage/dp2/metrics.jsonl")] vs 1 GPU [$(losses "$stage/dp1/metrics.jsonl")] (see $stage/dp*.log)"
+  fi
+else
+  note "NCCL data parallel: skipped ($gpus GPU(s), mpirun $(command -v mpirun > /dev/null && echo present || echo absent); needs 2 GPUs and mpirun)"
+fi
+
 gpt2=(--vocab-size 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10 --warmup-steps 2)
 for dtype in bf16 fp32; do
   timeout 120 "$carry/bin/weft" bench --device cuda --dtype $dtype "${gpt2[@]}" --json "$out/bench.jsonl" \
@@ -76,6 +105,15 @@ for dtype in bf16 fp32; do
   note "bench gpt2 $dtype: $(grep -E 'tokens/s|update|MFU|peak memory' "$out/bench_$dtype.log" | tr -s ' ' | tr '\n' ';')"
 done
 note "cuDNN loaded: $(grep -m1 -oE 'cuDNN [0-9]+\.[0-9]+\.[0-9]+|no cuDNN' "$out/bench_bf16.log" || echo 'unknown (bench did not run)')"
+
+# The whole step with our attention kernels only (the runs above use auto: cuDNN's where it takes the call).
+timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --attention-backend weft \
+  --json "$out/bench.jsonl" > "$out/bench_bf16_weft_attention.log" 2>&1
+note "bench gpt2 bf16 --attention-backend weft: $(grep -E 'tokens/s|MFU' "$out/bench_bf16_weft_attention.log" | tr -s ' ' | tr '\n' ';')"
+# cuDNN's LayerNorm (forward and backward) in place of ours: --norm-backend auto keeps ours until this is faster.
+timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --norm-backend cudnn \
+  --json "$out/bench.jsonl" > "$out/bench_bf16_cudnn_norm.log" 2>&1
+note "bench gpt2 bf16 --norm-backend cudnn: $(grep -E 'tokens/s|MFU' "$out/bench_bf16_cudnn_norm.log" | tr -s ' ' | tr '\n' ';')"
 
 for pos in alibi sandwich rope; do
   timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --position $pos \
