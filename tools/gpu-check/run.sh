@@ -24,12 +24,23 @@ summary="$out/summary.txt"
 note() { echo "$*" | tee -a "$summary"; }
 
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
-note "device: $(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | head -1)"
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
+if [ "$gpus" -gt 0 ]; then
+  note "device: $(nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | head -1) ($gpus GPU(s))"
+else
+  note "device: no GPU (nvidia-smi: $(command -v nvidia-smi || echo absent)); every GPU step reports SKIPPED"
+fi
+# A step that needs a GPU: on a machine without one, one SKIPPED line for it instead.
+gpu_step() {
+  if [ "$gpus" -gt 0 ]; then return 0; fi
+  note "$1: SKIPPED (no GPU)"
+  return 1
+}
 note "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 missing=$(ldd "$carry/bin/weft" | grep 'not found' || true)
 [ -n "$missing" ] && note "missing libraries: $missing"
 # cuDNN (cmake/cudnn.cmake): which library weft resolves here; the version loaded is on weft bench's device line.
-note "cuDNN library: $( (ldd "$carry/bin/weft"; ldd "$carry"/lib/libweft_runtime.so* 2>/dev/null) | awk '/libcudnn/ {print $1 " => " $3; exit}' | grep . || echo 'not linked (built without cuDNN)')"
+note "cuDNN library: $( (ldd "$carry/bin/weft"; ldd "$carry"/lib/libweft_runtime.so* 2>/dev/null) | awk '/libcudnn/ && !seen {print $1 " => " $3; seen = 1}' | grep . || echo 'not linked (built without cuDNN)')"
 
 for t in "$carry"/bin/test_parity_*; do
   name=$(basename "$t")
@@ -37,6 +48,13 @@ for t in "$carry"/bin/test_parity_*; do
   rc=$?
   note "$name: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$name.log" | tr '\n' ' ')"
 done
+
+# cuDNN's attention and norms are in the build when the slope test (it needs no GPU) ran rather than skipped.
+if "$carry/bin/test_parity_attention" --gtest_filter='*CudnnAlibiSlopes*' 2>&1 | grep -q '^\[       OK \]'; then
+  note "cuDNN attention and norms: built (--attention-backend auto prefers cuDNN's attention for bf16)"
+else
+  note "cuDNN attention and norms: not built (no cudnn-frontend at build time: tools/install-cudnn-frontend.sh)"
+fi
 
 # Attention at head sizes the kernels zero-pad to a tile width of 32/64/96/128 (1 to 8, 24, 40, 41,
 # 82 = MoEUT-44M's, 100; windows with ALiBi and the Sandwich table at 82, 40, 24; emulator-checked only until
@@ -54,7 +72,9 @@ fi
 # with synchronous copies (--sync-input).
 stage=$out/input_stager
 rm -rf "$stage" && mkdir -p "$stage"
-if timeout 60 "$carry/bin/weft" prepare --builtin stories --out "$stage/data" --tokens 200000 > "$stage/prepare.log" 2>&1; then
+if ! gpu_step "input stager"; then
+  :
+elif timeout 60 "$carry/bin/weft" prepare --builtin stories --out "$stage/data" --tokens 200000 > "$stage/prepare.log" 2>&1; then
   for mode in async sync; do
     extra=(); [ "$mode" = sync ] && extra=(--sync-input)
     timeout 60 "$carry/bin/weft" train --device cuda --data "$stage/data" --out "$stage/$mode" --d-model 256 \
@@ -82,8 +102,9 @@ fi
 # NCCL data parallelism needs two GPUs (NCCL refuses two ranks on one) and mpirun: 2 ranks x batch 8 against one
 # rank with 2 micro-batches of 8, same seed and data; the logged losses must agree to 5 digits (the all-reduce
 # sums in another order than the micro-batch fold).
-gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
-if [ "$gpus" -ge 2 ] && command -v mpirun > /dev/null && [ -s "$stage/data/train.bin" ]; then
+if ! gpu_step "NCCL data parallel"; then
+  :
+elif [ "$gpus" -ge 2 ] && command -v mpirun > /dev/null && [ -s "$stage/data/train.bin" ]; then
   dp=(train --device cuda --dtype bf16 --data "$stage/data" --d-model 256 --n-layers 4 --n-heads 4 --seq-len 256
       --batch-size 8 --steps 3 --eval-every 0 --eval-batches 0 --log-every 1 --seed 5)
   timeout 90 mpirun --allow-run-as-root -n 2 "$carry/bin/weft" "${dp[@]}" --out "$stage/dp2" > "$stage/dp2.log" 2>&1
@@ -98,42 +119,44 @@ else
   note "NCCL data parallel: skipped ($gpus GPU(s), mpirun $(command -v mpirun > /dev/null && echo present || echo absent); needs 2 GPUs and mpirun)"
 fi
 
-gpt2=(--vocab-size 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10 --warmup-steps 2)
-for dtype in bf16 fp32; do
-  timeout 120 "$carry/bin/weft" bench --device cuda --dtype $dtype "${gpt2[@]}" --json "$out/bench.jsonl" \
-    > "$out/bench_$dtype.log" 2>&1
-  note "bench gpt2 $dtype: $(grep -E 'tokens/s|update|MFU|peak memory' "$out/bench_$dtype.log" | tr -s ' ' | tr '\n' ';')"
-done
-note "cuDNN loaded: $(grep -m1 -oE 'cuDNN [0-9]+\.[0-9]+\.[0-9]+|no cuDNN' "$out/bench_bf16.log" || echo 'unknown (bench did not run)')"
-
-# The whole step with our attention kernels only (the runs above use auto: cuDNN's where it takes the call).
-timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --attention-backend weft \
-  --json "$out/bench.jsonl" > "$out/bench_bf16_weft_attention.log" 2>&1
-note "bench gpt2 bf16 --attention-backend weft: $(grep -E 'tokens/s|MFU' "$out/bench_bf16_weft_attention.log" | tr -s ' ' | tr '\n' ';')"
-# cuDNN's LayerNorm (forward and backward) in place of ours: --norm-backend auto keeps ours until this is faster.
-timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --norm-backend cudnn \
-  --json "$out/bench.jsonl" > "$out/bench_bf16_cudnn_norm.log" 2>&1
-note "bench gpt2 bf16 --norm-backend cudnn: $(grep -E 'tokens/s|MFU' "$out/bench_bf16_cudnn_norm.log" | tr -s ' ' | tr '\n' ';')"
-
-for pos in alibi sandwich rope; do
-  timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --position $pos \
-    --json "$out/bench.jsonl" > "$out/bench_$pos.log" 2>&1
-  note "bench gpt2 bf16 $pos: $(grep -E 'tokens/s' "$out/bench_$pos.log" | tr -s ' ')"
-done
-# MoEUT-44M against its dense baseline (issue 13: the spec's MACs ratio 0.88 at T = 1024; does the step follow?),
-# model flags from the presets (the [model] sections), synthetic tokens.
-for preset in moeut_44m dense_44m; do
-  flags=$(sed -n '/^\[model\]/,/^\[/p' "cluster/configs/$preset.ini" | grep ' = ' | sed 's/^\([a-z-]*\) = \(.*\)/--\1=\2/')
-  # shellcheck disable=SC2086
-  timeout 180 "$carry/bin/weft" bench --device cuda --dtype bf16 $flags --batch-size 8 --steps 6 --warmup-steps 2 \
-    --json "$out/bench.jsonl" > "$out/bench_$preset.log" 2>&1
-  note "bench $preset bf16: $(grep -E 'tokens/s|MACs|peak memory' "$out/bench_$preset.log" | tr -s ' ' | tr '\n' ';')"
-done
-if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+if gpu_step "weft bench (GPT-2 fp32/bf16, positions, kernel backends, MoEUT-44M, PyTorch)"; then
+  gpt2=(--vocab-size 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10 --warmup-steps 2)
   for dtype in bf16 fp32; do
-    note "torch gpt2 $dtype: $(timeout 120 python3 tools/reference/torch_train_bench.py --device cuda --dtype $dtype \
-      --vocab 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10 2>&1 | tail -1)"
+    timeout 120 "$carry/bin/weft" bench --device cuda --dtype $dtype "${gpt2[@]}" --json "$out/bench.jsonl" \
+      > "$out/bench_$dtype.log" 2>&1
+    note "bench gpt2 $dtype: $(grep -E 'tokens/s|update|MFU|peak memory' "$out/bench_$dtype.log" | tr -s ' ' | tr '\n' ';')"
   done
+  note "cuDNN loaded: $(grep -m1 -oE 'cuDNN [0-9]+\.[0-9]+\.[0-9]+|no cuDNN' "$out/bench_bf16.log" || echo 'unknown (bench did not run)')"
+
+  # The whole step with our attention kernels only (the runs above use auto: cuDNN's where it takes the call).
+  timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --attention-backend weft \
+    --json "$out/bench.jsonl" > "$out/bench_bf16_weft_attention.log" 2>&1
+  note "bench gpt2 bf16 --attention-backend weft: $(grep -E 'tokens/s|MFU' "$out/bench_bf16_weft_attention.log" | tr -s ' ' | tr '\n' ';')"
+  # cuDNN's LayerNorm (forward and backward) in place of ours: --norm-backend auto keeps ours until this is faster.
+  timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --norm-backend cudnn \
+    --json "$out/bench.jsonl" > "$out/bench_bf16_cudnn_norm.log" 2>&1
+  note "bench gpt2 bf16 --norm-backend cudnn: $(grep -E 'tokens/s|MFU' "$out/bench_bf16_cudnn_norm.log" | tr -s ' ' | tr '\n' ';')"
+
+  for pos in alibi sandwich rope; do
+    timeout 120 "$carry/bin/weft" bench --device cuda --dtype bf16 "${gpt2[@]}" --position $pos \
+      --json "$out/bench.jsonl" > "$out/bench_$pos.log" 2>&1
+    note "bench gpt2 bf16 $pos: $(grep -E 'tokens/s' "$out/bench_$pos.log" | tr -s ' ')"
+  done
+  # MoEUT-44M against its dense baseline (issue 13: the spec's MACs ratio 0.88 at T = 1024; does the step follow?),
+  # model flags from the presets (the [model] sections), synthetic tokens.
+  for preset in moeut_44m dense_44m; do
+    flags=$(sed -n '/^\[model\]/,/^\[/p' "cluster/configs/$preset.ini" | grep ' = ' | sed 's/^\([a-z-]*\) = \(.*\)/--\1=\2/')
+    # shellcheck disable=SC2086
+    timeout 180 "$carry/bin/weft" bench --device cuda --dtype bf16 $flags --batch-size 8 --steps 6 --warmup-steps 2 \
+      --json "$out/bench.jsonl" > "$out/bench_$preset.log" 2>&1
+    note "bench $preset bf16: $(grep -E 'tokens/s|MACs|peak memory' "$out/bench_$preset.log" | tr -s ' ' | tr '\n' ';')"
+  done
+  if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+    for dtype in bf16 fp32; do
+      note "torch gpt2 $dtype: $(timeout 120 python3 tools/reference/torch_train_bench.py --device cuda --dtype $dtype \
+        --vocab 50304 --d-model 768 --n-layers 12 --n-heads 12 --seq-len 1024 --batch-size 16 --steps 10 2>&1 | tail -1)"
+    done
+  fi
 fi
 
 # compute-sanitizer last, inside the device call's 10-minute limit: racecheck (shared-memory hazards) on
@@ -147,6 +170,7 @@ for t in "$carry"/bin/test_parity_*; do
   [ "$name" = test_parity_transformer ] || runs+=("memcheck $name")
 done
 [ -x "$carry/bin/test_parity_transformer" ] && runs+=("memcheck test_parity_transformer")
+gpu_step "compute-sanitizer memcheck and racecheck" || runs=()
 for run in "${runs[@]}"; do
   set -- $run
   tool=$1 t=$2
