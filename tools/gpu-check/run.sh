@@ -21,7 +21,11 @@ nccl_dir=$(python3 -c 'import nvidia.nccl, os; print(os.path.dirname(nvidia.nccl
 export LD_LIBRARY_PATH="$carry/lib:/usr/local/cuda/lib64:${nccl_dir}:${LD_LIBRARY_PATH:-}"
 summary="$out/summary.txt"
 : > "$summary"
-note() { echo "$*" | tee -a "$summary"; }
+# Each line also lands in $OUT at once: a pass cut short by the device call's time limit still returns its summary.
+note() {
+  echo "$*" | tee -a "$summary"
+  if [ -n "${OUT:-}" ]; then cp "$summary" "$OUT/summary.txt"; fi
+}
 
 nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')
