@@ -13,11 +13,11 @@ launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 cmake -S . -B "$build" -G Ninja -DWEFT_CUDA=ON -DWEFT_SHARED_LIBS=ON -DCMAKE_BUILD_TYPE=Release "${launcher[@]}" >/dev/null
 tests=$(cd "$build" && ninja -t targets all | sed -n 's/^\(test_parity_[a-z_0-9]*\): phony$/\1/p' | sort -u)
-cmake --build "$build" -j "$(nproc)" --target weft bench_attention $tests
+cmake --build "$build" -j "$(nproc)" --target weft bench_attention bench_norm $tests
 
 carry=.gpu-carry
 rm -rf "$carry" && mkdir -p "$carry/bin" "$carry/lib"
-cp "$build/weft" "$build/tests/bench/bench_attention" "$carry/bin/"
+cp "$build/weft" "$build/tests/bench/bench_attention" "$build/tests/bench/bench_norm" "$carry/bin/"
 for t in $tests; do cp "$build/tests/$t" "$carry/bin/"; done
 # Libraries: ours, then whatever ldd resolves outside glibc, libstdc++/libgcc, CUDA and NCCL (the GPU
 # machine brings those; libcublasLt alone is over 500 MB).

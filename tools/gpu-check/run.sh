@@ -102,6 +102,13 @@ if [ -x "$carry/bin/bench_attention" ]; then
   note "bench_attention (rc=$?):"
   sed 's/^/  /' "$out/bench_attention.log" | tee -a "$summary"
 fi
+# LayerNorm / RMSNorm alone at the GPT-2 step's rows, ours against cuDNN's (tests/bench/bench_norm.cpp): the
+# measurement that decides --norm-backend auto.
+if [ -x "$carry/bin/bench_norm" ]; then
+  timeout 60 "$carry/bin/bench_norm" 16384 768 50 > "$out/bench_norm.log" 2>&1
+  note "bench_norm (rc=$?):"
+  sed 's/^/  /' "$out/bench_norm.log" | tee -a "$summary"
+fi
 
 # NCCL data parallelism needs two GPUs (NCCL refuses two ranks on one) and mpirun: 2 ranks x batch 8 against one
 # rank with 2 micro-batches of 8, same seed and data; the logged losses must agree to 5 digits (the all-reduce
