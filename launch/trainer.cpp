@@ -385,6 +385,10 @@ double Trainer::run() {
                                                        : "",
                 exec_.device() == Device::cuda ? "cuda" : "cpu", std::string(dtype_name(compute_dtype())).c_str(),
                 state_store_->mixed_precision() ? " (fp32 master weights)" : "");
+  if (exec_.device() == Device::cuda && comm_.rank() == 0)
+    std::printf("kernels: --attention-backend %s, --norm-backend %s (cuDNN's attention and norms %s)\n",
+                kernel_backend_name(opt_.kernels.attention), kernel_backend_name(opt_.kernels.norm),
+                cuda::cudnn_attention_built() ? "built" : "not built");
   if (infonce_ && comm_.rank() == 0)
     std::printf("objective infonce: %lld groups per step of 1 query + %lld documents from %lld train pairs; embedding "
                 "%s at %s; tau %g\n",
