@@ -53,9 +53,12 @@ void device_options(const po::variables_map& vm, std::string& device, std::strin
 KernelBackends kernel_backend_options(const po::variables_map& vm) {
   auto one = [&vm](const char* flag, const char* what) {
     const std::string name = get<std::string>(vm, flag);
-    if (name != "auto" && name != "cudnn" && name != "weft")
+    KernelBackend b;
+    try {
+      b = parse_kernel_backend(name);
+    } catch (const Error&) {
       throw UsageError(std::string("--") + flag + " must be auto, cudnn or weft, got '" + name + "'");
-    const KernelBackend b = parse_kernel_backend(name);
+    }
     if (b == KernelBackend::cudnn && !cuda::cudnn_attention_built())
       throw UsageError(std::string("--") + flag + " cudnn: this weft was built without cuDNN's " + what +
                        " (a CUDA build with cuDNN 9 and the cudnn-frontend headers: tools/install-cudnn-frontend.sh)");

@@ -5,7 +5,6 @@
 // is included). Prints milliseconds, TFLOP/s (causal: half of 4 B NH T^2 HS forward, 2.5x that backward) and each
 // scheme's time over plain causal on the same backend (issue 17's target: ALiBi and Sandwich within 10%).
 // Usage: bench_attention [B] [T] [NH] [HS] [iters]. Without a GPU it says so and exits 0 (tools/gpu-check runs it).
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,14 +14,11 @@
 #include "models/common/positions.h"
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/bench/gpu_timing.h"
 
 using namespace weft;
 
 namespace {
-
-struct Timing {
-  double fwd_ms = 0, bwd_ms = 0;
-};
 
 Buffer upload(const std::vector<float>& v) {
   Buffer b(Device::cuda, v.size() * sizeof(float));
@@ -108,27 +104,17 @@ int main(int argc, char** argv) {
           for (int i : {0, 1})
             cuda::rope_backward(ex, DType::bf16, bufs[10 + i].data(), bufs[5 + i].data(), B, T, NH, HS, HS, 10000.0f, 0);
       };
-      Timing t;
+      bench::FwdBwdMs t;
       try {
-        for (int w = 0; w < 3; ++w) forward(), backward();  // graphs built, clocks up
-        cuda::synchronize(ex);
-        auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < iters; ++i) forward();
-        cuda::synchronize(ex);
-        auto t1 = std::chrono::steady_clock::now();
-        for (int i = 0; i < iters; ++i) backward();
-        cuda::synchronize(ex);
-        auto t2 = std::chrono::steady_clock::now();
-        t.fwd_ms = std::chrono::duration<double, std::milli>(t1 - t0).count() / iters;
-        t.bwd_ms = std::chrono::duration<double, std::milli>(t2 - t1).count() / iters;
+        t = bench::time_fwd_bwd(ex, iters, forward, backward);
       } catch (const Error& e) {
         std::printf("%-8s %-9s not run: %s\n", kernel_backend_name(backend), position.c_str(), e.what());
         continue;
       }
-      const double total = t.fwd_ms + t.bwd_ms;
+      const double total = t.fwd + t.bwd;
       if (position == "causal") causal_total = total;
       std::printf("%-8s %-9s %9.3f %9.3f %10.1f %10.1f %14.3f\n", kernel_backend_name(backend), position.c_str(),
-                  t.fwd_ms, t.bwd_ms, causal_flops / (t.fwd_ms * 1e9), 2.5 * causal_flops / (t.bwd_ms * 1e9),
+                  t.fwd, t.bwd, causal_flops / (t.fwd * 1e9), 2.5 * causal_flops / (t.bwd * 1e9),
                   causal_total > 0 ? total / causal_total : 0.0);
     }
   }

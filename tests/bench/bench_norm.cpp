@@ -3,7 +3,6 @@
 // cudnn), and the bandwidth each reaches (bytes it must move: x and out forward; x, dout and dx backward, plus the
 // parameters). `--norm-backend auto` keeps ours until this shows cuDNN's faster (docs/gpu-validation.md).
 // Usage: bench_norm [N] [C] [iters]. Without a GPU it says so and exits 0 (tools/gpu-check runs it).
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -11,6 +10,7 @@
 
 #include "runtime/kernels.h"
 #include "runtime/memory.h"
+#include "tests/bench/gpu_timing.h"
 
 using namespace weft;
 
@@ -69,17 +69,9 @@ int main(int argc, char** argv) {
         };
         double fwd_us = 0, bwd_us = 0;
         try {
-          for (int w = 0; w < 3; ++w) forward(), backward();
-          cuda::synchronize(ex);
-          auto t0 = std::chrono::steady_clock::now();
-          for (int i = 0; i < iters; ++i) forward();
-          cuda::synchronize(ex);
-          auto t1 = std::chrono::steady_clock::now();
-          for (int i = 0; i < iters; ++i) backward();
-          cuda::synchronize(ex);
-          auto t2 = std::chrono::steady_clock::now();
-          fwd_us = std::chrono::duration<double, std::micro>(t1 - t0).count() / iters;
-          bwd_us = std::chrono::duration<double, std::micro>(t2 - t1).count() / iters;
+          const bench::FwdBwdMs ms = bench::time_fwd_bwd(ex, iters, forward, backward);
+          fwd_us = 1e3 * ms.fwd;
+          bwd_us = 1e3 * ms.bwd;
         } catch (const Error& e) {
           std::printf("%-9s %-5s %-6s not run: %s\n", norm.c_str(), std::string(dtype_name(dt)).c_str(),
                       kernel_backend_name(backend), e.what());
