@@ -12,6 +12,7 @@
 set -euo pipefail
 weft=$(readlink -f "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/slurm/preempt.sh"
 nodes_sh=$repo/tests/cluster/netns_nodes.sh
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: the private Slurm needs root"; exit 77; }
 for c in slurmctld slurmd munged sbatch scontrol scancel nsenter; do
@@ -115,11 +116,7 @@ grep -q "ranks by node (rank/local rank): $n0 0/0; $n1 1/0" runs/slurm-"$ref".ou
   { echo "FAIL: the launch report does not place one rank on each node"; cat runs/slurm-"$ref".out; exit 1; }
 
 job=$(submit "$work/pre")
-for _ in $(seq 120); do  # wait until it has trained a few steps, then preempt
-  [ -f "$work/pre/metrics.jsonl" ] && [ "$(wc -l <"$work/pre/metrics.jsonl")" -ge 20 ] && break
-  sleep 0.5
-done
-on0 scancel --batch --signal=USR1 "$job"
+preempt_job "$work/pre" 20 on0 scancel --batch --signal=USR1 "$job" || { cat runs/slurm-"$job".out; exit 1; }
 wait_done "$job" 400 || { echo "FAIL: preempted job $job: $(state "$job")"; cat runs/slurm-"$job".out; exit 1; }
 restarts=$(on0 scontrol show job "$job" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
 grep -q "checkpoint saved after the preemption notice" runs/slurm-"$job".out || { echo "FAIL: no preemption save"; cat runs/slurm-"$job".out; exit 1; }

@@ -8,6 +8,7 @@
 set -euo pipefail
 weft=$(readlink -f "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/slurm/preempt.sh"
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: the private Slurm needs root"; exit 77; }
 for c in slurmctld slurmd munged sbatch srun scontrol; do
   command -v "$c" >/dev/null || { echo "SKIP: $c not installed (Debian: slurm-wlm munge)"; exit 77; }
@@ -41,11 +42,7 @@ ref=$(submit "$work/ref")
 wait_done "$ref" 300 || { echo "FAIL: reference job $ref: $(state "$ref")"; cat runs/slurm-"$ref".out; exit 1; }
 
 job=$(submit "$work/pre")
-for _ in $(seq 120); do  # wait until it has trained a few steps, then preempt
-  [ -f "$work/pre/metrics.jsonl" ] && [ "$(wc -l < "$work/pre/metrics.jsonl")" -ge 20 ] && break
-  sleep 0.5
-done
-scancel --batch --signal=USR1 "$job"
+preempt_job "$work/pre" 20 scancel --batch --signal=USR1 "$job" || { cat runs/slurm-"$job".out; exit 1; }
 wait_done "$job" 400 || { echo "FAIL: preempted job $job: $(state "$job")"; cat runs/slurm-"$job".out; exit 1; }
 restarts=$(scontrol show job "$job" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
 grep -q "checkpoint saved after the preemption notice" runs/slurm-"$job".out || { echo "FAIL: no preemption save"; cat runs/slurm-"$job".out; exit 1; }

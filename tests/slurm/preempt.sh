@@ -1,0 +1,46 @@
+# Sourced by the Slurm tests: deliver a preemption notice to a running weft job deterministically.
+# A small run on a fast machine can finish its last step before a notice sent through scancel -> slurmctld ->
+# slurmd -> batch shell -> srun reaches the ranks, and the test then sees no preemption save. So the ranks
+# are paused (SIGSTOP) once the run has logged a few steps, the notice is sent, and they are resumed only
+# when every rank holds USR1 pending: the save then happens at the next step boundary, whatever the speed.
+# Usage: preempt_job RUN_DIR MIN_LOGGED_STEPS COMMAND_THAT_SENDS_THE_NOTICE...
+# Returns 1 with a message when the run ends before it could be paused or the notice never arrives.
+
+# PIDs of the weft ranks writing RUN_DIR (the job step's processes on this machine); srun's own command line
+# holds the same words after "srun ...", so the match is anchored on the weft binary at its start.
+weft_ranks_of() { pgrep -f -- "^[^ ]*weft train --out $1 " || true; }
+
+# True when every given process has SIGUSR1 (signal 10, bit 0x200) pending, process-wide or in a thread.
+usr1_pending_in_all() {
+  local pid mask
+  for pid in "$@"; do
+    mask=0
+    for field in ShdPnd SigPnd; do
+      mask=$((mask | 0x$(sed -n "s/^$field:[[:space:]]*//p" "/proc/$pid/status" 2>/dev/null || echo 0)))
+    done
+    [ $((mask & 0x200)) -ne 0 ] || return 1
+  done
+}
+
+preempt_job() {
+  local run_dir=$1 min_steps=$2
+  shift 2
+  local ranks=()
+  for _ in $(seq 3000); do  # up to 60 s for the job to start and log min_steps steps
+    if [ -f "$run_dir/metrics.jsonl" ] && [ "$(wc -l <"$run_dir/metrics.jsonl")" -ge "$min_steps" ]; then
+      mapfile -t ranks < <(weft_ranks_of "$run_dir")
+      [ "${#ranks[@]}" -gt 0 ] && break
+    fi
+    sleep 0.02
+  done
+  [ "${#ranks[@]}" -gt 0 ] || { echo "preempt_job: no running weft rank for $run_dir after 60 s"; return 1; }
+  kill -STOP "${ranks[@]}"
+  "$@"  # the notice
+  local delivered=0
+  for _ in $(seq 300); do  # up to 30 s for Slurm to carry it to every rank
+    usr1_pending_in_all "${ranks[@]}" && { delivered=1; break; }
+    sleep 0.1
+  done
+  kill -CONT "${ranks[@]}"
+  [ "$delivered" -eq 1 ] || { echo "preempt_job: USR1 did not reach ranks ${ranks[*]} within 30 s"; return 1; }
+}
