@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "runtime/backend_cpu/cpu_common.h"
+#include "runtime/backend_cpu/vec.h"
 #include "runtime/kernels.h"
 #include "runtime/math/adamw.h"
 
@@ -19,8 +20,15 @@ void adamw_update(Exec& ex, DType dt, void* param, void* m, void* v, const void*
     using T = decltype(tag);  // state has the parameters' type on the CPU (f32 or f64)
     T *p = static_cast<T*>(param), *mp = static_cast<T*>(m), *vp = static_cast<T*>(v);
     const T* g = static_cast<const T*>(grad);
+    const int64_t chunk = 1 << 14, nchunks = (n + chunk - 1) / chunk;
 #pragma omp parallel for num_threads(threads_for(ex, n))
-    for (int64_t i = 0; i < n; ++i) adamw_element<T, T>(p[i], mp[i], vp[i], g[i], h);
+    for (int64_t c = 0; c < nchunks; ++c) {
+      const int64_t lo = c * chunk, len = std::min(n, lo + chunk) - lo;
+      if constexpr (std::is_same_v<T, float>)
+        adamw_f32(p + lo, mp + lo, vp + lo, g + lo, len, h);
+      else
+        for (int64_t i = lo; i < lo + len; ++i) adamw_element<T, T>(p[i], mp[i], vp[i], g[i], h);
+    }
   });
 }
 
@@ -50,7 +58,12 @@ void adamw_update_ranges(Exec& ex, DType dt, void* param, void* m, void* v, cons
         const bool decays = r < R && decay_ranges[2 * r] <= i;
         const int64_t run_end = std::min(hi, decays ? decay_ranges[2 * r + 1] : r < R ? decay_ranges[2 * r] : hi);
         const AdamWHyper& h = decays ? decay : plain;
-        for (; i < run_end; ++i) adamw_element<T, T>(p[i], mp[i], vp[i], g[i], h);
+        if constexpr (std::is_same_v<T, float>) {
+          adamw_f32(p + i, mp + i, vp + i, g + i, run_end - i, h);
+          i = run_end;
+        } else {
+          for (; i < run_end; ++i) adamw_element<T, T>(p[i], mp[i], vp[i], g[i], h);
+        }
       }
     }
   });
@@ -64,9 +77,14 @@ void sum_squares(Exec& ex, DType dt, double* out, const void* x, int64_t n) {
     std::vector<double> partial(nchunks, 0.0);
 #pragma omp parallel for num_threads(threads_for(ex, n))
     for (int64_t c = 0; c < nchunks; ++c) {
-      double s = 0;
-      for (int64_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i) s += static_cast<double>(xp[i]) * xp[i];
-      partial[c] = s;
+      const int64_t lo = c * chunk, len = std::min(n, lo + chunk) - lo;
+      if constexpr (std::is_same_v<T, float>) {
+        partial[c] = sum_squares_f32(xp + lo, len);
+      } else {
+        double s = 0;
+        for (int64_t i = lo; i < lo + len; ++i) s += static_cast<double>(xp[i]) * xp[i];
+        partial[c] = s;
+      }
     }
     double total = 0;
     for (double s : partial) total += s;

@@ -5,6 +5,10 @@
 
 #include <cstdint>
 
+namespace weft {
+struct AdamWHyper;
+}
+
 namespace weft::cpu {
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
@@ -26,5 +30,10 @@ void exp_scale_f32(float* y, const float* x, float m, float scale, int64_t n, bo
 // the double-precision formula); the f64 path keeps std::tanh. dx += dy * gelu'(x).
 void gelu_tanh_f32(float* y, const float* x, int64_t n);
 void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, int64_t n);
+
+// AdamW (runtime/math/adamw.h's formula) over n floats whose four arrays do not overlap, and the sum of
+// squares of n floats in double (eight partial sums, a fixed order: the same result on every run).
+void adamw_f32(float* p, float* m, float* v, const float* g, int64_t n, const AdamWHyper& h);
+double sum_squares_f32(const float* x, int64_t n);
 
 }  // namespace weft::cpu

@@ -32,7 +32,7 @@ FLAGS=(-std=c++20 -O1 -g -w -I"$GEN" -I"$ROOT" -I"$ROOT/tools/cuda-emu" -I"$CUDA
 [[ "${EMU_ASAN:-0}" == 1 ]] && FLAGS+=(-fsanitize=address -fno-omit-frame-pointer)
 KERNELS=(norm softmax xent optim reduce layout index pointwise pointwise_binary rope mix moe attention_forward attention_backward
          attention_tc_forward attention_tc_backward attention_bias decode_attention)
-CPU=(norm softmax xent optim index layout vec exec_cpu gemm_library pointwise rope mix moe attention decode_attention)
+CPU=(norm softmax xent optim optim_vec index layout vec exec_cpu gemm_library pointwise rope mix moe attention decode_attention)
 objs=()
 compile() {  # src obj extra-flags...
   local src=$1 obj=$2; shift 2
