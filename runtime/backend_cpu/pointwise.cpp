@@ -27,7 +27,7 @@ void unary_forward(Exec& ex, DType dt, UnaryOp op, void* y, const void* x, int64
 }
 
 void unary_backward(Exec& ex, DType dt, UnaryOp op, void* dx, const void* dy, const void* x, const void* y,
-                    int64_t n) {
+                    int64_t n, bool accumulate) {
   dispatch_float(dt, "unary_backward", [&](auto tag) {
     using T = decltype(tag);
     T* dxp = static_cast<T*>(dx);
@@ -36,12 +36,13 @@ void unary_backward(Exec& ex, DType dt, UnaryOp op, void* dx, const void* dy, co
       if (op == UnaryOp::gelu_tanh) {
 #pragma omp parallel for num_threads(threads_for(ex, n))
         for (int64_t c = 0; c < n; c += 4096)
-          gelu_tanh_backward_f32(dxp + c, dyp + c, xp + c, std::min<int64_t>(4096, n - c));
+          gelu_tanh_backward_f32(dxp + c, dyp + c, xp + c, std::min<int64_t>(4096, n - c), accumulate);
         return;
       }
     }
 #pragma omp parallel for num_threads(threads_for(ex, n))
-    for (int64_t i = 0; i < n; ++i) dxp[i] += dyp[i] * unary_derivative<T>(op, xp[i], yp[i]);
+    for (int64_t i = 0; i < n; ++i)
+      dxp[i] = (accumulate ? dxp[i] : T(0)) + dyp[i] * unary_derivative<T>(op, xp[i], yp[i]);
   });
 }
 

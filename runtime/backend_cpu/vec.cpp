@@ -62,13 +62,19 @@ WEFT_MULTIVERSION void gelu_tanh_f32(float* y, const float* x, int64_t n) {
   }
 }
 
-WEFT_MULTIVERSION void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    float v = x[i];
-    float th = tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v));
-    float du = kSqrt2OverPi * (1.0f + 3.0f * kCoef * v * v);
-    dx[i] += dy[i] * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du);
-  }
+namespace {
+inline float gelu_tanh_derivative_f32(float v) {
+  float th = tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v));
+  float du = kSqrt2OverPi * (1.0f + 3.0f * kCoef * v * v);
+  return 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du;
+}
+}  // namespace
+
+WEFT_MULTIVERSION void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, int64_t n, bool accumulate) {
+  if (accumulate)
+    for (int64_t i = 0; i < n; ++i) dx[i] += dy[i] * gelu_tanh_derivative_f32(x[i]);
+  else
+    for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * gelu_tanh_derivative_f32(x[i]);
 }
 
 WEFT_MULTIVERSION float sum_exp_f32(const float* x, float m, int64_t n) {

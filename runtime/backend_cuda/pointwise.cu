@@ -21,11 +21,17 @@ __global__ void unary_forward_kernel(UnaryOp op, T* y, const T* x, int64_t n) {
 }
 
 template <class T, int V>
-__global__ void unary_backward_kernel(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int64_t n) {
+__global__ void unary_backward_kernel(UnaryOp op, T* dx, const T* dy, const T* x, const T* y, int64_t n,
+                                      bool accumulate) {
   vec_for<V>(n, [&](int64_t i, auto w) {
     constexpr int W = decltype(w)::value;
     float acc[W], g[W], xv[W], yv[W];
-    load_vec<W>(acc, dx, i);
+    if (accumulate) {
+      load_vec<W>(acc, dx, i);
+    } else {
+#pragma unroll
+      for (int k = 0; k < W; ++k) acc[k] = 0.0f;
+    }
     load_vec<W>(g, dy, i);
     load_vec<W>(xv, x, i);
     load_vec<W>(yv, y, i);
@@ -187,13 +193,14 @@ void unary_forward(Exec& ex, DType dt, UnaryOp op, void* y, const void* x, int64
   CUDA_CHECK_LAUNCH("unary_forward");
 }
 
-void unary_backward(Exec& ex, DType dt, UnaryOp op, void* dx, const void* dy, const void* x, const void* y, int64_t n) {
+void unary_backward(Exec& ex, DType dt, UnaryOp op, void* dx, const void* dy, const void* x, const void* y, int64_t n,
+                    bool accumulate) {
   if (n == 0) return;
   dispatch_float(dt, "unary_backward", [&](auto tag) {
     using T = decltype(tag);
     T* dxp = static_cast<T*>(dx);
     const T *dyp = static_cast<const T*>(dy), *xp = static_cast<const T*>(x), *yp = static_cast<const T*>(y);
-    WEFT_LAUNCH_VEC(unary_backward_kernel, T, all_aligned(16, dxp, dyp, xp, yp), n, op, dxp, dyp, xp, yp, n);
+    WEFT_LAUNCH_VEC(unary_backward_kernel, T, all_aligned(16, dxp, dyp, xp, yp), n, op, dxp, dyp, xp, yp, n, accumulate);
   });
   CUDA_CHECK_LAUNCH("unary_backward");
 }

@@ -177,10 +177,10 @@ Var linear_gelu(Graph& g, Var x, Var w, Var bias) {
               bias ? bias->value.data : nullptr, d.N, d.C, d.OC);
   g.record(out, [&g, x, w, bias, out, pre, d] {
     Exec& ex = g.exec();
-    // dpre (N, OC) = dout * gelu_tanh'(pre), the kernel ops::gelu_tanh's backward runs
-    Tensor dpre = g.zeros(pre.dtype, pre.shape);
+    // dpre (N, OC) = dout * gelu_tanh'(pre), the kernel ops::gelu_tanh's backward runs (written: no zero-fill)
+    Tensor dpre = g.alloc(pre.dtype, pre.shape);
     WEFT_LAUNCH(ex, unary_backward, ex, pre.dtype, UnaryOp::gelu_tanh, dpre.data, out->grad.data, pre.data,
-                out->value.data, pre.numel());
+                out->value.data, pre.numel(), false);
     linear_backward(g, x, w, bias, dpre.data, d);
   });
   return out;

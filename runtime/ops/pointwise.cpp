@@ -48,8 +48,10 @@ Var unary(Graph& g, UnaryOp op, Var x) {
   WEFT_LAUNCH(ex, unary_forward, ex, X.dtype, op, out->value.data, X.data, X.numel());
   g.record(out, [&g, op, x, out] {
     Exec& ex = g.exec();
-    WEFT_LAUNCH(ex, unary_backward, ex, x->value.dtype, op, g.grad(x).data, out->grad.data, x->value.data,
-                out->value.data, x->value.numel());
+    float beta = 1.0f;  // x's first gradient is written, not zero-filled and accumulated
+    void* dx = g.grad_to_write(x, beta).data;
+    WEFT_LAUNCH(ex, unary_backward, ex, x->value.dtype, op, dx, out->grad.data, x->value.data, out->value.data,
+                x->value.numel(), beta != 0.0f);
   });
   return out;
 }

@@ -38,6 +38,16 @@ TEST_P(UnaryGrad, Fp64FiniteDifference) {
   }
 }
 
+// x feeding two unary ops: the first backward writes x's gradient, the second accumulates into it.
+TEST(UnaryGrad, InputSharedByTwoOpsWritesThenAccumulates) {
+  std::vector<GradInput> in;
+  in.push_back({random_f64({3, 7}, 5, -2.0, 2.0), true});
+  auto r = gradcheck(in, [](Graph& g, const std::vector<Var>& v) {
+    return std::vector<Var>{ops::unary(g, UnaryOp::gelu_tanh, v[0]), ops::unary(g, UnaryOp::tanh, v[0])};
+  });
+  EXPECT_LT(r.max_rel_error, kTol) << r.report;
+}
+
 INSTANTIATE_TEST_SUITE_P(AllUnaryOps, UnaryGrad, ::testing::Range(0, static_cast<int>(UnaryOp::count)),
                          [](const auto& info) { return std::string(unary_name(static_cast<UnaryOp>(info.param))); });
 
@@ -183,6 +193,16 @@ TEST(GeluTanhF32, FastPathMatchesDoubleFormula) {
     double dref = unary_derivative<double>(UnaryOp::gelu_tanh, v, ref);
     ASSERT_NEAR(y->value.ptr<float>()[i], ref, 2e-6 * (1 + std::fabs(ref))) << v;
     ASSERT_NEAR(xv->grad.ptr<float>()[i], dref, 2e-6 * (1 + std::fabs(dref))) << v;
+  }
+  // A second use of x: its backward accumulates (the vectorised path's accumulate mode).
+  Graph g2(ex, arena);
+  Var x2 = g2.input(x, true);
+  Var y1 = ops::gelu_tanh(g2, x2), y2 = ops::gelu_tanh(g2, x2);
+  g2.backward({y1, y2}, {seed.tensor(), seed.tensor()});
+  for (int64_t i = 0; i < n; ++i) {
+    double v = x.ptr<float>()[i];
+    double dref = unary_derivative<double>(UnaryOp::gelu_tanh, v, unary_value<double>(UnaryOp::gelu_tanh, v));
+    ASSERT_NEAR(x2->grad.ptr<float>()[i], 2 * dref, 4e-6 * (1 + std::fabs(dref))) << v;
   }
 }
 

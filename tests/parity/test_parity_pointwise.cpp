@@ -151,14 +151,18 @@ class KernelParity : public GpuKernelTest {
 
 TEST_F(KernelParity, UnaryForwardAndBackwardMisaligned) {
   const size_t n = 37;
-  std::vector<float> x = values(n, 1), dy = values(n, 2), dx = values(n, 3), y(n);
-  cpu::unary_forward(cpu_, DType::f32, UnaryOp::gelu_tanh, y.data(), x.data(), n);
-  float *gx = upload(x), *gy = upload(std::vector<float>(n)), *gdy = upload(dy), *gdx = upload(dx);
-  cuda::unary_forward(gpu_, DType::f32, UnaryOp::gelu_tanh, gy, gx, n);
-  cpu::unary_backward(cpu_, DType::f32, UnaryOp::gelu_tanh, dx.data(), dy.data(), x.data(), y.data(), n);
-  cuda::unary_backward(gpu_, DType::f32, UnaryOp::gelu_tanh, gdx, gdy, gx, gy, n);
-  expect_close(download(gy, n), y);
-  expect_close(download(gdx, n), dx);
+  for (bool accumulate : {true, false}) {
+    SCOPED_TRACE(accumulate ? "accumulate" : "write");
+    std::vector<float> x = values(n, 1), dy = values(n, 2), dx = values(n, 3), y(n);
+    cpu::unary_forward(cpu_, DType::f32, UnaryOp::gelu_tanh, y.data(), x.data(), n);
+    float *gx = upload(x), *gy = upload(std::vector<float>(n)), *gdy = upload(dy), *gdx = upload(dx);
+    cuda::unary_forward(gpu_, DType::f32, UnaryOp::gelu_tanh, gy, gx, n);
+    cpu::unary_backward(cpu_, DType::f32, UnaryOp::gelu_tanh, dx.data(), dy.data(), x.data(), y.data(), n,
+                        accumulate);
+    cuda::unary_backward(gpu_, DType::f32, UnaryOp::gelu_tanh, gdx, gdy, gx, gy, n, accumulate);
+    expect_close(download(gy, n), y);
+    expect_close(download(gdx, n), dx);
+  }
 }
 
 TEST_F(KernelParity, AxpbyMisaligned) {

@@ -31,12 +31,15 @@ void unary(bool bf) {
         cuda::unary_forward(ex, dt, op, y.p(), x.p(), n);
         y.buf.check_guards("y");
         c("y", y_r, y.got(), T);
-        FTensor yy(y_r, bf, shift), dy(uniform(n, -1, 1), bf, shift), dx(uniform(n, -1, 1), bf, shift);
-        std::vector<float> dx_r = dx.ref;
-        cpu::unary_backward(cpu, DType::f32, op, dx_r.data(), dy.r(), x.r(), yy.r(), n);
-        cuda::unary_backward(ex, dt, op, dx.p(), dy.p(), x.p(), yy.p(), n);
-        dx.buf.check_guards("dx");
-        c("dx", dx_r, dx.got(), T);
+        FTensor yy(y_r, bf, shift), dy(uniform(n, -1, 1), bf, shift);
+        for (bool accumulate : {true, false}) {  // write: the old dx must not show through
+          FTensor dx(uniform(n, accumulate ? -1 : 50, accumulate ? 1 : 60), bf, shift);
+          std::vector<float> dx_r = dx.ref;
+          cpu::unary_backward(cpu, DType::f32, op, dx_r.data(), dy.r(), x.r(), yy.r(), n, accumulate);
+          cuda::unary_backward(ex, dt, op, dx.p(), dy.p(), x.p(), yy.p(), n, accumulate);
+          dx.buf.check_guards("dx");
+          c(accumulate ? "dx accumulated" : "dx written", dx_r, dx.got(), T);
+        }
       });
     }
 }
