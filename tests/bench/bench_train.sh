@@ -3,7 +3,8 @@
 # Configs (issue 3): small  V=4096  d=256 L=4  H=4  T=256 B=8
 #                    gpt2   V=50304 d=768 L=12 H=12 T=256 B=4   (124M parameters)
 # Prints tokens/s, weft's share of the machine's measured sgemm peak (FLOPs = 6N + 6LTd per token), and
-# peak RSS. PyTorch: Debian's /usr/bin/python3 (python3-torch 1.13) and, when present, the newest PyPI torch
+# peak RSS, then whether issue 18's targets hold (share of peak; speed over the newest PyTorch with
+# flush-denormal). PyTorch: Debian's /usr/bin/python3 (python3-torch 1.13) and, when present, the newest PyPI torch
 # in $TORCH_VENV (default /tmp/torchenv). Usage: tests/bench/bench_train.sh [small|gpt2|all] [threads]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,8 +21,9 @@ $weft prepare --builtin stories --out "$work/data" --tokens 1000000 >/dev/null
 peak=$("$build/tests/bench/bench_linear" "$threads" 1024 1024 1024 1 | sed -n 's/.*sgemm peak.*: \([0-9.]*\) GFLOP.*/\1/p')
 echo "machine: $(nproc) cores, $threads threads, measured sgemm peak $peak GFLOP/s"
 
-run_cfg() {  # name V d L H T B steps
-  local name=$1 V=$2 d=$3 L=$4 H=$5 T=$6 B=$7 steps=$8
+run_cfg() {  # name V d L H T B steps peak-target(%) torch-target(x)
+  local name=$1 V=$2 d=$3 L=$4 H=$5 T=$6 B=$7 steps=$8 peak_target=$9 torch_target=${10}
+  local newest_best=""
   echo "== $name: V=$V d=$d L=$L H=$H T=$T B=$B, $steps timed steps =="
   local out="$work/run_$name"
   /usr/bin/time -f "%M" -o "$work/rss" $weft train --data "$work/data" --out "$out" --vocab-size "$V" --d-model "$d" \
@@ -41,6 +43,7 @@ run_cfg() {  # name V d L H T B steps
     local j=$(OMP_NUM_THREADS=$threads "$py" tools/reference/torch_train_bench.py --vocab "$V" --d-model "$d" \
               --n-layers "$L" --n-heads "$H" --seq-len "$T" --batch-size "$B" --steps "$steps" --threads "$threads" \
               --flush-denormal "$fd" 2>/dev/null)
+    [ "$py" != /usr/bin/python3 ] && newest_best=$(echo "$j" | sed -n 's/.*"tokens_per_s": \([0-9.e+]*\).*/\1/p')
     echo "$j" | awk -v f="$flops" -v p="$peak" -v fd="$fd" '{
       match($0, /"torch": "[^"]*"/); v = substr($0, RSTART + 10, RLENGTH - 11);
       match($0, /"tokens_per_s": [0-9.e+]*/); t = substr($0, RSTART + 16, RLENGTH - 16);
@@ -48,8 +51,14 @@ run_cfg() {  # name V d L H T B steps
       printf "torch %-6s%8.0f tok/s  %5.1f%% of sgemm peak  peak RSS %d MB%s\n", v, t, 100 * t * f / (p * 1e9), r,
              fd == 1 ? "  (set_flush_denormal)" : "" }'
   done
+  # Issue 18's targets for this config, against the newest PyTorch at its best (the flush-denormal run).
+  awk -v t="$tps" -v f="$flops" -v p="$peak" -v pt="$peak_target" -v tt="$torch_target" -v nb="$newest_best" 'BEGIN {
+    pct = 100 * t * f / (p * 1e9);
+    printf "target: >= %d%% of sgemm peak: %s (%.1f%%)\n", pt, (pct >= pt) ? "met" : "NOT met", pct;
+    if (nb == "") print "target: >= " tt "x the newest PyTorch: not measured (no torch in $TORCH_VENV)";
+    else printf "target: >= %gx the newest PyTorch: %s (%.2fx)\n", tt, (t / nb >= tt) ? "met" : "NOT met", t / nb }'
 }
 
-[[ $which_cfg == small || $which_cfg == all ]] && run_cfg small 4096 256 4 4 256 8 6
-[[ $which_cfg == gpt2 || $which_cfg == all ]] && run_cfg gpt2 50304 768 12 12 256 4 3
+[[ $which_cfg == small || $which_cfg == all ]] && run_cfg small 4096 256 4 4 256 8 6 70 2
+[[ $which_cfg == gpt2 || $which_cfg == all ]] && run_cfg gpt2 50304 768 12 12 256 4 3 75 2.5
 exit 0
