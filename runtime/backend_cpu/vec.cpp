@@ -55,10 +55,20 @@ constexpr float kSqrt2OverPi = 0.7978845608028654f, kCoef = 0.044715f;
 
 }  // namespace
 
+namespace {
+inline float gelu_tanh_value_f32(float v) { return 0.5f * v * (1.0f + tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v))); }
+}  // namespace
+
 WEFT_MULTIVERSION void gelu_tanh_f32(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = gelu_tanh_value_f32(x[i]);
+}
+
+WEFT_MULTIVERSION void bias_gelu_tanh_f32(float* __restrict y, float* __restrict x, const float* __restrict bias,
+                                          int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    float v = x[i];
-    y[i] = 0.5f * v * (1.0f + tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v)));
+    const float v = x[i] + bias[i];
+    x[i] = v;
+    y[i] = gelu_tanh_value_f32(v);
   }
 }
 
