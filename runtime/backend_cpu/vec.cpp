@@ -53,10 +53,16 @@ inline float tanh_f32(float u) { return 1.0f - 2.0f / (1.0f + exp_f32(2.0f * u))
 
 constexpr float kSqrt2OverPi = 0.7978845608028654f, kCoef = 0.044715f;
 
-}  // namespace
+inline float gelu_tanh_value_f32(float v) {
+  return 0.5f * v * (1.0f + tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v)));
+}
 
-namespace {
-inline float gelu_tanh_value_f32(float v) { return 0.5f * v * (1.0f + tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v))); }
+inline float gelu_tanh_derivative_f32(float v) {
+  float th = tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v));
+  float du = kSqrt2OverPi * (1.0f + 3.0f * kCoef * v * v);
+  return 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du;
+}
+
 }  // namespace
 
 WEFT_MULTIVERSION void gelu_tanh_f32(float* y, const float* x, int64_t n) {
@@ -71,14 +77,6 @@ WEFT_MULTIVERSION void bias_gelu_tanh_f32(float* __restrict y, float* __restrict
     y[i] = gelu_tanh_value_f32(v);
   }
 }
-
-namespace {
-inline float gelu_tanh_derivative_f32(float v) {
-  float th = tanh_f32(kSqrt2OverPi * (v + kCoef * v * v * v));
-  float du = kSqrt2OverPi * (1.0f + 3.0f * kCoef * v * v);
-  return 0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * du;
-}
-}  // namespace
 
 WEFT_MULTIVERSION void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, int64_t n, bool accumulate) {
   if (accumulate)

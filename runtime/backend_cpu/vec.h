@@ -29,10 +29,10 @@ void exp_scale_f32(float* y, const float* x, float m, float scale, int64_t n, bo
 // GELU (tanh approximation) in float with a branch-free exp that vectorises (max error ~2e-7 relative to
 // the double-precision formula); the f64 path keeps std::tanh. dx = (accumulate ? dx : 0) + dy * gelu'(x).
 void gelu_tanh_f32(float* y, const float* x, int64_t n);
+void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, int64_t n, bool accumulate);
 // One row of an MLP up-projection's epilogue: x += bias, then y = gelu_tanh(x) (the same two roundings as
 // adding the bias and applying gelu_tanh_f32 in separate passes).
 void bias_gelu_tanh_f32(float* y, float* x, const float* bias, int64_t n);
-void gelu_tanh_backward_f32(float* dx, const float* dy, const float* x, int64_t n, bool accumulate);
 
 // AdamW (runtime/math/adamw.h's formula) over n floats whose four arrays do not overlap, and the sum of
 // squares of n floats in double (eight partial sums, a fixed order: the same result on every run).
