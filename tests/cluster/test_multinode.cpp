@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -208,8 +209,13 @@ TEST_F(MultiNode, KilledNodeEndsTheJobOnTheOtherWithin30s) {
   ASSERT_TRUE(f.started) << f.log;
   ASSERT_GE(f.seconds, 0) << "the job still runs 30 s after node 1 was killed\n" << f.log;
   EXPECT_NE(f.code, 0) << f.log;
-  EXPECT_EQ(weft_processes_on(0), 0) << "ranks left running on node 0";
-  std::printf("job ended %.1f s after node 1 was killed (exit %d)\n", f.seconds, f.code);
+  // mpirun can return while node 0's daemon is still ending its ranks (seen in CI: one left at the instant of
+  // the job's end, gone moments later); they must all be gone within the same 30 s of the kill.
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(node_empties(0, std::max(1.0, 30 - f.seconds))) << weft_processes_on(0) << " ranks left on node 0";
+  const double drained = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("job ended %.1f s after node 1 was killed (exit %d); node 0 empty %.1f s later\n", f.seconds, f.code,
+              drained);
 }
 
 TEST_F(MultiNode, DataLinkDownEndsTheJobThroughTheWatchdogNamingCollectiveAndPeer) {
