@@ -3,6 +3,8 @@
 # slurmd -> batch shell -> srun reaches the ranks, and the test then sees no preemption save. So the ranks
 # are paused (SIGSTOP) once the run has logged a few steps, the notice is sent, and they are resumed only
 # when every rank holds USR1 pending: the save then happens at the next step boundary, whatever the speed.
+# The pause itself comes from polling, so the tests run enough steps (1000: about a second of training even
+# on a machine doing 300k tokens/s with another test beside it) that the poll cannot miss the loop.
 # Usage: preempt_job RUN_DIR MIN_LOGGED_STEPS COMMAND_THAT_SENDS_THE_NOTICE...
 # Returns 1 with a message when the run ends before it could be paused or the notice never arrives.
 
@@ -26,15 +28,16 @@ preempt_job() {
   local run_dir=$1 min_steps=$2
   shift 2
   local ranks=()
-  for _ in $(seq 3000); do  # up to 60 s for the job to start and log min_steps steps
+  for _ in $(seq 6000); do  # up to ~60 s for the job to start and log min_steps steps
     if [ -f "$run_dir/metrics.jsonl" ] && [ "$(wc -l <"$run_dir/metrics.jsonl")" -ge "$min_steps" ]; then
       mapfile -t ranks < <(weft_ranks_of "$run_dir")
       [ "${#ranks[@]}" -gt 0 ] && break
     fi
-    sleep 0.02
+    sleep 0.01
   done
   [ "${#ranks[@]}" -gt 0 ] || { echo "preempt_job: no running weft rank for $run_dir after 60 s"; return 1; }
   kill -STOP "${ranks[@]}"
+  echo "preempt_job: ranks ${ranks[*]} paused after $(wc -l <"$run_dir/metrics.jsonl") logged steps"
   "$@"  # the notice
   local delivered=0
   for _ in $(seq 300); do  # up to 30 s for Slurm to carry it to every rank
