@@ -122,14 +122,5 @@ grep -q "checkpoint saved after the preemption notice" runs/slurm-"$job".out || 
 [ "${restarts:-0}" -ge 1 ] || { echo "FAIL: job $job was not requeued"; exit 1; }
 resumed=$(sed -n 's/.*resumed from .* at step \([0-9]*\).*/\1/p' runs/slurm-"$job".out | head -1)
 [ -n "$resumed" ] || { echo "FAIL: the requeued job did not resume"; cat runs/slurm-"$job".out; exit 1; }
-# Every step after the resume: the same loss string in both runs (one pass over both metrics files).
-losses() { sed -n 's/.*"step": \([0-9]*\), "loss": \([^,]*\),.*/\1 \2/p' "$1/metrics.jsonl"; }
-if ! awk -v from=$((resumed + 1)) -v to=1000 '
-    FNR == NR { ref[$1] = $2; next }                      # uninterrupted run (its only pass)
-    { pre[$1] = $2 }                                      # preempted run: the requeued pass wins
-    END { bad = 0; for (s = from; s <= to; ++s) if (!(s in ref) || ref[s] != pre[s]) {
-            printf "step %d: uninterrupted %s, preempted+requeued %s\n", s, ref[s], pre[s]; bad = 1 }
-          exit bad }' <(losses "$work/ref") <(losses "$work/pre"); then
-  echo "FAIL: the resumed loss curve differs"; exit 1
-fi
+same_losses_after "$work/ref" "$work/pre" "$resumed" 1000 || { echo "FAIL: the resumed loss curve differs"; exit 1; }
 echo "PASS: 2-node job $job ($n0, $n1) preempted, requeued ($restarts restart), resumed at step $resumed; losses at steps $((resumed + 1))..1000 equal the uninterrupted run bit for bit"

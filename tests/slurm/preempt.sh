@@ -7,6 +7,7 @@
 # on a machine doing 300k tokens/s with another test beside it) that the poll cannot miss the loop.
 # Usage: preempt_job RUN_DIR MIN_LOGGED_STEPS COMMAND_THAT_SENDS_THE_NOTICE...
 # Returns 1 with a message when the run ends before it could be paused or the notice never arrives.
+# Then same_losses_after REF_DIR PRE_DIR RESUMED_STEP LAST_STEP checks the resumed curve bit for bit.
 
 # PIDs of the weft ranks writing RUN_DIR (the job step's processes on this machine); srun's own command line
 # holds the same words after "srun ...", so the match is anchored on the weft binary at its start.
@@ -46,4 +47,16 @@ preempt_job() {
   done
   kill -CONT "${ranks[@]}"
   [ "$delivered" -eq 1 ] || { echo "preempt_job: USR1 did not reach ranks ${ranks[*]} within 30 s"; return 1; }
+}
+
+# True when every step RESUMED+1 .. LAST has the same loss string in REF_DIR's and PRE_DIR's metrics.jsonl (the
+# preempted run's requeued pass wins where it logged a step twice); else prints each differing step.
+same_losses_after() {
+  local losses='s/.*"step": \([0-9]*\), "loss": \([^,]*\),.*/\1 \2/p'
+  awk -v from=$(($3 + 1)) -v to="$4" '
+    FNR == NR { ref[$1] = $2; next }
+    { pre[$1] = $2 }
+    END { bad = 0; for (s = from; s <= to; ++s) if (!(s in ref) || ref[s] != pre[s]) {
+            printf "step %d: uninterrupted %s, preempted+requeued %s\n", s, ref[s], pre[s]; bad = 1 }
+          exit bad }' <(sed -n "$losses" "$1/metrics.jsonl") <(sed -n "$losses" "$2/metrics.jsonl")
 }
