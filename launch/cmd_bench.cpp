@@ -111,6 +111,7 @@ int cmd_bench(const std::vector<std::string>& args) {
     ExecContext exec(dev, world > 1 && session.launch.gpu >= 0 ? session.launch.gpu : get<int>(vm, "gpu"), threads);
     Exec& ex = exec.get();
     kernels.apply(ex);
+    apply_cpu_dtype(ex, dtype_flag);
     // The trainer's wiring (launch/trainer.cpp): gradients on the device's communicator (NCCL across GPUs),
     // the expert layout checked before declare (exit 2 naming --expert-parallel), the model's exchange.
     std::unique_ptr<par::Communicator> device_comm;
@@ -246,7 +247,11 @@ int cmd_bench(const std::vector<std::string>& args) {
     std::printf("bench %s on %s, %s: B=%lld T=%lld, %lld parameters, %.4g FLOPs/token\n", model->name().c_str(),
                 device_name.c_str(), std::string(dtype_name(compute)).c_str(), (long long)B, (long long)T,
                 (long long)parameters, flops_per_token);
-    if (dev == Device::cpu) std::printf("  f32 GEMMs: %s (--cpu-gemm)\n", cpu_gemm_description(cpu_gemm()).c_str());
+    if (dev == Device::cpu && ex.cpu_bf16_gemm)
+      std::printf("  GEMMs: bf16-rounded operands, f32 accumulation, oneDNN's bf16 kernels (--dtype bf16); "
+                  "attention's blocks: %s\n", cpu_gemm_description(cpu_gemm()).c_str());
+    else if (dev == Device::cpu)
+      std::printf("  f32 GEMMs: %s (--cpu-gemm)\n", cpu_gemm_description(cpu_gemm()).c_str());
     if (dev == Device::cuda)
       std::printf("  kernels: --attention-backend %s, --norm-backend %s (cuDNN's attention and norms %s)\n",
                   kernel_backend_name(ex.attention), kernel_backend_name(ex.norm),

@@ -69,6 +69,7 @@ void load_for_inference(Loaded& l, const std::string& checkpoint_flag, const po:
   l.model = make_model_from_ini(meta.config_ini, &l.seq_len);
   l.exec = std::make_unique<ExecContext>(dev, gpu, threads);
   kernels.apply(l.exec->get());
+  apply_cpu_dtype(l.exec->get(), dtype_flag);
   l.state = std::make_unique<TrainableState>(*l.model, l.ex(), compute);
   l.state->load(path, nullptr);
   l.data_dir = ini_section(meta.config_ini, "data")["data"];

@@ -199,6 +199,7 @@ int cmd_eval_task(const po::variables_map& vm) {
     load_inference_model(m, get<std::string>(vm, "checkpoint"), dev, std::max(session.launch.gpu, 0), threads,
                          parse_compute_dtype(dtype_flag, dev));
     kernels.apply(m.ex());
+    apply_cpu_dtype(m.ex(), dtype_flag);
     std::string data_dir;  // --data, else the folder trained on; its tokenizer must be the checkpoint's
     auto tok = load_checked_tokenizer(m.meta, m.path, get<std::string>(vm, "data"), m.data_dir, data_dir, comm.rank() == 0);
     if (tok->vocab_size() > m.model->vocab_size())

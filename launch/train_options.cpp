@@ -21,8 +21,9 @@ void add_device_options(OptionSet& set, const std::string& group) {
       ("device", po::value<std::string>()->default_value("auto"),
        "cpu | cuda | auto (cuda when a GPU is visible); with several ranks per node, rank r uses GPU r mod GPUs")
       ("dtype", po::value<std::string>()->default_value("fp32"),
-       "compute precision: fp32 | bf16 (bf16 weights and activations, fp32 master weights, optimizer state, "
-       "gradient reductions and loss; CUDA only)")
+       "compute precision: fp32 | bf16 (CUDA: bf16 weights and activations, fp32 master weights, optimizer "
+       "state, gradient reductions and loss; CPU: the linear layers' and the head's GEMMs take bf16-rounded operands "
+       "on AMX / AVX512-BF16 with f32 accumulation, everything else f32)")
       ("attention-backend", po::value<std::string>()->default_value("auto"),
        "attention kernels on a GPU: auto | cudnn | weft (auto: cuDNN's fused attention where this build has it and it "
        "supports the call, bf16; weft's own kernels otherwise; cudnn: an unsupported call is an error)")
@@ -253,8 +254,15 @@ Device resolve_device(const std::string& flag_value) {
 
 DType parse_compute_dtype(const std::string& flag_value, Device dev) {
   if (flag_value == "fp32") return DType::f32;
-  if (dev != Device::cuda) throw UsageError("--dtype bf16 needs --device cuda (the CPU backend computes in fp32)");
-  return DType::bf16;
+  if (dev == Device::cuda) return DType::bf16;
+  std::string why;
+  if (!cpu_bf16_gemm_available(&why))
+    throw UsageError("--dtype bf16 on the CPU: " + why + "; use --dtype fp32 (or --device cuda)");
+  return DType::f32;  // the CPU keeps its tensors in f32 and runs its GEMMs in bf16 (apply_cpu_dtype)
+}
+
+void apply_cpu_dtype(Exec& ex, const std::string& flag_value) {
+  ex.cpu_bf16_gemm = ex.device == Device::cpu && flag_value == "bf16";
 }
 
 }  // namespace weft::launch

@@ -81,5 +81,7 @@ inline constexpr const char* kPackHelp =
 // "cuda" without either is a UsageError naming the flag.
 Device resolve_device(const std::string& flag_value);
 DType parse_compute_dtype(const std::string& flag_value, Device dev);  // --dtype, checked against the device
+// --dtype bf16 on the CPU: ex's GEMMs round their operands to bf16 (Exec::cpu_bf16_gemm); fp32 or a GPU: off.
+void apply_cpu_dtype(Exec& ex, const std::string& flag_value);
 
 }  // namespace weft::launch

@@ -44,6 +44,7 @@ Trainer::Trainer(TrainOptions opt, std::unique_ptr<models::Model> model, int64_t
       guard_(opt_.max_skipped_steps, opt_.spike_guard, opt_.spike_window) {
   Exec& ex = exec_.get();
   opt_.kernels.apply(ex);
+  apply_cpu_dtype(ex, opt_.dtype);
   const DType compute = parse_compute_dtype(opt_.dtype, ex.device);
   const int world = comm_.size();
   par::Communicator* grad_comm = &comm_;  // gradients and ZeRO shards live where the parameters do
@@ -384,7 +385,9 @@ double Trainer::run() {
                 : opt_.pack == data::Packing::segments ? " (consecutive segments of one stream each)"
                                                        : "",
                 exec_.device() == Device::cuda ? "cuda" : "cpu", std::string(dtype_name(compute_dtype())).c_str(),
-                state_store_->mixed_precision() ? " (fp32 master weights)" : "");
+                state_store_->mixed_precision() ? " (fp32 master weights)"
+                : exec_.get().cpu_bf16_gemm     ? " (--dtype bf16: GEMMs on bf16-rounded operands, f32 accumulation)"
+                                                : "");
   if (exec_.device() == Device::cuda && comm_.rank() == 0)
     std::printf("kernels: --attention-backend %s, --norm-backend %s (cuDNN's attention and norms %s)\n",
                 kernel_backend_name(opt_.kernels.attention), kernel_backend_name(opt_.kernels.norm),

@@ -29,4 +29,9 @@ CpuGemm cpu_gemm();  // the library in use, never auto_select (auto_select until
 // For reports: "onednn 2.6.3 (avx512_core_bf16 kernels)" or "openblas 0.3.21 (Haswell kernels)".
 std::string cpu_gemm_description(CpuGemm lib);
 
+// bf16 GEMMs on the CPU (Exec::cpu_bf16_gemm, --dtype bf16 on the CPU): this build has oneDNN and oneDNN finds
+// bf16 instructions on this CPU (AVX512-BF16 or AMX; without them it would emulate bf16 more slowly than f32).
+// When not, *why (if given) says what is missing, e.g. "oneDNN sees avx2 on this CPU".
+bool cpu_bf16_gemm_available(std::string* why = nullptr);
+
 }  // namespace weft

@@ -30,6 +30,10 @@ struct Exec {
   KernelBackend attention = KernelBackend::automatic;
   KernelBackend norm = KernelBackend::automatic;
   void* cudnn = nullptr;          // cuDNN handle, graphs and scratch, made on first use (backend_cuda/cudnn_graphs.h)
+  // CPU only (--dtype bf16 on the CPU): cpu::gemm rounds its f32 operands to bf16 and multiplies them on the CPU's
+  // bf16 units (AMX or AVX512-BF16, through oneDNN) with f32 accumulation and an f32 result; every tensor, every
+  // other kernel (attention's blocks included) and the optimizer stay f32. runtime/cpu_gemm.h.
+  bool cpu_bf16_gemm = false;
 };
 
 // A CPU execution context; threads <= 0 means "all cores OpenMP sees". It also sets the process's BLAS thread count.

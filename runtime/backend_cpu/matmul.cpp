@@ -1,5 +1,5 @@
 // CPU GEMM and bias kernels: the matrix products on the library runtime/cpu_gemm.h selects (oneDNN or
-// OpenBLAS for f32, OpenBLAS for f64), OpenMP for the bias; the linear layer forwards (linear_forward,
+// OpenBLAS for f32, OpenBLAS for f64; bf16 products of f32 operands under Exec::cpu_bf16_gemm), OpenMP for the bias; the linear layer forwards (linear_forward,
 // linear_gelu_forward) composed of them.
 #include <vector>
 
@@ -10,7 +10,7 @@
 
 namespace weft::cpu {
 
-void gemm(Exec&, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
+void gemm(Exec& ex, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
           int64_t lda, int64_t stride_a, const void* B, int64_t ldb, int64_t stride_b, float beta, void* C,
           int64_t ldc, int64_t stride_c, int64_t batch) {
   const CpuGemm lib = cpu_gemm();
@@ -20,8 +20,12 @@ void gemm(Exec&, DType dt, bool ta, bool tb, int64_t M, int64_t N, int64_t K, fl
       const T* a = static_cast<const T*>(A) + i * stride_a;
       const T* b = static_cast<const T*>(B) + i * stride_b;
       T* c = static_cast<T*>(C) + i * stride_c;
-      if constexpr (std::is_same_v<T, float>)
-        sgemm_row_major(lib, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      if constexpr (std::is_same_v<T, float>) {
+        if (ex.cpu_bf16_gemm)  // --dtype bf16 on the CPU: operands rounded to bf16, f32 accumulation
+          sgemm_row_major_bf16(ex, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        else
+          sgemm_row_major(lib, ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+      }
       else
         dgemm_row_major(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
     }

@@ -2,7 +2,9 @@
 // CPU by the kernels the library picks here, against an f64 reference: every transpose family (NN, NT, TN,
 // TT), odd sizes (1, 7, 33, 257, ~1000), alpha != 1, beta 0 (C full of NaN: overwritten), 1 and -0.5, padded
 // leading dimensions (the padding must stay untouched) and batches with strides, shared B included, as the
-// ops call it. The f64 path (OpenBLAS, the gradient checks) is checked the same way.
+// ops call it. The f64 path (OpenBLAS, the gradient checks) is checked the same way, and the bf16 path of
+// --dtype bf16 on the CPU (Exec::cpu_bf16_gemm) against the f64 product of the bf16-rounded operands with
+// the f32 tolerance: an operand left unrounded (or rounded another way) is off by ~2^-9 and fails.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,7 +40,7 @@ double next_uniform() {  // [-1, 1)
 // One cpu::gemm call of `batch` products with padded leading dimensions and strides, in T, checked against
 // the same products in double; returns the number of elements outside tolerance (and prints the first few).
 template <class T>
-int check_gemm(bool ta, bool tb, Dims d, float alpha, float beta, int64_t batch, bool shared_b) {
+int check_gemm(bool ta, bool tb, Dims d, float alpha, float beta, int64_t batch, bool shared_b, bool bf16_gemm = false) {
   const int64_t M = d.M, N = d.N, K = d.K;
   const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K;  // A as stored: op(A) is (M, K)
   const int64_t b_rows = tb ? N : K, b_cols = tb ? K : N;  // op(B) is (K, N)
@@ -60,6 +62,7 @@ int check_gemm(bool ta, bool tb, Dims d, float alpha, float beta, int64_t batch,
   const std::vector<T> C0 = C;
 
   Exec ex = cpu_exec();
+  ex.cpu_bf16_gemm = bf16_gemm;
   cpu::gemm(ex, std::is_same_v<T, float> ? DType::f32 : DType::f64, ta, tb, M, N, K, alpha, A.data(), lda, stride_a,
             B.data(), ldb, stride_b, beta, C.data(), ldc, stride_c, batch);
 
@@ -74,8 +77,12 @@ int check_gemm(bool ta, bool tb, Dims d, float alpha, float beta, int64_t batch,
       for (int64_t c = 0; c < N; ++c) {
         double sum = 0.0, magnitude = 0.0;
         for (int64_t k = 0; k < K; ++k) {
-          const double x = ta ? a[k * lda + r] : a[r * lda + k];
-          const double y = tb ? b[c * ldb + k] : b[k * ldb + c];
+          double x = ta ? a[k * lda + r] : a[r * lda + k];
+          double y = tb ? b[c * ldb + k] : b[k * ldb + c];
+          if (bf16_gemm) {  // the operands the bf16 path multiplies; their products are exact in f32
+            x = bf16::from_float(static_cast<float>(x)).to_float();
+            y = bf16::from_float(static_cast<float>(y)).to_float();
+          }
           sum += x * y;
           magnitude += std::fabs(x * y);
         }
@@ -156,6 +163,23 @@ TEST_F(CpuGemmTest, DoubleOnOpenBlasWhateverTheF32Library) {
       EXPECT_EQ(check_gemm<double>(ta, tb, {33, 257, 129}, 0.75f, -0.5f, 2, false), 0);
       EXPECT_EQ(check_gemm<double>(ta, tb, {1, 7, 1000}, 0.75f, 0.0f, 1, false), 0);
     }
+  }
+}
+
+// --dtype bf16 on the CPU: every transpose family, odd sizes, alpha/beta, padded C rows, batches.
+TEST_F(CpuGemmTest, Bf16OperandsWithF32AccumulationEveryTransposeAndSize) {
+  std::string why;
+  if (!cpu_bf16_gemm_available(&why)) GTEST_SKIP() << "bf16 GEMMs not available here: " << why;
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    for (const Dims& d : kDims)
+      for (float beta : {0.0f, 1.0f, -0.5f}) {
+        SCOPED_TRACE(std::string("bf16") + (ta ? " T" : " N") + (tb ? "T" : "N") + " M=" + std::to_string(d.M) +
+                     " N=" + std::to_string(d.N) + " K=" + std::to_string(d.K) + " beta=" + std::to_string(beta));
+        ASSERT_EQ(check_gemm<float>(ta, tb, d, 0.75f, beta, 1, false, true), 0);
+      }
+    for (bool shared_b : {false, true}) EXPECT_EQ(check_gemm<float>(ta, tb, {33, 7, 65}, -1.25f, 1.0f, 3, shared_b, true), 0);
+    EXPECT_EQ(check_gemm<float>(ta, tb, {7, 33, 0}, 1.0f, -0.5f, 2, false, true), 0);  // K = 0
   }
 }
 
