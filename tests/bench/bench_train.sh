@@ -4,7 +4,9 @@
 #                    gpt2   V=50304 d=768 L=12 H=12 T=256 B=4   (124M parameters)
 # Prints tokens/s, weft's share of the machine's measured sgemm peak (FLOPs = 6N + 6LTd per token), and
 # peak RSS, then whether issue 18's targets hold (share of peak; speed over the newest PyTorch with
-# flush-denormal). PyTorch: Debian's /usr/bin/python3 (python3-torch 1.13) and, when present, the newest PyPI torch
+# flush-denormal). Where the CPU has bf16 instructions (AMX / AVX512-BF16), also weft --dtype bf16 (GEMMs on
+# bf16-rounded operands) next to the newest PyTorch under torch.autocast(bfloat16); their share is of the same
+# f32 sgemm peak, so it can pass 100%. Set BF16=0 to skip those rows. PyTorch: Debian's /usr/bin/python3 (python3-torch 1.13) and, when present, the newest PyPI torch
 # in $TORCH_VENV (default /tmp/torchenv). Usage: tests/bench/bench_train.sh [small|gpt2|all] [threads]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,20 +23,31 @@ $weft prepare --builtin stories --out "$work/data" --tokens 1000000 >/dev/null
 peak=$("$build/tests/bench/bench_linear" "$threads" 1024 1024 1024 1 | sed -n 's/.*sgemm peak.*: \([0-9.]*\) GFLOP.*/\1/p')
 echo "machine: $(nproc) cores, $threads threads, measured sgemm peak $peak GFLOP/s"
 
+weft_row() {  # dtype; uses the caller's V d L H T B steps; sets weft_tps and weft_flops; 1 if weft refused it
+  local dtype=$1 out="$work/run_${name}_$1"
+  if ! /usr/bin/time -f "%M" -o "$work/rss" $weft train --data "$work/data" --out "$out" --vocab-size "$V" \
+      --d-model "$d" --n-layers "$L" --n-heads "$H" --seq-len "$T" --batch-size "$B" --steps $((steps + 1)) \
+      --warmup 0 --log-every 1 --eval-every 0 --eval-batches 0 --save-on-exit=false --threads "$threads" \
+      --dtype "$dtype" > "$work/log" 2>&1; then
+    echo "weft --dtype $dtype: not run here ($(grep -m1 -i 'error\|dtype' "$work/log"))"
+    return 1
+  fi
+  weft_flops=$(sed -n 's/.* \([0-9.e+]*\) training FLOPs\/token.*/\1/p' "$work/log")
+  weft_tps=$(tail -n "$steps" "$out/metrics.jsonl" | sed -n 's/.*"tokens_per_s": \([0-9.e+]*\).*/\1/p' |
+             awk '{s += $1} END {printf "%.0f", s / NR}')
+  local rss=$(( $(cat "$work/rss") / 1024 ))
+  awk -v t="$weft_tps" -v f="$weft_flops" -v p="$peak" -v r="$rss" -v dt="$dtype" 'BEGIN {
+    printf "weft %-6s %8.0f tok/s  %5.1f%% of sgemm peak  peak RSS %d MB\n", dt == "fp32" ? "" : dt, t,
+           100 * t * f / (p * 1e9), r }'
+}
+
 run_cfg() {  # name V d L H T B steps peak-target(%) torch-target(x)
   local name=$1 V=$2 d=$3 L=$4 H=$5 T=$6 B=$7 steps=$8 peak_target=$9 torch_target=${10}
   local newest_best=""
   echo "== $name: V=$V d=$d L=$L H=$H T=$T B=$B, $steps timed steps =="
   local out="$work/run_$name"
-  /usr/bin/time -f "%M" -o "$work/rss" $weft train --data "$work/data" --out "$out" --vocab-size "$V" --d-model "$d" \
-    --n-layers "$L" --n-heads "$H" --seq-len "$T" --batch-size "$B" --steps $((steps + 1)) --warmup 0 --log-every 1 \
-    --eval-every 0 --eval-batches 0 --save-on-exit=false --threads "$threads" > "$work/log"
-  local flops=$(sed -n 's/.* \([0-9.e+]*\) training FLOPs\/token.*/\1/p' "$work/log")
-  local tps=$(tail -n "$steps" "$out/metrics.jsonl" | sed -n 's/.*"tokens_per_s": \([0-9.e+]*\).*/\1/p' |
-              awk '{s += $1} END {printf "%.0f", s / NR}')
-  local rss=$(( $(cat "$work/rss") / 1024 ))
-  awk -v t="$tps" -v f="$flops" -v p="$peak" -v r="$rss" \
-    'BEGIN {printf "weft        %8.0f tok/s  %5.1f%% of sgemm peak  peak RSS %d MB\n", t, 100 * t * f / (p * 1e9), r}'
+  weft_row fp32 || exit 1
+  local tps=$weft_tps flops=$weft_flops
   # PyTorch's default, then (newest only) with FTZ/DAZ: denormals slow MKL's sgemm ~20x on Intel CPUs.
   for run in "/usr/bin/python3 0" "$venv/bin/python 0" "$venv/bin/python 1"; do
     local py=${run% *} fd=${run#* }
@@ -51,6 +64,20 @@ run_cfg() {  # name V d L H T B steps peak-target(%) torch-target(x)
       printf "torch %-6s%8.0f tok/s  %5.1f%% of sgemm peak  peak RSS %d MB%s\n", v, t, 100 * t * f / (p * 1e9), r,
              fd == 1 ? "  (set_flush_denormal)" : "" }'
   done
+  if [[ ${BF16:-1} == 1 ]]; then  # bf16 GEMMs where the CPU has them, next to PyTorch's CPU autocast
+    if weft_row bf16; then
+      for fd in 0 1; do
+        [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import torch" 2>/dev/null || break
+        OMP_NUM_THREADS=$threads "$venv/bin/python" tools/reference/torch_train_bench.py --vocab "$V" --d-model "$d" \
+          --n-layers "$L" --n-heads "$H" --seq-len "$T" --batch-size "$B" --steps "$steps" --threads "$threads" \
+          --flush-denormal "$fd" --dtype bf16 2>/dev/null | awk -v f="$weft_flops" -v p="$peak" -v fd="$fd" '{
+          match($0, /"tokens_per_s": [0-9.e+]*/); t = substr($0, RSTART + 16, RLENGTH - 16);
+          match($0, /"peak_rss_mb": [0-9.e+]*/); r = substr($0, RSTART + 15, RLENGTH - 15);
+          printf "torch autocast bf16 %8.0f tok/s  %5.1f%% of sgemm peak  peak RSS %d MB%s\n", t, 100 * t * f / (p * 1e9), r,
+                 fd == 1 ? "  (set_flush_denormal)" : "" }'
+      done
+    fi
+  fi
   # Issue 18's targets for this config, against the newest PyTorch at its best (the flush-denormal run).
   awk -v t="$tps" -v f="$flops" -v p="$peak" -v pt="$peak_target" -v tt="$torch_target" -v nb="$newest_best" 'BEGIN {
     pct = 100 * t * f / (p * 1e9);
