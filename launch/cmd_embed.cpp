@@ -4,7 +4,7 @@
 // through the model in fp32 with a tap, and the tap's value at one position is the embedding:
 //   a family with a "final" tap (the transformer: after the final norm)   final at -1
 //   any other (the masked mixer: its last block's output)                 blocks.<N-1>.out at -2
-// (--tap, --index override). Under mpirun the pairs are split into equal contiguous shares, one per rank,
+// (--tap, --index, --last-token, --mean-pool override). Under mpirun the pairs are split into equal contiguous shares, one per rank,
 // gathered to rank 0, which writes the file (launch/embeddings_file.h).
 #include <algorithm>
 #include <chrono>
@@ -122,10 +122,22 @@ int cmd_embed(const std::vector<std::string>& args) {
         d = v->value.shape[2];
         mine.assign(static_cast<size_t>(share * 2 * d), 0.0f);
       }
-      for (int64_t r = 0; r < rows; ++r)
-        device_copy(Device::cpu, mine.data() + (s0 + r) * d, v->value.device,
-                    static_cast<const float*>(v->value.data) + (r * L + row_pos[r]) * d,
-                    static_cast<size_t>(d) * sizeof(float));
+      for (int64_t r = 0; r < rows; ++r) {
+        float* out = mine.data() + (s0 + r) * d;
+        const float* row = static_cast<const float*>(v->value.data) + r * L * d;
+        if (!choice.mean_pool) {
+          device_copy(Device::cpu, out, v->value.device, row + row_pos[r] * d, static_cast<size_t>(d) * sizeof(float));
+          continue;
+        }
+        // (real, d) -> the mean over the text's real tokens, summed in double
+        std::vector<float> values(static_cast<size_t>(row_pos[r] * d));
+        device_copy(Device::cpu, values.data(), v->value.device, row, values.size() * sizeof(float));
+        for (int64_t c = 0; c < d; ++c) {
+          double sum = 0;
+          for (int64_t t = 0; t < row_pos[r]; ++t) sum += values[static_cast<size_t>(t * d + c)];
+          out[c] = static_cast<float>(sum / static_cast<double>(row_pos[r]));
+        }
+      }
       taps.clear();
       g.clear();
     }
@@ -164,7 +176,9 @@ int cmd_embed(const std::vector<std::string>& args) {
     const std::filesystem::path parent = std::filesystem::path(out).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
     write_embeddings(out, e);
-    const std::string where = choice.last_token ? "the last real token" : "position " + std::to_string(index);
+    const std::string where = choice.last_token  ? "the last real token"
+                              : choice.mean_pool ? "the mean over the real tokens"
+                                                 : "position " + std::to_string(index);
     std::printf("embedded %lld pairs (%lld train, %lld val) with %s (%s at %s of %lld, d = %lld) on %d "
                 "rank%s in %.1f s: %s\n",
                 (long long)P, (long long)e.count(0), (long long)e.count(1), e.model.c_str(), tap.c_str(),

@@ -272,10 +272,10 @@ int retrieval_train(const std::vector<std::string>& args) {
   MetricsWriter metrics(out + "/metrics.jsonl");
   const CheckpointMeta meta{"retrieval", ini, weft_version(), 1};
   std::printf("retrieval model: %lld parameters, N = %lld slots, %lld layers, d = %lld; %lld train pairs, %lld val; "
-              "embeddings of %s (%s at %lld)\n",
+              "embeddings of %s (%s%s)\n",
               (long long)state.master().numel(), (long long)cfg.slots, (long long)cfg.n_layers, (long long)cfg.d_model,
               (long long)train.size(), (long long)(val ? val->size() : emb.count(1)), emb.model.c_str(),
-              emb.tap.c_str(), (long long)emb.index);
+              emb.tap.c_str(), emb.tap.find('@') == std::string::npos ? (" at " + std::to_string(emb.index)).c_str() : "");
 
   const int64_t N = cfg.slots, d = cfg.d_model;
   std::vector<float> x(static_cast<size_t>(B * N * d)), scores(static_cast<size_t>(B * (N - 1)));

@@ -12,7 +12,10 @@ void add_embedding_tap_options(OptionSet& set, const std::string& group) {
       ("index", po::value<int64_t>(), "position to read, negative from the end (default: -1 for final, else -2)")
       ("last-token", po::value<bool>()->default_value(false)->implicit_value(true),
        "read each text's last real (non-pad) token instead of --index (not the spec's position: a small model's "
-       "state deep in the padding collapses; an embeddings file's tap attribute gets the suffix @last)");
+       "state deep in the padding collapses; an embeddings file's tap attribute gets the suffix @last)")
+      ("mean-pool", po::value<bool>()->default_value(false)->implicit_value(true),
+       "average the tap over each text's real (non-pad) tokens instead of reading one position (not the spec's "
+       "embedding; weft embed only; the tap attribute gets the suffix @mean)");
 }
 
 std::vector<std::string> offered_taps(models::Model& model, ParamStore& params, Exec& ex, int64_t L, int32_t eot) {
@@ -43,6 +46,8 @@ EmbeddingTapFlags embedding_tap_flags(const po::variables_map& vm) {
   f.has_index = vm.count("index") > 0;
   if (f.has_index) f.index = vm["index"].as<int64_t>();
   f.last_token = get<bool>(vm, "last-token");
+  f.mean_pool = get<bool>(vm, "mean-pool");
+  if (f.last_token && f.mean_pool) throw UsageError("--last-token and --mean-pool exclude each other");
   return f;
 }
 
@@ -51,6 +56,7 @@ EmbeddingTap choose_embedding_tap(const EmbeddingTapFlags& flags, const std::vec
   EmbeddingTap t;
   t.tap = flags.tap;
   t.last_token = flags.last_token;
+  t.mean_pool = flags.mean_pool;
   const bool has_index = flags.has_index;
   t.index = has_index ? flags.index : -1;
   if (t.tap.empty()) {
@@ -78,6 +84,7 @@ int64_t encode_for_embedding(const data::Tokenizer& tok, const std::string& text
   const int64_t real = std::min<int64_t>(static_cast<int64_t>(ids.size()), L);
   ids.resize(static_cast<size_t>(L), tok.eot());  // truncate, or right-pad with end-of-text
   std::copy(ids.begin(), ids.end(), out);
+  if (tap.mean_pool) return std::max<int64_t>(1, real);
   return tap.last_token ? std::max<int64_t>(0, real - 1) : tap.position;
 }
 

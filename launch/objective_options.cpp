@@ -41,6 +41,9 @@ ObjectiveOptions objective_options(const po::variables_map& vm) {
   n.group = get<int64_t>(vm, "infonce-group");
   n.tau = get<double>(vm, "infonce-tau");
   n.tap = embedding_tap_flags(vm);
+  if (n.tap.mean_pool)
+    throw UsageError("--mean-pool is a weft embed option; --objective infonce reads one position (--index or "
+                     "--last-token)");
   if (o.infonce && n.pairs.empty())
     throw UsageError("--objective infonce needs --pairs PAIRS.jsonl (query/document pairs; the built-in corpus "
                      "writes DATA/pairs.jsonl)");

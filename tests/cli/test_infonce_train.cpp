@@ -167,6 +167,10 @@ TEST_F(InfoNceTrain, BadInputIsRefusedNamingTheFlag) {
             std::string::npos)
       << r.out;
 
+  r = run(lm + "--objective infonce --mean-pool --pairs " + dir_ + "/data/pairs.jsonl");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--mean-pool is a weft embed option"), std::string::npos) << r.out;
+
   r = run(lm + "--objective contrastive");
   EXPECT_EQ(r.code, 2) << r.out;
   EXPECT_NE(r.out.find("--objective must be lm or infonce"), std::string::npos) << r.out;

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -99,6 +100,50 @@ TEST_F(Retrieval, LastTokenEmbeddingsReadTheLastRealToken) {
   fixed.read("queries", weft::DType::f32, q, b.data());
   // The summaries are shorter than the 128 positions: their last real byte is not position -1.
   EXPECT_NE(a, b);
+}
+
+// --mean-pool: each text's embedding is the mean of the tap over its real tokens, i.e. the mean of what --index
+// reads at positions 0 .. len - 1 (byte tokenizer: one token per byte).
+TEST_F(Retrieval, MeanPoolAveragesTheTapOverTheRealTokens) {
+  const std::string pairs = dir_ + "/two_pairs.jsonl";
+  const std::vector<std::string> queries = {"a cat", "the dog ran."}, documents = {"sun and rain", "ok"};
+  {
+    std::ofstream out(pairs);
+    for (size_t i = 0; i < queries.size(); ++i)
+      out << "{\"summary\": \"" << queries[i] << "\", \"story\": \"" << documents[i] << "\"}\n";
+  }
+  const std::string embed = "embed --checkpoint " + dir_ + "/lm_mx --pairs " + pairs + " --threads 1 --out " + dir_;
+  Result r = run(embed + "/emb_mean.h5 --mean-pool");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto read = [](const std::string& file, const char* what) {
+    weft::ckpt::H5File f = weft::ckpt::H5File::open_read(file);
+    const weft::Shape s = f.shape_of(what);
+    std::vector<float> v(static_cast<size_t>(s.numel()));
+    f.read(what, weft::DType::f32, s, v.data());
+    return v;
+  };
+  EXPECT_EQ(weft::ckpt::H5File::open_read(dir_ + "/emb_mean.h5").attr_string("tap"), "blocks.1.out@mean");
+  const std::vector<float> mq = read(dir_ + "/emb_mean.h5", "queries"), md = read(dir_ + "/emb_mean.h5", "documents");
+  const size_t d = 24;
+  ASSERT_EQ(mq.size(), 2 * d);
+  std::vector<double> sq(mq.size(), 0.0), sd(md.size(), 0.0);
+  for (int64_t pos = 0; pos < 12; ++pos) {  // the longest text has 12 bytes
+    r = run(embed + "/emb_at.h5 --index " + std::to_string(pos));
+    ASSERT_EQ(r.code, 0) << r.out;
+    const std::vector<float> q = read(dir_ + "/emb_at.h5", "queries"), doc = read(dir_ + "/emb_at.h5", "documents");
+    for (size_t i = 0; i < 2; ++i)
+      for (size_t c = 0; c < d; ++c) {
+        if (pos < static_cast<int64_t>(queries[i].size())) sq[i * d + c] += q[i * d + c] / queries[i].size();
+        if (pos < static_cast<int64_t>(documents[i].size())) sd[i * d + c] += doc[i * d + c] / documents[i].size();
+      }
+  }
+  for (size_t k = 0; k < mq.size(); ++k) {
+    EXPECT_NEAR(mq[k], sq[k], 1e-5 * (1 + std::fabs(sq[k]))) << "query element " << k;
+    EXPECT_NEAR(md[k], sd[k], 1e-5 * (1 + std::fabs(sd[k]))) << "document element " << k;
+  }
+  r = run(embed + "/emb_bad.h5 --mean-pool --last-token");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("--last-token and --mean-pool"), std::string::npos) << r.out;
 }
 
 TEST_F(Retrieval, LearnsToMatchFarAboveChanceAndEvalReportsIt) {
