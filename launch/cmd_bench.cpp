@@ -244,8 +244,10 @@ int cmd_bench(const std::vector<std::string>& args) {
                     " MHz, " + cuda::cudnn_description(cuda::cudnn_version()) + ")";
     }
 
+    // --dtype bf16 on the CPU keeps f32 tensors and runs the GEMMs on bf16-rounded operands (runtime/exec.h)
+    const std::string precision = ex.cpu_bf16_gemm ? "bf16 GEMMs, f32 elsewhere" : std::string(dtype_name(compute));
     std::printf("bench %s on %s, %s: B=%lld T=%lld, %lld parameters, %.4g FLOPs/token\n", model->name().c_str(),
-                device_name.c_str(), std::string(dtype_name(compute)).c_str(), (long long)B, (long long)T,
+                device_name.c_str(), precision.c_str(), (long long)B, (long long)T,
                 (long long)parameters, flops_per_token);
     if (dev == Device::cpu && ex.cpu_bf16_gemm)
       std::printf("  GEMMs: bf16-rounded operands, f32 accumulation, oneDNN's bf16 kernels (--dtype bf16); "
@@ -292,7 +294,7 @@ int cmd_bench(const std::vector<std::string>& args) {
       f << JsonLine()
                .str("model", model->name())
                .str("device", device_name)
-               .str("dtype", std::string(dtype_name(compute)))
+               .str("dtype", ex.cpu_bf16_gemm ? "bf16" : std::string(dtype_name(compute)))
                .str("cpu_gemm", dev == Device::cpu ? cpu_gemm_description(cpu_gemm()) : "")
                .str("attention_backend", dev == Device::cuda ? kernel_backend_name(ex.attention) : "")
                .str("norm_backend", dev == Device::cuda ? kernel_backend_name(ex.norm) : "")
