@@ -141,11 +141,8 @@ Bf16Gemm& cached_gemm(Bf16Context& ctx, bool ta, bool tb, int64_t M, int64_t N, 
 void sgemm_row_major_bf16(Exec& ex, bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
-  if (K == 0) {  // C = beta C; beta = 0 overwrites
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-    return;
-  }
+  if (K == 0)  // C = beta C (beta = 0 overwrites): the f32 path's scaling, no operand to round
+    return sgemm_row_major(cpu_gemm(), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #ifdef WEFT_ONEDNN
   Bf16Context& ctx = context();
   const int64_t a_rows = ta ? K : M, a_cols = ta ? M : K, b_rows = tb ? N : K, b_cols = tb ? K : N;
