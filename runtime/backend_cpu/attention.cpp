@@ -45,18 +45,6 @@ F* scratch(int slot, int64_t n) {
 // Row loops in 8 independent lanes, so they vectorise without reassociating one chain (the order is
 // fixed, so results do not depend on the thread count); compiled per ISA like vec.h.
 template <class F>
-inline F row_max_impl(const F* x, int64_t n) {
-  F m[8];
-  for (int k = 0; k < 8; ++k) m[k] = x[0];
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8)
-    for (int k = 0; k < 8; ++k) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
-  F r = std::max(std::max(std::max(m[0], m[1]), std::max(m[2], m[3])),
-                 std::max(std::max(m[4], m[5]), std::max(m[6], m[7])));
-  for (; j < n; ++j) r = std::max(r, x[j]);
-  return r;
-}
-template <class F>
 inline F row_sum_impl(const F* x, int64_t n) {
   F s[8] = {};
   int64_t j = 0;
@@ -76,8 +64,6 @@ inline void scale_row_impl(F* x, F alpha, int64_t n) {
   for (int64_t j = 0; j < n; ++j) x[j] *= alpha;
 }
 
-WEFT_MULTIVERSION float row_max(const float* x, int64_t n) { return row_max_impl(x, n); }
-WEFT_MULTIVERSION double row_max(const double* x, int64_t n) { return row_max_impl(x, n); }
 WEFT_MULTIVERSION float row_sum(const float* x, int64_t n) { return row_sum_impl(x, n); }
 WEFT_MULTIVERSION double row_sum(const double* x, int64_t n) { return row_sum_impl(x, n); }
 WEFT_MULTIVERSION void ds_row(float* dp, const float* p, float D, float scale, int64_t n) {
@@ -147,7 +133,7 @@ void attention_forward(Exec& ex, DType dt, void* out, void* lse, const void* q, 
           F inv_sum[kBlock];
           for (int64_t r = 0; r < nq; ++r) {  // S becomes the unnormalised exp(S - max) row by row
             F* row = S + r * nk;
-            const F m = row_max(row, nk);
+            const F m = max_value(row, nk);
             exp_row(row, m, nk);
             const F sum = row_sum(row, nk);
             inv_sum[r] = F(1) / sum;

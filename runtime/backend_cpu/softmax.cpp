@@ -22,7 +22,7 @@ void softmax_forward(Exec& ex, DType dt, void* y, const void* x, int64_t N, int6
     for (int64_t r = 0; r < N; ++r) {
       const T* xr = xp + r * C;
       T* yr = yp + r * C;
-      const T m = *std::max_element(xr, xr + C);
+      const T m = max_value(xr, C);
       T sum = 0;
       if constexpr (std::is_same_v<T, float>) {
         sum = sum_exp_f32(xr, m, C);
@@ -60,7 +60,7 @@ void logsumexp_forward(Exec& ex, DType dt, void* y, const void* x, int64_t N, in
 #pragma omp parallel for num_threads(threads_for(ex, N * C))
     for (int64_t r = 0; r < N; ++r) {
       const T* xr = xp + r * C;
-      const T m = *std::max_element(xr, xr + C);
+      const T m = max_value(xr, C);
       if (std::isinf(m)) {  // a row of -inf (or one +inf): the limit, not inf - inf
         yp[r] = m;
         continue;

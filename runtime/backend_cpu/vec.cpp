@@ -26,6 +26,24 @@ WEFT_MULTIVERSION double dot(const double* a, const double* b, int64_t n) {
   return r;
 }
 
+namespace {
+template <class F>
+inline F max_value_impl(const F* x, int64_t n) {
+  F m[8];
+  for (int k = 0; k < 8; ++k) m[k] = x[0];
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; ++k) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
+  F r = m[0];
+  for (int k = 1; k < 8; ++k) r = m[k] > r ? m[k] : r;
+  for (; j < n; ++j) r = x[j] > r ? x[j] : r;
+  return r;
+}
+}  // namespace
+
+WEFT_MULTIVERSION float max_value(const float* x, int64_t n) { return max_value_impl(x, n); }
+WEFT_MULTIVERSION double max_value(const double* x, int64_t n) { return max_value_impl(x, n); }
+
 WEFT_MULTIVERSION void axpy(float* y, float alpha, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }

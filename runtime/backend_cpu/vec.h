@@ -21,6 +21,9 @@ float dot(const float* a, const float* b, int64_t n);
 double dot(const double* a, const double* b, int64_t n);
 void axpy(float* y, float alpha, const float* x, int64_t n);  // y += alpha * x
 void axpy(double* y, double alpha, const double* x, int64_t n);
+// The largest of x[0..n) (n >= 1), in eight vector lanes; exact, so the lane order changes nothing.
+float max_value(const float* x, int64_t n);
+double max_value(const double* x, int64_t n);
 
 // sum_i exp(x[i] - m) and y[i] = exp(x[i] - m) * scale (+= when accumulate), float, vectorised exp.
 float sum_exp_f32(const float* x, float m, int64_t n);

@@ -13,7 +13,7 @@ namespace weft::cpu {
 namespace {
 template <class T>
 T row_logsumexp(const T* row, int64_t V) {
-  T m = *std::max_element(row, row + V);
+  const T m = max_value(row, V);
   if constexpr (std::is_same_v<T, float>) {
     return m + std::log(sum_exp_f32(row, m, V));
   } else {

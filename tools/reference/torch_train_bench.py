@@ -59,7 +59,7 @@ class GPT(nn.Module):
 def main():
     p = argparse.ArgumentParser()
     for name, default in (("vocab", 4096), ("d-model", 256), ("n-layers", 4), ("n-heads", 4), ("seq-len", 256),
-                          ("batch-size", 8), ("steps", 6), ("threads", 2)):
+                          ("batch-size", 8), ("steps", 6), ("warmup", 1), ("threads", 2)):
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     p.add_argument("--dtype", default="fp32", choices=("fp32", "bf16"))
@@ -74,7 +74,7 @@ def main():
     if a.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # weft's fp32 GEMMs do not use TF32 either
     times = []
-    for step in range(a.steps + 1):
+    for step in range(a.warmup + a.steps):
         x = torch.randint(0, a.vocab, (a.batch_size, a.seq_len), device=dev)
         y = torch.randint(0, a.vocab, (a.batch_size, a.seq_len), device=dev)
         if a.device == "cuda":
@@ -88,7 +88,7 @@ def main():
         opt.step()
         if a.device == "cuda":
             torch.cuda.synchronize()
-        if step > 0:  # the first step warms up allocators and kernels
+        if step >= a.warmup:  # warm-up steps fill allocators' caches and pick kernels
             times.append(time.perf_counter() - t0)
     step_s = sum(times) / len(times)
     out = {"torch": torch.__version__, "device": a.device, "dtype": a.dtype,
