@@ -65,6 +65,18 @@ Tensor Graph::grad_to_write(Var v, float& beta) {
   return v->grad;
 }
 
+bool Graph::adopt_grad(Var v, const Tensor& g) {
+  if (v->grad.defined()) return false;
+  if (v->view_of) {  // a view's gradient is its base's
+    if (!adopt_grad(v->view_of, g.reshape(v->view_of->value.shape))) return false;
+    v->grad = v->view_of->grad.reshape(v->value.shape);
+    return true;
+  }
+  check_same_shape("Graph::adopt_grad", v->value, g);
+  v->grad = g;
+  return true;
+}
+
 void Graph::backward(Var loss) {
   WEFT_CHECK(loss->value.numel() == 1, "[backward] the loss must have one element, got ", loss->value.str());
   WEFT_CHECK(loss->requires_grad, "[backward] the loss does not depend on anything that requires a gradient");

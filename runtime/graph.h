@@ -55,6 +55,10 @@ class Graph {
   // and beta = 0 (the op overwrites, no zero-fill pass first), else the one holding earlier contributions and
   // beta = 1 (the op accumulates). Ops whose kernels can only accumulate use grad().
   Tensor grad_to_write(Var v, float& beta);
+  // Makes `g` (v's shape, or its base's for a view) v's gradient when v has none yet, so an op that computed
+  // its input's gradient ahead (cross-entropy in the forward) hands it over without a copy; false, and
+  // nothing changes, when v already holds contributions.
+  bool adopt_grad(Var v, const Tensor& g);
 
   // Record a backward closure; it runs during backward() only if the output got a gradient.
   template <class F>

@@ -113,6 +113,20 @@ WEFT_MULTIVERSION float sum_exp_f32(const float* x, float m, int64_t n) {
   return r;
 }
 
+WEFT_MULTIVERSION float exp_store_sum_f32(float* y, const float* x, float m, int64_t n) {
+  float s[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) s[k] += (y[i + k] = exp_f32(x[i + k] - m));
+  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < n; ++i) r += (y[i] = exp_f32(x[i] - m));
+  return r;
+}
+
+WEFT_MULTIVERSION void scale_f32(float* y, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= s;
+}
+
 WEFT_MULTIVERSION void exp_scale_f32(float* y, const float* x, float m, float scale, int64_t n, bool accumulate) {
   if (accumulate)
     for (int64_t i = 0; i < n; ++i) y[i] += exp_f32(x[i] - m) * scale;

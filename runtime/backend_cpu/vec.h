@@ -28,6 +28,9 @@ double max_value(const double* x, int64_t n);
 // sum_i exp(x[i] - m) and y[i] = exp(x[i] - m) * scale (+= when accumulate), float, vectorised exp.
 float sum_exp_f32(const float* x, float m, int64_t n);
 void exp_scale_f32(float* y, const float* x, float m, float scale, int64_t n, bool accumulate);
+// y[i] = exp(x[i] - m), returning their sum in sum_exp_f32's order (the same value to the bit); y *= s.
+float exp_store_sum_f32(float* y, const float* x, float m, int64_t n);
+void scale_f32(float* y, float s, int64_t n);
 
 // GELU (tanh approximation) in float with a branch-free exp that vectorises (max error ~2e-7 relative to
 // the double-precision formula); the f64 path keeps std::tanh. dx = (accumulate ? dx : 0) + dy * gelu'(x).

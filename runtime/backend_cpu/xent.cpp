@@ -1,6 +1,8 @@
-// CPU fused cross-entropy: one pass per row computes the log-sum-exp (saved for the backward) and the
-// target's loss; the backward writes softmax - onehot directly from the saved lse, without a
-// probability tensor. f32 rows use the vectorised exp of vec.h.
+// CPU fused cross-entropy: one pass per row computes the log-sum-exp and the target's loss. For training,
+// xent_forward_grad also writes the gradient (softmax - onehot, scaled) while each row is in cache: in f32 one
+// exp per logit serves both the sum and the gradient, and no probability tensor exists. xent_grad_apply
+// applies dloss in the backward (nothing to do for the usual dloss of 1). f32 rows use the vectorised exp
+// of vec.h.
 #include <algorithm>
 #include <cmath>
 
@@ -45,29 +47,50 @@ void xent_forward(Exec& ex, DType dt, void* losses, void* lse, const void* logit
   });
 }
 
-void xent_backward(Exec& ex, DType dt, void* dlogits, const void* dloss, const void* logits, const void* lse,
-                   const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float inv_norm,
-                   bool accumulate) {
-  dispatch_float(dt, "xent_backward", [&](auto tag) {
+void xent_forward_grad(Exec& ex, DType dt, void* losses, void* lse, void* dlogits, const void* logits,
+                       const int32_t* targets, int64_t N, int64_t V, int32_t ignore_index, float grad_scale) {
+  for (int64_t r = 0; r < N; ++r) check_target(targets[r], r, V, ignore_index);
+  dispatch_float(dt, "xent_forward_grad", [&](auto tag) {
     using T = decltype(tag);
-    T* d = static_cast<T*>(dlogits);
-    const T *lg = static_cast<const T*>(logits), *l = static_cast<const T*>(lse);
-    const T scale = static_cast<const T*>(dloss)[0] * static_cast<T>(inv_norm);
+    T *out = static_cast<T*>(losses), *l = static_cast<T*>(lse), *d = static_cast<T*>(dlogits);
+    const T* lg = static_cast<const T*>(logits);
+    const T scale = static_cast<T>(grad_scale);
 #pragma omp parallel for num_threads(threads_for(ex, N * V))
     for (int64_t r = 0; r < N; ++r) {
       const T* row = lg + r * V;
       T* drow = d + r * V;
+      const T m = max_value(row, V);
+      if constexpr (std::is_same_v<T, float>) {  // one exp per logit: the gradient reuses the forward's
+        const float sum = exp_store_sum_f32(drow, row, m, V);
+        l[r] = m + std::log(sum);
+        scale_f32(drow, scale / sum, V);
+      } else {
+        T sum = 0;
+        for (int64_t v = 0; v < V; ++v) sum += std::exp(row[v] - m);
+        l[r] = m + std::log(sum);
+        for (int64_t v = 0; v < V; ++v) drow[v] = scale * std::exp(row[v] - l[r]);
+      }
       if (targets[r] == ignore_index) {
-        if (!accumulate) std::fill(drow, drow + V, T(0));
+        out[r] = T(0);
+        std::fill(drow, drow + V, T(0));
         continue;
       }
-      if constexpr (std::is_same_v<T, float>) {
-        exp_scale_f32(drow, row, l[r], scale, V, accumulate);
-      } else {
-        for (int64_t v = 0; v < V; ++v) drow[v] = (accumulate ? drow[v] : T(0)) + scale * std::exp(row[v] - l[r]);
-      }
+      out[r] = l[r] - row[targets[r]];
       drow[targets[r]] -= scale;
     }
+  });
+}
+
+void xent_grad_apply(Exec& ex, DType dt, void* dlogits, const void* grad, const void* dloss, int64_t n,
+                     bool accumulate) {
+  dispatch_float(dt, "xent_grad_apply", [&](auto tag) {
+    using T = decltype(tag);
+    T* d = static_cast<T*>(dlogits);
+    const T* g = static_cast<const T*>(grad);
+    const T s = static_cast<const T*>(dloss)[0];  // the loss has the logits' type on the CPU (f32 or f64)
+    if (!accumulate && d == g && s == T(1)) return;  // the forward's gradient is the answer
+#pragma omp parallel for num_threads(threads_for(ex, n))
+    for (int64_t i = 0; i < n; ++i) d[i] = (accumulate ? d[i] : T(0)) + s * g[i];
   });
 }
 

@@ -53,16 +53,24 @@ Var cross_entropy(Graph& g, Var logits, Var targets, int32_t ignore_index, float
   Tensor losses = g.alloc(loss_dt, {N});
   Tensor lse = g.alloc(loss_dt, {N});
   Exec& ex = g.exec();
-  WEFT_LAUNCH(ex, xent_forward, ex, L.dtype, losses.data, lse.data, L.data, Y.ptr<int32_t>(), N, V, ignore_index);
   Var out = g.output(g.alloc(loss_dt, {1}), g.needs_grad({logits}));
+  if (!out->requires_grad) {
+    WEFT_LAUNCH(ex, xent_forward, ex, L.dtype, losses.data, lse.data, L.data, Y.ptr<int32_t>(), N, V, ignore_index);
+  } else {
+    // Training: the logits' gradient for dloss = 1 is written now, while each row is read anyway; the
+    // backward only applies dloss (nothing to do for the 1 of a plain loss) and hands the tensor over.
+    Tensor dlogits = g.alloc(L.dtype, L.shape);
+    WEFT_LAUNCH(ex, xent_forward_grad, ex, L.dtype, losses.data, lse.data, dlogits.data, L.data, Y.ptr<int32_t>(),
+                N, V, ignore_index, inv_norm);
+    g.record(out, [&g, logits, out, dlogits] {
+      Exec& ex = g.exec();
+      const bool adopted = g.adopt_grad(logits, dlogits);  // false: the logits hold other contributions
+      Tensor dst = adopted ? dlogits : g.grad(logits);
+      WEFT_LAUNCH(ex, xent_grad_apply, ex, dlogits.dtype, dst.data, dlogits.data, out->grad.data, dlogits.numel(),
+                  !adopted);
+    });
+  }
   WEFT_LAUNCH(ex, reduce_sum, ex, loss_dt, out->value.data, losses.data, 1, N, 1, inv_norm, false);
-  g.record(out, [&g, logits, targets, out, lse, N, V, ignore_index, inv_norm] {
-    Exec& ex = g.exec();
-    float beta = 1.0f;  // 0: the logits' first gradient, written without a zero-fill pass
-    void* dlogits = g.grad_to_write(logits, beta).data;
-    WEFT_LAUNCH(ex, xent_backward, ex, logits->value.dtype, dlogits, out->grad.data, logits->value.data, lse.data,
-                targets->value.ptr<int32_t>(), N, V, ignore_index, inv_norm, beta != 0.0f);
-  });
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Fused cross-entropy: fp64 gradient checks on the cases of tests/cases/xent_cases.h (ignored rows, each
 // ignore_index and normaliser) and with fixed targets and an ignore_index inside the vocabulary, the loss
-// value against a direct formula, the all-ignored batch, an f32 check against
-// -sum(one-hot * log softmax) / count from basic ops, and target range and shape errors.
+// value against a direct formula, the gradient through a view and onto an existing one, the all-ignored
+// batch, an f32 check against -sum(one-hot * log softmax) / count from basic ops, and target range and shape
+// errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,6 +40,24 @@ TEST(CrossEntropyGrad, IgnoreIndexInsideVocabulary) {
     return std::vector<Var>{ops::cross_entropy(g, v[0], v[1], 2)};
   });
   EXPECT_LT(r.max_rel_error, 1e-6) << r.report;
+}
+
+// The forward writes the logits' gradient; the backward hands it over through a reshape view, scaled by the
+// checker's random cotangent, or adds it to a gradient the logits already hold (a second use recorded after
+// the loss runs its backward first).
+TEST(CrossEntropyGrad, ThroughAViewAndOntoAnExistingGradient) {
+  for (bool used_after : {false, true}) {
+    std::vector<GradInput> in;
+    in.push_back({random_f64({2, 3, 5}, 7, -3, 3), true});
+    in.push_back({from_values(DType::i32, {6}, {0, 4, -100, 2, 1, 3}), false});
+    in.push_back({random_f64({2, 3, 5}, 8), false});
+    auto r = gradcheck(in, [used_after](Graph& g, const std::vector<Var>& v) {
+      Var ce = ops::cross_entropy(g, ops::reshape(g, v[0], {6, 5}), v[1]);
+      if (!used_after) return std::vector<Var>{ce};
+      return std::vector<Var>{ce, ops::sum_all(g, ops::mul(g, v[0], v[2]))};
+    });
+    EXPECT_LT(r.max_rel_error, 1e-6) << (used_after ? "with a second use\n" : "alone\n") << r.report;
+  }
 }
 
 // sum over counted rows of logsumexp(row) - row[target], in double.

@@ -1,8 +1,8 @@
 // CPU-vs-CUDA parity of the xent family (fused cross-entropy). Op level, f32 and bf16: the cases of
 // tests/cases/xent_cases.h with each ignore_index and normaliser, an ignore_index inside the vocabulary
 // with fixed targets, and an all-ignored batch. Kernel level (f32): misaligned logits and gradient (scalar
-// path), an aligned vocabulary of 4096 (vector path), dloss on the device. Every case reports SKIPPED
-// without a GPU.
+// path), an aligned vocabulary of 4096 (vector path), dloss on the device, in place and accumulated. Every
+// case reports SKIPPED without a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -67,9 +67,10 @@ class RowKernelParity : public GpuKernelTest {
   }
 };
 
-// xent_forward / xent_backward directly (the op also needs reduce_sum): misaligned logits and gradient
-// (scalar path), an aligned vocabulary of 4096 (vector path), ignored rows, dloss on the device; accumulating
-// into a gradient that holds values, and overwriting one that holds different values on each side.
+// xent_forward, xent_forward_grad and xent_grad_apply directly (the op also needs reduce_sum): misaligned
+// logits and gradient (scalar path), an aligned vocabulary of 4096 (vector path), ignored rows; the gradient
+// overwrites stale values that differ on each side; dloss on the device, applied in place (0.75, and 1: no
+// change) and accumulated into a gradient that holds values.
 TEST_F(RowKernelParity, CrossEntropyKernelsMisalignedAndVectorised) {
   struct Case {
     int64_t V;
@@ -77,27 +78,35 @@ TEST_F(RowKernelParity, CrossEntropyKernelsMisalignedAndVectorised) {
   };
   for (Case c : {Case{37, 1}, Case{2053, 1}, Case{4096, 0}, Case{4096, 1}}) {
     SCOPED_TRACE("V=" + std::to_string(c.V) + " shift " + std::to_string(c.shift));
-    const int64_t N = 6, V = c.V;
+    const int64_t N = 6, V = c.V, n = N * V;
     const int32_t ignore = -100;
-    auto logits = values(N * V, 12, -6, 6), dlogits = values(N * V, 13);
+    auto logits = values(n, 12, -6, 6), dlogits = values(n, 13);
     std::vector<int32_t> targets = {3, ignore, 0, static_cast<int32_t>(V - 1), ignore, static_cast<int32_t>(V / 2)};
-    std::vector<float> losses(N), lse(N), dloss = {0.75f};
-    float *gl = upload(logits, c.shift), *gd = upload(dlogits, c.shift), *glosses = upload(losses);
-    float *glse = upload(lse), *gdloss = upload(dloss);
+    std::vector<float> losses(N), lse(N), dloss = {0.75f}, one = {1.0f};
+    float *gl = upload(logits, c.shift), *gd = upload(values(n, 15), c.shift), *glosses = upload(losses);
+    float *glse = upload(lse), *gdloss = upload(dloss), *gone = upload(one);
     int32_t* gt = upload(targets);
     cpu::xent_forward(cpu_, DType::f32, losses.data(), lse.data(), logits.data(), targets.data(), N, V, ignore);
     cuda::xent_forward(gpu_, DType::f32, glosses, glse, gl, gt, N, V, ignore);
     expect_close(download(glosses, N), losses, "losses");
     expect_close(download(glse, N), lse, "lse");
-    cpu::xent_backward(cpu_, DType::f32, dlogits.data(), dloss.data(), logits.data(), lse.data(), targets.data(), N,
-                       V, ignore, 0.25f, true);
-    cuda::xent_backward(gpu_, DType::f32, gd, gdloss, gl, glse, gt, N, V, ignore, 0.25f, true);
-    expect_close(download(gd, N * V), dlogits, "dlogits (accumulated)");
-    auto fresh = values(N * V, 14);  // stale contents the overwrite must ignore, different from the GPU's
-    cpu::xent_backward(cpu_, DType::f32, fresh.data(), dloss.data(), logits.data(), lse.data(), targets.data(), N, V,
-                       ignore, 0.25f, false);
-    cuda::xent_backward(gpu_, DType::f32, gd, gdloss, gl, glse, gt, N, V, ignore, 0.25f, false);
-    expect_close(download(gd, N * V), fresh, "dlogits (overwritten)");
+    auto fresh = values(n, 14);  // stale contents the gradient must overwrite, different from the GPU's
+    cpu::xent_forward_grad(cpu_, DType::f32, losses.data(), lse.data(), fresh.data(), logits.data(), targets.data(),
+                           N, V, ignore, 0.25f);
+    cuda::xent_forward_grad(gpu_, DType::f32, glosses, glse, gd, gl, gt, N, V, ignore, 0.25f);
+    expect_close(download(glosses, N), losses, "losses (with the gradient)");
+    expect_close(download(glse, N), lse, "lse (with the gradient)");
+    expect_close(download(gd, n), fresh, "dlogits (written by the forward)");
+    float* gacc = upload(dlogits, c.shift);
+    cpu::xent_grad_apply(cpu_, DType::f32, dlogits.data(), fresh.data(), dloss.data(), n, true);
+    cuda::xent_grad_apply(gpu_, DType::f32, gacc, gd, gdloss, n, true);
+    expect_close(download(gacc, n), dlogits, "dlogits (accumulated, dloss 0.75)");
+    cpu::xent_grad_apply(cpu_, DType::f32, fresh.data(), fresh.data(), one.data(), n, false);
+    cuda::xent_grad_apply(gpu_, DType::f32, gd, gd, gone, n, false);
+    expect_close(download(gd, n), fresh, "dlogits (in place, dloss 1)");
+    cpu::xent_grad_apply(cpu_, DType::f32, fresh.data(), fresh.data(), dloss.data(), n, false);
+    cuda::xent_grad_apply(gpu_, DType::f32, gd, gd, gdloss, n, false);
+    expect_close(download(gd, n), fresh, "dlogits (in place, dloss 0.75)");
   }
 }
 

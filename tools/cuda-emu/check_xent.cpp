@@ -1,5 +1,6 @@
 // Emulator checks of the xent family (xent.cu over rows.cuh) against the CPU twin, f32 and bf16, on the
-// cases of tests/cases/xent_cases.h with each ignore_index and loss scale (1 / rows or 1 / normaliser).
+// cases of tests/cases/xent_cases.h with each ignore_index and loss scale (1 / rows or 1 / normaliser): the
+// forward, the forward with the gradient, and dloss applied (accumulated, in place).
 #include "check_util.h"
 #include "tests/cases/xent_cases.h"
 
@@ -35,21 +36,35 @@ void xent(bool bf) {
           c("losses", loss_r, loss.got(), kF32);
           c("lse", lse_r, lse.got(), kF32);
         });
-        for (bool accumulate : {true, false})  // overwrite: the stale values must not reach the result
-          run(std::string("xent_backward ") + (accumulate ? "+= " : "= ") + tag, [&](Case& c) {
-            FTensor dl(uniform(n, -1, 1), bf, s.shift);
-            std::vector<float> dl_r = accumulate ? dl.ref : uniform(n, -3, 3), dloss = {0.7f};
-            const float inv = 1.0f / (normalizer > 0 ? normalizer : float(N));
-            cpu::xent_backward(cpu, DType::f32, dl_r.data(), dloss.data(), logits.r(), lse_r.data(), tg.data(), N, V,
-                               ignore, inv, accumulate);
-            Buf t(N, 4);
-            std::memcpy(t.p(), tg.data(), N * 4);
-            Exec ex = emu_exec(kRowsWorkspace);
-            cuda::xent_backward(ex, dt, dl.p(), dloss.data(), logits.p(), lse_r.data(), t.as<int32_t>(), N, V,
-                                ignore, inv, accumulate);
-            dl.buf.check_guards("dlogits");
-            c("dlogits", dl_r, dl.got(), T);
-          });
+        run("xent_forward_grad " + tag, [&](Case& c) {  // stale values in dlogits must not reach the result
+          const float scale = 1.0f / (normalizer > 0 ? normalizer : float(N));
+          std::vector<float> dl_r(n), loss_g(N), lse_g(N);
+          cpu::xent_forward_grad(cpu, DType::f32, loss_g.data(), lse_g.data(), dl_r.data(), logits.r(), tg.data(), N,
+                                 V, ignore, scale);
+          FTensor dl(uniform(n, -3, 3), bf, s.shift);
+          FTensor loss(std::vector<float>(N, 7), false), lse(std::vector<float>(N, 7), false);
+          Buf t(N, 4);
+          std::memcpy(t.p(), tg.data(), N * 4);
+          Exec ex = emu_exec(kRowsWorkspace);
+          cuda::xent_forward_grad(ex, dt, loss.p(), lse.p(), dl.p(), logits.p(), t.as<int32_t>(), N, V, ignore, scale);
+          dl.buf.check_guards("dlogits"), loss.buf.check_guards("losses"), lse.buf.check_guards("lse");
+          c("losses", loss_g, loss.got(), kF32);
+          c("lse", lse_g, lse.got(), kF32);
+          c("dlogits", dl_r, dl.got(), T);
+        });
+        if (normalizer == 0)  // elementwise, independent of the scale: once per ignore_index
+          for (bool accumulate : {true, false})
+            run(std::string("xent_grad_apply ") + (accumulate ? "+= " : "in place ") + tag, [&](Case& c) {
+              FTensor grad(uniform(n, -1, 1), bf, s.shift), dl(uniform(n, -1, 1), bf, s.shift);
+              std::vector<float> dloss = {0.7f}, want = accumulate ? dl.ref : grad.ref;
+              cpu::xent_grad_apply(cpu, DType::f32, want.data(), accumulate ? grad.r() : want.data(), dloss.data(), n,
+                                   accumulate);
+              Exec ex = emu_exec(kRowsWorkspace);
+              FTensor& dst = accumulate ? dl : grad;
+              cuda::xent_grad_apply(ex, dt, dst.p(), grad.p(), dloss.data(), n, accumulate);
+              dst.buf.check_guards("dlogits");
+              c("dlogits", want, dst.got(), T);
+            });
       }
 }
 
