@@ -1,6 +1,7 @@
 // run_shell: popen with stderr folded into stdout.
 #include "tests/harness/process.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,8 +22,25 @@ ProcessResult run_shell(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+namespace {
+// Open MPI 4 creates its per-user session directory (/tmp/ompi.HOST.UID) when a job starts and removes it when the
+// last job ends; two mpiruns starting together (ctest -j) race on that mkdir and one fails in orte_init ("File
+// exists"). Each test process gets a session base of its own (removed at exit, when Open MPI left it empty).
+const std::string& session_base() {
+  static const std::string dir = [] {
+    std::string d = "/tmp/weft-ompi-" + std::to_string(getpid());
+    mkdir(d.c_str(), 0700);
+    static std::string to_remove = d;
+    std::atexit([] { rmdir(to_remove.c_str()); });
+    return d;
+  }();
+  return dir;
+}
+}  // namespace
+
 std::string mpirun(int n) {
-  std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none";
+  std::string cmd = "mpirun -np " + std::to_string(n) + " --oversubscribe --bind-to none --mca orte_tmpdir_base " +
+                    session_base();
   if (geteuid() == 0) cmd += " --allow-run-as-root";
   // Under the sanitizer stage (tools/run-tests.sh) leak checks stay off in ranks: Open MPI's components leak from
   // modules unloaded at MPI_Finalize, which no suppression can name. Memory errors and UB still abort.

@@ -14,8 +14,9 @@ struct ProcessResult {
 
 ProcessResult run_shell(const std::string& command);
 
-// "mpirun -np N --oversubscribe --bind-to none [--allow-run-as-root] " (the root flag when running as root):
-// the prefix the multi-rank CLI tests put before a weft command.
+// "mpirun -np N --oversubscribe --bind-to none --mca orte_tmpdir_base DIR [--allow-run-as-root] " (the root
+// flag when running as root; DIR: this test process's own Open MPI session base): the prefix the multi-rank CLI
+// tests put before a weft command.
 std::string mpirun(int n);
 
 // The lines of a command's output that are JSON objects (start with '{'), in order.
