@@ -3,7 +3,7 @@
 # Configs (issue 3): small  V=4096  d=256 L=4  H=4  T=256 B=8
 #                    gpt2   V=50304 d=768 L=12 H=12 T=256 B=4   (124M parameters)
 # Prints tokens/s, weft's share of the machine's measured sgemm peak (FLOPs = 6N + 6LTd per token; the peak is
-# measured at the start and again right after weft's fp32 run of each config, and the higher one counts), and
+# measured at the start and again right after weft's fp32 run of each config; the highest so far counts), and
 # peak RSS, then whether issue 18's targets hold (share of peak; speed over the newest PyTorch with
 # flush-denormal). Where the CPU has bf16 instructions (AMX / AVX512-BF16), also weft --dtype bf16 (GEMMs on
 # bf16-rounded operands) next to the newest PyTorch under torch.autocast(bfloat16); their share is of the same
@@ -60,10 +60,10 @@ run_cfg() {  # name V d L H T B steps peak-target(%) torch-target(x)
   weft_run fp32 || exit 1
   local tps=$weft_tps flops=$weft_flops
   # This VM's sgemm peak moves by several percent from minute to minute: measure it again right after weft's
-  # run and hold every row of this config (and the targets) to the higher of the two.
+  # run and hold every row of this config (and the targets) to the highest peak measured so far in the sitting.
   local again=$(measure_peak)
   peak=$(awk -v a="$peak" -v b="$again" 'BEGIN { print (b > a) ? b : a }')
-  echo "sgemm peak measured again after weft's run: $again GFLOP/s; this config's rows use $peak"
+  echo "sgemm peak measured again after weft's run: $again GFLOP/s; rows below use the sitting's highest, $peak"
   weft_print fp32
   # PyTorch's default, then (newest only) with FTZ/DAZ: denormals slow MKL's sgemm ~20x on Intel CPUs.
   for run in "/usr/bin/python3 0" "$venv/bin/python 0" "$venv/bin/python 1"; do
