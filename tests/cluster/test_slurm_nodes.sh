@@ -23,7 +23,7 @@ dir=$work/slurm
 mkdir -p "$dir/state" "$dir/munge" "$dir/nodetmp"
 cleanup() {
   "$nodes_sh" down "$work/nodes" || true  # every process on the nodes: slurmctld, slurmd, steps, ranks
-  [ -f "$dir/munged.pid" ] && kill "$(cat "$dir/munged.pid")" 2>/dev/null || true
+  "$repo/tests/slurm/private_slurm.sh" stop "$dir"  # munged, waiting until it has written its seed and gone
   rm -rf "$work"
 }
 trap cleanup EXIT

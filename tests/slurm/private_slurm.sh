@@ -4,13 +4,20 @@
 # points the client commands at it. Stop with private_slurm.sh stop DIR (kills exactly the pids it started).
 set -euo pipefail
 if [ "${1:-}" = stop ]; then
+  # TERM, then wait until each daemon is gone (KILL after 5 s): munged writes its seed file into
+  # DIR/munge as it exits, so a caller's rm -rf DIR right after a bare kill races with it.
   dir=$2
+  alive() { [ -e "/proc/$1" ] && ! grep -q ') Z ' "/proc/$1/stat" 2>/dev/null; }  # a zombie is gone
+  pids=()
   for p in slurmd slurmctld munged; do
-    [ -f "$dir/$p.pid" ] && kill "$(cat "$dir/$p.pid")" 2>/dev/null || true
+    [ -f "$dir/$p.pid" ] || continue
+    pid=$(cat "$dir/$p.pid")
+    kill "$pid" 2>/dev/null && pids+=("$pid")
   done
-  sleep 1
-  for p in slurmd slurmctld munged; do
-    [ -f "$dir/$p.pid" ] && kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
   done
   exit 0
 fi
