@@ -266,6 +266,11 @@ int retrieval_train(const std::vector<std::string>& args) {
   if (!resume.empty()) {
     state.load(resume, &ts);
     std::printf("resumed from %s at step %lld\n", resume.c_str(), (long long)ts.step);
+    if (ts.lr_decay_steps > 0 && ts.lr_decay_steps != steps)
+      std::printf("note: the learning rate now follows a cosine over --steps %lld; the checkpoint's run decayed over "
+                  "%lld steps\n",
+                  (long long)steps, (long long)ts.lr_decay_steps);
+    ts.lr_decay_steps = steps;
   }
   std::filesystem::create_directories(out);
   std::ofstream(out + "/config.ini") << ini;

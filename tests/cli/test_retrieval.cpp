@@ -178,6 +178,16 @@ TEST_F(Retrieval, ResumeIsBitExact) {
                           b = weft::test::checkpoint_state_bytes(dir_ + "/rt_resumed/checkpoints/step_00000060");
   ASSERT_FALSE(a.empty());
   EXPECT_TRUE(a == b) << "parameters or AdamW moments differ after resuming";
+  EXPECT_EQ(r.out.find("note: the learning rate"), std::string::npos) << r.out;
+  // Continuing past the end with a longer --steps says that the schedule changed.
+  r = run(retrieval_train("emb_mx.h5", "rt_resumed", "--steps 70 --warmup 10 --resume auto"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("resumed from " + dir_ + "/rt_resumed/checkpoints/step_00000060 at step 60"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("note: the learning rate now follows a cosine over --steps 70; the checkpoint's run decayed "
+                       "over 60 steps"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(Retrieval, BadInputIsRefusedNamingFileLineFieldOrFlag) {
