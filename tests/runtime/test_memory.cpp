@@ -154,5 +154,96 @@ TEST(Graph, FirstWriteGradientsIgnoreStaleArenaContents) {
   }
 }
 
+// Lazy zeroing of the parameter gradients (ParamStore::discard_grads): after a discard the slots still hold
+// NaN (a stand-in for last step's values), and the next backward must give the gradients of a zeroed store
+// bit for bit: the tied weight's first use overwrites its slot (beta 0) and its second accumulates; the bias
+// and the embedding table are zero-filled first (their kernels accumulate); a parameter that entered the step
+// but got no gradient, and one that never entered it, end as zeros. The data-parallel hook must never see a
+// stale slot among the parameters it is told are final.
+TEST(Graph, StaleParameterSlotsAreOverwrittenOrZeroed) {
+  Exec ex = cpu_exec(1);
+  ParamStore store;
+  const int w = store.add("w", {12, 8}, Init::Normal(0.3));
+  const int b = store.add("b", {12}, Init::Normal(0.3));
+  const int table = store.add("table", {12, 8}, Init::Normal(0.3));
+  const int mid = store.add("mid", {8, 8}, Init::Normal(0.3));
+  const int dead = store.add("dead", {8, 8}, Init::Normal(0.3));
+  const int never = store.add("never", {5}, Init::Normal(0.3));
+  store.finalize();
+  store.initialize(3);
+  OwnedTensor ids = random_ids({24}, 9, 12);
+  OwnedTensor targets = random_ids({24}, 10, 12);
+  struct HookCheck {
+    Graph* g;
+    ParamStore* store;
+    int calls = 0, stale_seen = 0;
+  };
+  auto step = [&](HookCheck* check) {
+    Arena arena;
+    Graph g(ex, arena);
+    Var wv = g.param(store, w);
+    Var x = ops::embedding(g, g.constant(ids.tensor()), g.param(store, table));  // (24, 8)
+    Var h = ops::linear(g, x, wv, g.param(store, b));                             // (24, 12), w's 2nd use
+    ops::linear(g, x, g.param(store, dead));                                      // feeds nothing
+    Var logits = ops::add(g, h, ops::linear(g, ops::linear(g, x, g.param(store, mid)), wv));  // w's 1st
+    Var loss = ops::cross_entropy(g, logits, g.constant(targets.tensor()));
+    if (check) {
+      check->g = &g;
+      g.set_backward_hook(
+          [](void* ctx, size_t position) {
+            auto* c = static_cast<HookCheck*>(ctx);
+            ++c->calls;
+            for (auto [id, entered] : c->g->param_positions())
+              if (entered >= position && c->store->grad_stale(id)) ++c->stale_seen;
+          },
+          check);
+    }
+    g.backward(loss);
+    std::vector<double> out;
+    for (int id = 0; id < store.size(); ++id)
+      for (double v : to_host_doubles(store.grad(id))) out.push_back(v);
+    return out;
+  };
+  store.zero_grads();
+  const std::vector<double> want = step(nullptr);
+  for (int round = 0; round < 2; ++round) {
+    const Tensor all = store.grads();
+    for (int64_t i = 0; i < all.numel(); ++i) all.ptr<float>()[i] = std::numeric_limits<float>::quiet_NaN();
+    store.discard_grads();
+    for (int id = 0; id < store.size(); ++id) ASSERT_TRUE(store.grad_stale(id));
+    HookCheck check{nullptr, &store};
+    const std::vector<double> got = step(round == 0 ? &check : nullptr);
+    if (round == 0) {
+      EXPECT_GT(check.calls, 1);
+      EXPECT_EQ(check.stale_seen, 0) << "the hook saw a stale slot among the final gradients";
+    }
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_EQ(got[i], want[i]) << "gradient entry " << i << ", round " << round;
+    for (int id = 0; id < store.size(); ++id) EXPECT_FALSE(store.grad_stale(id)) << store.info(id).name;
+  }
+  for (int id : {dead, never})
+    for (double v : to_host_doubles(store.grad(id))) EXPECT_EQ(v, 0.0) << store.info(id).name;
+  for (int id : {w, b, table, mid}) {
+    double ss = 0.0;
+    for (double v : to_host_doubles(store.grad(id))) ss += v * v;
+    EXPECT_GT(ss, 0.0) << store.info(id).name << " got no gradient: the check above would prove nothing";
+  }
+  // A second backward without a discard accumulates: twice the gradients.
+  step(nullptr);
+  const std::vector<double> twice = [&] {
+    std::vector<double> out;
+    for (int id = 0; id < store.size(); ++id)
+      for (double v : to_host_doubles(store.grad(id))) out.push_back(v);
+    return out;
+  }();
+  for (size_t i = 0; i < want.size(); ++i)  // (a + b) + a + b: equal to 2 (a + b) up to f32 rounding
+    ASSERT_NEAR(twice[i], 2 * want[i], 1e-6 * (1 + std::fabs(want[i]))) << "gradient entry " << i;
+  // Read without a backward in between: zero_stale_grads() gives zeros.
+  store.discard_grads();
+  store.zero_stale_grads(ex);
+  for (int id = 0; id < store.size(); ++id)
+    for (double v : to_host_doubles(store.grad(id))) ASSERT_EQ(v, 0.0) << store.info(id).name;
+}
+
 }  // namespace
 }  // namespace weft::test
