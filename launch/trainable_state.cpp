@@ -47,7 +47,6 @@ double TrainableState::update(par::GradReducer& reducer, float lr, double clip_n
 
 double TrainableState::reduce_gradients(par::GradReducer& reducer) {
   WEFT_CHECK(adamw_, "[TrainableState] update() without an optimizer (attach_optimizer first)");
-  master_.zero_stale_grads(ex_);  // slots no backward wrote since the last update (the backward zeroes its own)
   return reducer.reduce(ex_, master_);
 }
 
@@ -60,13 +59,7 @@ void TrainableState::apply_update(par::GradReducer& reducer, float lr, double cl
 }
 
 void TrainableState::discard_gradients() {
-  if (!mixed_) {  // the next backward overwrites the slots (or zeroes them): no pass over the buffer here
-    master_.discard_grads();
-    return;
-  }
-  // Mixed precision: the backward writes the compute copy's slots (zeroed when folded into these), and the
-  // fold adds into the master's, which must therefore hold zeros.
-  const Tensor grads = master_.grads();
+  const Tensor grads = master_.grads();  // (the compute copy's were zeroed when folded into these)
   WEFT_LAUNCH(ex_, fill_zero, ex_, grads.data, static_cast<int64_t>(grads.nbytes()));
 }
 

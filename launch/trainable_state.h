@@ -51,8 +51,7 @@ class TrainableState {
   // The same in two halves, so that the trainer can judge the step before AdamW touches anything
   // (launch/step_guard.h): reduce_gradients sums them over ranks and returns the global norm before clipping;
   // then every rank calls either apply_update (clip with that norm, AdamW, gather, zero, refresh) or
-  // discard_gradients (drop them, lazily: ParamStore::discard_grads; weights, moments and the optimizer's step
-  // count stay as they were).
+  // discard_gradients (zero them: weights, moments and the optimizer's step count stay as they were).
   double reduce_gradients(par::GradReducer& reducer);
   void apply_update(par::GradReducer& reducer, float lr, double clip_norm, double grad_norm);
   void discard_gradients();

@@ -10,7 +10,6 @@ namespace weft {
 Graph::Graph(Exec& ex, Arena& tensors) : ex_(ex), tensors_(tensors), meta_(Device::cpu, size_t(1) << 16) {
   tape_.reserve(256);
   param_positions_.reserve(256);
-  param_leaves_.reserve(256);
 }
 
 Graph::~Graph() { clear(); }
@@ -27,27 +26,8 @@ Var Graph::leaf(const Tensor& value, const Tensor& grad) {
 }
 
 Var Graph::param(ParamStore& store, int id) {
-  Var v = leaf(store.value(id), store.grad(id));
-  v->store = &store;
-  v->param_id = id;
-  if (grad_enabled) {
-    param_positions_.emplace_back(id, tape_.size());
-    param_leaves_.push_back(v);
-  }
-  return v;
-}
-
-void Graph::settle(Var p) {
-  if (p->store->take_stale(p->param_id)) WEFT_LAUNCH(ex_, fill_zero, ex_, p->grad.data, int64_t(p->grad.nbytes()));
-}
-
-void Graph::settle_all_stale() {
-  const ParamStore* done = nullptr;  // steps use one store, now and then two (a few checks are cheap)
-  for (Var p : param_leaves_)
-    if (p->store != done) {
-      p->store->zero_stale_grads(ex_);
-      done = p->store;
-    }
+  if (grad_enabled) param_positions_.emplace_back(id, tape_.size());
+  return leaf(store.value(id), store.grad(id));
 }
 
 bool Graph::needs_grad(std::initializer_list<Var> inputs) const {
@@ -72,17 +52,12 @@ Tensor Graph::zeros(DType dt, Shape shape) {
 }
 
 Tensor Graph::grad(Var v) {
-  if (v->store) settle(v);  // an op that can only accumulate: a stale parameter slot is zeroed first
   if (!v->grad.defined())
     v->grad = v->view_of ? grad(v->view_of).reshape(v->value.shape) : zeros(v->value.dtype, v->value.shape);
   return v->grad;
 }
 
 Tensor Graph::grad_to_write(Var v, float& beta) {
-  if (v->store) {  // a parameter: its first write this step overwrites a stale slot
-    beta = v->store->take_stale(v->param_id) ? 0.0f : 1.0f;
-    return v->grad;
-  }
   beta = v->grad.defined() ? 1.0f : 0.0f;
   if (!v->grad.defined())  // a view covers all of its base, so writing it whole writes the base whole
     v->grad = v->view_of ? grad_to_write(v->view_of, beta).reshape(v->value.shape)
@@ -129,16 +104,11 @@ void Graph::backward(const std::vector<Var>& outputs, const std::vector<Tensor>&
 }
 
 void Graph::run_tape() {
-  size_t unsettled = param_leaves_.size();  // entries at or above position i are final after entry i ran
   for (size_t i = tape_.size(); i-- > 0;) {
     const Entry& e = tape_[i];
     if (e.out->grad.defined()) e.run(e.closure);
-    if (hook_) {  // the hook reads final gradients: a slot no op wrote must read as zeros
-      while (unsettled > 0 && param_positions_[unsettled - 1].second >= i) settle(param_leaves_[--unsettled]);
-      hook_(hook_ctx_, i);
-    }
+    if (hook_) hook_(hook_ctx_, i);
   }
-  settle_all_stale();  // parameters this step did not reach, and those of the store that entered no op
   if (hook_) hook_(hook_ctx_, 0);
 }
 
@@ -146,7 +116,6 @@ void Graph::clear() {
   for (auto& e : tape_) e.destroy(e.closure);
   tape_.clear();
   param_positions_.clear();
-  param_leaves_.clear();
   hook_ = nullptr;
   meta_.reset();
   tensors_.reset();

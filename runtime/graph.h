@@ -25,8 +25,6 @@ struct Node {
   Tensor grad;                // allocated (zeroed) on first use; for parameters, the ParamStore's slot
   bool requires_grad = false;
   Node* view_of = nullptr;    // a reshape: its gradient is view_of's, reshaped, resolved on first use
-  ParamStore* store = nullptr;  // a parameter leaf: its store and id (the slot may be stale, param_store.h)
-  int param_id = -1;
 };
 using Var = Node*;
 
@@ -44,9 +42,7 @@ class Graph {
   // Leaves.
   Var constant(const Tensor& value);                      // never receives a gradient
   Var leaf(const Tensor& value, const Tensor& grad);      // gradient accumulates into `grad`
-  Var param(ParamStore& store, int id);                   // leaf over a parameter and its grad slot; a stale
-                                                          // slot (ParamStore::discard_grads) is overwritten by
-                                                          // its first write and zeroed by the end of backward
+  Var param(ParamStore& store, int id);                   // leaf over a parameter and its grad slot
   Var input(const Tensor& value, bool requires_grad);     // gradient allocated on demand
 
   // For op front-ends.
@@ -98,8 +94,6 @@ class Graph {
   };
 
   void run_tape();
-  void settle(Var param_leaf);   // zero-fill its slot if still stale
-  void settle_all_stale();       // zero-fill the stale slots of every store this step used
 
   Exec& ex_;
   Arena& tensors_;
@@ -107,7 +101,6 @@ class Graph {
   std::vector<Entry> tape_;
   int64_t tape_allocs_ = 0;   // times the tape vector grew
   std::vector<std::pair<int, size_t>> param_positions_;  // (parameter id, tape size when it entered)
-  std::vector<Var> param_leaves_;                         // the leaf of each entry of param_positions_
   void (*hook_)(void*, size_t) = nullptr;
   void* hook_ctx_ = nullptr;
 };

@@ -1,11 +1,9 @@
 // ParamStore implementation: layout, initialisers (Philox, keyed by parameter name).
 #include "runtime/param_store.h"
 
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "runtime/kernels.h"
 #include "runtime/rng.h"
 
 namespace weft {
@@ -125,29 +123,6 @@ void ParamStore::initialize(uint64_t seed) {
 void ParamStore::zero_grads() {
   WEFT_CHECK(finalized_, "[ParamStore::zero_grads] call finalize() first");
   device_zero(dev_, grads_.data(), grads_.bytes());
-  std::fill(stale_.begin(), stale_.end(), 0);
-  stale_count_ = 0;
-}
-
-void ParamStore::discard_grads() {
-  WEFT_CHECK(finalized_, "[ParamStore::discard_grads] call finalize() first");
-  stale_.assign(params_.size(), 1);
-  stale_count_ = size();
-}
-
-bool ParamStore::take_stale(int id) {
-  if (!grad_stale(id)) return false;
-  stale_[id] = 0;
-  --stale_count_;
-  return true;
-}
-
-void ParamStore::zero_stale_grads(Exec& ex) {
-  for (int id = 0; stale_count_ > 0 && id < size(); ++id) {
-    if (!take_stale(id)) continue;
-    const Tensor g = grad(id);
-    WEFT_LAUNCH(ex, fill_zero, ex, g.data, static_cast<int64_t>(g.nbytes()));
-  }
 }
 
 ParamStore ParamStore::mirror(DType dt) const {

@@ -10,7 +10,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "runtime/exec.h"
 #include "runtime/memory.h"
 
 namespace weft {
@@ -89,15 +88,6 @@ class ParamStore {
                                           // on (seed, its name, its logical shape), not on declaration
                                           // order or sharding
   void zero_grads();
-  // Lazy zeroing for training steps: discard_grads() declares every gradient slot stale (its contents are
-  // left over from the last step) instead of writing 4 bytes per parameter. The next backward (runtime/
-  // graph.cpp) makes each slot's first write overwrite it (beta 0), zero-fills a slot first where an op can
-  // only accumulate, and zeroes the slots nobody wrote when it ends; zero_stale_grads() does the last part
-  // for callers that read gradients without a backward in between. zero_grads() clears the marks.
-  void discard_grads();
-  bool grad_stale(int id) const { return !stale_.empty() && stale_[id]; }
-  bool take_stale(int id);                // true (and no longer stale) when the slot was stale
-  void zero_stale_grads(Exec& ex);        // zero-fill every stale slot, ordered with ex's kernels
   // A finalized store with this one's parameters at the same element offsets, in another dtype (zeroed):
   // the compute-precision copy of mixed-precision training (runtime/optim/mixed_precision.h).
   ParamStore mirror(DType dt) const;
@@ -125,8 +115,6 @@ class ParamStore {
   int64_t total_ = 0;
   bool finalized_ = false;
   Buffer values_, grads_;
-  std::vector<char> stale_;  // per parameter: its gradient slot holds last step's values (discard_grads)
-  int stale_count_ = 0;
 };
 
 }  // namespace weft

@@ -71,8 +71,7 @@ LinearDims linear_dims(const char* op, Var x, Var w, Var bias) {
 }
 
 // The backward of a linear layer given d(pre-activation) dout (N, OC): dx, dw and dbias accumulate (dx is
-// written with beta 0 when it is x's first gradient: no zero-fill pass over (N, C); dw likewise when its
-// parameter slot is stale, ParamStore::discard_grads).
+// written with beta 0 when it is x's first gradient: no zero-fill pass over (N, C)).
 void linear_backward(Graph& g, Var x, Var w, Var bias, const void* dout, const LinearDims& d) {
   Exec& ex = g.exec();
   DType dt = x->value.dtype;
@@ -82,12 +81,9 @@ void linear_backward(Graph& g, Var x, Var w, Var bias, const void* dout, const L
     WEFT_LAUNCH(ex, gemm, ex, dt, false, false, d.N, d.C, d.OC, 1.0f, dout, d.OC, 0, w->value.data, d.C, 0, beta,
                 dx, d.C, 0, 1);
   }
-  if (w->requires_grad) {  // dw (OC, C) = beta dw + dout^T (OC, N) @ x (N, C); beta 0 on a stale parameter slot
-    float beta = 1.0f;
-    void* dw = g.grad_to_write(w, beta).data;
-    WEFT_LAUNCH(ex, gemm, ex, dt, true, false, d.OC, d.C, d.N, 1.0f, dout, d.OC, 0, x->value.data, d.C, 0, beta, dw,
-                d.C, 0, 1);
-  }
+  if (w->requires_grad)  // dw (OC, C) += dout^T (OC, N) @ x (N, C)
+    WEFT_LAUNCH(ex, gemm, ex, dt, true, false, d.OC, d.C, d.N, 1.0f, dout, d.OC, 0, x->value.data, d.C, 0, 1.0f,
+                g.grad(w).data, d.C, 0, 1);
   if (bias && bias->requires_grad) WEFT_LAUNCH(ex, bias_backward, ex, dt, g.grad(bias).data, dout, d.N, d.OC);
 }
 
