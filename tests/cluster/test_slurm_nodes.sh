@@ -5,7 +5,8 @@
 # spmix_appdir would collide). A 2-node job through cluster/slurm/weft.sbatch (`srun --mpi=pmix`, one task
 # per node, TCP between the nodes) runs uninterrupted; a second gets the preemption notice, saves, requeues
 # itself, resumes and must reproduce the uninterrupted losses bit for bit. The launch report must place rank 0
-# on node 0 and rank 1 on node 1. Exit 77 (skipped) without root, namespaces or slurm-wlm/munge.
+# on node 0 and rank 1 on node 1. A third job has rank 1 killed mid-run and must end within 150 s, not hang
+# (weft.sbatch's srun --wait). Exit 77 (skipped) without root, namespaces or slurm-wlm/munge.
 # slurmd runs under nsenter --net (not `ip netns exec`, which remounts /sys without /sys/fs/cgroup, and
 # slurmd 22.05 will not start without its cgroup plugin).
 # Usage: tests/cluster/test_slurm_nodes.sh WEFT_BINARY
@@ -124,4 +125,30 @@ grep -q "checkpoint saved after the preemption notice" runs/slurm-"$job".out || 
 resumed=$(sed -n 's/.*resumed from .* at step \([0-9]*\).*/\1/p' runs/slurm-"$job".out | head -1)
 [ -n "$resumed" ] || { echo "FAIL: the requeued job did not resume"; cat runs/slurm-"$job".out; exit 1; }
 same_losses_after "$work/ref" "$work/pre" "$resumed" "$steps" || { echo "FAIL: the resumed loss curve differs"; exit 1; }
-echo "PASS: 2-node job $job ($n0, $n1) preempted, requeued ($restarts restart), resumed at step $resumed; losses at steps $((resumed + 1))..$steps equal the uninterrupted run bit for bit"
+echo "2-node job $job ($n0, $n1) preempted, requeued ($restarts restart), resumed at step $resumed; losses at steps $((resumed + 1))..$steps equal the uninterrupted run bit for bit"
+
+# A rank killed without a word (SIGKILL: the OOM killer, a segfault) while the other waits in a collective. Slurm
+# keeps a step running when one task dies, and Open MPI over TCP does not notice a dead peer, so the survivor would
+# wait for --collective-timeout (600 s) before aborting; weft.sbatch's `srun --wait=60` ends the step 60 s after
+# the first task ends. Both ranks are paused first so the short run cannot finish before the kill.
+job=$(submit "$work/crash")
+for _ in $(seq 6000); do  # up to ~60 s for the job to start and log a few steps
+  [ -f "$work/crash/metrics.jsonl" ] && [ "$(wc -l <"$work/crash/metrics.jsonl")" -ge 5 ] &&
+    mapfile -t ranks < <(weft_ranks_of "$work/crash") && [ "${#ranks[@]}" -eq 2 ] && break
+  sleep 0.01
+done
+[ "${#ranks[@]}" -eq 2 ] || { echo "FAIL: job $job: two running ranks expected"; cat runs/slurm-"$job".out; exit 1; }
+kill -STOP "${ranks[@]}"
+victim=${ranks[0]} survivor=${ranks[1]}
+tr '\0' '\n' <"/proc/$victim/environ" | grep -qx SLURM_PROCID=1 || { victim=${ranks[1]} survivor=${ranks[0]}; }
+kill -KILL "$victim"
+kill -CONT "$survivor"
+killed_at=$SECONDS
+for _ in $(seq 200); do
+  case "$(state "$job")" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) break ;; esac
+  sleep 1
+done
+ended=$(state "$job") waited=$((SECONDS - killed_at))
+[ "$ended" = FAILED ] && [ "$waited" -le 150 ] ||
+  { echo "FAIL: job $job after rank 1 was killed: $ended after ${waited} s (FAILED within 150 s expected)"; cat runs/slurm-"$job".out; exit 1; }
+echo "PASS: the same job preempted and resumed bit for bit; job $job with rank 1 killed (SIGKILL) mid-run ended FAILED ${waited} s later"
