@@ -1,5 +1,5 @@
 // The measured GEMM peak of a backend: the best FLOP/s of a few large square GEMMs through our own
-// gemm kernel (OpenBLAS sgemm on CPU, cuBLASLt on CUDA). Benchmarks report model FLOP/s as a fraction
+// gemm kernel (on the CPU the f32 library --cpu-gemm selects, runtime/cpu_gemm.h; cuBLASLt on CUDA). Benchmarks report model FLOP/s as a fraction
 // of it next to the theoretical peak, so "MFU" means the same thing on every machine.
 #pragma once
 
