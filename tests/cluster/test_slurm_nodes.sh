@@ -103,13 +103,14 @@ submit() {  # RUN_DIR -> job id
     "$repo/cluster/slurm/weft.sbatch" "${flags[@]}"
 }
 state() { on0 scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-wait_done() {  # job id, seconds
+wait_ended() {  # job id, seconds: until the job is in a final state; 1 if it is not by then
   for _ in $(seq "$2"); do
-    case "$(state "$1")" in COMPLETED) return 0 ;; FAILED | CANCELLED | TIMEOUT | NODE_FAIL) return 1 ;; esac
+    case "$(state "$1")" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) return 0 ;; esac
     sleep 1
   done
   return 1
 }
+wait_done() { wait_ended "$1" "$2" && [ "$(state "$1")" = COMPLETED ]; }  # job id, seconds
 
 ref=$(submit "$work/ref")
 wait_done "$ref" 300 || { echo "FAIL: reference job $ref: $(state "$ref")"; cat runs/slurm-"$ref".out; tail "$dir"/slurmd-*.log; exit 1; }
@@ -132,22 +133,14 @@ echo "2-node job $job ($n0, $n1) preempted, requeued ($restarts restart), resume
 # wait for --collective-timeout (600 s) before aborting; weft.sbatch's `srun --wait=60` ends the step 60 s after
 # the first task ends. Both ranks are paused first so the short run cannot finish before the kill.
 job=$(submit "$work/crash")
-for _ in $(seq 6000); do  # up to ~60 s for the job to start and log a few steps
-  [ -f "$work/crash/metrics.jsonl" ] && [ "$(wc -l <"$work/crash/metrics.jsonl")" -ge 5 ] &&
-    mapfile -t ranks < <(weft_ranks_of "$work/crash") && [ "${#ranks[@]}" -eq 2 ] && break
-  sleep 0.01
-done
-[ "${#ranks[@]}" -eq 2 ] || { echo "FAIL: job $job: two running ranks expected"; cat runs/slurm-"$job".out; exit 1; }
+wait_for_ranks "$work/crash" 5 2 || { echo "FAIL: job $job: two running ranks expected"; cat runs/slurm-"$job".out; exit 1; }
 kill -STOP "${ranks[@]}"
 victim=${ranks[0]} survivor=${ranks[1]}
 tr '\0' '\n' <"/proc/$victim/environ" | grep -qx SLURM_PROCID=1 || { victim=${ranks[1]} survivor=${ranks[0]}; }
 kill -KILL "$victim"
 kill -CONT "$survivor"
 killed_at=$SECONDS
-for _ in $(seq 200); do
-  case "$(state "$job")" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL) break ;; esac
-  sleep 1
-done
+wait_ended "$job" 200 || true
 ended=$(state "$job") waited=$((SECONDS - killed_at))
 [ "$ended" = FAILED ] && [ "$waited" -le 150 ] ||
   { echo "FAIL: job $job after rank 1 was killed: $ended after ${waited} s (FAILED within 150 s expected)"; cat runs/slurm-"$job".out; exit 1; }

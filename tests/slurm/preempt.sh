@@ -25,18 +25,27 @@ usr1_pending_in_all() {
   done
 }
 
+# Sets the caller's array `ranks` to the PIDs of RUN_DIR's weft ranks once its metrics hold MIN_STEPS lines and
+# at least MIN_RANKS (default 1) ranks run; up to ~60 s for the job to start, 1 if it never does.
+# Usage: wait_for_ranks RUN_DIR MIN_STEPS [MIN_RANKS]
+wait_for_ranks() {
+  local run_dir=$1 min_steps=$2 min_ranks=${3:-1}
+  ranks=()
+  for _ in $(seq 6000); do
+    if [ -f "$run_dir/metrics.jsonl" ] && [ "$(wc -l <"$run_dir/metrics.jsonl")" -ge "$min_steps" ]; then
+      mapfile -t ranks < <(weft_ranks_of "$run_dir")
+      [ "${#ranks[@]}" -ge "$min_ranks" ] && return 0
+    fi
+    sleep 0.01
+  done
+  return 1
+}
+
 preempt_job() {
   local run_dir=$1 min_steps=$2
   shift 2
   local ranks=()
-  for _ in $(seq 6000); do  # up to ~60 s for the job to start and log min_steps steps
-    if [ -f "$run_dir/metrics.jsonl" ] && [ "$(wc -l <"$run_dir/metrics.jsonl")" -ge "$min_steps" ]; then
-      mapfile -t ranks < <(weft_ranks_of "$run_dir")
-      [ "${#ranks[@]}" -gt 0 ] && break
-    fi
-    sleep 0.01
-  done
-  [ "${#ranks[@]}" -gt 0 ] || { echo "preempt_job: no running weft rank for $run_dir after 60 s"; return 1; }
+  wait_for_ranks "$run_dir" "$min_steps" || { echo "preempt_job: no running weft rank for $run_dir after 60 s"; return 1; }
   kill -STOP "${ranks[@]}"
   echo "preempt_job: ranks ${ranks[*]} paused after $(wc -l <"$run_dir/metrics.jsonl") logged steps"
   "$@"  # the notice
